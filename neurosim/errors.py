@@ -1,0 +1,36 @@
+"""Exceptions raised by neurosim.
+
+Every error names what was wrong, where, and what is allowed, so that a user can fix the
+input without reading the source.
+"""
+
+from __future__ import annotations
+
+
+class NeurosimError(Exception):
+    """Base class of every error neurosim raises on purpose."""
+
+
+class ValidationError(NeurosimError, ValueError):
+    """Bad input: a parameter, array, scenario key or topology that is not allowed."""
+
+
+class TopologyError(ValidationError):
+    """A graph (built or read from GraphML) that neurosim cannot run."""
+
+
+class DivergenceError(NeurosimError, FloatingPointError):
+    """The network state became NaN or infinite during a run."""
+
+    def __init__(self, step: int, neuron: object, value: float, what: str = "state") -> None:
+        self.step = step
+        self.neuron = neuron
+        self.value = value
+        super().__init__(
+            f"run diverged at step {step}: {what} of neuron {neuron} is {value}; "
+            "lower the step sizes (eps), the clamping strengths (beta) or the learning rate (alpha)"
+        )
+
+
+class BackendError(NeurosimError):
+    """A backend was asked to run a model feature it does not support."""

@@ -1,0 +1,107 @@
+"""Firing-rate functions rho and their derivatives rho'.
+
+Each activation has an integer code so that compiled loops can select it without Python
+objects. The scalar functions are Numba-compiled and work element-wise inside any compiled
+loop; ``rate`` and ``rate_derivative`` apply them to whole arrays from Python.
+
+- ``sigmoid4(x) = 1 / (1 + exp(-4 x))`` (MSTDP and aSTDP papers), ``rho' = 4 rho (1 - rho)``.
+- ``sigmoid4_centred(x) = sigmoid(4 x - 2)``, the variant used by equilibrium-propagation code.
+- ``hard_sigmoid(x) = clip(x - threshold, 0, 1)`` with ``-1 < threshold < 0`` (the
+  STDP-objective paper's ``beta1``), ``rho' = 1`` strictly inside the linear part, else 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from neurosim.errors import ValidationError
+
+SIGMOID4 = 0
+SIGMOID4_CENTRED = 1
+HARD_SIGMOID = 2
+
+ACTIVATION_CODES: dict[str, int] = {
+    "sigmoid4": SIGMOID4,
+    "sigmoid4_centred": SIGMOID4_CENTRED,
+    "hard_sigmoid": HARD_SIGMOID,
+}
+
+
+def activation_code(name: str) -> int:
+    """The integer code of an activation name, or a ValidationError listing the valid names."""
+    try:
+        return ACTIVATION_CODES[name]
+    except (KeyError, TypeError):
+        raise ValidationError(
+            f"activation {name!r} is unknown; allowed: {', '.join(ACTIVATION_CODES)}"
+        ) from None
+
+
+@njit(cache=True)
+def rate_scalar(x: float, activation: int, threshold: float) -> float:
+    """rho(x) for one value."""
+    if activation == SIGMOID4:
+        return 1.0 / (1.0 + math.exp(-4.0 * x))
+    if activation == SIGMOID4_CENTRED:
+        return 1.0 / (1.0 + math.exp(2.0 - 4.0 * x))
+    return min(max(x - threshold, 0.0), 1.0)
+
+
+@njit(cache=True)
+def rate_derivative_scalar(x: float, activation: int, threshold: float) -> float:
+    """rho'(x) for one value."""
+    if activation == HARD_SIGMOID:
+        shifted = x - threshold
+        return 1.0 if 0.0 < shifted < 1.0 else 0.0
+    r = rate_scalar(x, activation, threshold)
+    return 4.0 * r * (1.0 - r)
+
+
+@njit(cache=True)
+def rate_derivative_from_rate(rate_value: float, activation: int) -> float:
+    """rho'(x) from rho(x): ``4 r (1 - r)`` for the sigmoids, 1 inside (0, 1) for the hard one.
+
+    Lets a backend that already holds a neuron's rate skip a second exponential.
+    """
+    if activation == HARD_SIGMOID:
+        return 1.0 if 0.0 < rate_value < 1.0 else 0.0
+    return 4.0 * rate_value * (1.0 - rate_value)
+
+
+@njit(cache=True)
+def _rate_array(x: np.ndarray, activation: int, threshold: float, out: np.ndarray) -> None:
+    flat_x = x.ravel()
+    flat_out = out.ravel()
+    for k in range(flat_x.size):
+        flat_out[k] = rate_scalar(flat_x[k], activation, threshold)
+
+
+@njit(cache=True)
+def _rate_derivative_array(
+    x: np.ndarray, activation: int, threshold: float, out: np.ndarray
+) -> None:
+    flat_x = x.ravel()
+    flat_out = out.ravel()
+    for k in range(flat_x.size):
+        flat_out[k] = rate_derivative_scalar(flat_x[k], activation, threshold)
+
+
+def rate(x: np.ndarray, activation: str = "sigmoid4", threshold: float = -0.5) -> np.ndarray:
+    """rho(x) element-wise; returns a new array of x's dtype."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _rate_array(x, activation_code(activation), threshold, out)
+    return out
+
+
+def rate_derivative(
+    x: np.ndarray, activation: str = "sigmoid4", threshold: float = -0.5
+) -> np.ndarray:
+    """rho'(x) element-wise; returns a new array of x's dtype."""
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    _rate_derivative_array(x, activation_code(activation), threshold, out)
+    return out

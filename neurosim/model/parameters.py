@@ -1,0 +1,212 @@
+"""Model parameters: frozen, validated dataclasses that describe a model without running it.
+
+The names follow MODEL.md. Time is counted in integration steps throughout: a parameter "per
+step" means per step of iterative inference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from neurosim.errors import ValidationError
+
+ACTIVATIONS = ("sigmoid4", "sigmoid4_centred", "hard_sigmoid")
+RULES = ("astdp", "mstdp", "rate_stdp")
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What a learning rule needs from a backend.
+
+    A backend reads this instead of special-casing rule names: how many state copies to keep,
+    whether the previous step's state must be kept, whether the rule learns only while the
+    input neurons' own oscillator is in its clamped phase. Spike rules (nearest-neighbour STDP,
+    SuperSpike, BCM) will add their own needs (spike traces, filtered errors) as new fields.
+    """
+
+    name: str
+    copies: int
+    needs_previous_state: bool
+    gated_by_clamp_phase: bool
+    provides_dz: bool
+
+
+RULE_SPECS: dict[str, RuleSpec] = {
+    "astdp": RuleSpec("astdp", copies=2, needs_previous_state=False,
+                      gated_by_clamp_phase=False, provides_dz=True),
+    "mstdp": RuleSpec("mstdp", copies=1, needs_previous_state=True,
+                      gated_by_clamp_phase=True, provides_dz=False),
+    "rate_stdp": RuleSpec("rate_stdp", copies=1, needs_previous_state=True,
+                          gated_by_clamp_phase=False, provides_dz=False),
+}
+
+
+def _check_number(path: str, value: Any, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False) -> None:
+    """Raise a ValidationError unless ``value`` is a finite number inside the given bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{path} = {value!r}: expected a number")
+    if not math.isfinite(value):
+        raise ValidationError(f"{path} = {value!r}: expected a finite number")
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    allowed = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValidationError(f"{path} = {value!r}: allowed range is {allowed}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValidationError(f"{path} = {value!r}: allowed range is {allowed}")
+
+
+def _check_choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValidationError(f"{path} = {value!r}: allowed values are {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class FakeTargetParameters:
+    """Adaptive fake targets on hidden neurons (aSTDP paper, section 2.2.2).
+
+    Each hidden neuron keeps ``dz_mean <- mu * dz_mean + (1 - mu) * |dz|`` and, each step, with
+    probability ``min(1, |dz| / (k * dz_mean))`` is clamped toward ``sign(dz) * magnitude``
+    with the copies' betas.
+    """
+
+    enabled: bool = False
+    k: float = 50.0
+    magnitude: float = 0.25
+    mu: float = 0.9
+
+    def validate(self, prefix: str = "model.fake_target") -> None:
+        if not isinstance(self.enabled, bool):
+            raise ValidationError(f"{prefix}.enabled = {self.enabled!r}: expected true or false")
+        _check_number(f"{prefix}.k", self.k, 0.0, None, low_open=True)
+        _check_number(f"{prefix}.magnitude", self.magnitude, 0.0, None)
+        _check_number(f"{prefix}.mu", self.mu, 0.0, 1.0, high_open=True)
+
+
+@dataclass(frozen=True)
+class ClampOscillator:
+    """MSTDP's clamped/free alternation, run by the input neurons' own clock.
+
+    ``clamped_steps`` steps with the data's clamping (beta > 0, momentum on) then
+    ``free_steps`` steps free (beta = 0, momentum off), starting ``offset`` steps into the cycle.
+    The cycle is not aligned with the data stream.
+    """
+
+    clamped_steps: int = 32
+    free_steps: int = 32
+    offset: int = 0
+    learn_when_free: bool = False
+
+    def validate(self, prefix: str = "model.oscillator") -> None:
+        for name in ("clamped_steps", "free_steps", "offset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"{prefix}.{name} = {value!r}: expected an integer >= 0")
+        if self.clamped_steps == 0:
+            raise ValidationError(f"{prefix}.clamped_steps = 0: expected an integer >= 1")
+        if not isinstance(self.learn_when_free, bool):
+            raise ValidationError(
+                f"{prefix}.learn_when_free = {self.learn_when_free!r}: expected true or false")
+
+    def is_clamped(self, step: int) -> bool:
+        """Whether global step ``step`` (0-based) falls in a clamped phase."""
+        period = self.clamped_steps + self.free_steps
+        return (step + self.offset) % period < self.clamped_steps
+
+
+@dataclass(frozen=True)
+class ModelParameters:
+    """Everything that defines the model's equations (MODEL.md), independent of any backend.
+
+    Two-copy rules (aSTDP) use ``beta_small``/``beta_large`` and ``eps_small``/``eps_large``;
+    one-copy rules use ``beta`` and ``eps``. ``momentum`` is MODEL.md's ``m`` in
+    ``v <- m * F + (1 - m) * v``: 1 is the plain leaky update.
+    """
+
+    rule: str = "astdp"
+    activation: str = "sigmoid4"
+    hard_sigmoid_threshold: float = -0.5
+    alpha: float = 1e-3
+    alpha_smoothing: float = 0.0
+    eps: float = 0.2
+    beta: float = 0.8
+    eps_small: float = 0.5
+    eps_large: float = 0.4
+    beta_small: float = 0.25
+    beta_large: float = 0.4
+    momentum: float = 1.0
+    noise_sigma: float = 0.0
+    fake_target: FakeTargetParameters = field(default_factory=FakeTargetParameters)
+    oscillator: ClampOscillator | None = None
+    init: str = "xavier"
+    init_scale: float = 0.1
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def spec(self) -> RuleSpec:
+        return RULE_SPECS[self.rule]
+
+    def validate(self, prefix: str = "model") -> None:
+        _check_choice(f"{prefix}.rule", self.rule, RULES)
+        _check_choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
+        _check_choice(f"{prefix}.init", self.init, ("uniform", "xavier"))
+        _check_choice(f"{prefix}.dtype", self.dtype, DTYPES)
+        _check_number(f"{prefix}.hard_sigmoid_threshold", self.hard_sigmoid_threshold,
+                      -1.0, 0.0, low_open=True, high_open=True)
+        _check_number(f"{prefix}.alpha", self.alpha, 0.0, None)
+        _check_number(f"{prefix}.alpha_smoothing", self.alpha_smoothing, 0.0, None)
+        for name in ("eps", "eps_small", "eps_large"):
+            _check_number(f"{prefix}.{name}", getattr(self, name), 0.0, 1.0, low_open=True)
+        for name in ("beta", "beta_small", "beta_large"):
+            _check_number(f"{prefix}.{name}", getattr(self, name), 0.0, None)
+        if self.beta_small > self.beta_large:
+            raise ValidationError(
+                f"{prefix}.beta_small = {self.beta_small!r} is larger than "
+                f"{prefix}.beta_large = {self.beta_large!r}: the copies are defined by the "
+                "smaller and the larger beta, so beta_small <= beta_large")
+        _check_number(f"{prefix}.momentum", self.momentum, 0.0, 1.0, low_open=True)
+        _check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
+        _check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
+        if not isinstance(self.fake_target, FakeTargetParameters):
+            raise ValidationError(f"{prefix}.fake_target: expected FakeTargetParameters")
+        self.fake_target.validate(f"{prefix}.fake_target")
+        if self.fake_target.enabled and not self.spec.provides_dz:
+            raise ValidationError(
+                f"{prefix}.fake_target.enabled = true with {prefix}.rule = {self.rule!r}: fake "
+                "targets are drawn from dz, which only the two-copy rule 'astdp' provides")
+        if self.oscillator is not None:
+            if not isinstance(self.oscillator, ClampOscillator):
+                raise ValidationError(f"{prefix}.oscillator: expected ClampOscillator or None")
+            self.oscillator.validate(f"{prefix}.oscillator")
+
+    @property
+    def copy_betas(self) -> tuple[float, ...]:
+        """Clamping strength of each state copy (small then large for two copies)."""
+        if self.spec.copies == 2:
+            return (self.beta_small, self.beta_large)
+        return (self.beta,)
+
+    @property
+    def copy_eps(self) -> tuple[float, ...]:
+        """Step size of each state copy."""
+        if self.spec.copies == 2:
+            return (self.eps_small, self.eps_large)
+        return (self.eps,)
+
+    def replace(self, **changes: Any) -> ModelParameters:
+        """A copy with some fields changed (validated again)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise ValidationError(
+                f"unknown model parameter(s) {', '.join(sorted(unknown))}; allowed: "
+                f"{', '.join(values)}")
+        values.update(changes)
+        return ModelParameters(**values)
