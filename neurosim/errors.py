@@ -20,14 +20,26 @@ class TopologyError(ValidationError):
 
 
 class DivergenceError(NeurosimError, FloatingPointError):
-    """The network state became NaN or infinite during a run."""
+    """The network state became NaN or infinite during a run.
 
-    def __init__(self, step: int, neuron: object, value: float, what: str = "state") -> None:
+    ``neuron`` is the graph's id of the first bad neuron, ``sample`` its batch index.
+    """
+
+    def __init__(
+        self,
+        step: int,
+        neuron: object,
+        value: float,
+        sample: int | None = None,
+        what: str = "state",
+    ) -> None:
         self.step = step
         self.neuron = neuron
         self.value = value
+        self.sample = sample
+        where = f"neuron {neuron}" + ("" if sample is None else f" (sample {sample})")
         super().__init__(
-            f"run diverged at step {step}: {what} of neuron {neuron} is {value}; "
+            f"run diverged at step {step}: {what} of {where} is {value}; "
             "lower the step sizes (eps), the clamping strengths (beta) or the learning rate (alpha)"
         )
 

@@ -126,13 +126,14 @@ class StepRecord:
     force: np.ndarray
     target: np.ndarray
     clamp: np.ndarray
-    dW: np.ndarray
+    dw: np.ndarray  # the rule's masked weight change (applied only if ``learned``)
     db: np.ndarray
     learned: bool
 
 
-def step(ref: Reference, params: ModelParameters, seed: int, target: np.ndarray,
-         clamp: np.ndarray) -> StepRecord:
+def step(
+    ref: Reference, params: ModelParameters, seed: int, target: np.ndarray, clamp: np.ndarray
+) -> StepRecord:
     """Advance ``ref`` by one step in place; returns what the step computed.
 
     ``target`` and ``clamp`` are the data's (B, N) arrays.
@@ -174,7 +175,8 @@ def step(ref: Reference, params: ModelParameters, seed: int, target: np.ndarray,
             for bb in range(B):
                 for i in range(N):
                     eta[c, bb, i] = params.noise_sigma * normal(
-                        seed, STREAM_NOISE, t, (c * B + bb) * N + i)
+                        seed, STREAM_NOISE, t, (c * B + bb) * N + i
+                    )
     s_tilde = s_old + eta
     force = np.zeros_like(s_old)
     for c in range(C):
@@ -224,5 +226,14 @@ def step(ref: Reference, params: ModelParameters, seed: int, target: np.ndarray,
         ref.W = ref.W + dW
         ref.b = ref.b + db
     ref.step = t + 1
-    return StepRecord(step=t, s_old=s_old, s_tilde=s_tilde, force=force, target=t_eff,
-                      clamp=clamp_eff, dW=dW, db=db, learned=learns)
+    return StepRecord(
+        step=t,
+        s_old=s_old,
+        s_tilde=s_tilde,
+        force=force,
+        target=t_eff,
+        clamp=clamp_eff,
+        dw=dW,
+        db=db,
+        learned=learns,
+    )

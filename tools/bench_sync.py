@@ -12,7 +12,8 @@ and the weight change averaged over the batch:
 (b) Matmul rate of this machine: float32 NumPy and PyTorch matmuls at the shapes of the useful work
     (the three weight blocks in the forward products of both copies and in the weight update), in
     GFLOP/s. The useful work of one step is 2 * (2 copies + 1 update) * B * 1,074,688 FLOPs; the
-    "fraction of matmul rate" is useful FLOPs per step * steps/s / the faster library's rate.
+    "fraction of matmul rate" is useful FLOPs per step * steps/s / the matmul rate (the faster
+    library per shape).
 (c) neurosim: the package's ``SyncSimulator`` (skip with ``--skip-neurosim``), timed through
     ``sim.run(steps)`` after one warm-up call (which also compiles).
 
@@ -319,7 +320,7 @@ def bench_neurosim(batch: int, threads: int, steps: int, repeats: int, warmup: i
         dtype="float32",
     )
     network = compile_graph(recurrent(N_INPUT, N_OUTPUT, N_HIDDEN), params, seed=0)
-    sim = SyncSimulator(network, params, batch_size=batch, seed=0, blas_threads=threads)
+    sim = SyncSimulator(network, params, batch_size=batch, seed=0, threads=threads)
     target, clamp = visible_targets(batch)
     sim.set_input(target, clamp)
     return time_steps(sim.run, steps, repeats, warmup)
@@ -401,7 +402,7 @@ def print_table(results: list[Result]) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=200, help="steps per timed repeat")
+    parser.add_argument("--steps", type=int, default=100, help="steps per timed repeat")
     parser.add_argument(
         "--batch-sizes", default="1,128", help="comma-separated batch sizes (default: 1,128)"
     )

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from threadpoolctl import threadpool_limits
 
 from neurosim.errors import DivergenceError, ValidationError
@@ -35,7 +35,7 @@ from neurosim.kernels.activations import (
     rate_derivative_from_rate,
     rate_scalar,
 )
-from neurosim.kernels.dynamics import neuron_step
+from neurosim.kernels.dynamics import force, neuron_step, pressure
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
 from neurosim.kernels.rules import (
     astdp_post,
@@ -66,97 +66,203 @@ RECORDABLE = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp
 
 @njit(cache=True)
 def _pointwise_sample(
-    b, step, seed, rule, activation, threshold, copy_eps, copy_beta, momentum, noise_sigma,
-    alpha, alpha_smoothing, fake_enabled, fake_k, fake_magnitude, fake_mu,
-    clamp_factor, learn_factor, hidden, bias, target, clamp,
-    state, velocity, drive, drive_rates, dz, dz_mean, fake_active,
-    pre_factor, post_factor,
+    b,
+    step,
+    seed,
+    rule,
+    activation,
+    threshold,
+    copy_eps,
+    copy_beta,
+    momentum,
+    noise_sigma,
+    alpha,
+    alpha_smoothing,
+    fake_enabled,
+    fake_k,
+    fake_magnitude,
+    fake_mu,
+    clamp_factor,
+    learn_factor,
+    hidden,
+    bias,
+    target,
+    clamp,
+    state,
+    velocity,
+    drive,
+    drive_rates,
+    dz,
+    dz_mean,
+    fake_active,
+    pre_factor,
+    post_factor,
 ):
     """Steps 1-3 and the rule's factors for every neuron of sample ``b``; returns the first
     neuron whose state is not finite, or -1.
 
     ``drive_rates`` holds rho(s + eta) of the current states on entry (the rates the drive
     was computed from) and those of the new states, with the next step's noise, on exit.
+    Each loop runs over one sample's neurons with no branch that depends on the neuron, so
+    that the compiler vectorises it.
     """
     n_copies, batch, n = state.shape
-    inverse_batch = 1.0 / batch
-    noisy = noise_sigma > 0.0
-    for i in range(n):
-        neuron_target = target[b, i]
-        neuron_clamp = clamp[b, i] * clamp_factor
-        if fake_enabled and hidden[i]:
+    scale = learn_factor / batch
+    neuron_target = target[b].astype(np.float64)
+    neuron_beta = clamp[b] * clamp_factor
+    if fake_enabled:
+        for i in range(n):
             new_mean, active, fake_value = fake_target_draw(
-                dz[b, i], dz_mean[b, i],
+                dz[b, i],
+                dz_mean[b, i],
                 uniform(seed, STREAM_FAKE_TARGET, step, b * n + i),
-                fake_k, fake_magnitude, fake_mu)
-            dz_mean[b, i] = new_mean
+                fake_k,
+                fake_magnitude,
+                fake_mu,
+            )
+            active = active and hidden[i]
+            dz_mean[b, i] = new_mean if hidden[i] else dz_mean[b, i]
             fake_active[b, i] = active
-            if active:
-                neuron_target = fake_value
-                neuron_clamp = 1.0
-        state_before = state[0, b, i]
-        drive_rate_before = drive_rates[0, b, i]
-        rate_before = drive_rate_before
-        if noisy:
-            rate_before = rate_scalar(state_before, activation, threshold)
-        for c in range(n_copies):
-            derivative = rate_derivative_from_rate(drive_rates[c, b, i], activation)
-            new_state, new_velocity, force_value = neuron_step(
-                state[c, b, i], velocity[c, b, i], drive[c, b, i], bias[i], neuron_target,
-                copy_beta[c] * neuron_clamp, copy_eps[c], momentum, derivative)
-            if c == 0 and alpha_smoothing > 0.0:
-                pre_factor[1, b, i] = drive_rate_before
-                post_factor[1, b, i] = learn_factor * inverse_batch * smoothing_post(
-                    force_value, derivative, alpha_smoothing)
-            state[c, b, i] = new_state
-            velocity[c, b, i] = new_velocity
-            if not np.isfinite(new_state):
+            neuron_target[i] = fake_value if active else neuron_target[i]
+            neuron_beta[i] = 1.0 if active else neuron_beta[i]
+    state_before = state[0, b].astype(np.float64)
+    rate_before = drive_rates[0, b].astype(np.float64)
+    if noise_sigma > 0.0:
+        for i in range(n):
+            rate_before[i] = rate_scalar(state_before[i], activation, threshold)
+    if alpha_smoothing > 0.0:
+        # the smoothing gradient is taken where this step starts: copy 0, old W
+        for i in range(n):
+            derivative = rate_derivative_from_rate(drive_rates[0, b, i], activation)
+            force_value = force(
+                state_before[i],
+                pressure(derivative, drive[0, b, i], bias[i]),
+                copy_beta[0] * neuron_beta[i],
+                neuron_target[i],
+            )
+            pre_factor[1, b, i] = drive_rates[0, b, i]
+            post_factor[1, b, i] = scale * smoothing_post(force_value, derivative, alpha_smoothing)
+    for c in range(n_copies):
+        copy_state = state[c, b]
+        copy_velocity = velocity[c, b]
+        copy_drive = drive[c, b]
+        copy_rates = drive_rates[c, b]
+        for i in range(n):
+            new_state, new_velocity, _ = neuron_step(
+                copy_state[i],
+                copy_velocity[i],
+                copy_drive[i],
+                bias[i],
+                neuron_target[i],
+                copy_beta[c] * neuron_beta[i],
+                copy_eps[c],
+                momentum,
+                rate_derivative_from_rate(copy_rates[i], activation),
+            )
+            copy_state[i] = new_state
+            copy_velocity[i] = new_velocity
+        for i in range(n):
+            if not np.isfinite(copy_state[i]):
                 return i
-            rate_new = rate_scalar(new_state, activation, threshold)
-            if noisy:
-                noise = noise_sigma * normal(
-                    seed, STREAM_NOISE, step + 1, (c * batch + b) * n + i)
-                drive_rates[c, b, i] = rate_scalar(new_state + noise, activation, threshold)
-            else:
-                drive_rates[c, b, i] = rate_new
-            if c == 0:
-                rate_small = rate_new
-        if rule == RULE_ASTDP:
-            dz[b, i] = rate_new - rate_small
-            pre_factor[0, b, i] = rate_small
-            post_factor[0, b, i] = learn_factor * inverse_batch * astdp_post(
-                rate_small, rate_new, alpha)
-        elif rule == RULE_MSTDP:
-            dz[b, i] = rate_small - rate_before
-            pre_factor[0, b, i] = rate_small
-            post_factor[0, b, i] = learn_factor * inverse_batch * mstdp_post(
-                rate_small, rate_before, alpha)
-        else:
-            dz[b, i] = rate_small - rate_before
-            pre_factor[0, b, i] = rate_before
-            post_factor[0, b, i] = learn_factor * inverse_batch * rate_stdp_post(
-                state[0, b, i], state_before, alpha)
+        for i in range(n):
+            copy_rates[i] = rate_scalar(copy_state[i], activation, threshold)
+    rate_small = drive_rates[0, b]
+    rate_large = drive_rates[n_copies - 1, b]
+    if rule == RULE_ASTDP:
+        for i in range(n):
+            dz[b, i] = rate_large[i] - rate_small[i]
+            pre_factor[0, b, i] = rate_small[i]
+            post_factor[0, b, i] = scale * astdp_post(rate_small[i], rate_large[i], alpha)
+    elif rule == RULE_MSTDP:
+        for i in range(n):
+            dz[b, i] = rate_small[i] - rate_before[i]
+            pre_factor[0, b, i] = rate_small[i]
+            post_factor[0, b, i] = scale * mstdp_post(rate_small[i], rate_before[i], alpha)
+    else:
+        for i in range(n):
+            dz[b, i] = rate_small[i] - rate_before[i]
+            pre_factor[0, b, i] = rate_before[i]
+            post_factor[0, b, i] = scale * rate_stdp_post(state[0, b, i], state_before[i], alpha)
+    if noise_sigma > 0.0:
+        for c in range(n_copies):
+            for i in range(n):
+                noise = noise_sigma * normal(seed, STREAM_NOISE, step + 1, (c * batch + b) * n + i)
+                drive_rates[c, b, i] = rate_scalar(state[c, b, i] + noise, activation, threshold)
     return -1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pointwise_batch(
-    step, seed, rule, activation, threshold, copy_eps, copy_beta, momentum, noise_sigma,
-    alpha, alpha_smoothing, fake_enabled, fake_k, fake_magnitude, fake_mu,
-    clamp_factor, learn_factor, hidden, bias, target, clamp,
-    state, velocity, drive, drive_rates, dz, dz_mean, fake_active,
-    pre_factor, post_factor,
+    step,
+    seed,
+    rule,
+    activation,
+    threshold,
+    copy_eps,
+    copy_beta,
+    momentum,
+    noise_sigma,
+    alpha,
+    alpha_smoothing,
+    fake_enabled,
+    fake_k,
+    fake_magnitude,
+    fake_mu,
+    clamp_factor,
+    learn_factor,
+    hidden,
+    bias,
+    target,
+    clamp,
+    state,
+    velocity,
+    drive,
+    drive_rates,
+    dz,
+    dz_mean,
+    fake_active,
+    pre_factor,
+    post_factor,
 ):
-    """``_pointwise_sample`` for every sample, samples spread over threads; returns the first
-    bad flat index (sample * N + neuron) or -1."""
+    """``_pointwise_sample`` for every sample; returns the first bad flat index
+    (sample * N + neuron) or -1. Single-threaded: a second thread here would compete with
+    the BLAS threads that spin between products."""
     batch, n = target.shape
     bad = np.full(batch, -1, dtype=np.int64)
-    for b in prange(batch):
+    for b in range(batch):
         bad[b] = _pointwise_sample(
-            b, step, seed, rule, activation, threshold, copy_eps, copy_beta, momentum,
-            noise_sigma, alpha, alpha_smoothing, fake_enabled, fake_k, fake_magnitude, fake_mu,
-            clamp_factor, learn_factor, hidden, bias, target, clamp, state, velocity, drive,
-            drive_rates, dz, dz_mean, fake_active, pre_factor, post_factor)
+            b,
+            step,
+            seed,
+            rule,
+            activation,
+            threshold,
+            copy_eps,
+            copy_beta,
+            momentum,
+            noise_sigma,
+            alpha,
+            alpha_smoothing,
+            fake_enabled,
+            fake_k,
+            fake_magnitude,
+            fake_mu,
+            clamp_factor,
+            learn_factor,
+            hidden,
+            bias,
+            target,
+            clamp,
+            state,
+            velocity,
+            drive,
+            drive_rates,
+            dz,
+            dz_mean,
+            fake_active,
+            pre_factor,
+            post_factor,
+        )
     for b in range(batch):
         if bad[b] >= 0:
             return b * n + bad[b]
@@ -206,8 +312,9 @@ def _csr_pass(indptr, post_index, weight, pre_factor, post_factor, drive_rates, 
 
 
 @njit(cache=True)
-def _dense_pass_single(block_table, dense_weights, dense_mask, pre_factor, post_factor,
-                       drive_rates, drive, update):
+def _dense_pass_single(
+    block_table, dense_weights, dense_mask, pre_factor, post_factor, drive_rates, drive, update
+):
     """B = 1 dense blocks: one visit of each presynaptic row does the update and the drive.
 
     Loops run over 1-D row slices so that they vectorise.
@@ -246,47 +353,119 @@ def _dense_pass_single(block_table, dense_weights, dense_mask, pre_factor, post_
 
 @njit(cache=True)
 def _run_single(
-    n_steps, step, seed, rule, activation, threshold, copy_eps, copy_beta, momentum,
-    noise_sigma, alpha, alpha_smoothing, fake_enabled, fake_k, fake_magnitude, fake_mu,
-    clamp_schedule, learn_schedule, hidden, bias, target, clamp,
-    state, velocity, drive, drive_rates, dz, dz_mean, fake_active, pre_factor, post_factor,
-    block_table, dense_weights, dense_mask, csr_indptr, csr_post, csr_weight, update,
+    n_steps,
+    step,
+    seed,
+    rule,
+    activation,
+    threshold,
+    copy_eps,
+    copy_beta,
+    momentum,
+    noise_sigma,
+    alpha,
+    alpha_smoothing,
+    fake_enabled,
+    fake_k,
+    fake_magnitude,
+    fake_mu,
+    clamp_schedule,
+    learn_schedule,
+    hidden,
+    bias,
+    target,
+    clamp,
+    state,
+    velocity,
+    drive,
+    drive_rates,
+    dz,
+    dz_mean,
+    fake_active,
+    pre_factor,
+    post_factor,
+    block_table,
+    dense_weights,
+    dense_mask,
+    csr_indptr,
+    csr_post,
+    csr_weight,
+    update,
 ):
     """B = 1: ``n_steps`` whole steps in compiled code. Returns (steps done, bad neuron)."""
     period = clamp_schedule.size
     for t in range(n_steps):
         phase = (step + t) % period
         bad = _pointwise_sample(
-            0, step + t, seed, rule, activation, threshold, copy_eps, copy_beta,
-            momentum[phase], noise_sigma, alpha, alpha_smoothing, fake_enabled, fake_k,
-            fake_magnitude, fake_mu, clamp_schedule[phase], learn_schedule[phase], hidden,
-            bias, target, clamp, state, velocity, drive, drive_rates, dz, dz_mean,
-            fake_active, pre_factor, post_factor)
+            0,
+            step + t,
+            seed,
+            rule,
+            activation,
+            threshold,
+            copy_eps,
+            copy_beta,
+            momentum[phase],
+            noise_sigma,
+            alpha,
+            alpha_smoothing,
+            fake_enabled,
+            fake_k,
+            fake_magnitude,
+            fake_mu,
+            clamp_schedule[phase],
+            learn_schedule[phase],
+            hidden,
+            bias,
+            target,
+            clamp,
+            state,
+            velocity,
+            drive,
+            drive_rates,
+            dz,
+            dz_mean,
+            fake_active,
+            pre_factor,
+            post_factor,
+        )
         if bad >= 0:
             return t, bad
         learn = update and learn_schedule[phase] != 0.0
         if learn:
             _bias_update(post_factor, bias)
         drive[:] = 0.0
-        _dense_pass_single(block_table, dense_weights, dense_mask, pre_factor, post_factor,
-                           drive_rates, drive, learn)
-        _csr_pass(csr_indptr, csr_post, csr_weight, pre_factor, post_factor, drive_rates,
-                  drive, learn)
+        _dense_pass_single(
+            block_table,
+            dense_weights,
+            dense_mask,
+            pre_factor,
+            post_factor,
+            drive_rates,
+            drive,
+            learn,
+        )
+        _csr_pass(
+            csr_indptr, csr_post, csr_weight, pre_factor, post_factor, drive_rates, drive, learn
+        )
     return n_steps, -1
 
 
-def _as_batch_array(name: str, values: np.ndarray | float, batch: int, n: int,
-                    dtype: np.dtype) -> np.ndarray:
+def _as_batch_array(
+    name: str, values: np.ndarray | float, batch: int, n: int, dtype: np.dtype
+) -> np.ndarray:
     """Broadcast a scalar, (N,) or (B, N) input to a (B, N) array, or say what is wrong."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 0 or array.shape == (n,) or array.shape == (batch, n):
         if not np.all(np.isfinite(array)):
             bad = np.argwhere(~np.isfinite(np.broadcast_to(array, (batch, n))))[0]
             raise ValidationError(
-                f"{name} has a non-finite value at sample {bad[0]}, neuron {bad[1]}")
+                f"{name} has a non-finite value at sample {bad[0]}, neuron {bad[1]}"
+            )
         return np.ascontiguousarray(np.broadcast_to(array, (batch, n)), dtype=dtype)
     raise ValidationError(
-        f"{name} has shape {array.shape}; allowed: a scalar, ({n},) or ({batch}, {n})")
+        f"{name} has shape {array.shape}; allowed: a scalar, ({n},) or ({batch}, {n})"
+    )
 
 
 class SyncSimulator:
@@ -325,17 +504,20 @@ class SyncSimulator:
             raise ValidationError(f"threads = {threads!r}: expected None (all cores) or >= 1")
         if not np.isfinite(initial_state_scale) or initial_state_scale < 0:
             raise ValidationError(
-                f"initial_state_scale = {initial_state_scale!r}: expected a finite number >= 0")
+                f"initial_state_scale = {initial_state_scale!r}: expected a finite number >= 0"
+            )
         if network.dtype != np.dtype(params.dtype):
             raise ValidationError(
                 f"network dtype {network.dtype} differs from model.dtype = {params.dtype!r}; "
-                "compile the graph with the same parameters")
+                "compile the graph with the same parameters"
+            )
         self.network = network
         self.params = params
         self.batch_size = batch_size
         self.seed = seed
-        self.threads = min(threads or numba.config.NUMBA_NUM_THREADS,
-                           numba.config.NUMBA_NUM_THREADS)
+        self.threads = min(
+            threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS
+        )
         self.step_count = 0
         dtype = network.dtype
         n = network.n_neurons
@@ -343,7 +525,8 @@ class SyncSimulator:
         shape = (copies, batch_size, n)
         rng = np.random.default_rng(seed)
         initial = rng.uniform(-initial_state_scale, initial_state_scale, size=(batch_size, n))
-        self.state = np.ascontiguousarray(np.broadcast_to(initial, shape), dtype=dtype)
+        self.state = np.empty(shape, dtype=dtype)
+        self.state[:] = initial
         self.velocity = np.zeros(shape, dtype=dtype)
         self.dz = np.zeros((batch_size, n), dtype=dtype)
         self.dz_mean = np.zeros((batch_size, n), dtype=dtype)
@@ -373,8 +556,11 @@ class SyncSimulator:
             return np.ones(1), np.ones(1), np.full(1, params.momentum)
         period = oscillator.clamped_steps + oscillator.free_steps
         clamped = np.array([oscillator.is_clamped(t) for t in range(period)])
-        learn = clamped | oscillator.learn_when_free if params.spec.gated_by_clamp_phase else (
-            np.ones(period, dtype=bool))
+        learn = (
+            clamped | oscillator.learn_when_free
+            if params.spec.gated_by_clamp_phase
+            else (np.ones(period, dtype=bool))
+        )
         momentum = np.where(clamped, params.momentum, 1.0)
         return clamped.astype(np.float64), learn.astype(np.float64), momentum
 
@@ -390,7 +576,8 @@ class SyncSimulator:
         if np.any((clamp_array < 0) | (clamp_array > 1)):
             b, i = np.argwhere((clamp_array < 0) | (clamp_array > 1))[0]
             raise ValidationError(
-                f"clamp = {clamp_array[b, i]} at sample {b}, neuron {i}: allowed range is [0, 1]")
+                f"clamp = {clamp_array[b, i]} at sample {b}, neuron {i}: allowed range is [0, 1]"
+            )
         self.target[:] = target_array
         self.clamp[:] = clamp_array
 
@@ -401,9 +588,15 @@ class SyncSimulator:
     def _ensure_drive(self) -> None:
         if self._drive_valid:
             return
-        _noisy_rates(self.step_count, self.seed, self._activation,
-                     self.params.hard_sigmoid_threshold, self.params.noise_sigma, self.state,
-                     self._drive_rates)
+        _noisy_rates(
+            self.step_count,
+            self.seed,
+            self._activation,
+            self.params.hard_sigmoid_threshold,
+            self.params.noise_sigma,
+            self.state,
+            self._drive_rates,
+        )
         self._weight_pass(update=False)
         self._drive_valid = True
 
@@ -413,9 +606,16 @@ class SyncSimulator:
         drive = self._drive
         drive[:] = 0.0
         if self.batch_size == 1:
-            _dense_pass_single(net.block_table, net.dense_weights, net.dense_mask,
-                               self._pre_factor, self._post_factor, self._drive_rates, drive,
-                               update)
+            _dense_pass_single(
+                net.block_table,
+                net.dense_weights,
+                net.dense_mask,
+                self._pre_factor,
+                self._post_factor,
+                self._drive_rates,
+                drive,
+                update,
+            )
         else:
             copies, batch, n = drive.shape
             rates = self._drive_rates.reshape(copies * batch, n)
@@ -434,19 +634,34 @@ class SyncSimulator:
                     elif row[KIND] == BLOCK_NO_DIAGONAL:
                         np.fill_diagonal(block, 0.0)
                 drive_flat[:, post_range] += rates[:, pre_range] @ block
-        _csr_pass(net.csr_indptr, net.csr_post, net.csr_weight, self._pre_factor,
-                  self._post_factor, self._drive_rates, drive, update)
+        _csr_pass(
+            net.csr_indptr,
+            net.csr_post,
+            net.csr_weight,
+            self._pre_factor,
+            self._post_factor,
+            self._drive_rates,
+            drive,
+            update,
+        )
 
     def _fail(self, steps_done: int, flat_index: int) -> None:
-        n = self.network.n_neurons
-        sample, neuron = divmod(flat_index, n)
-        step = self.step_count + steps_done
+        """Raise DivergenceError for the first bad (sample, neuron) of the failed step.
+
+        The steps before it count as done; the failed step's arrays are left as they were
+        when the bad value appeared, for inspection.
+        """
+        self._drive_valid = False
+        self.step_count += steps_done
+        sample, neuron = divmod(flat_index, self.network.n_neurons)
         values = self.state[:, sample, neuron]
-        value = values[~np.isfinite(values)][0]
-        where = f"{self.network.node_ids[neuron]!r}"
-        if self.batch_size > 1:
-            where += f" (sample {sample})"
-        raise DivergenceError(step, where, float(value))
+        value = float(values[~np.isfinite(values)][0])
+        raise DivergenceError(
+            self.step_count,
+            self.network.node_ids[neuron],
+            value,
+            sample if self.batch_size > 1 else None,
+        )
 
     def run(
         self,
@@ -470,7 +685,8 @@ class SyncSimulator:
         unknown = [name for name in record if name not in RECORDABLE]
         if unknown:
             raise ValidationError(
-                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}")
+                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
+            )
         neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
         recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
         chunk = record_every if record_every > 0 else n_steps
@@ -483,11 +699,20 @@ class SyncSimulator:
             numba.set_num_threads(numba_threads)
         if record_every == 0:
             return {}
-        return {name: np.stack(values) if values else np.empty((0,))
-                for name, values in recorded.items()}
+        return {
+            name: np.stack(values) if values else np.empty((0,))
+            for name, values in recorded.items()
+        }
 
-    def _record_run(self, n_steps: int, chunk: int, record_every: int, record: Sequence[str],
-                    neurons: slice | np.ndarray, recorded: dict[str, list[np.ndarray]]) -> None:
+    def _record_run(
+        self,
+        n_steps: int,
+        chunk: int,
+        record_every: int,
+        record: Sequence[str],
+        neurons: slice | np.ndarray,
+        recorded: dict[str, list[np.ndarray]],
+    ) -> None:
         """Advance in chunks of ``chunk`` steps, copying the recorded arrays after each."""
         self._ensure_drive()
         remaining = n_steps
@@ -503,9 +728,14 @@ class SyncSimulator:
     def _snapshot(self, name: str) -> np.ndarray:
         if name == "rate":
             return rate(self.state, self.params.activation, self.params.hard_sigmoid_threshold)
-        return {"state": self.state, "velocity": self.velocity, "dz": self.dz,
-                "fake_target": self.fake_target, "target": self.target,
-                "clamp": self.clamp}[name]
+        return {
+            "state": self.state,
+            "velocity": self.velocity,
+            "dz": self.dz,
+            "fake_target": self.fake_target,
+            "target": self.target,
+            "clamp": self.clamp,
+        }[name]
 
     def _advance(self, n_steps: int) -> None:
         params = self.params
@@ -513,20 +743,50 @@ class SyncSimulator:
         update = params.alpha > 0 or params.alpha_smoothing > 0
         net = self.network
         common = (
-            self.seed, self._rule, self._activation, params.hard_sigmoid_threshold,
-            self._copy_eps, self._copy_beta,
+            self.seed,
+            self._rule,
+            self._activation,
+            params.hard_sigmoid_threshold,
+            self._copy_eps,
+            self._copy_beta,
         )
         if self.batch_size == 1:
             done, bad = _run_single(
-                n_steps, self.step_count, *common, self._momentum_schedule,
-                params.noise_sigma, params.alpha, params.alpha_smoothing, fake.enabled, fake.k,
-                fake.magnitude, fake.mu, self._clamp_schedule, self._learn_schedule,
-                self._hidden, net.bias, self.target, self.clamp, self.state, self.velocity,
-                self._drive, self._drive_rates, self.dz, self.dz_mean, self.fake_target,
-                self._pre_factor, self._post_factor, net.block_table, net.dense_weights,
-                net.dense_mask, net.csr_indptr, net.csr_post, net.csr_weight, update)
+                n_steps,
+                self.step_count,
+                *common,
+                self._momentum_schedule,
+                params.noise_sigma,
+                params.alpha,
+                params.alpha_smoothing,
+                fake.enabled,
+                fake.k,
+                fake.magnitude,
+                fake.mu,
+                self._clamp_schedule,
+                self._learn_schedule,
+                self._hidden,
+                net.bias,
+                self.target,
+                self.clamp,
+                self.state,
+                self.velocity,
+                self._drive,
+                self._drive_rates,
+                self.dz,
+                self.dz_mean,
+                self.fake_target,
+                self._pre_factor,
+                self._post_factor,
+                net.block_table,
+                net.dense_weights,
+                net.dense_mask,
+                net.csr_indptr,
+                net.csr_post,
+                net.csr_weight,
+                update,
+            )
             if bad >= 0:
-                self._drive_valid = False
                 self._fail(done, bad)
             self.step_count += done
             return
@@ -534,14 +794,33 @@ class SyncSimulator:
         for _ in range(n_steps):
             phase = self.step_count % period
             bad = _pointwise_batch(
-                self.step_count, *common, self._momentum_schedule[phase], params.noise_sigma,
-                params.alpha, params.alpha_smoothing, fake.enabled, fake.k, fake.magnitude,
-                fake.mu, self._clamp_schedule[phase], self._learn_schedule[phase],
-                self._hidden, net.bias, self.target, self.clamp, self.state, self.velocity,
-                self._drive, self._drive_rates, self.dz, self.dz_mean, self.fake_target,
-                self._pre_factor, self._post_factor)
+                self.step_count,
+                *common,
+                self._momentum_schedule[phase],
+                params.noise_sigma,
+                params.alpha,
+                params.alpha_smoothing,
+                fake.enabled,
+                fake.k,
+                fake.magnitude,
+                fake.mu,
+                self._clamp_schedule[phase],
+                self._learn_schedule[phase],
+                self._hidden,
+                net.bias,
+                self.target,
+                self.clamp,
+                self.state,
+                self.velocity,
+                self._drive,
+                self._drive_rates,
+                self.dz,
+                self.dz_mean,
+                self.fake_target,
+                self._pre_factor,
+                self._post_factor,
+            )
             if bad >= 0:
-                self._drive_valid = False
                 self._fail(0, bad)
             learn = update and self._learn_schedule[phase] != 0.0
             if learn:

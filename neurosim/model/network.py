@@ -120,7 +120,8 @@ class CompiledNetwork:
         values = np.asarray(values, dtype=self.dtype)
         if values.shape != (self.n_edges,):
             raise ValidationError(
-                f"edge weights have shape {values.shape}; expected ({self.n_edges},)")
+                f"edge weights have shape {values.shape}; expected ({self.n_edges},)"
+            )
         self.dense_weights[self.edge_slot[self.edge_in_dense]] = values[self.edge_in_dense]
         self.csr_weight[self.edge_slot[~self.edge_in_dense]] = values[~self.edge_in_dense]
 
@@ -212,8 +213,7 @@ def compile_graph(
     if layout not in LAYOUTS:
         raise ValidationError(f"layout = {layout!r}: allowed values are {', '.join(LAYOUTS)}")
     if not 0.0 <= density_threshold <= 1.0:
-        raise ValidationError(
-            f"density_threshold = {density_threshold!r}: allowed range is [0, 1]")
+        raise ValidationError(f"density_threshold = {density_threshold!r}: allowed range is [0, 1]")
     validate_graph(graph)
     dtype = np.dtype(params.dtype)
     node_ids, role, layer = _node_order(graph)
@@ -255,7 +255,8 @@ def compile_graph(
             n_pre, n_post = pre_stop - pre_start, post_stop - post_start
             possible = n_pre * n_post - (n_pre if g_pre == g_post else 0)
             dense = layout == "dense" or (
-                layout == "auto" and count >= density_threshold * possible)
+                layout == "auto" and count >= density_threshold * possible
+            )
             if not dense:
                 continue
             if count < possible:
@@ -266,8 +267,9 @@ def compile_graph(
                 kind = BLOCK_COMPLETE
             members = pair == g_pre * len(ranges) + g_post
             in_dense[members] = True
-            slot[members] = offset + (pre[members] - pre_start) * n_post + (
-                post[members] - post_start)
+            slot[members] = (
+                offset + (pre[members] - pre_start) * n_post + (post[members] - post_start)
+            )
             blocks.append([pre_start, pre_stop, post_start, post_stop, offset, kind])
             offset += n_pre * n_post
 

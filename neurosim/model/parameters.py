@@ -35,17 +35,30 @@ class RuleSpec:
 
 
 RULE_SPECS: dict[str, RuleSpec] = {
-    "astdp": RuleSpec("astdp", copies=2, needs_previous_state=False,
-                      gated_by_clamp_phase=False, provides_dz=True),
-    "mstdp": RuleSpec("mstdp", copies=1, needs_previous_state=True,
-                      gated_by_clamp_phase=True, provides_dz=False),
-    "rate_stdp": RuleSpec("rate_stdp", copies=1, needs_previous_state=True,
-                          gated_by_clamp_phase=False, provides_dz=False),
+    "astdp": RuleSpec(
+        "astdp", copies=2, needs_previous_state=False, gated_by_clamp_phase=False, provides_dz=True
+    ),
+    "mstdp": RuleSpec(
+        "mstdp", copies=1, needs_previous_state=True, gated_by_clamp_phase=True, provides_dz=False
+    ),
+    "rate_stdp": RuleSpec(
+        "rate_stdp",
+        copies=1,
+        needs_previous_state=True,
+        gated_by_clamp_phase=False,
+        provides_dz=False,
+    ),
 }
 
 
-def _check_number(path: str, value: Any, low: float | None = None, high: float | None = None,
-                  low_open: bool = False, high_open: bool = False) -> None:
+def _check_number(
+    path: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
     """Raise a ValidationError unless ``value`` is a finite number inside the given bounds."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValidationError(f"{path} = {value!r}: expected a number")
@@ -110,7 +123,8 @@ class ClampOscillator:
             raise ValidationError(f"{prefix}.clamped_steps = 0: expected an integer >= 1")
         if not isinstance(self.learn_when_free, bool):
             raise ValidationError(
-                f"{prefix}.learn_when_free = {self.learn_when_free!r}: expected true or false")
+                f"{prefix}.learn_when_free = {self.learn_when_free!r}: expected true or false"
+            )
 
     def is_clamped(self, step: int) -> bool:
         """Whether global step ``step`` (0-based) falls in a clamped phase."""
@@ -158,8 +172,14 @@ class ModelParameters:
         _check_choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
         _check_choice(f"{prefix}.init", self.init, ("uniform", "xavier"))
         _check_choice(f"{prefix}.dtype", self.dtype, DTYPES)
-        _check_number(f"{prefix}.hard_sigmoid_threshold", self.hard_sigmoid_threshold,
-                      -1.0, 0.0, low_open=True, high_open=True)
+        _check_number(
+            f"{prefix}.hard_sigmoid_threshold",
+            self.hard_sigmoid_threshold,
+            -1.0,
+            0.0,
+            low_open=True,
+            high_open=True,
+        )
         _check_number(f"{prefix}.alpha", self.alpha, 0.0, None)
         _check_number(f"{prefix}.alpha_smoothing", self.alpha_smoothing, 0.0, None)
         for name in ("eps", "eps_small", "eps_large"):
@@ -170,7 +190,8 @@ class ModelParameters:
             raise ValidationError(
                 f"{prefix}.beta_small = {self.beta_small!r} is larger than "
                 f"{prefix}.beta_large = {self.beta_large!r}: the copies are defined by the "
-                "smaller and the larger beta, so beta_small <= beta_large")
+                "smaller and the larger beta, so beta_small <= beta_large"
+            )
         _check_number(f"{prefix}.momentum", self.momentum, 0.0, 1.0, low_open=True)
         _check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
         _check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
@@ -180,7 +201,8 @@ class ModelParameters:
         if self.fake_target.enabled and not self.spec.provides_dz:
             raise ValidationError(
                 f"{prefix}.fake_target.enabled = true with {prefix}.rule = {self.rule!r}: fake "
-                "targets are drawn from dz, which only the two-copy rule 'astdp' provides")
+                "targets are drawn from dz, which only the two-copy rule 'astdp' provides"
+            )
         if self.oscillator is not None:
             if not isinstance(self.oscillator, ClampOscillator):
                 raise ValidationError(f"{prefix}.oscillator: expected ClampOscillator or None")
@@ -207,6 +229,7 @@ class ModelParameters:
         if unknown:
             raise ValidationError(
                 f"unknown model parameter(s) {', '.join(sorted(unknown))}; allowed: "
-                f"{', '.join(values)}")
+                f"{', '.join(values)}"
+            )
         values.update(changes)
         return ModelParameters(**values)

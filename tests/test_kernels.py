@@ -1,0 +1,169 @@
+"""The pure model functions against MODEL.md, computed independently with plain NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurosim.errors import ValidationError
+from neurosim.kernels.activations import (
+    ACTIVATION_CODES,
+    activation_code,
+    rate,
+    rate_derivative,
+    rate_derivative_from_rate,
+)
+from neurosim.kernels.dynamics import cost, energy, force, momentum_step, neuron_step, pressure
+from neurosim.kernels.random import normal, uniform
+from neurosim.kernels.rules import (
+    astdp_post,
+    fake_target_draw,
+    mstdp_post,
+    rate_stdp_post,
+    smoothing_post,
+)
+
+THRESHOLD = -0.3
+
+
+def reference_rate(x: np.ndarray, name: str) -> np.ndarray:
+    if name == "sigmoid4":
+        return 1.0 / (1.0 + np.exp(-4.0 * x))
+    if name == "sigmoid4_centred":
+        return 1.0 / (1.0 + np.exp(-(4.0 * x - 2.0)))
+    return np.clip(x - THRESHOLD, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATION_CODES))
+def test_rate_matches_definition(name: str) -> None:
+    x = np.linspace(-3, 3, 601)
+    np.testing.assert_allclose(rate(x, name, THRESHOLD), reference_rate(x, name), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATION_CODES))
+def test_derivative_matches_finite_differences(name: str) -> None:
+    x = np.linspace(-2.5, 2.5, 1001)
+    if name == "hard_sigmoid":  # stay away from the two kinks
+        kinks = np.array([THRESHOLD, THRESHOLD + 1.0])
+        x = x[np.min(np.abs(x[:, None] - kinks[None, :]), axis=1) > 1e-3]
+    h = 1e-6
+    numeric = (reference_rate(x + h, name) - reference_rate(x - h, name)) / (2 * h)
+    np.testing.assert_allclose(rate_derivative(x, name, THRESHOLD), numeric, atol=1e-7)
+    # the shortcut a backend takes when it already holds the rate
+    code = activation_code(name)
+    from_rate = np.array([rate_derivative_from_rate(r, code) for r in rate(x, name, THRESHOLD)])
+    np.testing.assert_allclose(from_rate, numeric, atol=1e-7)
+
+
+def test_float32_activation_keeps_dtype() -> None:
+    x = np.linspace(-1, 1, 11, dtype=np.float32)
+    assert rate(x).dtype == np.float32
+    assert rate_derivative(x).dtype == np.float32
+
+
+def test_unknown_activation_lists_the_choices() -> None:
+    with pytest.raises(ValidationError, match="sigmoid4, sigmoid4_centred, hard_sigmoid"):
+        activation_code("relu")
+
+
+def test_neuron_step_is_the_model_equation() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        s, v, drive, b, t, beta, eps, m = rng.uniform(-1, 1, 8)
+        beta, eps, m = abs(beta), abs(eps), abs(m) + 1e-3
+        derivative = 4 * reference_rate(s, "sigmoid4") * (1 - reference_rate(s, "sigmoid4"))
+        expected_force = derivative * (drive + b) - s + beta * (t - s)
+        expected_velocity = m * expected_force + (1 - m) * v
+        new_s, new_v, f = neuron_step(s, v, drive, b, t, beta, eps, m, derivative)
+        assert f == pytest.approx(expected_force, abs=1e-14)
+        assert new_v == pytest.approx(expected_velocity, abs=1e-14)
+        assert new_s == pytest.approx(s + eps * expected_velocity, abs=1e-14)
+        assert pressure(derivative, drive, b) == pytest.approx(derivative * (drive + b))
+        assert force(s, 0.3, beta, t) == pytest.approx(0.3 - s + beta * (t - s))
+        assert momentum_step(s, v, f, eps, 1.0) == pytest.approx((s + eps * f, f))
+
+
+def test_energy_and_cost_by_hand() -> None:
+    s = np.array([0.2, -0.4, 0.7])
+    w = np.array([[0.0, 0.5, -0.3], [0.5, 0.0, 0.1], [-0.3, 0.1, 0.0]])
+    b = np.array([0.1, -0.2, 0.05])
+    r = reference_rate(s, "sigmoid4")
+    by_hand = (
+        0.5 * np.sum(s**2)
+        - 0.5 * sum(w[i, j] * r[i] * r[j] for i in range(3) for j in range(3) if i != j)
+        - np.sum(b * r)
+    )
+    assert energy(s, w, b) == pytest.approx(by_hand, abs=1e-12)
+    t = np.array([1.0, 0.0, 0.0])
+    beta = np.array([0.5, 0.5, 0.0])
+    assert cost(s, t, beta) == pytest.approx(0.5 * (0.5 * 0.8**2 + 0.5 * 0.4**2))
+
+
+def test_force_is_minus_the_gradient_of_energy_plus_cost() -> None:
+    rng = np.random.default_rng(0)
+    n = 5
+    w = rng.uniform(-0.5, 0.5, (n, n))
+    w = np.triu(w, 1) + np.triu(w, 1).T
+    b = rng.uniform(-0.2, 0.2, n)
+    s = rng.uniform(-1, 1, n)
+    t = rng.uniform(0, 1, n)
+    beta = np.array([0.3, 0.0, 0.5, 0.0, 0.1])
+    r = rate(s)
+    derivative = rate_derivative(s)
+    forces = np.array(
+        [force(s[i], pressure(derivative[i], r @ w[:, i], b[i]), beta[i], t[i]) for i in range(n)]
+    )
+    h = 1e-6
+    gradient = np.array(
+        [
+            (
+                energy(s + h * e, w, b)
+                + cost(s + h * e, t, beta)
+                - energy(s - h * e, w, b)
+                - cost(s - h * e, t, beta)
+            )
+            / (2 * h)
+            for e in np.eye(n)
+        ]
+    )
+    np.testing.assert_allclose(forces, -gradient, atol=1e-7)
+
+
+def test_rule_factors_are_the_model_formulas() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        a, b, c, d, alpha = rng.uniform(-1, 1, 5)
+        assert astdp_post(a, b, alpha) == pytest.approx(alpha * (b - a))
+        assert mstdp_post(a, b, alpha) == pytest.approx(alpha * (a - b))
+        assert rate_stdp_post(c, d, alpha) == pytest.approx(alpha * (c - d))
+        assert smoothing_post(c, d, alpha) == pytest.approx(-alpha * c * d)
+
+
+def test_fake_target_probability_and_sign() -> None:
+    k, mu, magnitude = 4.0, 0.8, 0.25
+    dz, dz_mean = -0.02, 0.01
+    new_mean = mu * dz_mean + (1 - mu) * abs(dz)
+    probability = min(1.0, abs(dz) / (k * new_mean))
+    draws = np.array([uniform(7, 1, step, 0) for step in range(20000)])
+    results = [fake_target_draw(dz, dz_mean, u, k, magnitude, mu) for u in draws]
+    assert all(r[0] == pytest.approx(new_mean) for r in results)
+    assert all(r[2] == -magnitude for r in results)
+    active = np.mean([r[1] for r in results])
+    assert active == pytest.approx(probability, abs=0.015)
+    # no dz, no fake target, whatever the draw
+    assert not fake_target_draw(0.0, 0.0, 0.0, k, magnitude, mu)[1]
+
+
+def test_random_draws_are_pure_and_well_distributed() -> None:
+    first = [uniform(3, 1, step, 5) for step in range(5)]
+    assert first == [uniform(3, 1, step, 5) for step in range(5)]
+    assert uniform(3, 1, 0, 5) != uniform(4, 1, 0, 5)
+    assert uniform(3, 1, 0, 5) != uniform(3, 2, 0, 5)
+    draws = np.array([uniform(11, 1, 0, index) for index in range(50000)])
+    assert draws.min() >= 0.0 and draws.max() < 1.0
+    assert abs(draws.mean() - 0.5) < 0.01
+    counts, _ = np.histogram(draws, bins=10, range=(0, 1))
+    assert counts.min() > 4500
+    normals = np.array([normal(11, 2, 3, index) for index in range(50000)])
+    assert abs(normals.mean()) < 0.02
+    assert abs(normals.std() - 1.0) < 0.02

@@ -1,0 +1,246 @@
+"""Laws and contracts of the synchronous backend (the reference comparison is elsewhere)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurosim.backends.sync import SyncSimulator
+from neurosim.errors import DivergenceError, ValidationError
+from neurosim.kernels.activations import rate, rate_derivative
+from neurosim.kernels.dynamics import cost, energy
+from neurosim.model.network import compile_graph
+from neurosim.model.parameters import FakeTargetParameters, ModelParameters
+from neurosim.model.topology import read_graphml, recurrent, sparse_random
+
+
+def symmetric_network(
+    params: ModelParameters, n_input: int, n_hidden: int, seed: int, scale: float = 0.5
+):
+    """A recurrent network whose weights are made symmetric, W[j, i] = W[i, j]."""
+    network = compile_graph(recurrent(n_input, 0, n_hidden), params, seed=seed)
+    rng = np.random.default_rng(seed)
+    n = network.n_neurons
+    upper = rng.uniform(-scale, scale, size=(n, n))
+    symmetric = np.triu(upper, 1) + np.triu(upper, 1).T
+    network.set_edge_weights(symmetric[network.edge_pre, network.edge_post])
+    return network
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_input=st.integers(1, 3),
+    n_hidden=st.integers(1, 6),
+    seed=st.integers(0, 10_000),
+    activation=st.sampled_from(["sigmoid4", "sigmoid4_centred"]),
+)
+def test_energy_plus_cost_never_increases(n_input, n_hidden, seed, activation) -> None:
+    """Symmetric W, no momentum, small eps, no learning: each copy descends E + C."""
+    params = ModelParameters(
+        rule="astdp",
+        alpha=0.0,
+        eps_small=0.05,
+        eps_large=0.05,
+        activation=activation,
+        dtype="float64",
+    )
+    network = symmetric_network(params, n_input, n_hidden, seed)
+    sim = SyncSimulator(network, params, seed=seed, initial_state_scale=1.0)
+    n = network.n_neurons
+    rng = np.random.default_rng(seed)
+    target = rng.uniform(0, 1, n)
+    clamp = np.r_[np.ones(n_input), np.zeros(n_hidden)]
+    sim.set_input(target, clamp)
+    weights = network.dense_matrix()
+    history = sim.run(150, record_every=1, record=("state",))["state"][:, :, 0, :]
+    for copy, beta in enumerate(params.copy_betas):
+        states = history[:, copy, :]
+        total = energy(states, weights, network.bias, activation) + cost(
+            states, target, beta * clamp
+        )
+        assert np.all(np.diff(total) <= 1e-12), f"copy {copy}: E + C rose"
+        assert total[-1] < total[0]
+
+
+def test_settled_free_state_is_a_fixed_point() -> None:
+    params = ModelParameters(rule="astdp", alpha=0.0, init="uniform", dtype="float64")
+    network = compile_graph(recurrent(3, 2, 10), params, seed=4)
+    sim = SyncSimulator(network, params, seed=4)
+    sim.set_input(0.0, 0.0)
+    sim.run(600)
+    state = sim.state[0, 0]
+    weights = network.dense_matrix()
+    pressure = rate_derivative(state) * (rate(state) @ weights + network.bias)
+    np.testing.assert_allclose(state, pressure, atol=1e-9)
+
+
+def _run_trajectory(seed: int, layout: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    params = ModelParameters(
+        rule="astdp",
+        alpha=0.02,
+        dtype="float64",
+        fake_target=FakeTargetParameters(enabled=True, k=2.0),
+    )
+    network = compile_graph(recurrent(4, 0, 8), params, seed=seed, layout=layout)
+    sim = SyncSimulator(network, params, seed=seed)
+    sim.set_input(np.r_[1, 0, 0, 0, np.zeros(8)], np.r_[np.ones(4), np.zeros(8)])
+    states = sim.run(200, record_every=1, record=("state", "fake_target"))
+    return states["state"], network.edge_weights()
+
+
+def test_same_seed_same_run_and_other_seed_differs() -> None:
+    first, first_weights = _run_trajectory(3)
+    again, again_weights = _run_trajectory(3)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first_weights, again_weights)
+    other, _ = _run_trajectory(4)
+    assert not np.allclose(first, other)
+
+
+def test_dense_and_csr_layouts_give_the_same_run() -> None:
+    dense, dense_weights = _run_trajectory(5, layout="dense")
+    sparse, sparse_weights = _run_trajectory(5, layout="csr")
+    np.testing.assert_allclose(dense, sparse, atol=1e-12)
+    np.testing.assert_allclose(dense_weights, sparse_weights, atol=1e-12)
+
+
+def test_batched_samples_are_independent_states() -> None:
+    """With no learning, sample b of a batch runs exactly like a B = 1 run of that input."""
+    params = ModelParameters(rule="astdp", alpha=0.0, dtype="float64")
+    network = compile_graph(recurrent(3, 1, 6), params, seed=1)
+    targets = np.random.default_rng(2).uniform(0, 1, (3, network.n_neurons))
+    clamp = np.r_[np.ones(4), np.zeros(6)]
+    batch = SyncSimulator(network, params, batch_size=3, seed=1, threads=2)
+    batch.state[:] = 0.1
+    batch.invalidate()
+    batch.set_input(targets, clamp)
+    batch.run(50)
+    for b in range(3):
+        single = SyncSimulator(network, params, seed=1)
+        single.state[:] = 0.1
+        single.invalidate()
+        single.set_input(targets[b], clamp)
+        single.run(50)
+        np.testing.assert_allclose(batch.state[:, b], single.state[:, 0], atol=1e-12)
+
+
+def test_float32_is_the_default_and_float64_on_request() -> None:
+    for dtype in ("float32", "float64"):
+        params = ModelParameters(rule="mstdp", dtype=dtype)
+        network = compile_graph(recurrent(2, 1, 3), params, seed=0)
+        sim = SyncSimulator(network, params)
+        sim.set_input(1.0, np.r_[1, 1, 1, 0, 0, 0])
+        sim.run(10)
+        assert sim.state.dtype == np.dtype(dtype)
+        assert network.dense_weights.dtype == np.dtype(dtype)
+    assert ModelParameters().dtype == "float32"
+
+
+def test_trained_weights_go_back_to_the_graph_and_graphml(tmp_path) -> None:
+    params = ModelParameters(rule="astdp", alpha=0.05, dtype="float64")
+    graph = sparse_random(2, 1, 6, in_degree=3, seed=2)
+    network = compile_graph(graph, params, seed=2)
+    before = network.edge_weights().copy()
+    sim = SyncSimulator(network, params, seed=2)
+    sim.set_input(np.r_[1.0, 0.0, 1.0, np.zeros(6)], np.r_[1.0, 1.0, 1.0, np.zeros(6)])
+    sim.run(100)
+    assert not np.allclose(before, network.edge_weights())
+    path = tmp_path / "trained.graphml"
+    network.write_graphml(path, graph)
+    read_back = read_graphml(path)
+    assert set(read_back.edges) == set(graph.edges)
+    for e in range(network.n_edges):
+        pre = network.node_ids[network.edge_pre[e]]
+        post = network.node_ids[network.edge_post[e]]
+        assert read_back.edges[pre, post]["weight"] == network.edge_weights()[e]
+    for k, node in enumerate(network.node_ids):
+        assert read_back.nodes[node]["bias"] == network.bias[k]
+        assert read_back.nodes[node]["role"] == graph.nodes[node]["role"]
+    # the file compiles back into the same network
+    again = compile_graph(read_back, params, seed=99)
+    np.testing.assert_array_equal(again.edge_weights(), network.edge_weights())
+    np.testing.assert_array_equal(again.bias, network.bias)
+
+
+def test_divergence_names_step_and_neuron() -> None:
+    params = ModelParameters(rule="astdp", alpha=0.0, activation="hard_sigmoid", dtype="float64")
+    network = compile_graph(recurrent(2, 0, 3), params, seed=0)
+    sim = SyncSimulator(network, params, seed=0, initial_state_scale=0.1)
+    sim.set_input(0.0, 0.0)
+    sim.run(10)
+    # weights this large overflow the hidden neurons' drive to infinity on the next step
+    network.set_edge_weights(np.full(network.n_edges, 1e308))
+    sim.invalidate()
+    with pytest.raises(DivergenceError, match=r"at step \d+: state of neuron \d+ is inf") as caught:
+        for _ in range(50):
+            steps_before = sim.step_count
+            sim.run(1)
+    # the step named is the one that failed, counted like the simulator's steps
+    assert caught.value.step == steps_before >= 10
+    assert np.isinf(sim.state[:, 0, network.index_of(caught.value.neuron)]).any()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda sim: sim.set_input(np.zeros(3), 0.0), r"target has shape \(3,\)"),
+        (lambda sim: sim.set_input(0.0, np.full(6, 2.0)), r"clamp = 2.0 .* \[0, 1\]"),
+        (lambda sim: sim.set_input(np.full(6, np.nan), 0.0), "target has a non-finite value"),
+        (lambda sim: sim.run(-1), "n_steps = -1"),
+        (lambda sim: sim.run(5, record=("voltage",)), "allowed names are state"),
+    ],
+)
+def test_bad_simulator_input_is_named(call, message) -> None:
+    params = ModelParameters(dtype="float64")
+    sim = SyncSimulator(compile_graph(recurrent(2, 1, 3), params), params)
+    with pytest.raises(ValidationError, match=message):
+        call(sim)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"rule": "backprop"}, "model.rule = 'backprop': allowed values are astdp, mstdp"),
+        ({"activation": "relu"}, "model.activation = 'relu'"),
+        ({"beta_small": -0.1}, r"model.beta_small = -0.1: allowed range is \[0.0, inf\]"),
+        ({"eps": 0.0}, r"model.eps = 0.0: allowed range is \(0.0, 1.0\]"),
+        ({"alpha": float("nan")}, "model.alpha = nan: expected a finite number"),
+        ({"alpha": "fast"}, "model.alpha = 'fast': expected a number"),
+        ({"beta_small": 0.5, "beta_large": 0.4}, "beta_small <= beta_large"),
+        ({"momentum": 0.0}, "model.momentum"),
+        ({"dtype": "float16"}, "allowed values are float32, float64"),
+        (
+            {"rule": "mstdp", "fake_target": FakeTargetParameters(enabled=True)},
+            "only the two-copy rule 'astdp'",
+        ),
+        ({"fake_target": FakeTargetParameters(mu=1.0)}, "model.fake_target.mu"),
+    ],
+)
+def test_bad_parameters_are_named(changes, message) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ModelParameters(**changes)
+
+
+def test_bad_simulator_arguments() -> None:
+    params = ModelParameters()
+    network = compile_graph(recurrent(2, 1, 3), params)
+    with pytest.raises(ValidationError, match="batch_size = 0"):
+        SyncSimulator(network, params, batch_size=0)
+    with pytest.raises(ValidationError, match=r"differs from model\.dtype"):
+        SyncSimulator(network, params.replace(dtype="float64"))
+    with pytest.raises(ValidationError, match="layout = 'blocks'"):
+        compile_graph(recurrent(2, 1, 3), params, layout="blocks")
+    with pytest.raises(ValidationError, match="unknown model parameter"):
+        params.replace(beta2=0.3)
+
+
+def test_graph_without_input_is_rejected_before_compiling() -> None:
+    graph = nx.DiGraph()
+    graph.add_node(0, role="hidden", layer=1)
+    graph.add_node(1, role="output", layer=2)
+    graph.add_edge(0, 1)
+    with pytest.raises(ValidationError, match="input"):
+        compile_graph(graph, ModelParameters())
