@@ -8,11 +8,17 @@ One step, in the order of MODEL.md (the same for every rule):
 4. W and b change by the rule (``kernels.rules``), using the new states;
 5. the synaptic drive of the next step is computed from the new rates and the new W.
 
-Steps 4 and 5 are one pass over the weights: with B = 1 a compiled loop visits each
-presynaptic neuron's row once per step, adds the rule's outer product and accumulates the
-row into every copy's drive; with B > 1 BLAS multiplies the dense blocks (outside any
-Numba-parallel region) and a compiled loop does the sparse part. A weight change is the
-mean of the batch's outer products.
+Every rule changes W by outer products, ``dW = sum_terms mean_b pre (x) post``, so steps 4
+and 5 are one weight pass:
+
+- B = 1: the rank-1 changes of up to ``PENDING_CAPACITY`` steps are kept as factor pairs and
+  added to W in one pass when the list is full or the call returns; meanwhile the drive is
+  ``rates @ W_stored + sum_k (rates . pre_k) post_k``, exactly the drive of the updated W. The
+  weights are then read once per step and written once per ``PENDING_CAPACITY`` steps. Masked
+  dense blocks and sparse (CSR) synapses are updated eagerly in the same pass.
+- B > 1: BLAS multiplies the dense blocks (outside any Numba-parallel region, so the BLAS
+  threads have the cores to themselves) and a compiled loop does the sparse part. A weight
+  change is the mean of the batch's outer products.
 
 Time unit: one integration step. Random draws (fake targets, Langevin noise) come from
 ``kernels.random``, a pure function of (seed, step, neuron), so runs are deterministic for a
@@ -22,11 +28,13 @@ seed and independent of how steps are split into calls.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from typing import NamedTuple
 
-import numba
 import numpy as np
 from numba import njit
-from threadpoolctl import threadpool_limits
+from scipy.linalg.blas import get_blas_funcs
+from threadpoolctl import ThreadpoolController
 
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import (
@@ -36,7 +44,13 @@ from neurosim.kernels.activations import (
     rate_scalar,
 )
 from neurosim.kernels.dynamics import force, neuron_step, pressure
-from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
+from neurosim.kernels.random import (
+    STREAM_FAKE_TARGET,
+    STREAM_NOISE,
+    draw_key,
+    normal,
+    uniform_at,
+)
 from neurosim.kernels.rules import (
     astdp_post,
     fake_target_draw,
@@ -63,101 +77,137 @@ RULE_CODES = {"astdp": RULE_ASTDP, "mstdp": RULE_MSTDP, "rate_stdp": RULE_RATE_S
 
 RECORDABLE = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp")
 
+# Rank-1 weight changes held back at B = 1 before they are written into W. The drive
+# correction costs O(count * N) per step, the write one pass over W per flush.
+PENDING_CAPACITY = 16
+
+
+class Constants(NamedTuple):
+    """Everything a step reads but never changes."""
+
+    seed: int
+    rule: int
+    activation: int
+    threshold: float
+    copy_eps: np.ndarray
+    copy_beta: np.ndarray
+    noise_sigma: float
+    alpha: float
+    alpha_smoothing: float
+    fake_enabled: bool
+    fake_k: float
+    fake_magnitude: float
+    fake_mu: float
+    hidden_index: np.ndarray
+    clamp_schedule: np.ndarray
+    learn_schedule: np.ndarray
+    momentum_schedule: np.ndarray
+
+
+class NeuronArrays(NamedTuple):
+    """Per-neuron arrays a step reads and writes; (copy, sample, neuron) or (sample, neuron).
+
+    ``drive`` is each copy's synaptic drive for the next step and ``drive_rates`` the rates
+    it was computed from (with that step's noise); ``pre_factor``/``post_factor`` hold this
+    step's rank-1 weight changes, one row per term (the rule, then smoothing).
+    """
+
+    bias: np.ndarray
+    target: np.ndarray
+    clamp: np.ndarray
+    state: np.ndarray
+    velocity: np.ndarray
+    drive: np.ndarray
+    drive_rates: np.ndarray
+    dz: np.ndarray
+    dz_mean: np.ndarray
+    fake_active: np.ndarray
+    pre_factor: np.ndarray
+    post_factor: np.ndarray
+
+
+class Weights(NamedTuple):
+    """The network's synapses (see CompiledNetwork) and the B = 1 pending changes."""
+
+    block_table: np.ndarray
+    dense_weights: np.ndarray
+    dense_mask: np.ndarray
+    csr_indptr: np.ndarray
+    csr_post: np.ndarray
+    csr_weight: np.ndarray
+    pending_pre: np.ndarray
+    pending_post: np.ndarray
+
 
 @njit(cache=True)
-def _pointwise_sample(
-    b,
-    step,
-    seed,
-    rule,
-    activation,
-    threshold,
-    copy_eps,
-    copy_beta,
-    momentum,
-    noise_sigma,
-    alpha,
-    alpha_smoothing,
-    fake_enabled,
-    fake_k,
-    fake_magnitude,
-    fake_mu,
-    clamp_factor,
-    learn_factor,
-    hidden,
-    bias,
-    target,
-    clamp,
-    state,
-    velocity,
-    drive,
-    drive_rates,
-    dz,
-    dz_mean,
-    fake_active,
-    pre_factor,
-    post_factor,
-):
+def _pointwise_sample(b, step, phase, constants, arrays):
     """Steps 1-3 and the rule's factors for every neuron of sample ``b``; returns the first
     neuron whose state is not finite, or -1.
 
-    ``drive_rates`` holds rho(s + eta) of the current states on entry (the rates the drive
-    was computed from) and those of the new states, with the next step's noise, on exit.
-    Each loop runs over one sample's neurons with no branch that depends on the neuron, so
-    that the compiler vectorises it.
+    On entry ``drive_rates`` holds rho(s + eta) of the current states (the rates the drive
+    was computed from); on exit those of the new states, with the next step's noise. Each
+    loop runs over one sample's neurons without neuron-dependent control flow, so that the
+    compiler vectorises it.
     """
-    n_copies, batch, n = state.shape
+    k = constants
+    a = arrays
+    n_copies, batch, n = a.state.shape
+    learn_factor = k.learn_schedule[phase]
+    momentum = k.momentum_schedule[phase]
     scale = learn_factor / batch
-    neuron_target = target[b].astype(np.float64)
-    neuron_beta = clamp[b] * clamp_factor
-    if fake_enabled:
-        for i in range(n):
+    neuron_target = a.target[b].astype(np.float64)
+    neuron_beta = a.clamp[b] * k.clamp_schedule[phase]
+    if k.fake_enabled:
+        key = draw_key(k.seed, STREAM_FAKE_TARGET, step)
+        for i in k.hidden_index:
             new_mean, active, fake_value = fake_target_draw(
-                dz[b, i],
-                dz_mean[b, i],
-                uniform(seed, STREAM_FAKE_TARGET, step, b * n + i),
-                fake_k,
-                fake_magnitude,
-                fake_mu,
+                a.dz[b, i],
+                a.dz_mean[b, i],
+                uniform_at(key, b * n + i),
+                k.fake_k,
+                k.fake_magnitude,
+                k.fake_mu,
             )
-            active = active and hidden[i]
-            dz_mean[b, i] = new_mean if hidden[i] else dz_mean[b, i]
-            fake_active[b, i] = active
-            neuron_target[i] = fake_value if active else neuron_target[i]
-            neuron_beta[i] = 1.0 if active else neuron_beta[i]
-    state_before = state[0, b].astype(np.float64)
-    rate_before = drive_rates[0, b].astype(np.float64)
-    if noise_sigma > 0.0:
+            a.dz_mean[b, i] = new_mean
+            a.fake_active[b, i] = active
+            if active:
+                neuron_target[i] = fake_value
+                neuron_beta[i] = 1.0
+    state_before = a.state[0, b].astype(np.float64)
+    rate_before = a.drive_rates[0, b].astype(np.float64)
+    if k.noise_sigma > 0.0:
         for i in range(n):
-            rate_before[i] = rate_scalar(state_before[i], activation, threshold)
-    if alpha_smoothing > 0.0:
-        # the smoothing gradient is taken where this step starts: copy 0, old W
+            rate_before[i] = rate_scalar(state_before[i], k.activation, k.threshold)
+    if k.alpha_smoothing > 0.0:
+        # the gradient of 1/2 |F|^2 where this step starts: copy 0, the drive of the old W
         for i in range(n):
-            derivative = rate_derivative_from_rate(drive_rates[0, b, i], activation)
+            derivative = rate_derivative_from_rate(a.drive_rates[0, b, i], k.activation)
             force_value = force(
                 state_before[i],
-                pressure(derivative, drive[0, b, i], bias[i]),
-                copy_beta[0] * neuron_beta[i],
+                pressure(derivative, a.drive[0, b, i], a.bias[i]),
+                k.copy_beta[0] * neuron_beta[i],
                 neuron_target[i],
             )
-            pre_factor[1, b, i] = drive_rates[0, b, i]
-            post_factor[1, b, i] = scale * smoothing_post(force_value, derivative, alpha_smoothing)
+            a.pre_factor[1, b, i] = a.drive_rates[0, b, i]
+            a.post_factor[1, b, i] = scale * smoothing_post(
+                force_value, derivative, k.alpha_smoothing
+            )
     for c in range(n_copies):
-        copy_state = state[c, b]
-        copy_velocity = velocity[c, b]
-        copy_drive = drive[c, b]
-        copy_rates = drive_rates[c, b]
+        copy_state = a.state[c, b]
+        copy_velocity = a.velocity[c, b]
+        copy_drive = a.drive[c, b]
+        copy_rates = a.drive_rates[c, b]
         for i in range(n):
             new_state, new_velocity, _ = neuron_step(
                 copy_state[i],
                 copy_velocity[i],
                 copy_drive[i],
-                bias[i],
+                a.bias[i],
                 neuron_target[i],
-                copy_beta[c] * neuron_beta[i],
-                copy_eps[c],
+                k.copy_beta[c] * neuron_beta[i],
+                k.copy_eps[c],
                 momentum,
-                rate_derivative_from_rate(copy_rates[i], activation),
+                rate_derivative_from_rate(copy_rates[i], k.activation),
             )
             copy_state[i] = new_state
             copy_velocity[i] = new_velocity
@@ -165,121 +215,67 @@ def _pointwise_sample(
             if not np.isfinite(copy_state[i]):
                 return i
         for i in range(n):
-            copy_rates[i] = rate_scalar(copy_state[i], activation, threshold)
-    rate_small = drive_rates[0, b]
-    rate_large = drive_rates[n_copies - 1, b]
-    if rule == RULE_ASTDP:
+            copy_rates[i] = rate_scalar(copy_state[i], k.activation, k.threshold)
+    rate_small = a.drive_rates[0, b]
+    rate_large = a.drive_rates[n_copies - 1, b]
+    if k.rule == RULE_ASTDP:
         for i in range(n):
-            dz[b, i] = rate_large[i] - rate_small[i]
-            pre_factor[0, b, i] = rate_small[i]
-            post_factor[0, b, i] = scale * astdp_post(rate_small[i], rate_large[i], alpha)
-    elif rule == RULE_MSTDP:
+            a.dz[b, i] = rate_large[i] - rate_small[i]
+            a.pre_factor[0, b, i] = rate_small[i]
+            a.post_factor[0, b, i] = scale * astdp_post(rate_small[i], rate_large[i], k.alpha)
+    elif k.rule == RULE_MSTDP:
         for i in range(n):
-            dz[b, i] = rate_small[i] - rate_before[i]
-            pre_factor[0, b, i] = rate_small[i]
-            post_factor[0, b, i] = scale * mstdp_post(rate_small[i], rate_before[i], alpha)
+            a.dz[b, i] = rate_small[i] - rate_before[i]
+            a.pre_factor[0, b, i] = rate_small[i]
+            a.post_factor[0, b, i] = scale * mstdp_post(rate_small[i], rate_before[i], k.alpha)
     else:
         for i in range(n):
-            dz[b, i] = rate_small[i] - rate_before[i]
-            pre_factor[0, b, i] = rate_before[i]
-            post_factor[0, b, i] = scale * rate_stdp_post(state[0, b, i], state_before[i], alpha)
-    if noise_sigma > 0.0:
+            a.dz[b, i] = rate_small[i] - rate_before[i]
+            a.pre_factor[0, b, i] = rate_before[i]
+            a.post_factor[0, b, i] = scale * rate_stdp_post(
+                a.state[0, b, i], state_before[i], k.alpha
+            )
+    if k.noise_sigma > 0.0:
         for c in range(n_copies):
             for i in range(n):
-                noise = noise_sigma * normal(seed, STREAM_NOISE, step + 1, (c * batch + b) * n + i)
-                drive_rates[c, b, i] = rate_scalar(state[c, b, i] + noise, activation, threshold)
+                noise = k.noise_sigma * normal(
+                    k.seed, STREAM_NOISE, step + 1, (c * batch + b) * n + i
+                )
+                a.drive_rates[c, b, i] = rate_scalar(
+                    a.state[c, b, i] + noise, k.activation, k.threshold
+                )
     return -1
 
 
 @njit(cache=True)
-def _pointwise_batch(
-    step,
-    seed,
-    rule,
-    activation,
-    threshold,
-    copy_eps,
-    copy_beta,
-    momentum,
-    noise_sigma,
-    alpha,
-    alpha_smoothing,
-    fake_enabled,
-    fake_k,
-    fake_magnitude,
-    fake_mu,
-    clamp_factor,
-    learn_factor,
-    hidden,
-    bias,
-    target,
-    clamp,
-    state,
-    velocity,
-    drive,
-    drive_rates,
-    dz,
-    dz_mean,
-    fake_active,
-    pre_factor,
-    post_factor,
-):
+def _pointwise_batch(step, phase, constants, arrays):
     """``_pointwise_sample`` for every sample; returns the first bad flat index
     (sample * N + neuron) or -1. Single-threaded: a second thread here would compete with
-    the BLAS threads that spin between products."""
-    batch, n = target.shape
-    bad = np.full(batch, -1, dtype=np.int64)
+    the BLAS threads, which keep spinning between products."""
+    batch, n = arrays.target.shape
     for b in range(batch):
-        bad[b] = _pointwise_sample(
-            b,
-            step,
-            seed,
-            rule,
-            activation,
-            threshold,
-            copy_eps,
-            copy_beta,
-            momentum,
-            noise_sigma,
-            alpha,
-            alpha_smoothing,
-            fake_enabled,
-            fake_k,
-            fake_magnitude,
-            fake_mu,
-            clamp_factor,
-            learn_factor,
-            hidden,
-            bias,
-            target,
-            clamp,
-            state,
-            velocity,
-            drive,
-            drive_rates,
-            dz,
-            dz_mean,
-            fake_active,
-            pre_factor,
-            post_factor,
-        )
-    for b in range(batch):
-        if bad[b] >= 0:
-            return b * n + bad[b]
+        bad = _pointwise_sample(b, step, phase, constants, arrays)
+        if bad >= 0:
+            return b * n + bad
     return -1
 
 
 @njit(cache=True)
-def _noisy_rates(step, seed, activation, threshold, noise_sigma, state, drive_rates):
+def _noisy_rates(step, constants, state, drive_rates):
     """Rates the drive of ``step`` is computed from: rho(s + eta(step))."""
+    k = constants
     n_copies, batch, n = state.shape
     for c in range(n_copies):
         for b in range(batch):
             for i in range(n):
                 noise = 0.0
-                if noise_sigma > 0.0:
-                    noise = noise_sigma * normal(seed, STREAM_NOISE, step, (c * batch + b) * n + i)
-                drive_rates[c, b, i] = rate_scalar(state[c, b, i] + noise, activation, threshold)
+                if k.noise_sigma > 0.0:
+                    noise = k.noise_sigma * normal(
+                        k.seed, STREAM_NOISE, step, (c * batch + b) * n + i
+                    )
+                drive_rates[c, b, i] = rate_scalar(
+                    state[c, b, i] + noise, k.activation, k.threshold
+                )
 
 
 @njit(cache=True)
@@ -293,162 +289,162 @@ def _bias_update(post_factor, bias):
 
 
 @njit(cache=True)
-def _csr_pass(indptr, post_index, weight, pre_factor, post_factor, drive_rates, drive, update):
+def _csr_pass(weights, pre_factor, post_factor, drive_rates, drive, update):
     """Sparse synapses: W += sum_b pre (x) post, then drive += rates @ W, one edge at a time."""
     n_terms, batch, n = pre_factor.shape
     n_copies = drive.shape[0]
+    indptr = weights.csr_indptr
     for j in range(n):
         for e in range(indptr[j], indptr[j + 1]):
-            i = post_index[e]
-            w = weight[e]
+            i = weights.csr_post[e]
+            w = weights.csr_weight[e]
             if update:
                 for q in range(n_terms):
                     for b in range(batch):
                         w += pre_factor[q, b, j] * post_factor[q, b, i]
-                weight[e] = w
+                weights.csr_weight[e] = w
             for c in range(n_copies):
                 for b in range(batch):
                     drive[c, b, i] += drive_rates[c, b, j] * w
 
 
-@njit(cache=True)
-def _dense_pass_single(
-    block_table, dense_weights, dense_mask, pre_factor, post_factor, drive_rates, drive, update
-):
-    """B = 1 dense blocks: one visit of each presynaptic row does the update and the drive.
+@njit(cache=True, fastmath=True)
+def _dot(first, second):
+    """Dot product; fastmath lets the compiler reorder the sum so that it vectorises."""
+    total = 0.0
+    for x in range(first.size):
+        total += first[x] * second[x]
+    return total
 
-    Loops run over 1-D row slices so that they vectorise.
+
+@njit(cache=True)
+def _accumulate_rows(rows, drive_rates, drive, pre_start, post_start, post_stop, width):
+    """drive[c, post] += rates[c, pre] @ rows for one block (B = 1, one or two copies).
+
+    Four rows at a time, so that each drive element is loaded and stored once per four
+    rows instead of once per row: the loop is then limited by reading W, not by stores.
     """
+    n_copies = drive.shape[0]
+    n_rows = rows.shape[0]
+    small = drive[0, 0, post_start:post_stop]
+    large = drive[n_copies - 1, 0, post_start:post_stop]
+    rates_small = drive_rates[0, 0]
+    rates_large = drive_rates[n_copies - 1, 0]
+    j = 0
+    while j + 4 <= n_rows:
+        row0, row1, row2, row3 = rows[j], rows[j + 1], rows[j + 2], rows[j + 3]
+        pre = pre_start + j
+        s0, s1, s2, s3 = rates_small[pre : pre + 4]
+        l0, l1, l2, l3 = rates_large[pre : pre + 4]
+        if n_copies == 2:
+            for x in range(width):
+                w0, w1, w2, w3 = row0[x], row1[x], row2[x], row3[x]
+                small[x] += s0 * w0 + s1 * w1 + s2 * w2 + s3 * w3
+                large[x] += l0 * w0 + l1 * w1 + l2 * w2 + l3 * w3
+        else:
+            for x in range(width):
+                small[x] += s0 * row0[x] + s1 * row1[x] + s2 * row2[x] + s3 * row3[x]
+        j += 4
+    while j < n_rows:
+        row = rows[j]
+        for c in range(n_copies):
+            r = drive_rates[c, 0, pre_start + j]
+            copy_drive = drive[c, 0, post_start:post_stop]
+            for x in range(width):
+                copy_drive[x] += r * row[x]
+        j += 1
+
+
+@njit(cache=True)
+def _dense_pass_single(weights, pre_factor, post_factor, drive_rates, drive, count, update):
+    """B = 1 dense blocks: the drive of every copy from W plus its ``count`` pending changes;
+    masked blocks take this step's change eagerly. Loops run over 1-D row slices so that they
+    vectorise."""
     n_terms = pre_factor.shape[0]
     n_copies = drive.shape[0]
-    for k in range(block_table.shape[0]):
-        pre_start = block_table[k, 0]
-        pre_stop = block_table[k, 1]
-        post_start = block_table[k, 2]
-        post_stop = block_table[k, 3]
-        offset = block_table[k, 4]
-        kind = block_table[k, 5]
+    table = weights.block_table
+    for k in range(table.shape[0]):
+        pre_start, pre_stop, post_start, post_stop, offset, kind = table[k]
         width = post_stop - post_start
-        for j in range(pre_start, pre_stop):
-            row_start = offset + (j - pre_start) * width
-            row = dense_weights[row_start : row_start + width]
+        block = weights.dense_weights[offset : offset + (pre_stop - pre_start) * width]
+        rows = block.reshape((pre_stop - pre_start, width))
+        if kind == BLOCK_MASKED:
             if update:
-                for q in range(n_terms):
-                    p = pre_factor[q, 0, j]
-                    post = post_factor[q, 0, post_start:post_stop]
-                    for x in range(width):
-                        row[x] += p * post[x]
-                if kind == BLOCK_MASKED:
-                    mask = dense_mask[row_start : row_start + width]
-                    for x in range(width):
-                        row[x] *= mask[x]
-                elif kind == BLOCK_NO_DIAGONAL:
-                    row[j - post_start] = 0.0
-            for c in range(n_copies):
-                r = drive_rates[c, 0, j]
-                target_drive = drive[c, 0, post_start:post_stop]
+                mask = weights.dense_mask[offset : offset + (pre_stop - pre_start) * width]
+                mask_rows = mask.reshape((pre_stop - pre_start, width))
+                for j in range(pre_start, pre_stop):
+                    row = rows[j - pre_start]
+                    row_mask = mask_rows[j - pre_start]
+                    for q in range(n_terms):
+                        p = pre_factor[q, 0, j]
+                        post = post_factor[q, 0, post_start:post_stop]
+                        for x in range(width):
+                            row[x] += p * post[x] * row_mask[x]
+            _accumulate_rows(rows, drive_rates, drive, pre_start, post_start, post_stop, width)
+            continue
+        _accumulate_rows(rows, drive_rates, drive, pre_start, post_start, post_stop, width)
+        # the pending changes: rates . pre_q over the block's inputs, times post_q
+        for c in range(n_copies):
+            rates = drive_rates[c, 0, pre_start:pre_stop]
+            copy_drive = drive[c, 0, post_start:post_stop]
+            for q in range(count):
+                pre = weights.pending_pre[q, pre_start:pre_stop]
+                post = weights.pending_post[q, post_start:post_stop]
+                overlap = _dot(rates, pre)
                 for x in range(width):
-                    target_drive[x] += r * row[x]
+                    copy_drive[x] += overlap * post[x]
+                if kind == BLOCK_NO_DIAGONAL:  # no self-synapse to change
+                    for x in range(width):
+                        copy_drive[x] -= rates[x] * pre[x] * post[x]
 
 
 @njit(cache=True)
-def _run_single(
-    n_steps,
-    step,
-    seed,
-    rule,
-    activation,
-    threshold,
-    copy_eps,
-    copy_beta,
-    momentum,
-    noise_sigma,
-    alpha,
-    alpha_smoothing,
-    fake_enabled,
-    fake_k,
-    fake_magnitude,
-    fake_mu,
-    clamp_schedule,
-    learn_schedule,
-    hidden,
-    bias,
-    target,
-    clamp,
-    state,
-    velocity,
-    drive,
-    drive_rates,
-    dz,
-    dz_mean,
-    fake_active,
-    pre_factor,
-    post_factor,
-    block_table,
-    dense_weights,
-    dense_mask,
-    csr_indptr,
-    csr_post,
-    csr_weight,
-    update,
-):
-    """B = 1: ``n_steps`` whole steps in compiled code. Returns (steps done, bad neuron)."""
-    period = clamp_schedule.size
+def _run_single(n_steps, step, constants, arrays, weights, update, count):
+    """B = 1: up to ``n_steps`` whole steps in compiled code, stopping early when the pending
+    list could not take another step's changes. Returns (steps done, first bad neuron or -1,
+    pending count); the caller writes the pending changes into W."""
+    period = constants.clamp_schedule.size
+    n_terms = arrays.pre_factor.shape[0]
+    capacity = weights.pending_pre.shape[0]
     for t in range(n_steps):
+        if update and count + n_terms > capacity:
+            return t, -1, count
         phase = (step + t) % period
-        bad = _pointwise_sample(
-            0,
-            step + t,
-            seed,
-            rule,
-            activation,
-            threshold,
-            copy_eps,
-            copy_beta,
-            momentum[phase],
-            noise_sigma,
-            alpha,
-            alpha_smoothing,
-            fake_enabled,
-            fake_k,
-            fake_magnitude,
-            fake_mu,
-            clamp_schedule[phase],
-            learn_schedule[phase],
-            hidden,
-            bias,
-            target,
-            clamp,
-            state,
-            velocity,
-            drive,
-            drive_rates,
-            dz,
-            dz_mean,
-            fake_active,
-            pre_factor,
-            post_factor,
-        )
+        bad = _pointwise_sample(0, step + t, phase, constants, arrays)
         if bad >= 0:
-            return t, bad
-        learn = update and learn_schedule[phase] != 0.0
+            return t, bad, count
+        learn = update and constants.learn_schedule[phase] != 0.0
         if learn:
-            _bias_update(post_factor, bias)
-        drive[:] = 0.0
+            _bias_update(arrays.post_factor, arrays.bias)
+            for q in range(n_terms):
+                weights.pending_pre[count] = arrays.pre_factor[q, 0]
+                weights.pending_post[count] = arrays.post_factor[q, 0]
+                count += 1
+        arrays.drive[:] = 0.0
         _dense_pass_single(
-            block_table,
-            dense_weights,
-            dense_mask,
-            pre_factor,
-            post_factor,
-            drive_rates,
-            drive,
+            weights,
+            arrays.pre_factor,
+            arrays.post_factor,
+            arrays.drive_rates,
+            arrays.drive,
+            count,
             learn,
         )
         _csr_pass(
-            csr_indptr, csr_post, csr_weight, pre_factor, post_factor, drive_rates, drive, learn
+            weights,
+            arrays.pre_factor,
+            arrays.post_factor,
+            arrays.drive_rates,
+            arrays.drive,
+            learn,
         )
-    return n_steps, -1
+    return n_steps, -1, count
+
+
+@cache
+def _thread_limiter() -> ThreadpoolController:
+    """One controller for the process: finding the BLAS libraries costs a fraction of a ms."""
+    return ThreadpoolController()
 
 
 def _as_batch_array(
@@ -457,15 +453,21 @@ def _as_batch_array(
     """Broadcast a scalar, (N,) or (B, N) input to a (B, N) array, or say what is wrong."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 0 or array.shape == (n,) or array.shape == (batch, n):
-        if not np.all(np.isfinite(array)):
-            bad = np.argwhere(~np.isfinite(np.broadcast_to(array, (batch, n))))[0]
+        full = np.broadcast_to(array, (batch, n))
+        if not np.all(np.isfinite(full)):
+            bad = np.argwhere(~np.isfinite(full))[0]
             raise ValidationError(
                 f"{name} has a non-finite value at sample {bad[0]}, neuron {bad[1]}"
             )
-        return np.ascontiguousarray(np.broadcast_to(array, (batch, n)), dtype=dtype)
+        return full.astype(dtype)
     raise ValidationError(
         f"{name} has shape {array.shape}; allowed: a scalar, ({n},) or ({batch}, {n})"
     )
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValidationError(f"{name} = {value!r}: expected an integer >= {minimum}")
 
 
 class SyncSimulator:
@@ -473,9 +475,9 @@ class SyncSimulator:
 
     The simulator learns in place: ``network``'s weight and bias arrays are the ones it
     changes (pass ``network.copy()`` to keep the original). ``batch_size`` independent states
-    share the weights; a weight change is the batch mean. ``threads`` caps the threads of the
-    batched path: BLAS products and the per-neuron step, which never run at the same time
-    (1 is the robust default on a shared machine; None uses every core).
+    share the weights; a weight change is the batch mean. ``threads`` caps the BLAS threads
+    of the batched path (1 is the robust default on a shared machine: two BLAS threads lose
+    most of their speed whenever another process holds a core; None uses every core).
     ``initial_state_scale`` sets the initial states, drawn U(-a, a) from ``seed`` and equal
     in every copy.
     """
@@ -494,14 +496,10 @@ class SyncSimulator:
             raise ValidationError("network: expected a CompiledNetwork (see compile_graph)")
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValidationError(f"batch_size = {batch_size!r}: expected an integer >= 1")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValidationError(f"seed = {seed!r}: expected an integer >= 0")
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-        ):
-            raise ValidationError(f"threads = {threads!r}: expected None (all cores) or >= 1")
+        _check_count("batch_size", batch_size, 1)
+        _check_count("seed", seed, 0)
+        if threads is not None:
+            _check_count("threads", threads, 1)
         if not np.isfinite(initial_state_scale) or initial_state_scale < 0:
             raise ValidationError(
                 f"initial_state_scale = {initial_state_scale!r}: expected a finite number >= 0"
@@ -515,54 +513,111 @@ class SyncSimulator:
         self.params = params
         self.batch_size = batch_size
         self.seed = seed
-        self.threads = min(
-            threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS
-        )
+        self.threads = threads
         self.step_count = 0
         dtype = network.dtype
         n = network.n_neurons
-        copies = params.spec.copies
-        shape = (copies, batch_size, n)
+        shape = (params.spec.copies, batch_size, n)
         rng = np.random.default_rng(seed)
         initial = rng.uniform(-initial_state_scale, initial_state_scale, size=(batch_size, n))
-        self.state = np.empty(shape, dtype=dtype)
-        self.state[:] = initial
-        self.velocity = np.zeros(shape, dtype=dtype)
-        self.dz = np.zeros((batch_size, n), dtype=dtype)
-        self.dz_mean = np.zeros((batch_size, n), dtype=dtype)
-        self.fake_target = np.zeros((batch_size, n), dtype=np.bool_)
-        self.target = np.zeros((batch_size, n), dtype=dtype)
-        self.clamp = np.zeros((batch_size, n), dtype=dtype)
         n_terms = 2 if params.alpha_smoothing > 0 else 1
-        self._pre_factor = np.zeros((n_terms, batch_size, n), dtype=dtype)
-        self._post_factor = np.zeros((n_terms, batch_size, n), dtype=dtype)
-        self._drive = np.zeros(shape, dtype=dtype)
-        self._drive_rates = np.zeros(shape, dtype=dtype)
+        self._arrays = NeuronArrays(
+            bias=network.bias,
+            target=np.zeros((batch_size, n), dtype=dtype),
+            clamp=np.zeros((batch_size, n), dtype=dtype),
+            state=np.empty(shape, dtype=dtype),
+            velocity=np.zeros(shape, dtype=dtype),
+            drive=np.zeros(shape, dtype=dtype),
+            drive_rates=np.zeros(shape, dtype=dtype),
+            dz=np.zeros((batch_size, n), dtype=dtype),
+            dz_mean=np.zeros((batch_size, n), dtype=dtype),
+            fake_active=np.zeros((batch_size, n), dtype=np.bool_),
+            pre_factor=np.zeros((n_terms, batch_size, n), dtype=dtype),
+            post_factor=np.zeros((n_terms, batch_size, n), dtype=dtype),
+        )
+        self._arrays.state[:] = initial
+        pending = (PENDING_CAPACITY if batch_size == 1 else 0, n)
+        self._weights = Weights(
+            block_table=network.block_table,
+            dense_weights=network.dense_weights,
+            dense_mask=network.dense_mask,
+            csr_indptr=network.csr_indptr,
+            csr_post=network.csr_post,
+            csr_weight=network.csr_weight,
+            pending_pre=np.zeros(pending, dtype=dtype),
+            pending_post=np.zeros(pending, dtype=dtype),
+        )
+        self._constants = self._make_constants()
         self._drive_valid = False
-        self._hidden = network.hidden.copy()
-        self._activation = activation_code(params.activation)
-        self._rule = RULE_CODES[params.rule]
-        self._copy_eps = np.array(params.copy_eps, dtype=np.float64)
-        self._copy_beta = np.array(params.copy_betas, dtype=np.float64)
-        self._clamp_schedule, self._learn_schedule, self._momentum_schedule = self._schedules()
         self._blocks = [network.block(k) for k in range(network.block_table.shape[0])]
         self._masks = [network.block_mask(k) for k in range(network.block_table.shape[0])]
+        self._panels = network.panels()
+        self._gemm = get_blas_funcs("gemm", dtype=dtype)
 
-    def _schedules(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per phase of the clamp oscillator: clamping factor, learning factor, momentum."""
+    # The arrays a user reads or sets; writing into state or the weights needs invalidate().
+    @property
+    def state(self) -> np.ndarray:
+        """States, (copy, sample, neuron): copy 0 is the weakly clamped one."""
+        return self._arrays.state
+
+    @property
+    def velocity(self) -> np.ndarray:
+        return self._arrays.velocity
+
+    @property
+    def dz(self) -> np.ndarray:
+        """aSTDP's ``rho(s^L) - rho(s^S)``, or the step's change of rate for one-copy rules."""
+        return self._arrays.dz
+
+    @property
+    def dz_mean(self) -> np.ndarray:
+        return self._arrays.dz_mean
+
+    @property
+    def fake_target(self) -> np.ndarray:
+        """Which neurons had a fake target in the last step, (sample, neuron)."""
+        return self._arrays.fake_active
+
+    @property
+    def target(self) -> np.ndarray:
+        return self._arrays.target
+
+    @property
+    def clamp(self) -> np.ndarray:
+        return self._arrays.clamp
+
+    def _make_constants(self) -> Constants:
         params = self.params
+        fake = params.fake_target
         oscillator = params.oscillator
         if oscillator is None:
-            return np.ones(1), np.ones(1), np.full(1, params.momentum)
-        period = oscillator.clamped_steps + oscillator.free_steps
-        clamped = np.array([oscillator.is_clamped(t) for t in range(period)])
-        learn = (
-            clamped | oscillator.learn_when_free
-            if params.spec.gated_by_clamp_phase
-            else (np.ones(period, dtype=bool))
+            clamped = np.ones(1, dtype=bool)
+        else:
+            period = oscillator.clamped_steps + oscillator.free_steps
+            clamped = np.array([oscillator.is_clamped(t) for t in range(period)])
+        learn = clamped.copy() if params.spec.gated_by_clamp_phase else np.ones_like(clamped)
+        if oscillator is not None and oscillator.learn_when_free:
+            learn[:] = True
+        return Constants(
+            seed=self.seed,
+            rule=RULE_CODES[params.rule],
+            activation=activation_code(params.activation),
+            threshold=params.hard_sigmoid_threshold,
+            copy_eps=np.array(params.copy_eps, dtype=np.float64),
+            copy_beta=np.array(params.copy_betas, dtype=np.float64),
+            noise_sigma=params.noise_sigma,
+            alpha=params.alpha,
+            alpha_smoothing=params.alpha_smoothing,
+            fake_enabled=fake.enabled,
+            fake_k=fake.k,
+            fake_magnitude=fake.magnitude,
+            fake_mu=fake.mu,
+            hidden_index=np.flatnonzero(self.network.hidden),
+            clamp_schedule=clamped.astype(np.float64),
+            learn_schedule=learn.astype(np.float64),
+            # free phases run without momentum (m = 1, the leaky update)
+            momentum_schedule=np.where(clamped, params.momentum, 1.0),
         )
-        momentum = np.where(clamped, params.momentum, 1.0)
-        return clamped.astype(np.float64), learn.astype(np.float64), momentum
 
     def set_input(self, target: np.ndarray | float, clamp: np.ndarray | float) -> None:
         """Set what the data clamps: ``target`` values and ``clamp`` factors in [0, 1].
@@ -573,8 +628,9 @@ class SyncSimulator:
         n = self.network.n_neurons
         target_array = _as_batch_array("target", target, self.batch_size, n, self.network.dtype)
         clamp_array = _as_batch_array("clamp", clamp, self.batch_size, n, self.network.dtype)
-        if np.any((clamp_array < 0) | (clamp_array > 1)):
-            b, i = np.argwhere((clamp_array < 0) | (clamp_array > 1))[0]
+        outside = (clamp_array < 0) | (clamp_array > 1)
+        if np.any(outside):
+            b, i = np.argwhere(outside)[0]
             raise ValidationError(
                 f"clamp = {clamp_array[b, i]} at sample {b}, neuron {i}: allowed range is [0, 1]"
             )
@@ -585,64 +641,149 @@ class SyncSimulator:
         """Call after changing ``state`` or the network's weights from outside."""
         self._drive_valid = False
 
-    def _ensure_drive(self) -> None:
-        if self._drive_valid:
+    def run(
+        self,
+        n_steps: int,
+        *,
+        record_every: int = 0,
+        record: Sequence[str] = ("state", "dz", "fake_target"),
+        record_neurons: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Advance ``n_steps`` steps; returns the recorded arrays (empty if record_every=0).
+
+        Every ``record_every`` steps the arrays named in ``record`` are copied after the step:
+        ``state``/``rate``/``velocity`` as (time, copy, batch, neuron), the others as
+        (time, batch, neuron), plus ``time`` (the step count after each recorded step).
+        ``record_neurons`` selects compiled neuron indices.
+        """
+        _check_count("n_steps", n_steps, 0)
+        _check_count("record_every", record_every, 0)
+        unknown = [name for name in record if name not in RECORDABLE]
+        if unknown:
+            raise ValidationError(
+                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
+            )
+        neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
+        recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
+        chunk = record_every if record_every > 0 else n_steps
+        with _thread_limiter().limit(limits=self.threads, user_api="blas"):
+            if not self._drive_valid:
+                _noisy_rates(self.step_count, self._constants, self.state, self._arrays.drive_rates)
+                self._weight_pass(update=False)
+                self._drive_valid = True
+            remaining = n_steps
+            while remaining > 0:
+                steps = min(chunk, remaining)
+                self._advance(steps)
+                remaining -= steps
+                if record_every > 0 and steps == chunk:
+                    recorded["time"].append(np.array(self.step_count))
+                    for name in record:
+                        recorded[name].append(self._snapshot(name)[..., neurons].copy())
+        if record_every == 0:
+            return {}
+        return {name: np.stack(values) for name, values in recorded.items()}
+
+    def _snapshot(self, name: str) -> np.ndarray:
+        if name == "rate":
+            return rate(self.state, self.params.activation, self.params.hard_sigmoid_threshold)
+        return getattr(self, name)
+
+    def _advance(self, n_steps: int) -> None:
+        update = self.params.alpha > 0 or self.params.alpha_smoothing > 0
+        if self.batch_size == 1:
+            done = 0
+            while done < n_steps:
+                steps, bad, count = _run_single(
+                    n_steps - done,
+                    self.step_count + done,
+                    self._constants,
+                    self._arrays,
+                    self._weights,
+                    update,
+                    0,
+                )
+                done += steps
+                # the pending rank-1 changes of those steps, as one product per block
+                pending = self._weights
+                self._dense_update(
+                    pending.pending_pre[:count], pending.pending_post[:count], masked=False
+                )
+                if bad >= 0:
+                    self._fail(done, bad)
+            self.step_count += done
             return
-        _noisy_rates(
-            self.step_count,
-            self.seed,
-            self._activation,
-            self.params.hard_sigmoid_threshold,
-            self.params.noise_sigma,
-            self.state,
-            self._drive_rates,
-        )
-        self._weight_pass(update=False)
-        self._drive_valid = True
+        period = self._constants.clamp_schedule.size
+        for _ in range(n_steps):
+            phase = self.step_count % period
+            bad = _pointwise_batch(self.step_count, phase, self._constants, self._arrays)
+            if bad >= 0:
+                self._fail(0, bad)
+            learn = update and self._constants.learn_schedule[phase] != 0.0
+            if learn:
+                _bias_update(self._arrays.post_factor, self._arrays.bias)
+            self._weight_pass(update=learn)
+            self.step_count += 1
+
+    def _dense_update(self, pre: np.ndarray, post: np.ndarray, masked: bool) -> None:
+        """W += pre^T @ post on the dense blocks; ``masked`` includes the masked blocks.
+
+        BLAS's gemm accumulates into the block in place (``beta = 1``, on the transposed,
+        Fortran-ordered view of the row-major block), which NumPy's matmul cannot do.
+        """
+        if pre.shape[0] == 0:
+            return
+        for k, row in enumerate(self.network.block_table):
+            if row[KIND] == BLOCK_MASKED and not masked:
+                continue
+            block = self._blocks[k]
+            # block^T += post_block^T @ pre_block
+            result = self._gemm(
+                1.0,
+                post[:, row[POST_START] : row[POST_STOP]],
+                pre[:, row[PRE_START] : row[PRE_STOP]],
+                beta=1.0,
+                c=block.T,
+                trans_a=1,
+                overwrite_c=1,
+            )
+            if result.ctypes.data != block.ctypes.data:  # gemm copied instead of accumulating
+                block[:] = result.T
+            if row[KIND] == BLOCK_MASKED:
+                block *= self._masks[k]
+            elif row[KIND] == BLOCK_NO_DIAGONAL:
+                np.fill_diagonal(block, 0.0)
 
     def _weight_pass(self, update: bool) -> None:
-        """Steps 4 and 5 for B > 1 (and the drive-only pass of any B)."""
-        net = self.network
-        drive = self._drive
+        """Steps 4 and 5 for B > 1, and the drive-only pass of any B."""
+        arrays = self._arrays
+        drive = arrays.drive
         drive[:] = 0.0
         if self.batch_size == 1:
             _dense_pass_single(
-                net.block_table,
-                net.dense_weights,
-                net.dense_mask,
-                self._pre_factor,
-                self._post_factor,
-                self._drive_rates,
+                self._weights,
+                arrays.pre_factor,
+                arrays.post_factor,
+                arrays.drive_rates,
                 drive,
+                0,
                 update,
             )
         else:
             copies, batch, n = drive.shape
-            rates = self._drive_rates.reshape(copies * batch, n)
+            terms = arrays.pre_factor.shape[0]
+            if update:
+                self._dense_update(
+                    arrays.pre_factor.reshape(terms * batch, n),
+                    arrays.post_factor.reshape(terms * batch, n),
+                    masked=True,
+                )
+            rates = arrays.drive_rates.reshape(copies * batch, n)
             drive_flat = drive.reshape(copies * batch, n)
-            terms = self._pre_factor.shape[0]
-            pre = self._pre_factor.reshape(terms * batch, n)
-            post = self._post_factor.reshape(terms * batch, n)
-            for k, row in enumerate(net.block_table):
-                block = self._blocks[k]
-                pre_range = slice(row[PRE_START], row[PRE_STOP])
-                post_range = slice(row[POST_START], row[POST_STOP])
-                if update:
-                    block += pre[:, pre_range].T @ post[:, post_range]
-                    if row[KIND] == BLOCK_MASKED:
-                        block *= self._masks[k]
-                    elif row[KIND] == BLOCK_NO_DIAGONAL:
-                        np.fill_diagonal(block, 0.0)
-                drive_flat[:, post_range] += rates[:, pre_range] @ block
+            for pre_start, pre_stop, post_start, post_stop, panel in self._panels:
+                drive_flat[:, post_start:post_stop] += rates[:, pre_start:pre_stop] @ panel
         _csr_pass(
-            net.csr_indptr,
-            net.csr_post,
-            net.csr_weight,
-            self._pre_factor,
-            self._post_factor,
-            self._drive_rates,
-            drive,
-            update,
+            self._weights, arrays.pre_factor, arrays.post_factor, arrays.drive_rates, drive, update
         )
 
     def _fail(self, steps_done: int, flat_index: int) -> None:
@@ -662,168 +803,3 @@ class SyncSimulator:
             value,
             sample if self.batch_size > 1 else None,
         )
-
-    def run(
-        self,
-        n_steps: int,
-        *,
-        record_every: int = 0,
-        record: Sequence[str] = ("state", "dz", "fake_target"),
-        record_neurons: np.ndarray | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Advance ``n_steps`` steps; returns the recorded arrays (empty if record_every=0).
-
-        Every ``record_every`` steps the arrays named in ``record`` are copied after the step:
-        ``state``/``rate``/``velocity`` as (time, copy, batch, neuron), the others as
-        (time, batch, neuron), plus ``time`` (the step count after each recorded step).
-        ``record_neurons`` selects compiled neuron indices.
-        """
-        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
-            raise ValidationError(f"n_steps = {n_steps!r}: expected an integer >= 0")
-        if record_every < 0:
-            raise ValidationError(f"record_every = {record_every!r}: expected an integer >= 0")
-        unknown = [name for name in record if name not in RECORDABLE]
-        if unknown:
-            raise ValidationError(
-                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
-            )
-        neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
-        recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
-        chunk = record_every if record_every > 0 else n_steps
-        numba_threads = numba.get_num_threads()
-        numba.set_num_threads(self.threads)
-        try:
-            with threadpool_limits(limits=self.threads, user_api="blas"):
-                self._record_run(n_steps, chunk, record_every, record, neurons, recorded)
-        finally:
-            numba.set_num_threads(numba_threads)
-        if record_every == 0:
-            return {}
-        return {
-            name: np.stack(values) if values else np.empty((0,))
-            for name, values in recorded.items()
-        }
-
-    def _record_run(
-        self,
-        n_steps: int,
-        chunk: int,
-        record_every: int,
-        record: Sequence[str],
-        neurons: slice | np.ndarray,
-        recorded: dict[str, list[np.ndarray]],
-    ) -> None:
-        """Advance in chunks of ``chunk`` steps, copying the recorded arrays after each."""
-        self._ensure_drive()
-        remaining = n_steps
-        while remaining > 0:
-            steps = min(chunk, remaining)
-            self._advance(steps)
-            remaining -= steps
-            if record_every > 0 and steps == chunk:
-                recorded["time"].append(np.array(self.step_count))
-                for name in record:
-                    recorded[name].append(self._snapshot(name)[..., neurons].copy())
-
-    def _snapshot(self, name: str) -> np.ndarray:
-        if name == "rate":
-            return rate(self.state, self.params.activation, self.params.hard_sigmoid_threshold)
-        return {
-            "state": self.state,
-            "velocity": self.velocity,
-            "dz": self.dz,
-            "fake_target": self.fake_target,
-            "target": self.target,
-            "clamp": self.clamp,
-        }[name]
-
-    def _advance(self, n_steps: int) -> None:
-        params = self.params
-        fake = params.fake_target
-        update = params.alpha > 0 or params.alpha_smoothing > 0
-        net = self.network
-        common = (
-            self.seed,
-            self._rule,
-            self._activation,
-            params.hard_sigmoid_threshold,
-            self._copy_eps,
-            self._copy_beta,
-        )
-        if self.batch_size == 1:
-            done, bad = _run_single(
-                n_steps,
-                self.step_count,
-                *common,
-                self._momentum_schedule,
-                params.noise_sigma,
-                params.alpha,
-                params.alpha_smoothing,
-                fake.enabled,
-                fake.k,
-                fake.magnitude,
-                fake.mu,
-                self._clamp_schedule,
-                self._learn_schedule,
-                self._hidden,
-                net.bias,
-                self.target,
-                self.clamp,
-                self.state,
-                self.velocity,
-                self._drive,
-                self._drive_rates,
-                self.dz,
-                self.dz_mean,
-                self.fake_target,
-                self._pre_factor,
-                self._post_factor,
-                net.block_table,
-                net.dense_weights,
-                net.dense_mask,
-                net.csr_indptr,
-                net.csr_post,
-                net.csr_weight,
-                update,
-            )
-            if bad >= 0:
-                self._fail(done, bad)
-            self.step_count += done
-            return
-        period = self._clamp_schedule.size
-        for _ in range(n_steps):
-            phase = self.step_count % period
-            bad = _pointwise_batch(
-                self.step_count,
-                *common,
-                self._momentum_schedule[phase],
-                params.noise_sigma,
-                params.alpha,
-                params.alpha_smoothing,
-                fake.enabled,
-                fake.k,
-                fake.magnitude,
-                fake.mu,
-                self._clamp_schedule[phase],
-                self._learn_schedule[phase],
-                self._hidden,
-                net.bias,
-                self.target,
-                self.clamp,
-                self.state,
-                self.velocity,
-                self._drive,
-                self._drive_rates,
-                self.dz,
-                self.dz_mean,
-                self.fake_target,
-                self._pre_factor,
-                self._post_factor,
-            )
-            if bad >= 0:
-                self._fail(0, bad)
-            learn = update and self._learn_schedule[phase] != 0.0
-            if learn:
-                _bias_update(self._post_factor, net.bias)
-            self._weight_pass(update=learn)
-            self.step_count += 1

@@ -30,12 +30,23 @@ def _mix(z: np.uint64) -> np.uint64:
 
 
 @njit(cache=True)
+def draw_key(seed: int, stream: int, step: int) -> np.uint64:
+    """The key of all draws of one (seed, stream, step); hoisted out of loops over neurons."""
+    key = _mix(uint64(seed) * _GOLDEN + uint64(stream))
+    return _mix(key ^ (uint64(step) * _GOLDEN))
+
+
+@njit(cache=True)
+def uniform_at(key: np.uint64, index: int) -> float:
+    """The uniform draw in [0, 1) of ``index`` under a key from ``draw_key``."""
+    bits = _mix(key ^ (uint64(index) * _MIX1 + _GOLDEN))
+    return float(bits >> uint64(11)) * _TWO_POW_MINUS_53
+
+
+@njit(cache=True)
 def uniform(seed: int, stream: int, step: int, index: int) -> float:
     """A uniform draw in [0, 1) for (seed, stream, step, index)."""
-    key = _mix(uint64(seed) * _GOLDEN + uint64(stream))
-    key = _mix(key ^ (uint64(step) * _GOLDEN))
-    key = _mix(key ^ (uint64(index) * _MIX1 + _GOLDEN))
-    return float(key >> uint64(11)) * _TWO_POW_MINUS_53
+    return uniform_at(draw_key(seed, stream, step), index)
 
 
 @njit(cache=True)

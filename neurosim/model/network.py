@@ -101,6 +101,36 @@ class CompiledNetwork:
         shape = (row[PRE_STOP] - row[PRE_START], row[POST_STOP] - row[POST_START])
         return self.dense_weights[row[OFFSET] : row[OFFSET] + shape[0] * shape[1]].reshape(shape)
 
+    def panels(self) -> list[tuple[int, int, int, int, np.ndarray]]:
+        """Runs of dense blocks that feed the same post range from adjacent pre ranges and lie
+        back to back in ``dense_weights``, each as (pre_start, pre_stop, post_start,
+        post_stop, row-major view): fewer, larger matrix products for a batched backend."""
+        runs: list[list[int]] = []
+        for pre_start, pre_stop, post_start, post_stop, offset, _ in self.block_table.tolist():
+            if runs:
+                last = runs[-1]
+                last_end = last[4] + (last[1] - last[0]) * (last[3] - last[2])
+                if (
+                    last[2:4] == [post_start, post_stop]
+                    and last[1] == pre_start
+                    and (last_end == offset)
+                ):
+                    last[1] = pre_stop
+                    continue
+            runs.append([pre_start, pre_stop, post_start, post_stop, offset])
+        return [
+            (
+                first,
+                last,
+                start,
+                stop,
+                self.dense_weights[offset : offset + (last - first) * (stop - start)].reshape(
+                    last - first, stop - start
+                ),
+            )
+            for first, last, start, stop, offset in runs
+        ]
+
     def block_mask(self, k: int) -> np.ndarray:
         """The synapse mask of dense block k, as a view shaped like ``block(k)``."""
         row = self.block_table[k]
@@ -247,8 +277,10 @@ def compile_graph(
     in_dense = np.zeros(pre.size, dtype=bool)
     slot = np.zeros(pre.size, dtype=np.int64)
     offset = 0
-    for g_pre, (pre_start, pre_stop) in enumerate(ranges):
-        for g_post, (post_start, post_stop) in enumerate(ranges):
+    # post-major order: the blocks that feed one layer lie back to back, so blocks with
+    # adjacent pre ranges form one row-major panel W[pre_start:pre_stop, post] for BLAS
+    for g_post, (post_start, post_stop) in enumerate(ranges):
+        for g_pre, (pre_start, pre_stop) in enumerate(ranges):
             count = pair_count[g_pre * len(ranges) + g_post]
             if count == 0:
                 continue
