@@ -33,6 +33,12 @@ def _topology_check(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _demo(arguments: argparse.Namespace) -> int:
+    from neurosim.demo import run_demo
+
+    return EXIT_OK if run_demo(arguments.seeds, arguments.epochs) else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosim",
@@ -40,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo", help="train four one-hot patterns with aSTDP, then recall and complete them"
+    )
+    demo.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        metavar="N",
+        help="one network per seed (default: 0 1 2)",
+    )
+    demo.add_argument("--epochs", type=int, default=1000, help="passes over the patterns")
+    demo.set_defaults(handler=_demo)
     topology = commands.add_parser("topology", help="check a GraphML topology file")
     topology_commands = topology.add_subparsers(
         dest="topology_command", metavar="ACTION", required=True

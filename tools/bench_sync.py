@@ -15,7 +15,7 @@ and the weight change averaged over the batch:
     "fraction of matmul rate" is useful FLOPs per step * steps/s / the matmul rate (the faster
     library per shape).
 (c) neurosim: the package's ``SyncSimulator`` (skip with ``--skip-neurosim``), timed through
-    ``sim.run(steps)`` after one warm-up call (which also compiles).
+    ``sim.run(steps)`` after one warm-up call (which also compiles), taking turns with (a).
 
 It prints the thread settings, the BLAS libraries (threadpoolctl) and one table with the ratio
 neurosim / PyTorch against the targets (B = 1: >= 8, B = 128: >= 1.75), PASS or FAIL per target.
@@ -130,15 +130,22 @@ def visible_targets(batch: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return target, clamp
 
 
-def time_steps(run: Callable[[int], object], steps: int, repeats: int, warmup: int) -> float:
-    """Median steps/s of `repeats` calls run(steps), after one warm-up call run(warmup)."""
-    run(max(warmup, 1))
-    rates = []
+def time_steps(
+    runs: list[Callable[[int], object]], steps: int, repeats: int, warmup: int
+) -> list[float]:
+    """Median steps/s of each runner's `repeats` calls run(steps), after a warm-up call.
+
+    The runners take turns, so that a slow spell of a shared machine hits all of them alike.
+    """
+    for run in runs:
+        run(max(warmup, 1))
+    rates: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
-        start = time.perf_counter()
-        run(steps)
-        rates.append(steps / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for run, measured in zip(runs, rates, strict=True):
+            start = time.perf_counter()
+            run(steps)
+            measured.append(steps / (time.perf_counter() - start))
+    return [statistics.median(measured) for measured in rates]
 
 
 # ----------------------------------------------------------------------------- (a) PyTorch
@@ -201,17 +208,18 @@ class TorchASTDP:
         self.b.add_(self.dz.mean(dim=0), alpha=cfg.alpha)
 
 
-def bench_torch(batch: int, steps: int, repeats: int, warmup: int) -> float:
+def torch_runner(batch: int) -> Callable[[int], None]:
+    """run(n): n steps of the PyTorch baseline."""
     import torch
 
-    with torch.inference_mode():
-        model = TorchASTDP(batch, ASTDPConfig())
+    model = TorchASTDP(batch, ASTDPConfig())
 
-        def run(n: int) -> None:
+    def run(n: int) -> None:
+        with torch.inference_mode():
             for _ in range(n):
                 model.step()
 
-        return time_steps(run, steps, repeats, warmup)
+    return run
 
 
 # ----------------------------------------------------------------------------- (b) matmul rate
@@ -300,7 +308,8 @@ def torch_matmul_times(batch: int, repeats: int) -> MatmulTimes:
 # ----------------------------------------------------------------------------- (c) neurosim
 
 
-def bench_neurosim(batch: int, threads: int, steps: int, repeats: int, warmup: int) -> float:
+def neurosim_runner(batch: int, threads: int) -> Callable[[int], object]:
+    """run(n): n steps of neurosim's synchronous backend."""
     if sys.path[0] != str(REPO_ROOT):
         sys.path.insert(0, str(REPO_ROOT))
     from neurosim.backends.sync import SyncSimulator
@@ -323,7 +332,7 @@ def bench_neurosim(batch: int, threads: int, steps: int, repeats: int, warmup: i
     sim = SyncSimulator(network, params, batch_size=batch, seed=0, threads=threads)
     target, clamp = visible_targets(batch)
     sim.set_input(target, clamp)
-    return time_steps(sim.run, steps, repeats, warmup)
+    return sim.run
 
 
 # ----------------------------------------------------------------------------- report
@@ -430,18 +439,17 @@ def main(argv: list[str] | None = None) -> int:
         print_environment(args.threads)
         results = []
         for batch in args.batch_sizes:
-            print(f"B={batch}: matmul rates, PyTorch baseline", end="", flush=True)
-            result = Result(
-                batch=batch,
-                numpy_matmul=numpy_matmul_times(batch, args.repeats),
-                torch_matmul=torch_matmul_times(batch, args.repeats),
-                torch_steps=bench_torch(batch, args.steps, args.repeats, args.warmup),
-            )
+            print(f"B={batch}: matmul rates", end="", flush=True)
+            numpy_times = numpy_matmul_times(batch, args.repeats)
+            torch_times = torch_matmul_times(batch, args.repeats)
+            print(", PyTorch and neurosim steps, in turns", end="", flush=True)
+            runners = [torch_runner(batch)]
             if not args.skip_neurosim:
-                print(", neurosim", end="", flush=True)
-                result.neurosim_steps = bench_neurosim(
-                    batch, args.threads, args.steps, args.repeats, args.warmup
-                )
+                runners.append(neurosim_runner(batch, args.threads))
+            rates = time_steps(runners, args.steps, args.repeats, args.warmup)
+            result = Result(batch, rates[0], numpy_times, torch_times)
+            if not args.skip_neurosim:
+                result.neurosim_steps = rates[1]
             print(" done")
             results.append(result)
         print()
