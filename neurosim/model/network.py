@@ -26,11 +26,10 @@ import numpy as np
 
 from neurosim.errors import ValidationError
 from neurosim.model.parameters import ModelParameters
-from neurosim.model.topology import ROLES, validate_graph, write_graphml
+from neurosim.model.topology import DEFAULT_LAYER_BY_ROLE, ROLES, validate_graph, write_graphml
 
 ROLE_CODES = {role: code for code, role in enumerate(ROLES)}
 HIDDEN = ROLE_CODES["hidden"]
-DEFAULT_LAYER = {"input": 0, "hidden": 1, "output": 2}
 
 BLOCK_COMPLETE = 0
 BLOCK_NO_DIAGONAL = 1
@@ -202,7 +201,7 @@ def _node_order(graph: nx.DiGraph) -> tuple[list[Any], np.ndarray, np.ndarray]:
     keyed = []
     for position, (node, data) in enumerate(graph.nodes(data=True)):
         role = data["role"]
-        layer = int(data.get("layer", DEFAULT_LAYER[role]))
+        layer = int(data.get("layer", DEFAULT_LAYER_BY_ROLE[role]))
         keyed.append((layer, ROLE_CODES[role], position, node))
     keyed.sort(key=lambda item: item[:3])
     node_ids = [item[3] for item in keyed]
