@@ -244,3 +244,30 @@ def test_graph_without_input_is_rejected_before_compiling() -> None:
     graph.add_edge(0, 1)
     with pytest.raises(ValidationError, match="input"):
         compile_graph(graph, ModelParameters())
+
+
+def test_a_second_process_loads_the_compiled_code_from_the_cache(tmp_path) -> None:
+    """cache=True: a new process reuses the machine code instead of compiling again."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from neurosim.backends import sync\n"
+        "from neurosim.model.network import compile_graph\n"
+        "from neurosim.model.parameters import ModelParameters\n"
+        "from neurosim.model.topology import recurrent\n"
+        "params = ModelParameters()\n"
+        "sim = sync.SyncSimulator(compile_graph(recurrent(2, 1, 3), params), params)\n"
+        "sim.set_input(1.0, np.r_[1.0, 1.0, 1.0, 0.0, 0.0, 0.0])\n"
+        "sim.run(5)\n"
+        "stats = sync._run_single.stats\n"
+        "print(len(stats.cache_hits), len(stats.cache_misses))\n"
+    )
+    for _ in range(2):  # the first run may have to fill the cache
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+        )
+    hits, misses = (int(value) for value in result.stdout.split())
+    assert hits == 1
+    assert misses == 0

@@ -41,6 +41,7 @@ from neurosim.kernels.activations import (
     activation_code,
     rate,
     rate_derivative_from_rate,
+    rate_into,
     rate_scalar,
 )
 from neurosim.kernels.dynamics import force, neuron_step, pressure
@@ -124,6 +125,8 @@ class NeuronArrays(NamedTuple):
     fake_active: np.ndarray
     pre_factor: np.ndarray
     post_factor: np.ndarray
+    previous_state: np.ndarray
+    previous_rate: np.ndarray
 
 
 class Weights(NamedTuple):
@@ -140,21 +143,21 @@ class Weights(NamedTuple):
 
 
 @njit(cache=True)
-def _pointwise_sample(b, step, phase, constants, arrays):
-    """Steps 1-3 and the rule's factors for every neuron of sample ``b``; returns the first
-    neuron whose state is not finite, or -1.
+def _integrate_sample(b, step, phase, constants, arrays):
+    """Steps 1-2 for every neuron of sample ``b``: fake targets, the smoothing factors and
+    the integration of every copy. Keeps the state and rate before the step in
+    ``previous_state``/``previous_rate``; returns the first neuron whose state is not
+    finite, or -1.
 
-    On entry ``drive_rates`` holds rho(s + eta) of the current states (the rates the drive
-    was computed from); on exit those of the new states, with the next step's noise. Each
-    loop runs over one sample's neurons without neuron-dependent control flow, so that the
-    compiler vectorises it.
+    On entry ``drive_rates`` holds rho(s + eta) of the current states, the rates the drive was
+    computed from. Each loop runs over one sample's neurons without neuron-dependent control
+    flow, so that the compiler vectorises it.
     """
     k = constants
     a = arrays
     n_copies, batch, n = a.state.shape
-    learn_factor = k.learn_schedule[phase]
+    scale = k.learn_schedule[phase] / batch
     momentum = k.momentum_schedule[phase]
-    scale = learn_factor / batch
     neuron_target = a.target[b].astype(np.float64)
     neuron_beta = a.clamp[b] * k.clamp_schedule[phase]
     if k.fake_enabled:
@@ -173,17 +176,18 @@ def _pointwise_sample(b, step, phase, constants, arrays):
             if active:
                 neuron_target[i] = fake_value
                 neuron_beta[i] = 1.0
-    state_before = a.state[0, b].astype(np.float64)
-    rate_before = a.drive_rates[0, b].astype(np.float64)
+    a.previous_state[b] = a.state[0, b]
     if k.noise_sigma > 0.0:
         for i in range(n):
-            rate_before[i] = rate_scalar(state_before[i], k.activation, k.threshold)
+            a.previous_rate[b, i] = rate_scalar(a.state[0, b, i], k.activation, k.threshold)
+    else:
+        a.previous_rate[b] = a.drive_rates[0, b]
     if k.alpha_smoothing > 0.0:
         # the gradient of 1/2 |F|^2 where this step starts: copy 0, the drive of the old W
         for i in range(n):
             derivative = rate_derivative_from_rate(a.drive_rates[0, b, i], k.activation)
             force_value = force(
-                state_before[i],
+                a.state[0, b, i],
                 pressure(derivative, a.drive[0, b, i], a.bias[i]),
                 k.copy_beta[0] * neuron_beta[i],
                 neuron_target[i],
@@ -214,10 +218,21 @@ def _pointwise_sample(b, step, phase, constants, arrays):
         for i in range(n):
             if not np.isfinite(copy_state[i]):
                 return i
-        for i in range(n):
-            copy_rates[i] = rate_scalar(copy_state[i], k.activation, k.threshold)
+    return -1
+
+
+@njit(cache=True)
+def _learn_sample(b, step, phase, constants, arrays):
+    """Step 3 and the rule's factors for sample ``b``, from the new rates that ``drive_rates``
+    holds on entry; on exit it holds the rates for the next drive (with the next step's
+    noise)."""
+    k = constants
+    a = arrays
+    n_copies, batch, n = a.state.shape
+    scale = k.learn_schedule[phase] / batch
     rate_small = a.drive_rates[0, b]
     rate_large = a.drive_rates[n_copies - 1, b]
+    rate_before = a.previous_rate[b]
     if k.rule == RULE_ASTDP:
         for i in range(n):
             a.dz[b, i] = rate_large[i] - rate_small[i]
@@ -233,7 +248,7 @@ def _pointwise_sample(b, step, phase, constants, arrays):
             a.dz[b, i] = rate_small[i] - rate_before[i]
             a.pre_factor[0, b, i] = rate_before[i]
             a.post_factor[0, b, i] = scale * rate_stdp_post(
-                a.state[0, b, i], state_before[i], k.alpha
+                a.state[0, b, i], a.previous_state[b, i], k.alpha
             )
     if k.noise_sigma > 0.0:
         for c in range(n_copies):
@@ -244,20 +259,42 @@ def _pointwise_sample(b, step, phase, constants, arrays):
                 a.drive_rates[c, b, i] = rate_scalar(
                     a.state[c, b, i] + noise, k.activation, k.threshold
                 )
+
+
+@njit(cache=True)
+def _pointwise_single(step, phase, constants, arrays):
+    """Steps 1-3 and the rule's factors at B = 1, all in compiled code; returns the first
+    bad neuron or -1."""
+    bad = _integrate_sample(0, step, phase, constants, arrays)
+    if bad >= 0:
+        return bad
+    for c in range(arrays.state.shape[0]):
+        for i in range(arrays.state.shape[2]):
+            arrays.drive_rates[c, 0, i] = rate_scalar(
+                arrays.state[c, 0, i], constants.activation, constants.threshold
+            )
+    _learn_sample(0, step, phase, constants, arrays)
     return -1
 
 
 @njit(cache=True)
-def _pointwise_batch(step, phase, constants, arrays):
-    """``_pointwise_sample`` for every sample; returns the first bad flat index
+def _integrate_batch(step, phase, constants, arrays):
+    """``_integrate_sample`` for every sample; returns the first bad flat index
     (sample * N + neuron) or -1. Single-threaded: a second thread here would compete with
     the BLAS threads, which keep spinning between products."""
     batch, n = arrays.target.shape
     for b in range(batch):
-        bad = _pointwise_sample(b, step, phase, constants, arrays)
+        bad = _integrate_sample(b, step, phase, constants, arrays)
         if bad >= 0:
             return b * n + bad
     return -1
+
+
+@njit(cache=True)
+def _learn_batch(step, phase, constants, arrays):
+    """``_learn_sample`` for every sample."""
+    for b in range(arrays.target.shape[0]):
+        _learn_sample(b, step, phase, constants, arrays)
 
 
 @njit(cache=True)
@@ -410,7 +447,7 @@ def _run_single(n_steps, step, constants, arrays, weights, update, count):
         if update and count + n_terms > capacity:
             return t, -1, count
         phase = (step + t) % period
-        bad = _pointwise_sample(0, step + t, phase, constants, arrays)
+        bad = _pointwise_single(step + t, phase, constants, arrays)
         if bad >= 0:
             return t, bad, count
         learn = update and constants.learn_schedule[phase] != 0.0
@@ -534,6 +571,8 @@ class SyncSimulator:
             fake_active=np.zeros((batch_size, n), dtype=np.bool_),
             pre_factor=np.zeros((n_terms, batch_size, n), dtype=dtype),
             post_factor=np.zeros((n_terms, batch_size, n), dtype=dtype),
+            previous_state=np.zeros((batch_size, n), dtype=dtype),
+            previous_rate=np.zeros((batch_size, n), dtype=dtype),
         )
         self._arrays.state[:] = initial
         pending = (PENDING_CAPACITY if batch_size == 1 else 0, n)
@@ -552,6 +591,10 @@ class SyncSimulator:
         self._blocks = [network.block(k) for k in range(network.block_table.shape[0])]
         self._masks = [network.block_mask(k) for k in range(network.block_table.shape[0])]
         self._panels = network.panels()
+        self._panel_products = [
+            np.empty((params.spec.copies * batch_size, panel.shape[1]), dtype=dtype)
+            for *_, panel in self._panels
+        ]
         self._gemm = get_blas_funcs("gemm", dtype=dtype)
 
     # The arrays a user reads or sets; writing into state or the weights needs invalidate().
@@ -716,9 +759,17 @@ class SyncSimulator:
         period = self._constants.clamp_schedule.size
         for _ in range(n_steps):
             phase = self.step_count % period
-            bad = _pointwise_batch(self.step_count, phase, self._constants, self._arrays)
+            bad = _integrate_batch(self.step_count, phase, self._constants, self._arrays)
             if bad >= 0:
                 self._fail(0, bad)
+            # the new rates of all samples at once, by NumPy's vectorised exponential
+            rate_into(
+                self.state,
+                self._arrays.drive_rates,
+                self._constants.activation,
+                self._constants.threshold,
+            )
+            _learn_batch(self.step_count, phase, self._constants, self._arrays)
             learn = update and self._constants.learn_schedule[phase] != 0.0
             if learn:
                 _bias_update(self._arrays.post_factor, self._arrays.bias)
@@ -780,8 +831,20 @@ class SyncSimulator:
                 )
             rates = arrays.drive_rates.reshape(copies * batch, n)
             drive_flat = drive.reshape(copies * batch, n)
-            for pre_start, pre_stop, post_start, post_stop, panel in self._panels:
-                drive_flat[:, post_start:post_stop] += rates[:, pre_start:pre_stop] @ panel
+            for (pre_start, pre_stop, post_start, post_stop, panel), product in zip(
+                self._panels, self._panel_products, strict=True
+            ):
+                # product^T = panel^T @ rates^T, written in place on the Fortran-ordered view;
+                # the same BLAS as the update, so that one thread pool serves both
+                self._gemm(
+                    1.0,
+                    panel.T,
+                    rates[:, pre_start:pre_stop].T,
+                    beta=0.0,
+                    c=product.T,
+                    overwrite_c=1,
+                )
+                drive_flat[:, post_start:post_stop] += product
         _csr_pass(
             self._weights, arrays.pre_factor, arrays.post_factor, arrays.drive_rates, drive, update
         )

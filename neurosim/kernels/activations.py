@@ -77,14 +77,6 @@ def rate_derivative_from_rate(rate_value: float, activation: int) -> float:
 
 
 @njit(cache=True)
-def _rate_array(x: np.ndarray, activation: int, threshold: float, out: np.ndarray) -> None:
-    flat_x = x.ravel()
-    flat_out = out.ravel()
-    for k in range(flat_x.size):
-        flat_out[k] = rate_scalar(flat_x[k], activation, threshold)
-
-
-@njit(cache=True)
 def _rate_derivative_array(
     x: np.ndarray, activation: int, threshold: float, out: np.ndarray
 ) -> None:
@@ -94,11 +86,26 @@ def _rate_derivative_array(
         flat_out[k] = rate_derivative_scalar(flat_x[k], activation, threshold)
 
 
+def rate_into(x: np.ndarray, out: np.ndarray, activation: int, threshold: float) -> None:
+    """rho(x) for a whole array, written into ``out`` (may be ``x``), by NumPy's vectorised
+    ufuncs: the array form of ``rate_scalar`` for code that holds whole arrays."""
+    if activation == HARD_SIGMOID:
+        np.subtract(x, threshold, out=out)
+        np.clip(out, 0.0, 1.0, out=out)
+        return
+    np.multiply(x, MINUS_FOUR, out=out)
+    if activation == SIGMOID4_CENTRED:
+        out += TWO
+    np.exp(out, out=out)
+    out += ONE
+    np.reciprocal(out, out=out)
+
+
 def rate(x: np.ndarray, activation: str = "sigmoid4", threshold: float = -0.5) -> np.ndarray:
     """rho(x) element-wise; returns a new array of x's dtype."""
-    x = np.ascontiguousarray(x)
-    out = np.empty_like(x)
-    _rate_array(x, activation_code(activation), threshold, out)
+    x = np.asarray(x)
+    out = np.empty_like(x, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
+    rate_into(x, out, activation_code(activation), threshold)
     return out
 
 
