@@ -514,7 +514,8 @@ class SyncSimulator:
     changes (pass ``network.copy()`` to keep the original). ``batch_size`` independent states
     share the weights; a weight change is the batch mean. ``threads`` caps the BLAS threads
     of the batched path (1 is the robust default on a shared machine: two BLAS threads lose
-    most of their speed whenever another process holds a core; None uses every core).
+    most of their speed whenever another process holds a core; None uses every core); B = 1
+    always runs on one thread.
     ``initial_state_scale`` sets the initial states, drawn U(-a, a) from ``seed`` and equal
     in every copy.
     """
@@ -709,7 +710,10 @@ class SyncSimulator:
         neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
         recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
         chunk = record_every if record_every > 0 else n_steps
-        with _thread_limiter().limit(limits=self.threads, user_api="blas"):
+        # B = 1 spends its time in one compiled thread; a second BLAS thread would only
+        # spin beside it after each write of the held-back changes
+        blas_threads = 1 if self.batch_size == 1 else self.threads
+        with _thread_limiter().limit(limits=blas_threads, user_api="blas"):
             if not self._drive_valid:
                 _noisy_rates(self.step_count, self._constants, self.state, self._arrays.drive_rates)
                 self._weight_pass(update=False)
