@@ -17,7 +17,6 @@ Time unit: one integration step; "new" means the state after this step's integra
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 
@@ -75,13 +74,3 @@ def fake_target_draw(
     active = uniform_draw * k * dz_mean < magnitude_dz
     target = magnitude if dz > 0.0 else -magnitude
     return dz_mean, active, target
-
-
-def batch_outer(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
-    """The weight change ``mean_b pre[b, j] * post[b, i]`` as a dense (N_pre, N_post) array.
-
-    For small networks, analyses and tests; backends fuse this into their weight pass.
-    """
-    pre = np.atleast_2d(pre)
-    post = np.atleast_2d(post)
-    return pre.T @ post / pre.shape[0]

@@ -239,6 +239,8 @@ def compile_graph(
     ``"auto"`` makes a layer pair dense when its synapses fill at least
     ``density_threshold`` of the possible pairs.
     """
+    if not isinstance(params, ModelParameters):
+        raise ValidationError(f"params: expected ModelParameters, got {type(params).__name__}")
     if layout not in LAYOUTS:
         raise ValidationError(f"layout = {layout!r}: allowed values are {', '.join(LAYOUTS)}")
     if not 0.0 <= density_threshold <= 1.0:
