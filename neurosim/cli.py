@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from neurosim import __version__
 from neurosim.errors import NeurosimError, ValidationError
@@ -30,6 +31,16 @@ def _topology_check(arguments: argparse.Namespace) -> int:
         f"{arguments.file}: valid; {graph.number_of_nodes()} neurons ({summary}), "
         f"{graph.number_of_edges()} synapses"
     )
+    return EXIT_OK
+
+
+def _topology_draw(arguments: argparse.Namespace) -> int:
+    from neurosim.model.topology import read_graphml
+    from neurosim.plotting.topology import draw_topology
+
+    graph = read_graphml(arguments.file)
+    output = arguments.output or str(Path(arguments.file).with_suffix(".png"))
+    print(f"wrote {draw_topology(graph, output, title=Path(arguments.file).name)}")
     return EXIT_OK
 
 
@@ -59,13 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--epochs", type=int, default=1000, help="passes over the patterns")
     demo.set_defaults(handler=_demo)
-    topology = commands.add_parser("topology", help="check a GraphML topology file")
+    topology = commands.add_parser("topology", help="check or draw a GraphML topology file")
     topology_commands = topology.add_subparsers(
         dest="topology_command", metavar="ACTION", required=True
     )
     check = topology_commands.add_parser("check", help="validate a GraphML file and summarise it")
     check.add_argument("file", help="GraphML file with node roles (input, output, hidden)")
     check.set_defaults(handler=_topology_check)
+    draw = topology_commands.add_parser("draw", help="draw a GraphML file by layer and role")
+    draw.add_argument("file", help="GraphML file with node roles (input, output, hidden)")
+    draw.add_argument("-o", "--output", help="image file (default: FILE with .png)")
+    draw.set_defaults(handler=_topology_draw)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Figures of networks and runs (matplotlib, no screen needed)."""
