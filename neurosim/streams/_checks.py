@@ -1,0 +1,200 @@
+"""Argument checks shared by the streams: each names the argument, the value and what is allowed.
+
+Time is counted in integration steps throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from neurosim.errors import ValidationError
+
+
+def is_integer(value: object) -> bool:
+    """True for Python and NumPy integers, False for booleans (which are not counts)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def describe(value: Any) -> str:
+    """A short repr for messages: arrays are summarised by shape and dtype."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 8:
+            return f"array({value.tolist()!r})"
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, np.generic):
+        value = value.item()
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_integer(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int in [low, high] (either bound may be None); else ValidationError."""
+    if not is_integer(value):
+        raise ValidationError(f"{name} = {describe(value)}: {_allowed_integers(low, high)}")
+    number = int(value)  # type: ignore[call-overload]
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValidationError(f"{name} = {number!r}: {_allowed_integers(low, high)}")
+    return number
+
+
+def _allowed_integers(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"expected an integer in [{low}, {high}]"
+    if low is not None:
+        return f"expected an integer >= {low}"
+    if high is not None:
+        return f"expected an integer <= {high}"
+    return "expected an integer"
+
+
+def check_duration(name: str, value: object, *, allow_none: bool) -> int | None:
+    """A duration in steps: an integer >= 1, or None (unbounded) where allowed."""
+    if value is None:
+        if allow_none:
+            return None
+        raise ValidationError(f"{name} = None: expected an integer >= 1 (a number of steps)")
+    if not is_integer(value) or int(value) < 1:  # type: ignore[call-overload]
+        what = "an integer >= 1 (a number of steps)"
+        if allow_none:
+            what += " or None (unbounded)"
+        raise ValidationError(f"{name} = {describe(value)}: expected {what}")
+    return int(value)  # type: ignore[call-overload]
+
+
+def check_number(
+    name: str, value: object, low: float | None = None, high: float | None = None
+) -> float:
+    """``value`` as a finite float in [low, high]; else ValidationError."""
+    number_types = (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, number_types):
+        raise ValidationError(f"{name} = {describe(value)}: expected a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(f"{name} = {number!r}: expected a finite number")
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ValidationError(f"{name} = {number!r}: allowed range is {_interval(low, high)}")
+    return number
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+
+
+def check_label(name: str, value: object) -> int | None:
+    """A label: an integer or None."""
+    if value is None:
+        return None
+    if not is_integer(value):
+        raise ValidationError(f"{name} = {describe(value)}: expected an integer or None")
+    return int(value)  # type: ignore[call-overload]
+
+
+def freeze(array: np.ndarray) -> np.ndarray:
+    """Make ``array`` read-only in place and return it."""
+    array.flags.writeable = False
+    return array
+
+
+def check_real_array(name: str, value: object) -> np.ndarray:
+    """``value`` as a NumPy array of real numbers (bool, integer or float dtype), finite."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        message = f"{name} = {describe(value)}: expected an array of numbers"
+        raise ValidationError(message) from error
+    if array.dtype.kind not in "biuf":
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected an array of real numbers, "
+            f"got dtype {array.dtype}"
+        )
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        index = ", ".join(str(i) for i in where)
+        raise ValidationError(
+            f"{name}[{index}] = {float(array[where])!r}: expected finite values "
+            "(no NaN or infinity)"
+        )
+    return array
+
+
+def check_neurons(name: str, value: object, n_neurons: int) -> np.ndarray:
+    """Compiled neuron indices, (K,) int64, unique, in [0, n_neurons), K >= 1.
+
+    A boolean mask of shape (n_neurons,) is accepted too and means its True positions.
+    """
+    array = check_real_array(name, value)
+    if array.dtype.kind == "b":
+        if array.shape != (n_neurons,):
+            raise ValidationError(
+                f"{name} = {describe(value)}: a boolean mask must have shape ({n_neurons},) "
+                "(one entry per neuron)"
+            )
+        array = np.flatnonzero(array)
+    elif array.dtype.kind not in "iu" or array.ndim != 1:
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a 1-D array of integer neuron indices in "
+            f"[0, {n_neurons}) or a boolean mask of shape ({n_neurons},)"
+        )
+    if array.size == 0:
+        raise ValidationError(f"{name} = {describe(value)}: expected at least one neuron")
+    outside = (array < 0) | (array >= n_neurons)
+    if np.any(outside):
+        position = int(np.flatnonzero(outside)[0])
+        raise ValidationError(
+            f"{name}[{position}] = {int(array[position])}: allowed neuron indices are "
+            f"[0, {n_neurons}) (n_neurons = {n_neurons})"
+        )
+    unique, counts = np.unique(array, return_counts=True)
+    if np.any(counts > 1):
+        repeated = int(unique[np.argmax(counts > 1)])
+        raise ValidationError(
+            f"{name} = {describe(value)}: neuron {repeated} appears more than once; "
+            "each neuron may be listed once"
+        )
+    return freeze(array.astype(np.int64, copy=True))
+
+
+def check_per_neuron(
+    name: str, value: object, k: int, low: float | None = None, high: float | None = None
+) -> np.ndarray:
+    """A scalar or a (k,) array of finite numbers in [low, high], as a read-only (k,) float64."""
+    array = check_real_array(name, value)
+    if array.ndim == 0:
+        array = np.full(k, float(array))
+    elif array.shape != (k,):
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a number or an array of shape ({k},) "
+            "(one value per listed neuron)"
+        )
+    array = np.array(array, dtype=np.float64)
+    outside = np.zeros(k, dtype=bool)
+    if low is not None:
+        outside |= array < low
+    if high is not None:
+        outside |= array > high
+    if np.any(outside):
+        position = int(np.flatnonzero(outside)[0])
+        prefix = name if np.ndim(value) == 0 else f"{name}[{position}]"
+        raise ValidationError(
+            f"{prefix} = {float(array[position])!r}: allowed range is {_interval(low, high)}"
+        )
+    return freeze(array)
+
+
+def check_reiterable(name: str, value: object) -> None:
+    """Reject one-shot iterators (generators): a stream must give the same items every time."""
+    try:
+        iterator = iter(value)  # type: ignore[call-overload]
+    except TypeError as error:
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected an iterable of integers"
+        ) from error
+    if iterator is value:
+        raise ValidationError(
+            f"{name} = {describe(value)}: a one-shot iterator (e.g. a generator) cannot be "
+            "re-iterated; pass a list, a range, a NumPy array or an order helper such as "
+            "cyclic_order(...), shuffled_epochs(...) or repeated(...)"
+        )
