@@ -205,8 +205,8 @@ def test_bad_simulator_input_is_named(call, message) -> None:
     [
         ({"rule": "backprop"}, "model.rule = 'backprop': allowed values are astdp, mstdp"),
         ({"activation": "relu"}, "model.activation = 'relu'"),
-        ({"beta_small": -0.1}, r"model.beta_small = -0.1: allowed range is \[0.0, inf\]"),
-        ({"eps": 0.0}, r"model.eps = 0.0: allowed range is \(0.0, 1.0\]"),
+        ({"beta_small": -0.1}, r"model.beta_small = -0.1: allowed range is \[0, inf\]"),
+        ({"eps": 0.0}, r"model.eps = 0.0: allowed range is \(0, 1\]"),
         ({"alpha": float("nan")}, "model.alpha = nan: expected a finite number"),
         ({"alpha": "fast"}, "model.alpha = 'fast': expected a number"),
         ({"beta_small": 0.5, "beta_large": 0.4}, "beta_small <= beta_large"),

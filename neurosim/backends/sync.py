@@ -36,6 +36,7 @@ from numba import njit
 from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
+from neurosim.checks import check_integer
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import (
     activation_code,
@@ -502,11 +503,6 @@ def _as_batch_array(
     )
 
 
-def _check_count(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValidationError(f"{name} = {value!r}: expected an integer >= {minimum}")
-
-
 class SyncSimulator:
     """Runs a compiled network with the synchronous Numba backend.
 
@@ -534,10 +530,10 @@ class SyncSimulator:
             raise ValidationError("network: expected a CompiledNetwork (see compile_graph)")
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
-        _check_count("batch_size", batch_size, 1)
-        _check_count("seed", seed, 0)
+        check_integer("batch_size", batch_size, 1)
+        check_integer("seed", seed, 0)
         if threads is not None:
-            _check_count("threads", threads, 1)
+            check_integer("threads", threads, 1)
         if not np.isfinite(initial_state_scale) or initial_state_scale < 0:
             raise ValidationError(
                 f"initial_state_scale = {initial_state_scale!r}: expected a finite number >= 0"
@@ -700,8 +696,8 @@ class SyncSimulator:
         (time, batch, neuron), plus ``time`` (the step count after each recorded step).
         ``record_neurons`` selects compiled neuron indices.
         """
-        _check_count("n_steps", n_steps, 0)
-        _check_count("record_every", record_every, 0)
+        check_integer("n_steps", n_steps, 0)
+        check_integer("record_every", record_every, 0)
         unknown = [name for name in record if name not in RECORDABLE]
         if unknown:
             raise ValidationError(

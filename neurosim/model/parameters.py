@@ -6,10 +6,10 @@ step" means per step of iterative inference.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from neurosim.checks import check_choice, check_number
 from neurosim.errors import ValidationError
 
 ACTIVATIONS = ("sigmoid4", "sigmoid4_centred", "hard_sigmoid")
@@ -51,33 +51,6 @@ RULE_SPECS: dict[str, RuleSpec] = {
 }
 
 
-def _check_number(
-    path: str,
-    value: Any,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> None:
-    """Raise a ValidationError unless ``value`` is a finite number inside the given bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(f"{path} = {value!r}: expected a number")
-    if not math.isfinite(value):
-        raise ValidationError(f"{path} = {value!r}: expected a finite number")
-    left = "(" if low_open else "["
-    right = ")" if high_open else "]"
-    allowed = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValidationError(f"{path} = {value!r}: allowed range is {allowed}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValidationError(f"{path} = {value!r}: allowed range is {allowed}")
-
-
-def _check_choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValidationError(f"{path} = {value!r}: allowed values are {', '.join(choices)}")
-
-
 @dataclass(frozen=True)
 class FakeTargetParameters:
     """Adaptive fake targets on hidden neurons (aSTDP paper, section 2.2.2).
@@ -95,9 +68,9 @@ class FakeTargetParameters:
     def validate(self, prefix: str = "model.fake_target") -> None:
         if not isinstance(self.enabled, bool):
             raise ValidationError(f"{prefix}.enabled = {self.enabled!r}: expected true or false")
-        _check_number(f"{prefix}.k", self.k, 0.0, None, low_open=True)
-        _check_number(f"{prefix}.magnitude", self.magnitude, 0.0, None)
-        _check_number(f"{prefix}.mu", self.mu, 0.0, 1.0, high_open=True)
+        check_number(f"{prefix}.k", self.k, 0.0, None, low_open=True)
+        check_number(f"{prefix}.magnitude", self.magnitude, 0.0, None)
+        check_number(f"{prefix}.mu", self.mu, 0.0, 1.0, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -168,11 +141,11 @@ class ModelParameters:
         return RULE_SPECS[self.rule]
 
     def validate(self, prefix: str = "model") -> None:
-        _check_choice(f"{prefix}.rule", self.rule, RULES)
-        _check_choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
-        _check_choice(f"{prefix}.init", self.init, ("uniform", "xavier"))
-        _check_choice(f"{prefix}.dtype", self.dtype, DTYPES)
-        _check_number(
+        check_choice(f"{prefix}.rule", self.rule, RULES)
+        check_choice(f"{prefix}.activation", self.activation, ACTIVATIONS)
+        check_choice(f"{prefix}.init", self.init, ("uniform", "xavier"))
+        check_choice(f"{prefix}.dtype", self.dtype, DTYPES)
+        check_number(
             f"{prefix}.hard_sigmoid_threshold",
             self.hard_sigmoid_threshold,
             -1.0,
@@ -180,21 +153,21 @@ class ModelParameters:
             low_open=True,
             high_open=True,
         )
-        _check_number(f"{prefix}.alpha", self.alpha, 0.0, None)
-        _check_number(f"{prefix}.alpha_smoothing", self.alpha_smoothing, 0.0, None)
+        check_number(f"{prefix}.alpha", self.alpha, 0.0, None)
+        check_number(f"{prefix}.alpha_smoothing", self.alpha_smoothing, 0.0, None)
         for name in ("eps", "eps_small", "eps_large"):
-            _check_number(f"{prefix}.{name}", getattr(self, name), 0.0, 1.0, low_open=True)
+            check_number(f"{prefix}.{name}", getattr(self, name), 0.0, 1.0, low_open=True)
         for name in ("beta", "beta_small", "beta_large"):
-            _check_number(f"{prefix}.{name}", getattr(self, name), 0.0, None)
+            check_number(f"{prefix}.{name}", getattr(self, name), 0.0, None)
         if self.beta_small > self.beta_large:
             raise ValidationError(
                 f"{prefix}.beta_small = {self.beta_small!r} is larger than "
                 f"{prefix}.beta_large = {self.beta_large!r}: the copies are defined by the "
                 "smaller and the larger beta, so beta_small <= beta_large"
             )
-        _check_number(f"{prefix}.momentum", self.momentum, 0.0, 1.0, low_open=True)
-        _check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
-        _check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
+        check_number(f"{prefix}.momentum", self.momentum, 0.0, 1.0, low_open=True)
+        check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
+        check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
         if not isinstance(self.fake_target, FakeTargetParameters):
             raise ValidationError(f"{prefix}.fake_target: expected FakeTargetParameters")
         self.fake_target.validate(f"{prefix}.fake_target")

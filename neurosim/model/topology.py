@@ -24,6 +24,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from neurosim.checks import check_integer, check_number
 from neurosim.errors import TopologyError, ValidationError
 
 __all__ = [
@@ -55,33 +56,16 @@ _GRAPHML_NAMESPACE = "http://graphml.graphdrawing.org/xmlns"
 # argument checks
 
 
-def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    """Return ``value`` as an int, or raise a ValidationError naming the argument."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValidationError(f"{name} = {value!r}: expected an integer")
-    value = int(value)
-    if value < minimum or (maximum is not None and value > maximum):
-        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValidationError(f"{name} = {value!r}: expected an integer {allowed}")
-    return value
-
-
-def _check_probability(name: str, value: Any) -> float:
-    """Return ``value`` as a float in [0, 1], or raise a ValidationError naming the argument."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{name} = {value!r}: expected a number in [0, 1]")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise ValidationError(f"{name} = {value!r}: expected a number in [0, 1]")
-    return value
+def _probability(name: str, value: Any) -> float:
+    return check_number(name, value, 0.0, 1.0)
 
 
 def _check_sizes(n_input: Any, n_output: Any, n_hidden: Any) -> tuple[int, int, int]:
     """Check the sizes of a visible/hidden network: inputs and hidden >= 1, outputs >= 0."""
     return (
-        _check_int("n_input", n_input, 1),
-        _check_int("n_output", n_output, 0),
-        _check_int("n_hidden", n_hidden, 1),
+        check_integer("n_input", n_input, 1),
+        check_integer("n_output", n_output, 0),
+        check_integer("n_hidden", n_hidden, 1),
     )
 
 
@@ -180,7 +164,7 @@ def layered(sizes: Sequence[int], lateral: bool = False) -> nx.DiGraph:
         raise ValidationError(
             f"sizes = {sizes!r}: expected at least 2 layer sizes (an input and an output layer)"
         )
-    sizes = [_check_int(f"sizes[{index}]", size, 1) for index, size in enumerate(sizes)]
+    sizes = [check_integer(f"sizes[{index}]", size, 1) for index, size in enumerate(sizes)]
     if not isinstance(lateral, (bool, np.bool_)):
         raise ValidationError(f"lateral = {lateral!r}: expected True or False")
 
@@ -235,11 +219,11 @@ def sparse_random(
             "give exactly one of in_degree and probability"
         )
     if in_degree is not None:
-        in_degree = _check_int("in_degree", in_degree, 0, n_hidden - 1)
+        in_degree = check_integer("in_degree", in_degree, 0, n_hidden - 1)
     if probability is not None:
-        probability = _check_probability("probability", probability)
-    visible_density = _check_probability("visible_density", visible_density)
-    seed = _check_int("seed", seed, 0)
+        probability = _probability("probability", probability)
+    visible_density = _probability("visible_density", visible_density)
+    seed = check_integer("seed", seed, 0)
 
     rng = np.random.default_rng(seed)
     graph, visible, hidden = _visible_hidden_nodes(n_input, n_output, n_hidden)
@@ -281,7 +265,7 @@ def small_world(
     ``2 <= k <= n_hidden - 1``.
     """
     n_input, n_output, n_hidden = _check_sizes(n_input, n_output, n_hidden)
-    k = _check_int("k", k, 2)
+    k = check_integer("k", k, 2)
     if k % 2:
         raise ValidationError(
             f"k = {k!r}: expected an even integer (each neuron joins k/2 neighbours per side)"
@@ -290,8 +274,8 @@ def small_world(
         raise ValidationError(
             f"k = {k!r}: expected an even integer in [2, n_hidden - 1 = {n_hidden - 1}]"
         )
-    rewire_probability = _check_probability("rewire_probability", rewire_probability)
-    seed = _check_int("seed", seed, 0)
+    rewire_probability = _probability("rewire_probability", rewire_probability)
+    seed = check_integer("seed", seed, 0)
 
     rng = np.random.default_rng(seed)
     graph, visible, hidden = _visible_hidden_nodes(n_input, n_output, n_hidden)

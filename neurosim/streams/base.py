@@ -26,8 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurosim.errors import ValidationError
-from neurosim.streams._checks import (
+from neurosim.checks import (
     check_duration,
     check_integer,
     check_label,
@@ -36,6 +35,7 @@ from neurosim.streams._checks import (
     freeze,
     is_integer,
 )
+from neurosim.errors import ValidationError
 
 __all__ = ["Change", "Concatenate", "Limit", "Segment", "Stream", "checked_changes", "inputs_at"]
 

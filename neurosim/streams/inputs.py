@@ -14,8 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurosim.errors import ValidationError
-from neurosim.streams._checks import (
+from neurosim.checks import (
     check_duration,
     check_integer,
     check_label,
@@ -27,6 +26,7 @@ from neurosim.streams._checks import (
     describe,
     freeze,
 )
+from neurosim.errors import ValidationError
 from neurosim.streams.base import Change, Stream, make_change
 from neurosim.streams.orders import Order, check_order_item, order_length
 

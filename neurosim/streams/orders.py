@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from neurosim.checks import check_integer, check_reiterable, describe
 from neurosim.errors import ValidationError
-from neurosim.streams._checks import check_integer, check_reiterable, describe
 
 __all__ = ["Order", "cyclic_order", "repeated", "shuffled_epochs"]
 

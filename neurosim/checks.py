@@ -1,6 +1,5 @@
-"""Argument checks shared by the streams: each names the argument, the value and what is allowed.
-
-Time is counted in integration steps throughout.
+"""Argument checks shared by the whole package: each names the argument (or dotted key), the
+value given and what is allowed, and raises ValidationError.
 """
 
 from __future__ import annotations
@@ -65,22 +64,47 @@ def check_duration(name: str, value: object, *, allow_none: bool) -> int | None:
 
 
 def check_number(
-    name: str, value: object, low: float | None = None, high: float | None = None
+    name: str,
+    value: object,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
-    """``value`` as a finite float in [low, high]; else ValidationError."""
+    """``value`` as a finite float between ``low`` and ``high`` (each bound included unless
+    ``low_open``/``high_open``); else ValidationError."""
     number_types = (int, float, np.integer, np.floating)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, number_types):
         raise ValidationError(f"{name} = {describe(value)}: expected a number")
     number = float(value)
     if not math.isfinite(number):
-        raise ValidationError(f"{name} = {number!r}: expected a finite number")
-    if (low is not None and number < low) or (high is not None and number > high):
-        raise ValidationError(f"{name} = {number!r}: allowed range is {_interval(low, high)}")
+        raise ValidationError(f"{name} = {describe(value)}: expected a finite number")
+    below = low is not None and (number < low or (low_open and number == low))
+    above = high is not None and (number > high or (high_open and number == high))
+    if below or above:
+        allowed = _interval(low, high, low_open, high_open)
+        raise ValidationError(f"{name} = {describe(value)}: allowed range is {allowed}")
     return number
 
 
-def _interval(low: float | None, high: float | None) -> str:
-    return f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``; else ValidationError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValidationError(
+            f"{name} = {describe(value)}: allowed values are {', '.join(choices)}"
+        )
+    return value
+
+
+def _interval(
+    low: float | None, high: float | None, low_open: bool = False, high_open: bool = False
+) -> str:
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    lower = "-inf" if low is None else f"{low:g}"
+    upper = "inf" if high is None else f"{high:g}"
+    return f"{left}{lower}, {upper}{right}"
 
 
 def check_label(name: str, value: object) -> int | None:
