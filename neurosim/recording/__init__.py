@@ -1,0 +1,28 @@
+"""Recording: the run store every run writes (a zarr v3 directory), and reading it back.
+
+See ``docs/run-store.md`` for the layout and its guarantees.
+"""
+
+from __future__ import annotations
+
+from neurosim.recording.store import (
+    GROUPS,
+    STATUSES,
+    ArraySpec,
+    RunInterrupted,
+    RunReader,
+    RunStore,
+    interrupt_on_sigterm,
+    open_run,
+)
+
+__all__ = [
+    "GROUPS",
+    "STATUSES",
+    "ArraySpec",
+    "RunInterrupted",
+    "RunReader",
+    "RunStore",
+    "interrupt_on_sigterm",
+    "open_run",
+]
