@@ -34,6 +34,75 @@ def _topology_check(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _default_store(name: str) -> Path:
+    """runs/NAME.zarr, or runs/NAME-2.zarr, ... if that exists."""
+    candidate = Path("runs") / f"{name}.zarr"
+    number = 2
+    while candidate.exists():
+        candidate = Path("runs") / f"{name}-{number}.zarr"
+        number += 1
+    return candidate
+
+
+def _run(arguments: argparse.Namespace) -> int:
+    import time
+
+    from neurosim.recording.store import RunInterrupted
+    from neurosim.scenario.runner import run_scenario
+    from neurosim.scenario.schema import load_scenario
+
+    overrides = list(arguments.set or [])
+    if arguments.seed is not None:
+        overrides.append(f"scenario.seed={arguments.seed}")
+    if arguments.backend is not None:
+        overrides.append(f"scenario.backend={arguments.backend}")
+    scenario = load_scenario(arguments.scenario, overrides)
+    out = Path(arguments.out) if arguments.out else _default_store(scenario.name)
+    started = time.perf_counter()
+    try:
+        summary = run_scenario(
+            scenario, out, overwrite=arguments.overwrite, progress=not arguments.quiet
+        )
+    except (KeyboardInterrupt, RunInterrupted):
+        print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except NeurosimError as error:
+        if out.exists() and not isinstance(error, ValidationError):
+            print(
+                f"neurosim: error: {error}\nthe run store {out} keeps the steps before it "
+                "(status: failed)",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        raise
+    seconds = time.perf_counter() - started
+    size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    print(
+        f"{scenario.name}: {summary.steps} steps, {summary.status}, {seconds:.1f} s; "
+        f"run store {out} ({size / 1e6:.1f} MB)"
+    )
+    return EXIT_OK
+
+
+def _inspect(arguments: argparse.Namespace) -> int:
+    from neurosim.recording.store import open_run
+
+    run = open_run(arguments.path)
+    attributes = run.attributes
+    scenario = attributes.get("scenario", {}).get("scenario", {})
+    print(
+        f"{run.path}: {scenario.get('name', '?')} ({attributes.get('backend')} backend, "
+        f"seed {attributes.get('seed')}), neurosim {attributes.get('neurosim_version')}"
+    )
+    print(f"status: {run.status_description}; steps done: {run.steps_done}")
+    for group in run.groups():
+        for name in run.names(group):
+            shape = run.array(group, name).shape
+            dims = ", ".join(run.dims(group, name))
+            print(f"  {group}/{name}: ({dims}) {shape}")
+    return EXIT_OK
+
+
 def _topology_draw(arguments: argparse.Namespace) -> int:
     from neurosim.model.topology import read_graphml
     from neurosim.plotting.topology import draw_topology
@@ -57,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run a scenario file and record it in a run store")
+    run.add_argument("scenario", help="scenario file (TOML)")
+    run.add_argument("--out", help="run store directory (default: runs/NAME.zarr)")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. --set model.alpha=1e-3 (repeatable)",
+    )
+    run.add_argument("--seed", type=int, help="the scenario's master seed")
+    run.add_argument("--backend", choices=("sync", "event"), help="the backend")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing run store")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_run)
+    inspect = commands.add_parser("inspect", help="summarise a run store")
+    inspect.add_argument("path", help="run store directory")
+    inspect.set_defaults(handler=_inspect)
     demo = commands.add_parser(
         "demo", help="train four one-hot patterns with aSTDP, then recall and complete them"
     )

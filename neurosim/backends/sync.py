@@ -677,6 +677,29 @@ class SyncSimulator:
         self.target[:] = target_array
         self.clamp[:] = clamp_array
 
+    def set_parameters(self, params: ModelParameters) -> None:
+        """Continue with other parameters (rates, clamping, momentum, noise, fake targets, the
+        oscillator); the rule, the activation and the dtype stay those the run started with."""
+        if not isinstance(params, ModelParameters):
+            raise ValidationError("params: expected ModelParameters")
+        fixed = ("rule", "activation", "dtype")
+        changed = [name for name in fixed if getattr(params, name) != getattr(self.params, name)]
+        if changed:
+            raise ValidationError(
+                f"model.{changed[0]} cannot change during a run (from "
+                f"{getattr(self.params, changed[0])!r} to {getattr(params, changed[0])!r})"
+            )
+        n_terms = 2 if params.alpha_smoothing > 0 else 1
+        if n_terms != self._arrays.pre_factor.shape[0]:
+            shape = (n_terms, *self._arrays.pre_factor.shape[1:])
+            dtype = self._arrays.pre_factor.dtype
+            self._arrays = self._arrays._replace(
+                pre_factor=np.zeros(shape, dtype=dtype), post_factor=np.zeros(shape, dtype=dtype)
+            )
+        self.params = params
+        self._constants = self._make_constants()
+        self._drive_valid = False  # noise and the first drive follow the new parameters
+
     def invalidate(self) -> None:
         """Call after changing ``state`` or the network's weights from outside."""
         self._drive_valid = False
@@ -691,7 +714,8 @@ class SyncSimulator:
     ) -> dict[str, np.ndarray]:
         """Advance ``n_steps`` steps; returns the recorded arrays (empty if record_every=0).
 
-        Every ``record_every`` steps the arrays named in ``record`` are copied after the step:
+        After every step whose count is a multiple of ``record_every`` the arrays named in
+        ``record`` are copied:
         ``state``/``rate``/``velocity`` as (time, copy, batch, neuron), the others as
         (time, batch, neuron), plus ``time`` (the step count after each recorded step).
         ``record_neurons`` selects compiled neuron indices.
@@ -705,7 +729,6 @@ class SyncSimulator:
             )
         neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
         recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
-        chunk = record_every if record_every > 0 else n_steps
         # B = 1 spends its time in one compiled thread; a second BLAS thread would only
         # spin beside it after each write of the held-back changes
         blas_threads = 1 if self.batch_size == 1 else self.threads
@@ -716,15 +739,27 @@ class SyncSimulator:
                 self._drive_valid = True
             remaining = n_steps
             while remaining > 0:
-                steps = min(chunk, remaining)
+                # records fall on multiples of record_every in the global step count, so that
+                # a run split into calls records the same steps as one call
+                steps = remaining
+                if record_every > 0:
+                    steps = min(remaining, record_every - self.step_count % record_every)
                 self._advance(steps)
                 remaining -= steps
-                if record_every > 0 and steps == chunk:
+                if record_every > 0 and self.step_count % record_every == 0:
                     recorded["time"].append(np.array(self.step_count))
                     for name in record:
                         recorded[name].append(self._snapshot(name)[..., neurons].copy())
         if record_every == 0:
             return {}
+        if not recorded["time"]:  # no recorded step fell into this call
+            empty = {
+                name: np.empty(
+                    (0, *self._snapshot(name)[..., neurons].shape), dtype=self._snapshot(name).dtype
+                )
+                for name in record
+            }
+            return empty | {"time": np.empty(0, dtype=np.int64)}
         return {name: np.stack(values) for name, values in recorded.items()}
 
     def _snapshot(self, name: str) -> np.ndarray:

@@ -12,8 +12,9 @@ from neurosim.recording.store import (
     RunInterrupted,
     RunReader,
     RunStore,
-    interrupt_on_sigterm,
+    StopRequest,
     open_run,
+    stop_on_signals,
 )
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "RunInterrupted",
     "RunReader",
     "RunStore",
-    "interrupt_on_sigterm",
+    "StopRequest",
     "open_run",
+    "stop_on_signals",
 ]

@@ -92,30 +92,50 @@ _STATUS_DESCRIPTIONS = {
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """The run was asked to stop from outside (SIGTERM; see ``interrupt_on_sigterm``).
+    """The run was asked to stop from outside (SIGTERM or Ctrl-C; see ``stop_on_signals``).
 
     A ``KeyboardInterrupt``, so that it is handled like Ctrl-C: ``except Exception`` does not
     swallow it, ``RunStore`` marks the store ``interrupted``, and the command exits with 130.
     """
 
 
-@contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    """While inside, SIGTERM raises ``RunInterrupted`` in the main thread.
+class StopRequest:
+    """Whether a stop signal arrived; ``check()`` raises ``RunInterrupted`` if so.
 
-    Use around a run so that ``kill PID`` stops it like Ctrl-C: the ``RunStore`` context
-    writes what is buffered and marks the store ``interrupted``. The previous handler is
-    restored on exit. Only callable from the main thread (a rule of Python's ``signal``).
+    A runner calls ``check()`` between pieces of work, so that a run never stops in the
+    middle of a write to its store.
     """
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise RunInterrupted("terminated by SIGTERM")
+    def __init__(self) -> None:
+        self.reason: str | None = None
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def check(self) -> None:
+        if self.reason is not None:
+            raise RunInterrupted(self.reason)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """While inside, SIGTERM and SIGINT (Ctrl-C) only set the yielded ``StopRequest``.
+
+    Use around a run so that ``kill PID`` or Ctrl-C stops it at the next ``check()``: the
+    ``RunStore`` context then writes what is buffered and marks the store ``interrupted``.
+    The previous handlers are restored on exit. Only callable from the main thread (a rule
+    of Python's ``signal``).
+    """
+    request = StopRequest()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        request.reason = f"terminated by {signal.Signals(signum).name}"
+
+    previous = {
+        number: signal.signal(number, handler) for number in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
-        yield
+        yield request
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,264 @@
+"""Running a checked scenario: network, streams, simulator, run store.
+
+The phases' streams run one after another on one simulator, the state never reset; a phase's
+model changes apply from its first step. The store receives the recorded arrays as the run
+goes (in pieces of at most one time chunk, so memory stays bounded), a weight snapshot at the
+end of every phase, and its final status: complete, failed (an exception, the store says
+which) or interrupted (Ctrl-C or SIGTERM), always with everything recorded so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from neurosim.backends.sync import SyncSimulator
+from neurosim.errors import BackendError, ValidationError
+from neurosim.model import topology
+from neurosim.model.network import CompiledNetwork, compile_graph
+from neurosim.recording.store import ArraySpec, RunStore, StopRequest, stop_on_signals
+from neurosim.scenario.schema import Scenario
+from neurosim.streams import (
+    Constant,
+    PatternSequence,
+    StepInput,
+    Stream,
+    Windows,
+    cyclic_order,
+    shuffled_epochs,
+)
+
+ROLE_SETS = {
+    "visible": ("input", "output"),
+    "input": ("input",),
+    "output": ("output",),
+    "hidden": ("hidden",),
+    "all": ("input", "output", "hidden"),
+}
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run reports: where the store is and how far it got."""
+
+    store: Path
+    steps: int
+    status: str
+
+
+def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwork:
+    """The compiled network of the ``[topology]`` section."""
+    table = settings["topology"]
+    seed = table.get("seed", settings["scenario"]["seed"])
+    if "path" in table:
+        graph = topology.read_graphml(table["path"])
+    else:
+        builder = table["builder"]
+        arguments = {
+            key: value for key, value in table.items() if key not in ("builder", "layout", "seed")
+        }
+        required = ("sizes",) if builder == "layered" else ("n_input", "n_hidden")
+        missing = [key for key in required if key not in arguments]
+        if missing:
+            raise ValidationError(
+                f"topology.{missing[0]} is missing; the {builder} builder needs "
+                f"{', '.join(required)}"
+            )
+        if builder != "layered":
+            arguments.setdefault("n_output", 0)
+        if builder in ("sparse_random", "small_world"):
+            arguments["seed"] = seed
+        graph = getattr(topology, builder)(**arguments)
+    return compile_graph(graph, scenario.phase_parameters[0], seed=seed, layout=table["layout"])
+
+
+def select_neurons(network: CompiledNetwork, spec: str | list[Any], key: str) -> np.ndarray:
+    """Compiled indices of a neuron set ("visible", "hidden", ...) or of listed graph ids."""
+    roles = np.array(topology.ROLES)[network.role]
+    if isinstance(spec, str):
+        chosen = np.flatnonzero(np.isin(roles, ROLE_SETS[spec]))
+        if chosen.size == 0:
+            raise ValidationError(f"{key} = {spec!r}: the network has no {spec} neurons")
+        return chosen
+    indices = []
+    for position, node in enumerate(spec):
+        try:
+            indices.append(network.index_of(node))
+        except KeyError:
+            raise ValidationError(
+                f"{key}[{position}] = {node!r}: no neuron with this id in the network"
+            ) from None
+    return np.array(indices, dtype=np.int64)
+
+
+def build_stream(phase: dict[str, Any], network: CompiledNetwork, seed: int, key: str) -> Stream:
+    """The stream of one ``[[phase]]`` table, on the network's neurons."""
+    n = network.n_neurons
+    neurons = select_neurons(network, phase["neurons"], f"{key}.neurons")
+    kind = phase["stream"]
+    if kind == "patterns":
+        patterns = (
+            np.eye(neurons.size)
+            if phase["patterns"] == "one_hot"
+            else np.array(phase["patterns"], dtype=float)
+        )
+        if patterns.shape[1] != neurons.size:
+            raise ValidationError(
+                f"{key}.patterns have {patterns.shape[1]} values; {key}.neurons selects "
+                f"{neurons.size} neurons"
+            )
+        n_items = patterns.shape[0]
+        if phase["order"] == "shuffled":
+            order = shuffled_epochs(n_items, phase["epochs"], seed)
+        else:
+            order = cyclic_order(n_items, phase["stride"], length=n_items * phase["epochs"])
+        return PatternSequence(
+            n, neurons, patterns, order, phase["steps_per_item"], clamp=phase["clamp"]
+        )
+    if kind == "constant":
+        if len(phase["values"]) != neurons.size:
+            raise ValidationError(
+                f"{key}.values has {len(phase['values'])} values; {key}.neurons selects "
+                f"{neurons.size} neurons"
+            )
+        return Constant(n, neurons, phase["values"], phase["duration"], clamp=phase["clamp"])
+    if kind == "step":
+        return StepInput(
+            n,
+            neurons,
+            phase["low"],
+            phase["high"],
+            phase["on_step"],
+            phase.get("off_step"),
+            phase["duration"],
+            clamp=phase["clamp"],
+        )
+    windows = []
+    for position, (neuron, start, length, value) in enumerate(phase["windows"]):
+        try:
+            windows.append((network.index_of(neuron), start, length, value))
+        except KeyError:
+            raise ValidationError(
+                f"{key}.windows[{position}]: no neuron with id {neuron!r} in the network"
+            ) from None
+    return Windows(n, windows, phase["duration"])
+
+
+def run_scenario(
+    scenario: Scenario, out: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> RunSummary:
+    """Run every phase of ``scenario`` and record it in a new run store at ``out``.
+
+    Everything is built and checked before the store is created, so bad input writes nothing.
+    """
+    settings = scenario.settings
+    if settings["scenario"]["backend"] != "sync":
+        raise BackendError(
+            f"scenario.backend = {settings['scenario']['backend']!r}: only the synchronous "
+            "backend ('sync') runs scenarios so far"
+        )
+    seed = settings["scenario"]["seed"]
+    network = build_network(settings, scenario)
+    streams = [
+        build_stream(phase, network, seed, f"phase.{k}")
+        for k, phase in enumerate(settings["phase"])
+    ]
+    record = settings["record"]
+    recorded = select_neurons(network, record["neurons"], "record.neurons")
+    copies = scenario.phase_parameters[0].spec.copies
+    dtype = np.dtype(scenario.phase_parameters[0].dtype)
+    specs = {name: _array_spec(name, copies, recorded.size, dtype) for name in record["arrays"]}
+    total = sum(stream.duration for stream in streams)
+    simulator = SyncSimulator(network, scenario.phase_parameters[0], seed=seed)
+    store = RunStore.create(
+        out,
+        attributes={"scenario": settings, "backend": "sync", "seed": seed},
+        neurons={
+            "role": np.array(topology.ROLES)[network.role],
+            "layer": network.layer,
+            "name": np.array([str(node) for node in network.node_ids]),
+        },
+        arrays=specs,
+        recorded_neurons=recorded,
+        edge_src=network.edge_pre,
+        edge_dst=network.edge_post,
+        time_chunk=record["time_chunk"],
+        overwrite=overwrite,
+        weight_dtype=dtype,
+    )
+    bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
+    with store, stop_on_signals() as stop, bar:
+        if record["weight_snapshots"]:
+            store.snapshot_weights(0, network.edge_weights(), network.bias)
+        for phase, parameters, stream in zip(
+            settings["phase"], scenario.phase_parameters, streams, strict=True
+        ):
+            simulator.set_parameters(parameters)
+            recording = record["phases"] == "all" or phase["name"] in record["phases"]
+            for change, until in stream.segments():
+                simulator.set_input(change.target, change.clamp)
+                _advance(
+                    simulator,
+                    until - change.step,
+                    store,
+                    specs,
+                    recorded,
+                    record["every"] if recording else 0,
+                    bar,
+                    stop,
+                )
+            if record["weight_snapshots"]:
+                store.snapshot_weights(simulator.step_count, network.edge_weights(), network.bias)
+    return RunSummary(Path(out), simulator.step_count, store.status)
+
+
+# Steps between two checks for a stop signal when nothing is recorded.
+UNRECORDED_PIECE = 1000
+
+
+def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> ArraySpec:
+    if name in ("state", "rate", "velocity"):
+        return ArraySpec(("copy", "neuron"), (copies, n_recorded), dtype)
+    if name == "fake_target":
+        return ArraySpec(("neuron",), (n_recorded,), np.bool_)
+    return ArraySpec(("neuron",), (n_recorded,), dtype)
+
+
+def _advance(
+    simulator: SyncSimulator,
+    steps: int,
+    store: RunStore,
+    specs: dict[str, ArraySpec],
+    recorded: np.ndarray,
+    every: int,
+    bar: tqdm,
+    stop: StopRequest,
+) -> None:
+    """``steps`` steps, recorded every ``every`` steps (0: not at all), in pieces of bounded
+    memory; a stop signal is honoured between pieces, never inside a write."""
+    piece = every * store.time_chunk if every else UNRECORDED_PIECE
+    while steps > 0:
+        count = min(piece, steps)
+        values = simulator.run(
+            count, record_every=every, record=tuple(specs), record_neurons=recorded
+        )
+        if values and values["time"].size:
+            # batch size 1: drop the batch axis the simulator keeps
+            store.append(
+                values["time"],
+                {
+                    name: (
+                        values[name][:, :, 0]
+                        if specs[name].dims[0] == "copy"
+                        else values[name][:, 0]
+                    )
+                    for name in specs
+                },
+            )
+        steps -= count
+        bar.update(count)
+        stop.check()

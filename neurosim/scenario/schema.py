@@ -1,0 +1,437 @@
+"""Scenario files: TOML read with the standard library, every key checked before any work.
+
+A scenario has the sections ``[scenario]``, ``[model]`` (a preset from ``models/`` plus
+overrides), ``[topology]`` (a builder and its arguments, or ``path`` to a GraphML file),
+``[[phase]]`` (what the data stream does, one phase after another, each optionally changing
+model parameters from its start) and ``[record]``. An unknown key, a wrong type, an
+out-of-range value or a missing file gives one ValidationError naming the dotted key, the value
+and what is allowed. ``--set key.path=value`` overrides are applied to the parsed file and
+checked the same way (``phase.1.duration`` addresses the second phase).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from neurosim.checks import check_choice, check_integer, check_number, describe
+from neurosim.errors import ValidationError
+from neurosim.model.parameters import ModelParameters
+from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
+
+BACKENDS = ("sync", "event")
+BUILDERS = ("recurrent", "layered", "sparse_random", "small_world")
+STREAM_KINDS = ("patterns", "constant", "step", "windows")
+ORDERS = ("shuffled", "cyclic")
+NEURON_SETS = ("visible", "input", "output", "hidden", "all")
+RECORDABLE = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One allowed key: its check (which returns the value as used) and default."""
+
+    check: Callable[[str, Any], Any]
+    default: Any = None
+    required: bool = False
+
+
+def _integer(low: int | None = None, high: int | None = None) -> Callable[[str, Any], int]:
+    return lambda name, value: check_integer(name, value, low, high)
+
+
+def _number(low: float | None = None, high: float | None = None) -> Callable[[str, Any], float]:
+    return lambda name, value: check_number(name, value, low, high)
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    return lambda name, value: check_choice(name, value, choices)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} = {describe(value)}: expected a string")
+    return value
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} = {describe(value)}: expected true or false")
+    return value
+
+
+def _number_list(name: str, value: Any) -> list[float]:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
+    return [check_number(f"{name}[{k}]", item) for k, item in enumerate(value)]
+
+
+def _patterns(name: str, value: Any) -> str | list[list[float]]:
+    if value == "one_hot":
+        return value
+    if not isinstance(value, list) or not value:
+        raise ValidationError(
+            f'{name} = {describe(value)}: expected "one_hot" or a list of patterns (lists)'
+        )
+    rows = [_number_list(f"{name}[{k}]", row) for k, row in enumerate(value)]
+    if len({len(row) for row in rows}) > 1:
+        raise ValidationError(f"{name}: the patterns have different lengths")
+    return rows
+
+
+def _neurons(name: str, value: Any) -> str | list[Any]:
+    if isinstance(value, str):
+        return check_choice(name, value, NEURON_SETS)
+    if isinstance(value, list) and value:
+        return value
+    raise ValidationError(
+        f"{name} = {describe(value)}: expected one of {', '.join(NEURON_SETS)} or a list of "
+        "neuron ids"
+    )
+
+
+def _windows(name: str, value: Any) -> list[list[float]]:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a list of [neuron, start, length, value]"
+        )
+    windows = []
+    for k, window in enumerate(value):
+        if not isinstance(window, list) or len(window) != 4:
+            raise ValidationError(
+                f"{name}[{k}] = {describe(window)}: expected [neuron, start, length, value]"
+            )
+        windows.append(
+            [
+                check_integer(f"{name}[{k}][0]", window[0], 0),
+                check_integer(f"{name}[{k}][1]", window[1], 0),
+                check_integer(f"{name}[{k}][2]", window[2], 1),
+                check_number(f"{name}[{k}][3]", window[3]),
+            ]
+        )
+    return windows
+
+
+def _record_arrays(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValidationError(f"{name} = {describe(value)}: expected a list of array names")
+    return [check_choice(f"{name}[{k}]", item, RECORDABLE) for k, item in enumerate(value)]
+
+
+def _phase_names(name: str, value: Any) -> list[str] | str:
+    if value == "all":
+        return value
+    if not isinstance(value, list):
+        raise ValidationError(f'{name} = {describe(value)}: expected "all" or a list of names')
+    return [_text(f"{name}[{k}]", item) for k, item in enumerate(value)]
+
+
+SCENARIO_KEYS = {
+    "name": Key(_text, required=True),
+    "description": Key(_text, ""),
+    "backend": Key(_choice(BACKENDS), "sync"),
+    "seed": Key(_integer(0), 0),
+}
+TOPOLOGY_KEYS = {
+    "builder": Key(_choice(BUILDERS)),
+    "path": Key(_text),
+    "n_input": Key(_integer(1)),
+    "n_output": Key(_integer(0)),
+    "n_hidden": Key(_integer(1)),
+    "sizes": Key(
+        lambda name, value: (
+            [check_integer(f"{name}[{k}]", size, 1) for k, size in enumerate(value)]
+            if isinstance(value, list) and len(value) >= 2
+            else _fail_list(name, value)
+        )
+    ),
+    "lateral": Key(_boolean),
+    "in_degree": Key(_integer(0)),
+    "probability": Key(_number(0.0, 1.0)),
+    "visible_density": Key(_number(0.0, 1.0)),
+    "k": Key(_integer(2)),
+    "rewire_probability": Key(_number(0.0, 1.0)),
+    "seed": Key(_integer(0)),
+    "layout": Key(_choice(("auto", "dense", "csr")), "auto"),
+}
+# the keys each builder takes (besides builder, layout and seed)
+BUILDER_KEYS = {
+    "recurrent": ("n_input", "n_output", "n_hidden"),
+    "layered": ("sizes", "lateral"),
+    "sparse_random": (
+        "n_input",
+        "n_output",
+        "n_hidden",
+        "in_degree",
+        "probability",
+        "visible_density",
+    ),
+    "small_world": ("n_input", "n_output", "n_hidden", "k", "rewire_probability"),
+}
+PHASE_KEYS = {
+    "name": Key(_text),
+    "stream": Key(_choice(STREAM_KINDS), required=True),
+    "neurons": Key(_neurons, "visible"),
+    "clamp": Key(_number(0.0, 1.0), 1.0),
+    "duration": Key(_integer(1)),
+    # patterns
+    "patterns": Key(_patterns),
+    "order": Key(_choice(ORDERS), "shuffled"),
+    "stride": Key(_integer(), 1),
+    "epochs": Key(_integer(1)),
+    "steps_per_item": Key(_integer(1)),
+    # constant
+    "values": Key(_number_list),
+    # step
+    "low": Key(_number(), 0.0),
+    "high": Key(_number(), 1.0),
+    "on_step": Key(_integer(0)),
+    "off_step": Key(_integer(0)),
+    # windows
+    "windows": Key(_windows),
+    "model": Key(lambda name, value: value),  # checked against the model below
+}
+PHASE_NEEDS = {
+    "patterns": ("patterns", "epochs", "steps_per_item"),
+    "constant": ("values", "duration"),
+    "step": ("on_step", "duration"),
+    "windows": ("windows", "duration"),
+}
+RECORD_KEYS = {
+    "arrays": Key(_record_arrays, ["state", "dz", "fake_target"]),
+    "every": Key(_integer(1), 1),
+    "neurons": Key(_neurons, "all"),
+    "phases": Key(_phase_names, "all"),
+    "time_chunk": Key(_integer(1), 1024),
+    "weight_snapshots": Key(_boolean, True),
+}
+SECTIONS = ("scenario", "model", "topology", "phase", "record")
+
+
+def _fail_list(name: str, value: Any) -> list[int]:
+    raise ValidationError(f"{name} = {describe(value)}: expected a list of at least 2 sizes")
+
+
+def _check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, Any]:
+    """The table with every key checked and defaults filled in."""
+    if not isinstance(table, Mapping):
+        raise ValidationError(f"{prefix} = {describe(table)}: expected a table")
+    for key in table:
+        if key not in keys:
+            raise ValidationError(
+                f"{prefix}.{key} = {describe(table[key])}: unknown key; allowed keys in "
+                f"[{prefix}] are {', '.join(keys)}"
+            )
+    checked = {}
+    for key, spec in keys.items():
+        if key in table:
+            checked[key] = spec.check(f"{prefix}.{key}", table[key])
+        elif spec.required:
+            raise ValidationError(f"{prefix}.{key} is missing; it is required")
+        elif spec.default is not None:
+            checked[key] = copy.deepcopy(spec.default)
+    return checked
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A checked scenario: the resolved settings (JSON-able) and the model parameters of each
+    phase. ``source`` is the file it came from (for relative paths and messages)."""
+
+    settings: dict[str, Any]
+    phase_parameters: tuple[ModelParameters, ...]
+    source: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.settings["scenario"]["name"]
+
+
+def _model_mapping(prefix: str, table: Any, base: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` (a parameters mapping) updated by ``table``, nested tables merged."""
+    if not isinstance(table, Mapping):
+        raise ValidationError(f"{prefix} = {describe(table)}: expected a table")
+    merged = copy.deepcopy(dict(base))
+    for key, value in table.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _parameters_mapping(parameters: ModelParameters) -> dict[str, Any]:
+    """The parameters as a plain mapping (an absent oscillator left out)."""
+    return {key: value for key, value in asdict(parameters).items() if value is not None}
+
+
+def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenario:
+    """Check a parsed scenario and resolve its model parameters (one set per phase)."""
+    for section in raw:
+        if section not in SECTIONS:
+            raise ValidationError(
+                f"{section} = {describe(raw[section])}: unknown section; allowed sections are "
+                f"{', '.join(SECTIONS)}"
+            )
+    settings: dict[str, Any] = {
+        "scenario": _check_table("scenario", raw.get("scenario", {}), SCENARIO_KEYS)
+    }
+    model_table = (
+        dict(raw.get("model", {}))
+        if isinstance(raw.get("model", {}), Mapping)
+        else (_check_table("model", raw.get("model"), {}))
+    )
+    preset = model_table.pop("preset", None)
+    base = (
+        _parameters_mapping(load_preset(_text("model.preset", preset)))
+        if preset is not None
+        else _parameters_mapping(ModelParameters())
+    )
+    model = _model_mapping("model", model_table, base)
+    parameters = parameters_from_mapping(model, "model")
+    settings["model"] = _parameters_mapping(parameters) | (
+        {"preset": preset} if preset is not None else {}
+    )
+    settings["topology"] = _check_topology(raw.get("topology"), source)
+    phases = raw.get("phase")
+    if not isinstance(phases, list) or not phases:
+        raise ValidationError(f"phase = {describe(phases)}: expected at least one [[phase]] table")
+    settings["phase"] = []
+    phase_parameters = []
+    current = _parameters_mapping(parameters)
+    for k, phase in enumerate(phases):
+        prefix = f"phase.{k}"
+        checked = _check_table(prefix, phase, PHASE_KEYS)
+        checked.setdefault("name", f"phase{k}")
+        for needed in PHASE_NEEDS[checked["stream"]]:
+            if needed not in checked:
+                raise ValidationError(
+                    f"{prefix}.{needed} is missing; a {checked['stream']!r} phase needs "
+                    f"{', '.join(PHASE_NEEDS[checked['stream']])}"
+                )
+        if "model" in checked:
+            current = _model_mapping(f"{prefix}.model", checked["model"], current)
+            changed = parameters_from_mapping(current, f"{prefix}.model")
+            if (changed.rule, changed.dtype, changed.activation) != (
+                parameters.rule,
+                parameters.dtype,
+                parameters.activation,
+            ):
+                raise ValidationError(
+                    f"{prefix}.model: a phase may change rates, clamping, noise and fake "
+                    "targets, not model.rule, model.dtype or model.activation"
+                )
+            current = _parameters_mapping(changed)
+        phase_parameters.append(parameters_from_mapping(current, f"{prefix}.model"))
+        settings["phase"].append(checked)
+    names = [phase["name"] for phase in settings["phase"]]
+    if len(set(names)) != len(names):
+        raise ValidationError(f"phase names repeat: {names}; give each phase its own name")
+    settings["record"] = _check_table("record", raw.get("record", {}), RECORD_KEYS)
+    if settings["record"]["phases"] != "all":
+        for name in settings["record"]["phases"]:
+            if name not in names:
+                raise ValidationError(
+                    f"record.phases: {name!r} is not a phase; phases are {', '.join(names)}"
+                )
+    return Scenario(settings, tuple(phase_parameters), source)
+
+
+def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:
+    checked = _check_table("topology", table if table is not None else {}, TOPOLOGY_KEYS)
+    has_path = "path" in checked
+    has_builder = "builder" in checked
+    if has_path == has_builder:
+        raise ValidationError(
+            "topology: give exactly one of topology.builder "
+            f"({', '.join(BUILDERS)}) or topology.path (a GraphML file)"
+        )
+    own = ("builder", "path", "layout", "seed")
+    allowed = BUILDER_KEYS[checked["builder"]] if has_builder else ()
+    for key in checked:
+        if key not in own and key not in allowed:
+            what = (
+                f"the {checked['builder']} builder takes {', '.join(allowed)}"
+                if (has_builder)
+                else "a GraphML topology takes only path, layout and seed"
+            )
+            raise ValidationError(f"topology.{key} = {describe(checked[key])}: {what}")
+    if has_path:
+        path = Path(checked["path"])
+        if not path.is_absolute() and source is not None:
+            path = source.parent / path
+        if not path.exists():
+            raise ValidationError(f"topology.path = {checked['path']!r}: no such file ({path})")
+        checked["path"] = str(path)
+    return checked
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``key.path=value`` as (path parts, value): the value in TOML syntax (``1e-3``,
+    ``true``, ``[1, 0]``, ``"text"``), or a bare word taken as a string."""
+    if "=" not in text:
+        raise ValidationError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. model.alpha=1e-3")
+    key, value_text = text.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ValidationError(f"--set {text!r}: {key!r} is not a dotted key path")
+    try:
+        value = tomllib.loads(f"value = {value_text}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = value_text.strip()
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``raw`` with each ``key.path=value`` override set (tables made as needed)."""
+    result = copy.deepcopy(raw)
+    for text in overrides:
+        parts, value = parse_override(text)
+        node: Any = result
+        for depth, part in enumerate(parts[:-1]):
+            where = ".".join(parts[: depth + 1])
+            if isinstance(node, list):
+                index = int(part) if part.isdigit() else -1
+                if not 0 <= index < len(node):
+                    raise ValidationError(
+                        f"--set {text!r}: {where} is not a phase (there are {len(node)})"
+                    )
+                node = node[index]
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, dict | list):
+                raise ValidationError(f"--set {text!r}: {where} is a value, not a table")
+        if isinstance(node, list):
+            raise ValidationError(f"--set {text!r}: name a phase by its number, e.g. phase.0.key")
+        node[parts[-1]] = value
+    return result
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read, override and check a scenario file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ValidationError(f"scenario file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValidationError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return check_scenario(apply_overrides(raw, overrides), path)
+    except ValidationError as error:
+        raise ValidationError(f"{path}: {error}") from None
+
+
+__all__ = [
+    "Scenario",
+    "apply_overrides",
+    "available_presets",
+    "check_scenario",
+    "load_scenario",
+    "parse_override",
+]

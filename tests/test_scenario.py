@@ -1,0 +1,202 @@
+"""Scenario files and `neurosim run`: validation, run stores, interruption, determinism."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from neurosim.recording.store import open_run
+
+SCENARIO = """
+[scenario]
+name = "small"
+seed = 3
+
+[model]
+preset = "astdp"
+activation = "sigmoid4_centred"
+alpha = 0.005
+init = "uniform"
+dtype = "float64"
+
+[model.fake_target]
+k = 10.0
+
+[topology]
+builder = "recurrent"
+n_input = 4
+n_hidden = 8
+
+[[phase]]
+name = "train"
+stream = "patterns"
+patterns = "one_hot"
+epochs = {epochs}
+steps_per_item = 80
+
+[[phase]]
+name = "ambiguous"
+stream = "constant"
+values = [1, 1, 0, 0]
+duration = {duration}
+
+[phase.model]
+alpha = 0.0
+
+[phase.model.fake_target]
+k = 5.0
+magnitude = 1.0
+mu = 0.99
+
+[record]
+arrays = ["state", "dz", "fake_target"]
+phases = ["ambiguous"]
+time_chunk = 512
+"""
+
+
+def write_scenario(directory: Path, epochs: int = 20, duration: int = 600, extra: str = "") -> Path:
+    path = directory / "small.toml"
+    path.write_text(SCENARIO.format(epochs=epochs, duration=duration) + extra)
+    return path
+
+
+def switches(state: np.ndarray, hysteresis: float = 0.2) -> int:
+    """Changes of which of visible units 0 and 1 dominates (copy 0)."""
+    difference = state[:, 0, 0] - state[:, 0, 1]
+    dominant, count = None, 0
+    for value in difference:
+        new = 0 if value > hysteresis else 1 if value < -hysteresis else dominant
+        count += dominant is not None and new != dominant
+        dominant = new
+    return count
+
+
+def test_a_run_writes_a_store_that_xarray_opens(tmp_path, capsys) -> None:
+    scenario = write_scenario(tmp_path)
+    store = tmp_path / "run.zarr"
+    assert main(["run", str(scenario), "--out", str(store), "--quiet"]) == EXIT_OK
+    assert "run store" in capsys.readouterr().out
+    trajectory = xr.open_zarr(store, group="trajectory")
+    assert trajectory.state.dims == ("time", "copy", "neuron")
+    assert trajectory.dz.dims == ("time", "neuron")
+    assert trajectory.sizes["time"] == 600
+    # only the ambiguous phase is recorded: steps 4 x 20 x 80 + 1 ... + 600
+    assert int(trajectory.time[0]) == 4 * 20 * 80 + 1
+    assert int(trajectory.time[-1]) == 4 * 20 * 80 + 600
+    neurons = xr.open_zarr(store, group="neurons")
+    assert list(neurons.role.values) == ["input"] * 4 + ["hidden"] * 8
+    run = open_run(store)
+    assert run.status == "complete"
+    assert run.attributes["scenario"]["phase"][1]["name"] == "ambiguous"
+    weights = xr.open_zarr(store, group="weights")
+    assert weights.sizes["snapshot"] == 3  # start and the end of each phase
+    assert main(["inspect", str(store)]) == EXIT_OK
+    assert "trajectory/state" in capsys.readouterr().out
+
+
+def test_same_seed_same_store(tmp_path) -> None:
+    scenario = write_scenario(tmp_path)
+    for name in ("a", "b"):
+        assert main(["run", str(scenario), "--out", str(tmp_path / name), "--quiet"]) == EXIT_OK
+    first = xr.open_zarr(tmp_path / "a", group="trajectory")
+    second = xr.open_zarr(tmp_path / "b", group="trajectory")
+    np.testing.assert_array_equal(first.state.values, second.state.values)
+    np.testing.assert_array_equal(first.fake_target.values, second.fake_target.values)
+    assert (
+        main(["run", str(scenario), "--out", str(tmp_path / "c"), "--quiet", "--seed", "4"])
+        == EXIT_OK
+    )
+    other = xr.open_zarr(tmp_path / "c", group="trajectory")
+    assert not np.allclose(first.state.values, other.state.values)
+
+
+def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path) -> None:
+    scenario = write_scenario(tmp_path, epochs=1000, duration=4000)
+    with_fake, without = tmp_path / "on.zarr", tmp_path / "off.zarr"
+    assert main(["run", str(scenario), "--out", str(with_fake), "--quiet"]) == EXIT_OK
+    assert (
+        main(
+            [
+                "run",
+                str(scenario),
+                "--out",
+                str(without),
+                "--quiet",
+                "--set",
+                "phase.1.model.fake_target.enabled=false",
+            ]
+        )
+        == EXIT_OK
+    )
+    on = switches(xr.open_zarr(with_fake, group="trajectory").state.values)
+    off = switches(xr.open_zarr(without, group="trajectory").state.values)
+    assert on >= 20
+    assert off <= 2
+
+
+@pytest.mark.parametrize(
+    ("extra_arguments", "edit", "message"),
+    [
+        ([], ("n_hidden = 8", "n_hiden = 8"), "topology.n_hiden = 8: unknown key"),
+        ([], ("alpha = 0.005", 'alpha = "fast"'), "model.alpha = 'fast': expected a number"),
+        ([], ("epochs = 20", "epochs = 0"), "phase.0.epochs = 0: expected an integer >= 1"),
+        (
+            [],
+            ('builder = "recurrent"\nn_input = 4\nn_hidden = 8', 'path = "missing.graphml"'),
+            "topology.path = 'missing.graphml': no such file",
+        ),
+        ([], ("[record]", "[records]"), "records = "),
+        (["--set", "model.beta_large=-1"], None, "model.beta_large = -1"),
+        (["--set", "phase.5.duration=3"], None, "phase.5 is not a phase"),
+        (["--set", 'record.arrays=["voltage"]'], None, "record.arrays[0] = 'voltage'"),
+        (["--set", "nonsense"], None, "expected KEY.PATH=VALUE"),
+    ],
+)
+def test_bad_input_exits_2_names_the_key_and_writes_nothing(
+    tmp_path, capsys, extra_arguments, edit, message
+) -> None:
+    scenario = write_scenario(tmp_path)
+    if edit is not None:
+        scenario.write_text(scenario.read_text().replace(*edit))
+    store = tmp_path / "run.zarr"
+    code = main(["run", str(scenario), "--out", str(store), "--quiet", *extra_arguments])
+    assert code == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not store.exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["small.toml"]
+
+
+def test_sigterm_leaves_a_readable_store_marked_interrupted(tmp_path) -> None:
+    scenario = write_scenario(tmp_path, epochs=1, duration=2_000_000)
+    store = tmp_path / "run.zarr"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "neurosim", "run", str(scenario), "--out", str(store), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until some steps are on disk
+        if (store / "trajectory").exists() and open_run(store).steps_done > 0:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130, error
+    run = open_run(store)
+    assert run.status == "interrupted"
+    assert 0 < run.steps_done < 2_000_000
+    trajectory = xr.open_zarr(store, group="trajectory")
+    assert trajectory.sizes["time"] == run.steps_done
+    assert np.all(np.isfinite(trajectory.state.values))
