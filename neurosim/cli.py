@@ -47,40 +47,70 @@ def _default_store(name: str) -> Path:
 def _run(arguments: argparse.Namespace) -> int:
     import time
 
+    import numpy as np
+
     from neurosim.recording.store import RunInterrupted
     from neurosim.scenario.runner import run_scenario
     from neurosim.scenario.schema import load_scenario
 
     overrides = list(arguments.set or [])
-    if arguments.seed is not None:
-        overrides.append(f"scenario.seed={arguments.seed}")
     if arguments.backend is not None:
         overrides.append(f"scenario.backend={arguments.backend}")
-    scenario = load_scenario(arguments.scenario, overrides)
-    out = Path(arguments.out) if arguments.out else _default_store(scenario.name)
-    started = time.perf_counter()
-    try:
-        summary = run_scenario(
-            scenario, out, overwrite=arguments.overwrite, progress=not arguments.quiet
+    seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else [None])
+    # every seed's scenario is checked before the first one runs
+    scenarios = [
+        load_scenario(
+            arguments.scenario, overrides + ([] if seed is None else [f"scenario.seed={seed}"])
         )
-    except (KeyboardInterrupt, RunInterrupted):
-        print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except NeurosimError as error:
-        if out.exists() and not isinstance(error, ValidationError):
-            print(
-                f"neurosim: error: {error}\nthe run store {out} keeps the steps before it "
-                "(status: failed)",
-                file=sys.stderr,
+        for seed in seeds
+    ]
+    name = scenarios[0].name
+    outputs = []
+    for seed in seeds:
+        if len(seeds) == 1:
+            outputs.append(Path(arguments.out) if arguments.out else _default_store(name))
+        else:
+            base = Path(arguments.out) if arguments.out else Path("runs") / name
+            outputs.append(base.with_name(f"{base.name}-seed{seed}.zarr"))
+    summaries = []
+    for scenario, out in zip(scenarios, outputs, strict=True):
+        started = time.perf_counter()
+        try:
+            summary = run_scenario(
+                scenario, out, overwrite=arguments.overwrite, progress=not arguments.quiet
             )
-            return EXIT_FAILED
-        raise
-    seconds = time.perf_counter() - started
-    size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
-    print(
-        f"{scenario.name}: {summary.steps} steps, {summary.status}, {seconds:.1f} s; "
-        f"run store {out} ({size / 1e6:.1f} MB)"
-    )
+        except (KeyboardInterrupt, RunInterrupted):
+            print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except NeurosimError as error:
+            if out.exists() and not isinstance(error, ValidationError):
+                print(
+                    f"neurosim: error: {error}\nthe run store {out} keeps the steps before it "
+                    "(status: failed)",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            raise
+        seconds = time.perf_counter() - started
+        size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+        seed = scenario.settings["scenario"]["seed"]
+        print(
+            f"{name} (seed {seed}): {summary.steps} steps, {summary.status}, "
+            f"{seconds:.1f} s; run store {out} ({size / 1e6:.1f} MB)"
+        )
+        for metric, value in summary.metrics.items():
+            print(f"  {metric}: {value:.4g}")
+        summaries.append(summary)
+    if len(summaries) > 1 and summaries[0].metrics:
+        print(f"over {len(summaries)} seeds (mean ± sd):")
+        for metric in summaries[0].metrics:
+            values = np.array([summary.metrics[metric] for summary in summaries], dtype=float)
+            values = values[np.isfinite(values)]
+            if values.size == 0:
+                print(f"  {metric}: undefined in every run")
+                continue
+            print(f"  {metric}: {values.mean():.4g} ± {values.std():.4g}  "
+                  f"(min {values.min():.4g}, max {values.max():.4g}; {values.size} runs)")
     return EXIT_OK
 
 
@@ -100,6 +130,20 @@ def _inspect(arguments: argparse.Namespace) -> int:
             shape = run.array(group, name).shape
             dims = ", ".join(run.dims(group, name))
             print(f"  {group}/{name}: ({dims}) {shape}")
+    return EXIT_OK
+
+
+def _plot(arguments: argparse.Namespace) -> int:
+    from neurosim.plotting.runs import plot_run
+    from neurosim.recording.store import open_run
+
+    run = open_run(arguments.path)
+    kind = arguments.kind
+    if kind is None:
+        analysis = run.attributes.get("scenario", {}).get("analysis")
+        kind = analysis["kind"] if analysis else "trajectory"
+    output = arguments.output or str(Path(arguments.path).with_suffix(f".{kind}.png"))
+    print(f"wrote {plot_run(run, output, kind)}")
     return EXIT_OK
 
 
@@ -135,7 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. --set model.alpha=1e-3 (repeatable)",
     )
-    run.add_argument("--seed", type=int, help="the scenario's master seed")
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, help="the scenario's master seed")
+    seeds.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="one run per seed (stores OUT-seedN.zarr), with mean and spread",
+    )
     run.add_argument("--backend", choices=("sync", "event"), help="the backend")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -143,6 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="summarise a run store")
     inspect.add_argument("path", help="run store directory")
     inspect.set_defaults(handler=_inspect)
+    plot = commands.add_parser("plot", help="draw a figure of a run store")
+    plot.add_argument("path", help="run store directory")
+    plot.add_argument(
+        "--kind",
+        choices=("trajectory", "rivalry"),
+        help="which figure (default: the scenario's analysis, else trajectory)",
+    )
+    plot.add_argument("-o", "--output", help="image file (default: PATH.KIND.png)")
+    plot.set_defaults(handler=_plot)
     demo = commands.add_parser(
         "demo", help="train four one-hot patterns with aSTDP, then recall and complete them"
     )

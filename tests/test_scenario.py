@@ -61,6 +61,11 @@ mu = 0.99
 arrays = ["state", "dz", "fake_target"]
 phases = ["ambiguous"]
 time_chunk = 512
+
+[analysis]
+kind = "rivalry"
+phase = "ambiguous"
+units = [0, 1]
 """
 
 
@@ -120,28 +125,35 @@ def test_same_seed_same_store(tmp_path) -> None:
     assert not np.allclose(first.state.values, other.state.values)
 
 
-def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path) -> None:
+def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path, capsys) -> None:
     scenario = write_scenario(tmp_path, epochs=1000, duration=4000)
     with_fake, without = tmp_path / "on.zarr", tmp_path / "off.zarr"
     assert main(["run", str(scenario), "--out", str(with_fake), "--quiet"]) == EXIT_OK
-    assert (
-        main(
-            [
-                "run",
-                str(scenario),
-                "--out",
-                str(without),
-                "--quiet",
-                "--set",
-                "phase.1.model.fake_target.enabled=false",
-            ]
-        )
-        == EXIT_OK
-    )
+    assert "switches:" in capsys.readouterr().out
+    no_fake = ["--set", "phase.1.model.fake_target.enabled=false"]
+    assert main(["run", str(scenario), "--out", str(without), "--quiet", *no_fake]) == EXIT_OK
     on = switches(xr.open_zarr(with_fake, group="trajectory").state.values)
     off = switches(xr.open_zarr(without, group="trajectory").state.values)
     assert on >= 20
     assert off <= 2
+    # the analysis stored in the run agrees with the independent count above
+    metrics = xr.open_zarr(with_fake, group="metrics")
+    assert int(metrics.switches) == on
+    assert int(xr.open_zarr(without, group="metrics").switches) == off
+    assert metrics.dominance_durations.dims == ("switch",)
+    figure = tmp_path / "rivalry.png"
+    assert main(["plot", str(with_fake), "-o", str(figure)]) == EXIT_OK
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_several_seeds_report_mean_and_spread(tmp_path, capsys) -> None:
+    scenario = write_scenario(tmp_path, epochs=5, duration=300)
+    base = tmp_path / "many"
+    arguments = ["run", str(scenario), "--out", str(base), "--quiet", "--seeds", "1", "2"]
+    assert main(arguments) == EXIT_OK
+    assert "over 2 seeds (mean ± sd)" in capsys.readouterr().out
+    assert (tmp_path / "many-seed1.zarr").exists() and (tmp_path / "many-seed2.zarr").exists()
+    assert open_run(tmp_path / "many-seed2.zarr").attributes["seed"] == 2
 
 
 @pytest.mark.parametrize(

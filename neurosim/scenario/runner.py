@@ -16,11 +16,18 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from neurosim.analysis.rivalry import rivalry_metrics
 from neurosim.backends.sync import SyncSimulator
 from neurosim.errors import BackendError, ValidationError
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
-from neurosim.recording.store import ArraySpec, RunStore, StopRequest, stop_on_signals
+from neurosim.recording.store import (
+    ArraySpec,
+    RunStore,
+    StopRequest,
+    open_run,
+    stop_on_signals,
+)
 from neurosim.scenario.schema import Scenario
 from neurosim.streams import (
     Constant,
@@ -43,11 +50,12 @@ ROLE_SETS = {
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What a finished run reports: where the store is and how far it got."""
+    """What a finished run reports: where the store is, how far it got, its metrics."""
 
     store: Path
     steps: int
     status: str
+    metrics: dict[str, float]
 
 
 def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwork:
@@ -172,11 +180,21 @@ def run_scenario(
     copies = scenario.phase_parameters[0].spec.copies
     dtype = np.dtype(scenario.phase_parameters[0].dtype)
     specs = {name: _array_spec(name, copies, recorded.size, dtype) for name in record["arrays"]}
-    total = sum(stream.duration for stream in streams)
+    phase_steps = {}
+    start = 0
+    for phase, stream in zip(settings["phase"], streams, strict=True):
+        phase_steps[phase["name"]] = [start, start + stream.duration]
+        start += stream.duration
+    total = start
     simulator = SyncSimulator(network, scenario.phase_parameters[0], seed=seed)
     store = RunStore.create(
         out,
-        attributes={"scenario": settings, "backend": "sync", "seed": seed},
+        attributes={
+            "scenario": settings,
+            "backend": "sync",
+            "seed": seed,
+            "phase_steps": phase_steps,
+        },
         neurons={
             "role": np.array(topology.ROLES)[network.role],
             "layer": network.layer,
@@ -213,7 +231,52 @@ def run_scenario(
                 )
             if record["weight_snapshots"]:
                 store.snapshot_weights(simulator.step_count, network.edge_weights(), network.bias)
-    return RunSummary(Path(out), simulator.step_count, store.status)
+    metrics = {}
+    if "analysis" in settings:
+        metrics = analyze(store, settings, network, phase_steps)
+    return RunSummary(Path(out), simulator.step_count, store.status, metrics)
+
+
+def analyze(
+    store: RunStore,
+    settings: dict[str, Any],
+    network: CompiledNetwork,
+    phase_steps: dict[str, list[int]],
+) -> dict[str, float]:
+    """The ``[analysis]`` of a finished run, written to the store's metrics and returned."""
+    analysis = settings["analysis"]
+    run = open_run(store.path)
+    time = run.array("trajectory", "time")
+    recorded = list(run.array("trajectory", "neuron"))
+    start, stop = phase_steps[analysis["phase"]]
+    # a step's record is labelled with the count of steps done after it
+    inside = (time > start) & (time <= stop)
+    columns = []
+    for position, unit in enumerate(analysis["units"]):
+        index = select_neurons(network, [unit], f"analysis.units[{position}]")[0]
+        if index not in recorded:
+            raise ValidationError(f"analysis.units[{position}] = {unit!r} is not recorded")
+        columns.append(recorded.index(index))
+    state = run.array("trajectory", "state")[inside][:, analysis["copy"]]
+    metrics = rivalry_metrics(
+        time[inside], state[:, columns[0]], state[:, columns[1]], analysis["hysteresis"]
+    )
+    descriptions = {
+        "switches": "changes of the dominant unit",
+        "mean_duration": "mean dominance duration (steps)",
+        "cv_duration": "coefficient of variation of the dominance durations",
+        "dominance_share_first": "share of the phase the first unit dominated",
+        "dominance_share_second": "share of the phase the second unit dominated",
+    }
+    for name, value in metrics.as_dict().items():
+        store.write_metric(name, value, (), {"description": descriptions[name]})
+    store.write_metric(
+        "dominance_durations",
+        metrics.durations,
+        ("switch",),
+        {"description": "complete dominance durations (steps)"},
+    )
+    return metrics.as_dict()
 
 
 # Steps between two checks for a stop signal when nothing is recorded.

@@ -209,7 +209,24 @@ RECORD_KEYS = {
     "time_chunk": Key(_integer(1), 1024),
     "weight_snapshots": Key(_boolean, True),
 }
-SECTIONS = ("scenario", "model", "topology", "phase", "record")
+ANALYSES = ("rivalry",)
+ANALYSIS_KEYS = {
+    "kind": Key(_choice(ANALYSES), required=True),
+    "phase": Key(_text, required=True),
+    "units": Key(
+        lambda name, value: (
+            value if isinstance(value, list) and len(value) == 2 else _fail_pair(name, value)
+        ),
+        required=True,
+    ),
+    "hysteresis": Key(_number(0.0), 0.2),
+    "copy": Key(_integer(0, 1), 0),
+}
+SECTIONS = ("scenario", "model", "topology", "phase", "record", "analysis")
+
+
+def _fail_pair(name: str, value: Any) -> list[Any]:
+    raise ValidationError(f"{name} = {describe(value)}: expected the ids of two neurons")
 
 
 def _fail_list(name: str, value: Any) -> list[int]:
@@ -338,6 +355,29 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
                 raise ValidationError(
                     f"record.phases: {name!r} is not a phase; phases are {', '.join(names)}"
                 )
+    if "analysis" in raw:
+        analysis = _check_table("analysis", raw["analysis"], ANALYSIS_KEYS)
+        if analysis["phase"] not in names:
+            raise ValidationError(
+                f"analysis.phase = {analysis['phase']!r}: not a phase; phases are "
+                f"{', '.join(names)}"
+            )
+        if settings["record"]["phases"] != "all" and (
+            analysis["phase"] not in settings["record"]["phases"]
+        ):
+            raise ValidationError(
+                f"analysis.phase = {analysis['phase']!r} is not recorded; add it to record.phases"
+            )
+        if "state" not in settings["record"]["arrays"]:
+            raise ValidationError(
+                'analysis: the rivalry analysis reads the states; add "state" to record.arrays'
+            )
+        if analysis["copy"] >= parameters.spec.copies:
+            raise ValidationError(
+                f"analysis.copy = {analysis['copy']}: the model has {parameters.spec.copies} "
+                "state copy"
+            )
+        settings["analysis"] = analysis
     return Scenario(settings, tuple(phase_parameters), source)
 
 

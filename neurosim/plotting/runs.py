@@ -1,0 +1,114 @@
+"""Figures of recorded runs, read from a run store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from neurosim.analysis.rivalry import dominance
+from neurosim.errors import ValidationError
+from neurosim.recording.store import RunReader
+
+COPY_STYLES = (("tab:green", "copy 0 (small beta)"), ("tab:blue", "copy 1 (large beta)"))
+PLOT_KINDS = ("trajectory", "rivalry")
+
+
+def _trajectory(run: RunReader) -> tuple[np.ndarray, dict[str, np.ndarray], list[int], list[str]]:
+    if "trajectory" not in run.groups() or "state" not in run.names("trajectory"):
+        raise ValidationError(f"{run.path}: no recorded states to plot (record.arrays)")
+    time = run.array("trajectory", "time")
+    arrays = {name: run.array("trajectory", name) for name in run.names("trajectory")}
+    recorded = [int(index) for index in arrays["neuron"]]
+    roles = [str(role) for role in run.array("neurons", "role")]
+    return time, arrays, recorded, roles
+
+
+def _panel(
+    axes: plt.Axes, time: np.ndarray, arrays: dict[str, np.ndarray], column: int, title: str
+) -> None:
+    state = arrays["state"]
+    for copy in range(state.shape[1]):
+        colour, label = COPY_STYLES[copy]
+        axes.plot(time, state[:, copy, column], color=colour, lw=0.8, label=label)
+    if "dz" in arrays:
+        axes.plot(time, arrays["dz"][:, column], color="tab:orange", lw=0.8, label="dz")
+    if "target" in arrays:
+        axes.plot(
+            time[::10], arrays["target"][::10, column], ".", color="tab:blue", ms=2, label="target"
+        )
+    axes.set_title(title, fontsize=9)
+    axes.tick_params(labelsize=7)
+
+
+def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window: int = 600) -> Path:
+    """Write a figure of the run: ``trajectory`` (the first recorded neurons' states and dz
+    over time) or ``rivalry`` (the aSTDP paper's Figure 3: the visible neurons and some
+    hidden ones over the first ``window`` recorded steps, and which unit dominates)."""
+    if kind not in PLOT_KINDS:
+        raise ValidationError(f"--kind {kind!r}: allowed kinds are {', '.join(PLOT_KINDS)}")
+    time, arrays, recorded, roles = _trajectory(run)
+    if time.size == 0:
+        raise ValidationError(f"{run.path}: the run recorded no steps yet")
+    names = [str(name) for name in run.array("neurons", "name")]
+    if kind == "trajectory":
+        shown = list(range(min(8, len(recorded))))
+        figure, axes = plt.subplots(
+            len(shown), 1, figsize=(9, 1.4 * len(shown)), sharex=True, squeeze=False
+        )
+        for row, column in enumerate(shown):
+            neuron = recorded[column]
+            _panel(axes[row, 0], time, arrays, column, f"{roles[neuron]} {names[neuron]}")
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+    else:
+        analysis = run.attributes["scenario"].get("analysis")
+        if analysis is None or analysis["kind"] != "rivalry":
+            raise ValidationError(f"{run.path}: the scenario has no rivalry analysis")
+        visible = [c for c, n in enumerate(recorded) if roles[n] != "hidden"][:4]
+        hidden = [c for c, n in enumerate(recorded) if roles[n] == "hidden"][:4]
+        part = slice(0, min(window, time.size))
+        time = time - time[0] + 1  # steps into the recorded phase
+        figure, axes = plt.subplots(
+            3, 4, figsize=(12, 7), squeeze=False, gridspec_kw={"height_ratios": [3, 3, 1]}
+        )
+        for row, columns in enumerate((visible, hidden)):
+            for position in range(4):
+                if position >= len(columns):
+                    axes[row, position].set_axis_off()
+                    continue
+                neuron = recorded[columns[position]]
+                sliced = {name: values[part] for name, values in arrays.items() if name != "neuron"}
+                _panel(
+                    axes[row, position],
+                    time[part],
+                    sliced,
+                    columns[position],
+                    f"{roles[neuron]} {names[neuron]}",
+                )
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+        units = [
+            recorded.index(int(np.flatnonzero(np.array(names) == str(unit))[0]))
+            for unit in analysis["units"]
+        ]
+        state = arrays["state"][:, analysis["copy"]]
+        dominant = dominance(state[:, units[0]], state[:, units[1]], analysis["hysteresis"])
+        strip = plt.subplot2grid((3, 4), (2, 0), colspan=4, fig=figure)
+        for axis in axes[2]:
+            axis.set_axis_off()
+        strip.plot(time, dominant, drawstyle="steps-post", color="black", lw=0.6)
+        strip.set_yticks([0, 1], [f"unit {analysis['units'][0]}", f"unit {analysis['units'][1]}"])
+        strip.set_ylim(-0.5, 1.5)
+        strip.set_xlabel("steps into the recorded phase", fontsize=8)
+        strip.set_title("dominant unit over the whole recorded phase", fontsize=9)
+        strip.tick_params(labelsize=7)
+    name = run.attributes["scenario"]["scenario"]["name"]
+    figure.suptitle(f"{name}: {kind} (seed {run.attributes.get('seed')})", fontsize=11)
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
