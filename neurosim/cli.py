@@ -109,8 +109,10 @@ def _run(arguments: argparse.Namespace) -> int:
             if values.size == 0:
                 print(f"  {metric}: undefined in every run")
                 continue
-            print(f"  {metric}: {values.mean():.4g} ± {values.std():.4g}  "
-                  f"(min {values.min():.4g}, max {values.max():.4g}; {values.size} runs)")
+            print(
+                f"  {metric}: {values.mean():.4g} ± {values.std():.4g}  "
+                f"(min {values.min():.4g}, max {values.max():.4g}; {values.size} runs)"
+            )
     return EXIT_OK
 
 
@@ -138,12 +140,26 @@ def _plot(arguments: argparse.Namespace) -> int:
     from neurosim.recording.store import open_run
 
     run = open_run(arguments.path)
+    settings = run.attributes.get("scenario", {})
     kind = arguments.kind
     if kind is None:
-        analysis = run.attributes.get("scenario", {}).get("analysis")
+        analysis = settings.get("analysis") or settings.get("experiment")
         kind = analysis["kind"] if analysis else "trajectory"
-    output = arguments.output or str(Path(arguments.path).with_suffix(f".{kind}.png"))
+    output = Path(arguments.output or Path(arguments.path).with_suffix(f".{kind}.png"))
+    if "experiment" in settings and kind == settings["experiment"]["kind"]:
+        from neurosim.experiments import experiment
+
+        print(f"wrote {experiment(kind).plot(run, output)}")
+        return EXIT_OK
     print(f"wrote {plot_run(run, output, kind)}")
+    return EXIT_OK
+
+
+def _export(arguments: argparse.Namespace) -> int:
+    from neurosim.export import export_run
+
+    for file in export_run(arguments.path, arguments.format, arguments.output):
+        print(f"wrote {file}")
     return EXIT_OK
 
 
@@ -195,6 +211,23 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="summarise a run store")
     inspect.add_argument("path", help="run store directory")
     inspect.set_defaults(handler=_inspect)
+    export = commands.add_parser(
+        "export", help="write a run store as NetCDF, CSV or NumPy .npz files"
+    )
+    export.add_argument("path", help="run store directory")
+    export.add_argument(
+        "--format",
+        required=True,
+        metavar="{netcdf,csv,npz}",
+        help="netcdf: one NetCDF-3 file per group; csv: a folder of long-format CSVs; "
+        "npz: one NumPy .npz",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        help="npz file, csv folder, or netcdf base name (default: from the store's path)",
+    )
+    export.set_defaults(handler=_export)
     plot = commands.add_parser("plot", help="draw a figure of a run store")
     plot.add_argument("path", help="run store directory")
     plot.add_argument(

@@ -40,3 +40,23 @@ def test_bad_traces_are_rejected() -> None:
         dominance(np.zeros(3), np.zeros(4), 0.1)
     with pytest.raises(ValidationError, match="hysteresis = -1"):
         dominance(np.zeros(3), np.zeros(3), -1)
+
+
+def test_adaptation_metrics_of_a_damped_step_response() -> None:
+    from neurosim.analysis.adaptation import adaptation_metrics
+
+    steps = np.arange(300)
+    trace = np.zeros(300)
+    # on at 100: rises to 1.3, settles at 1.0; off at 200: falls to -0.2, settles at 0.1
+    trace[100:200] = 1.0 + 0.3 * np.exp(-(steps[100:200] - 100) / 5.0) * (steps[100:200] > 100)
+    trace[200:] = 0.1 - 0.3 * np.exp(-(steps[200:] - 200) / 5.0) * (steps[200:] > 200)
+    metrics = adaptation_metrics(trace, on=100, off=200, settle=20)
+    assert metrics.rest == 0.0
+    assert metrics.settled_on == pytest.approx(1.0, abs=1e-3)
+    assert metrics.settled_off == pytest.approx(0.1, abs=1e-3)
+    assert metrics.overshoot == pytest.approx(0.3 * np.exp(-1 / 5.0), abs=1e-3)
+    assert metrics.undershoot == pytest.approx(0.3 * np.exp(-1 / 5.0), abs=1e-3)
+    monotone = np.concatenate([np.zeros(100), 1 - np.exp(-np.arange(100) / 5.0), np.zeros(100)])
+    assert adaptation_metrics(monotone, 100, 200, 20).overshoot == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValidationError, match="settle <= on < off"):
+        adaptation_metrics(trace, on=10, off=200, settle=20)

@@ -209,6 +209,23 @@ def test_sigterm_leaves_a_readable_store_marked_interrupted(tmp_path) -> None:
     run = open_run(store)
     assert run.status == "interrupted"
     assert 0 < run.steps_done < 2_000_000
+    assert run.steps_done <= run.attributes["steps_simulated"] - 4 * 80 < 2_000_000
     trajectory = xr.open_zarr(store, group="trajectory")
     assert trajectory.sizes["time"] == run.steps_done
     assert np.all(np.isfinite(trajectory.state.values))
+
+
+def test_adaptation_overshoot_grows_with_momentum(tmp_path, capsys) -> None:
+    """The adaptation scenario's analysis: strong momentum overshoots the settled level
+    after the step (the measured effect; docs/toy-experiments-findings.md)."""
+    scenario = Path(__file__).parents[1] / "scenarios" / "adaptation.toml"
+    strong, none = tmp_path / "strong.zarr", tmp_path / "none.zarr"
+    assert main(["run", str(scenario), "--out", str(strong), "--quiet"]) == EXIT_OK
+    assert "overshoot:" in capsys.readouterr().out
+    plain = ["--set", "phase.1.model.momentum=1.0"]
+    assert main(["run", str(scenario), "--out", str(none), "--quiet", *plain]) == EXIT_OK
+    with_momentum = xr.open_zarr(strong, group="metrics")
+    without = xr.open_zarr(none, group="metrics")
+    assert float(with_momentum.overshoot) > 2 * float(without.overshoot)
+    assert float(with_momentum.undershoot) > 2 * float(without.undershoot)
+    assert float(with_momentum.settled_on) > float(with_momentum.rest_level) + 0.5

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from neurosim.analysis.adaptation import adaptation_metrics
 from neurosim.analysis.rivalry import rivalry_metrics
 from neurosim.backends.sync import SyncSimulator
 from neurosim.errors import BackendError, ValidationError
@@ -164,6 +165,12 @@ def run_scenario(
     Everything is built and checked before the store is created, so bad input writes nothing.
     """
     settings = scenario.settings
+    if "experiment" in settings:
+        from neurosim.experiments import experiment
+
+        return experiment(settings["experiment"]["kind"]).run(
+            scenario, Path(out), overwrite, progress
+        )
     if settings["scenario"]["backend"] != "sync":
         raise BackendError(
             f"scenario.backend = {settings['scenario']['backend']!r}: only the synchronous "
@@ -210,31 +217,53 @@ def run_scenario(
     )
     bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
     with store, stop_on_signals() as stop, bar:
-        if record["weight_snapshots"]:
-            store.snapshot_weights(0, network.edge_weights(), network.bias)
-        for phase, parameters, stream in zip(
-            settings["phase"], scenario.phase_parameters, streams, strict=True
-        ):
-            simulator.set_parameters(parameters)
-            recording = record["phases"] == "all" or phase["name"] in record["phases"]
-            for change, until in stream.segments():
-                simulator.set_input(change.target, change.clamp)
-                _advance(
-                    simulator,
-                    until - change.step,
-                    store,
-                    specs,
-                    recorded,
-                    record["every"] if recording else 0,
-                    bar,
-                    stop,
-                )
+        try:
             if record["weight_snapshots"]:
-                store.snapshot_weights(simulator.step_count, network.edge_weights(), network.bias)
+                store.snapshot_weights(0, network.edge_weights(), network.bias)
+            for phase, parameters, stream in zip(
+                settings["phase"], scenario.phase_parameters, streams, strict=True
+            ):
+                simulator.set_parameters(parameters)
+                recording = record["phases"] == "all" or phase["name"] in record["phases"]
+                for change, until in stream.segments():
+                    simulator.set_input(change.target, change.clamp)
+                    _advance(
+                        simulator,
+                        until - change.step,
+                        store,
+                        specs,
+                        recorded,
+                        record["every"] if recording else 0,
+                        bar,
+                        stop,
+                    )
+                if record["weight_snapshots"]:
+                    store.snapshot_weights(
+                        simulator.step_count, network.edge_weights(), network.bias
+                    )
+        finally:
+            # the simulated steps, however the run ends (the store counts recorded steps)
+            store.set_attribute("steps_simulated", simulator.step_count)
     metrics = {}
     if "analysis" in settings:
         metrics = analyze(store, settings, network, phase_steps)
     return RunSummary(Path(out), simulator.step_count, store.status, metrics)
+
+
+RIVALRY_DESCRIPTIONS = {
+    "switches": "changes of the dominant unit",
+    "mean_duration": "mean dominance duration (steps)",
+    "cv_duration": "coefficient of variation of the dominance durations",
+    "dominance_share_first": "share of the phase the first unit dominated",
+    "dominance_share_second": "share of the phase the second unit dominated",
+}
+ADAPTATION_DESCRIPTIONS = {
+    "rest_level": "state before the step switched on",
+    "settled_on": "settled state while the step is on",
+    "settled_off": "settled state after the step switched off",
+    "overshoot": "largest excursion above the settled level after switch-on",
+    "undershoot": "largest excursion below the settled level after switch-off",
+}
 
 
 def analyze(
@@ -251,32 +280,37 @@ def analyze(
     start, stop = phase_steps[analysis["phase"]]
     # a step's record is labelled with the count of steps done after it
     inside = (time > start) & (time <= stop)
-    columns = []
-    for position, unit in enumerate(analysis["units"]):
-        index = select_neurons(network, [unit], f"analysis.units[{position}]")[0]
-        if index not in recorded:
-            raise ValidationError(f"analysis.units[{position}] = {unit!r} is not recorded")
-        columns.append(recorded.index(index))
     state = run.array("trajectory", "state")[inside][:, analysis["copy"]]
-    metrics = rivalry_metrics(
-        time[inside], state[:, columns[0]], state[:, columns[1]], analysis["hysteresis"]
-    )
-    descriptions = {
-        "switches": "changes of the dominant unit",
-        "mean_duration": "mean dominance duration (steps)",
-        "cv_duration": "coefficient of variation of the dominance durations",
-        "dominance_share_first": "share of the phase the first unit dominated",
-        "dominance_share_second": "share of the phase the second unit dominated",
-    }
-    for name, value in metrics.as_dict().items():
+
+    def column(unit: Any, key: str) -> int:
+        index = select_neurons(network, [unit], key)[0]
+        if index not in recorded:
+            raise ValidationError(f"{key} = {unit!r} is not recorded (record.neurons)")
+        return recorded.index(index)
+
+    if analysis["kind"] == "rivalry":
+        first, second = (
+            column(unit, f"analysis.units[{k}]") for k, unit in enumerate(analysis["units"])
+        )
+        metrics = rivalry_metrics(
+            time[inside], state[:, first], state[:, second], analysis["hysteresis"]
+        )
+        values, descriptions = metrics.as_dict(), RIVALRY_DESCRIPTIONS
+        store.write_metric(
+            "dominance_durations",
+            metrics.durations,
+            ("switch",),
+            {"description": "complete dominance durations (steps)"},
+        )
+    else:
+        phase = next(p for p in settings["phase"] if p["name"] == analysis["phase"])
+        off = phase.get("off_step", phase["duration"])
+        trace = state[:, column(analysis["unit"], "analysis.unit")]
+        values = adaptation_metrics(trace, phase["on_step"], off, analysis["settle"]).as_dict()
+        descriptions = ADAPTATION_DESCRIPTIONS
+    for name, value in values.items():
         store.write_metric(name, value, (), {"description": descriptions[name]})
-    store.write_metric(
-        "dominance_durations",
-        metrics.durations,
-        ("switch",),
-        {"description": "complete dominance durations (steps)"},
-    )
-    return metrics.as_dict()
+    return values
 
 
 # Steps between two checks for a stop signal when nothing is recorded.

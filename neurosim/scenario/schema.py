@@ -187,8 +187,8 @@ PHASE_KEYS = {
     # constant
     "values": Key(_number_list),
     # step
-    "low": Key(_number(), 0.0),
-    "high": Key(_number(), 1.0),
+    "low": Key(lambda name, value: _number_or_list(name, value), 0.0),
+    "high": Key(lambda name, value: _number_or_list(name, value), 1.0),
     "on_step": Key(_integer(0)),
     "off_step": Key(_integer(0)),
     # windows
@@ -209,20 +209,32 @@ RECORD_KEYS = {
     "time_chunk": Key(_integer(1), 1024),
     "weight_snapshots": Key(_boolean, True),
 }
-ANALYSES = ("rivalry",)
 ANALYSIS_KEYS = {
-    "kind": Key(_choice(ANALYSES), required=True),
-    "phase": Key(_text, required=True),
-    "units": Key(
-        lambda name, value: (
-            value if isinstance(value, list) and len(value) == 2 else _fail_pair(name, value)
+    "rivalry": {
+        "kind": Key(_text, required=True),
+        "phase": Key(_text, required=True),
+        "units": Key(
+            lambda name, value: (
+                value if isinstance(value, list) and len(value) == 2 else _fail_pair(name, value)
+            ),
+            required=True,
         ),
-        required=True,
-    ),
-    "hysteresis": Key(_number(0.0), 0.2),
-    "copy": Key(_integer(0, 1), 0),
+        "hysteresis": Key(_number(0.0), 0.2),
+        "copy": Key(_integer(0, 1), 0),
+    },
+    "adaptation": {
+        "kind": Key(_text, required=True),
+        "phase": Key(_text, required=True),
+        "unit": Key(lambda name, value: value, required=True),
+        "settle": Key(_integer(1), 50),
+        "copy": Key(_integer(0, 1), 0),
+    },
 }
-SECTIONS = ("scenario", "model", "topology", "phase", "record", "analysis")
+SECTIONS = ("scenario", "model", "topology", "phase", "record", "analysis", "experiment")
+
+
+def _number_or_list(name: str, value: Any) -> float | list[float]:
+    return _number_list(name, value) if isinstance(value, list) else check_number(name, value)
 
 
 def _fail_pair(name: str, value: Any) -> list[Any]:
@@ -313,6 +325,8 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     settings["model"] = _parameters_mapping(parameters) | (
         {"preset": preset} if preset is not None else {}
     )
+    if "experiment" in raw:
+        return _check_experiment(raw, settings, parameters, source)
     settings["topology"] = _check_topology(raw.get("topology"), source)
     phases = raw.get("phase")
     if not isinstance(phases, list) or not phases:
@@ -356,7 +370,13 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
                     f"record.phases: {name!r} is not a phase; phases are {', '.join(names)}"
                 )
     if "analysis" in raw:
-        analysis = _check_table("analysis", raw["analysis"], ANALYSIS_KEYS)
+        table = raw["analysis"]
+        kind = check_choice(
+            "analysis.kind",
+            table.get("kind") if isinstance(table, Mapping) else None,
+            tuple(ANALYSIS_KEYS),
+        )
+        analysis = _check_table("analysis", table, ANALYSIS_KEYS[kind])
         if analysis["phase"] not in names:
             raise ValidationError(
                 f"analysis.phase = {analysis['phase']!r}: not a phase; phases are "
@@ -370,8 +390,15 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
             )
         if "state" not in settings["record"]["arrays"]:
             raise ValidationError(
-                'analysis: the rivalry analysis reads the states; add "state" to record.arrays'
+                f'analysis: the {kind} analysis reads the states; add "state" to record.arrays'
             )
+        if kind == "adaptation":
+            phase = settings["phase"][names.index(analysis["phase"])]
+            if phase["stream"] != "step" or settings["record"]["every"] != 1:
+                raise ValidationError(
+                    f"analysis.phase = {analysis['phase']!r}: the adaptation analysis needs a "
+                    "'step' phase recorded every step (record.every = 1)"
+                )
         if analysis["copy"] >= parameters.spec.copies:
             raise ValidationError(
                 f"analysis.copy = {analysis['copy']}: the model has {parameters.spec.copies} "
@@ -379,6 +406,30 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
             )
         settings["analysis"] = analysis
     return Scenario(settings, tuple(phase_parameters), source)
+
+
+def _check_experiment(
+    raw: Mapping[str, Any],
+    settings: dict[str, Any],
+    parameters: ModelParameters,
+    source: Path | None,
+) -> Scenario:
+    """A scenario whose ``[experiment]`` table runs a protocol of its own."""
+    from neurosim.experiments import KINDS, experiment
+
+    table = raw["experiment"]
+    if not isinstance(table, Mapping):
+        raise ValidationError(f"experiment = {describe(table)}: expected a table")
+    kind = check_choice("experiment.kind", table.get("kind"), tuple(KINDS))
+    keys = {"kind": Key(_text, required=True), **experiment(kind).keys}
+    settings["experiment"] = _check_table("experiment", table, keys)
+    for section in ("topology", "phase", "record", "analysis"):
+        if section in raw:
+            raise ValidationError(
+                f"{section}: the {kind} experiment builds its own network, streams and "
+                "records; set them in [experiment]"
+            )
+    return Scenario(settings, (parameters,), source)
 
 
 def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:

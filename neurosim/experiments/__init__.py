@@ -1,0 +1,53 @@
+"""Experiments that need more than one simulator or one run: a scenario with an
+``[experiment]`` table instead of ``[[phase]]`` tables.
+
+Each kind lives in its own module, which defines ``EXPERIMENT``: the keys of its
+``[experiment]`` table (checked like every scenario key), a ``run`` function that carries the
+protocol out and writes one run store (metrics, attributes, and whatever trajectories help),
+and a ``plot`` function that draws the paper's figure from that store.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from neurosim.recording.store import RunReader
+    from neurosim.scenario.runner import RunSummary
+    from neurosim.scenario.schema import Key, Scenario
+
+# kind -> module under neurosim.experiments
+KINDS = {"stdp_window": "stdp_window", "ordering": "ordering"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment kind.
+
+    ``run(scenario, out, overwrite, progress)`` carries out the protocol with
+    ``scenario.phase_parameters[0]`` as the model and ``scenario.settings["experiment"]`` as its
+    checked settings, writes the run store at ``out`` (refusing an existing one unless
+    ``overwrite``) and returns the summary with the metrics to print. ``plot(run, path)``
+    writes the figure.
+    """
+
+    keys: Mapping[str, Key]
+    run: Callable[[Scenario, Path, bool, bool], RunSummary]
+    plot: Callable[[RunReader, Path], Path]
+
+
+def experiment(kind: str) -> Experiment:
+    """The experiment of a kind (its module is imported on first use)."""
+    module = importlib.import_module(f"neurosim.experiments.{KINDS[kind]}")
+    return module.EXPERIMENT
+
+
+def describe_kinds() -> str:
+    return ", ".join(KINDS)
+
+
+__all__ = ["KINDS", "Experiment", "describe_kinds", "experiment"]
