@@ -1,0 +1,464 @@
+"""The aSTDP paper's STDP window (section 3.2.3, Figure 6): ``[experiment] kind = "stdp_window"``.
+
+Two neurons, W = b = 0 (node 0 "input", the presynaptic one; node 1 "output", the
+postsynaptic one), both states starting at 0. Each neuron gets target 1 during a window of
+``w`` steps: the pre neuron during [window_start, window_start + w), the post neuron during
+[window_start + offset, window_start + offset + w). After ``steps`` steps the change of
+W[pre -> post] divided by alpha is the curve's value at that offset (offset > 0: pre leads).
+The run is deterministic: no noise, no fake targets (no hidden neurons), no random states.
+
+Six panels as in Figure 6: the window sizes at one beta pair (top row), the beta pairs at one
+window size (bottom row). Per panel the metrics follow ``docs/toy-experiments-findings.md``
+(section 2): ``far`` is the mean of the values at the two extreme offsets (no overlap), the
+*relative* curve is the curve minus ``far``; its positive and negative peaks and their
+offsets, the width at half maximum of each lobe (the contiguous offsets around the peak whose
+value is at least half the peak, times ``offset_step``) and the asymmetry |max| / |min|.
+
+The window only has a depression lobe when the large-beta copy decays faster than the small
+one (``eps_large > eps_small``); with the project's default eps (0.5 / 0.4) the curve is one
+bump (findings, "Why eps matters"). The scenario ``scenarios/stdp_window.toml`` sets 0.2 / 0.5.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from tqdm import tqdm
+
+from neurosim.backends.sync import SyncSimulator
+from neurosim.checks import check_integer, describe
+from neurosim.errors import ValidationError
+from neurosim.experiments import Experiment
+from neurosim.model.network import compile_graph
+from neurosim.model.parameters import ModelParameters
+from neurosim.model.topology import ROLES
+from neurosim.recording.store import ArraySpec, RunReader, RunStore, stop_on_signals
+from neurosim.scenario.runner import RunSummary
+from neurosim.scenario.schema import Key, Scenario, _integer, _number
+from neurosim.streams import Windows
+
+PRE, POST = 0, 1  # compiled indices of node 0 (input, layer 0) and node 1 (output, layer 1)
+TRACE_ARRAYS = ("state", "dz", "clamp")
+
+
+def _integer_list(name: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of integers")
+    return [check_integer(f"{name}[{k}]", item, 1) for k, item in enumerate(value)]
+
+
+def _beta_list(name: str, value: Any) -> list[float]:
+    if not isinstance(value, list) or not value:
+        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
+    return [_number(0.0)(f"{name}[{k}]", item) for k, item in enumerate(value)]
+
+
+KEYS = {
+    "window_sizes": Key(_integer_list, [5, 10, 15]),
+    "beta_small": Key(_number(0.0), 0.4),
+    "beta_large_values": Key(_beta_list, [0.5, 0.6, 0.7]),
+    "beta_large_for_window_panels": Key(_number(0.0), 0.5),
+    "window_for_beta_panels": Key(_integer(1), 10),
+    "offset_min": Key(_integer(), -30),
+    "offset_max": Key(_integer(), 30),
+    "offset_step": Key(_integer(1), 1),
+    "steps": Key(_integer(1), 200),
+    "window_start": Key(_integer(0), 60),
+    "trace_offset": Key(_integer(0), 5),
+}
+
+
+def _check_settings(table: dict[str, Any], params: ModelParameters) -> np.ndarray:
+    """The offsets, after checking the settings against each other and the model."""
+    if params.spec.copies != 2:
+        raise ValidationError(
+            f"model.rule = {params.rule!r}: the STDP window needs the two-copy rule 'astdp'"
+        )
+    low, high, step = table["offset_min"], table["offset_max"], table["offset_step"]
+    if low > high:
+        raise ValidationError(
+            f"experiment.offset_min = {low} is larger than experiment.offset_max = {high}"
+        )
+    offsets = np.arange(low, high + 1, step, dtype=np.int64)
+    if offsets.size < 3:
+        raise ValidationError(
+            f"experiment.offset_step = {step}: the offsets {offsets.tolist()} give fewer than "
+            "3 points; lower the step or widen offset_min..offset_max"
+        )
+    steps, start = table["steps"], table["window_start"]
+    windows = [*table["window_sizes"], table["window_for_beta_panels"]]
+    longest = max(windows)
+    for key, window in [
+        *((f"experiment.window_sizes[{k}]", w) for k, w in enumerate(table["window_sizes"])),
+        ("experiment.window_for_beta_panels", table["window_for_beta_panels"]),
+    ]:
+        if start + window > steps:
+            raise ValidationError(
+                f"{key} = {window}: the pre window [{start}, {start + window}) does not fit in "
+                f"experiment.steps = {steps}"
+            )
+    if start + offsets[0] < 0:
+        raise ValidationError(
+            f"experiment.offset_min = {low}: the post window would start at step "
+            f"{start + offsets[0]}; raise experiment.window_start to at least {-offsets[0]}"
+        )
+    if start + offsets[-1] + longest > steps:
+        raise ValidationError(
+            f"experiment.offset_max = {high}: the post window of the longest window ({longest}) "
+            f"would end at step {start + offsets[-1] + longest}, after experiment.steps = "
+            f"{steps}"
+        )
+    if -offsets[0] < longest or offsets[-1] < longest:
+        raise ValidationError(
+            f"experiment.offset_min = {low}, offset_max = {high} (last offset {offsets[-1]}): "
+            f"the extreme offsets must not overlap the longest window ({longest}) so that they "
+            f"give the no-overlap baseline; use offsets beyond -{longest} and +{longest}"
+        )
+    trace = table["trace_offset"]
+    window = table["window_for_beta_panels"]
+    if start - trace < 0 or start + trace + window > steps:
+        raise ValidationError(
+            f"experiment.trace_offset = {trace}: the recorded protocols' post windows "
+            f"(offsets -{trace} and +{trace}) must lie within [0, {steps})"
+        )
+    for key, beta in [
+        *(
+            (f"experiment.beta_large_values[{k}]", b)
+            for k, b in enumerate(table["beta_large_values"])
+        ),
+        ("experiment.beta_large_for_window_panels", table["beta_large_for_window_panels"]),
+    ]:
+        if beta < table["beta_small"]:
+            raise ValidationError(
+                f"{key} = {beta}: smaller than experiment.beta_small = {table['beta_small']}; "
+                "the large beta must be at least the small one"
+            )
+    return offsets
+
+
+def _panels(table: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """(label, window, beta_large) of each panel: window sizes first, then beta pairs."""
+    beta_small = table["beta_small"]
+    panels = [
+        (f"window {w}", w, table["beta_large_for_window_panels"]) for w in table["window_sizes"]
+    ]
+    panels += [
+        (f"beta {beta_small:g}/{b:g}", table["window_for_beta_panels"], b)
+        for b in table["beta_large_values"]
+    ]
+    return panels
+
+
+def two_neuron_graph() -> nx.DiGraph:
+    """Node 0 (input, pre) and node 1 (output, post), W = b = 0 in both directions."""
+    graph = nx.DiGraph()
+    graph.add_node(0, role="input", layer=0, bias=0.0)
+    graph.add_node(1, role="output", layer=1, bias=0.0)
+    graph.add_edge(0, 1, weight=0.0)
+    graph.add_edge(1, 0, weight=0.0)
+    return graph
+
+
+def run_protocol(
+    params: ModelParameters,
+    window: int,
+    offset: int,
+    *,
+    steps: int = 200,
+    window_start: int = 60,
+    seed: int = 0,
+    record: bool = False,
+) -> tuple[float, dict[str, np.ndarray]]:
+    """One protocol: ``(ΔW[pre -> post] / alpha, recorded arrays)`` (empty unless ``record``).
+
+    ``params`` must have alpha > 0; the network is built afresh, so protocols are independent.
+    """
+    network = compile_graph(two_neuron_graph(), params, seed=seed)
+    edge = int(np.flatnonzero((network.edge_pre == PRE) & (network.edge_post == POST))[0])
+    before = float(network.edge_weights()[edge])
+    simulator = SyncSimulator(network, params, seed=seed, initial_state_scale=0.0)
+    stream = Windows(
+        network.n_neurons,
+        [(PRE, window_start, window, 1.0), (POST, window_start + offset, window, 1.0)],
+        steps,
+    )
+    pieces: list[dict[str, np.ndarray]] = []
+    for change, stop in stream.segments():
+        simulator.set_input(change.target, change.clamp)
+        values = simulator.run(
+            stop - change.step, record_every=1 if record else 0, record=TRACE_ARRAYS
+        )
+        if record:
+            pieces.append(values)
+    change_of_weight = (float(network.edge_weights()[edge]) - before) / params.alpha
+    if not record:
+        return change_of_weight, {}
+    recorded = {
+        name: np.concatenate([piece[name] for piece in pieces]) for name in ("time", *TRACE_ARRAYS)
+    }
+    # batch size 1: drop the batch axis
+    recorded["state"] = recorded["state"][:, :, 0]
+    recorded["dz"] = recorded["dz"][:, 0]
+    recorded["clamp"] = recorded["clamp"][:, 0]
+    return change_of_weight, recorded
+
+
+def _lobe_width(curve: np.ndarray, peak: int, step: int) -> float:
+    """Width of the contiguous region around ``peak`` where |curve| >= |peak value| / 2."""
+    half = abs(curve[peak]) / 2.0
+    sign = np.sign(curve[peak])
+    if sign == 0:
+        return float("nan")
+    inside = sign * curve >= half
+    left = peak
+    while left > 0 and inside[left - 1]:
+        left -= 1
+    right = peak
+    while right < curve.size - 1 and inside[right + 1]:
+        right += 1
+    return float((right - left + 1) * step)
+
+
+def window_metrics(offsets: np.ndarray, curve: np.ndarray, step: int) -> dict[str, float]:
+    """The findings' summary of one curve (raw ΔW / alpha over ``offsets``)."""
+    far = float((curve[0] + curve[-1]) / 2.0)
+    relative = curve - far
+    top, bottom = int(np.argmax(relative)), int(np.argmin(relative))
+    peak, trough = float(relative[top]), float(relative[bottom])
+    has_top, has_bottom = peak > 0.0, trough < 0.0
+    return {
+        "far": far,
+        "raw_max": float(curve.max()),
+        "raw_min": float(curve.min()),
+        "peak_potentiation": peak if has_top else 0.0,
+        "peak_potentiation_offset": float(offsets[top]) if has_top else float("nan"),
+        "peak_depression": trough if has_bottom else 0.0,
+        "peak_depression_offset": float(offsets[bottom]) if has_bottom else float("nan"),
+        "fwhm_potentiation": _lobe_width(relative, top, step) if has_top else float("nan"),
+        "fwhm_depression": _lobe_width(relative, bottom, step) if has_bottom else float("nan"),
+        "asymmetry": abs(peak) / abs(trough) if has_bottom else float("inf"),
+    }
+
+
+METRIC_DESCRIPTIONS = {
+    "far": "mean of ΔW/alpha at the two extreme offsets (no overlap): the baseline",
+    "raw_max": "largest ΔW/alpha",
+    "raw_min": "smallest ΔW/alpha",
+    "peak_potentiation": "largest value of the relative curve (ΔW/alpha - far)",
+    "peak_potentiation_offset": "offset (t_post - t_pre) of the potentiation peak",
+    "peak_depression": "smallest value of the relative curve (ΔW/alpha - far)",
+    "peak_depression_offset": "offset (t_post - t_pre) of the depression peak",
+    "fwhm_potentiation": "width (steps) of the potentiation lobe at half its peak",
+    "fwhm_depression": "width (steps) of the depression lobe at half its peak",
+    "asymmetry": "|peak_potentiation| / |peak_depression| (inf: no depression lobe)",
+}
+HEADLINE = ("asymmetry", "peak_potentiation_offset", "peak_depression_offset", "fwhm_potentiation")
+
+
+def _slug(label: str) -> str:
+    return label.replace(" ", "_").replace("/", "_")
+
+
+def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
+    """Every panel's curve, written to one run store at ``out``."""
+    settings = scenario.settings
+    table = settings["experiment"]
+    seed = settings["scenario"]["seed"]
+    model = scenario.phase_parameters[0]
+    offsets = _check_settings(table, model)
+    if settings["scenario"]["backend"] != "sync":
+        raise ValidationError(
+            f"scenario.backend = {settings['scenario']['backend']!r}: the STDP window runs on "
+            "the synchronous backend ('sync')"
+        )
+    if model.alpha <= 0:
+        raise ValidationError(f"model.alpha = {model.alpha}: the window needs alpha > 0")
+    panels = _panels(table)
+    steps, start = table["steps"], table["window_start"]
+    parameters = {
+        beta_large: model.replace(beta_small=table["beta_small"], beta_large=beta_large)
+        for _, _, beta_large in panels
+    }
+    dtype = np.dtype(model.dtype)
+    specs = {}
+    for side in ("pre_leads", "post_leads"):
+        specs[f"state_{side}"] = ArraySpec(("copy", "neuron"), (2, 2), dtype)
+        specs[f"dz_{side}"] = ArraySpec(("neuron",), (2,), dtype)
+        specs[f"clamp_{side}"] = ArraySpec(("neuron",), (2,), dtype)
+    network = compile_graph(two_neuron_graph(), model, seed=seed)
+    trace_window = table["window_for_beta_panels"]
+    trace_beta = table["beta_large_values"][0]
+    trace_offset = table["trace_offset"]
+    store = RunStore.create(
+        out,
+        attributes={
+            "scenario": settings,
+            "backend": "sync",
+            "seed": seed,
+            "trace": {
+                "window": trace_window,
+                "beta_small": table["beta_small"],
+                "beta_large": trace_beta,
+                "pre_leads_offset": trace_offset,
+                "post_leads_offset": -trace_offset,
+                "window_start": start,
+            },
+        },
+        neurons={
+            "role": np.array(ROLES)[network.role],
+            "layer": network.layer,
+            "name": np.array([str(node) for node in network.node_ids]),
+        },
+        arrays=specs,
+        recorded_neurons=None,
+        edge_src=network.edge_pre,
+        edge_dst=network.edge_post,
+        time_chunk=max(steps, 1),
+        overwrite=overwrite,
+        weight_dtype=dtype,
+    )
+    curves = np.zeros((len(panels), offsets.size))
+    done: dict[tuple[int, float], np.ndarray] = {}
+    bar = tqdm(total=len(panels) * offsets.size, unit="protocol", delay=2.0, disable=not progress)
+    with store, stop_on_signals() as stop, bar:
+        traces = {}
+        for side, offset in (("pre_leads", trace_offset), ("post_leads", -trace_offset)):
+            _, traces[side] = run_protocol(
+                parameters[trace_beta],
+                trace_window,
+                offset,
+                steps=steps,
+                window_start=start,
+                seed=seed,
+                record=True,
+            )
+        store.append(
+            traces["pre_leads"]["time"],
+            {f"{name}_{side}": traces[side][name] for side in traces for name in TRACE_ARRAYS},
+        )
+        for row, (_, window, beta_large) in enumerate(panels):
+            key = (window, beta_large)
+            if key not in done:
+                values = np.empty(offsets.size)
+                for column, offset in enumerate(offsets):
+                    values[column], _ = run_protocol(
+                        parameters[beta_large],
+                        window,
+                        int(offset),
+                        steps=steps,
+                        window_start=start,
+                        seed=seed,
+                    )
+                    bar.update(1)
+                    stop.check()
+                done[key] = values
+            else:
+                bar.update(offsets.size)
+            curves[row] = done[key]
+        labels = np.array([label for label, _, _ in panels])
+        coords = {"panel": labels, "offset": offsets}
+        store.write_metric(
+            "weight_change",
+            curves,
+            ("panel", "offset"),
+            {
+                "description": "ΔW[pre -> post] / alpha after the protocol; offset = t_post - "
+                "t_pre (> 0: pre leads)"
+            },
+            coords=coords,
+        )
+        far = (curves[:, :1] + curves[:, -1:]) / 2.0
+        store.write_metric(
+            "relative_weight_change",
+            curves - far,
+            ("panel", "offset"),
+            {"description": "weight_change minus the panel's far baseline"},
+        )
+        store.write_metric(
+            "panel_window",
+            np.array([window for _, window, _ in panels], dtype=np.int64),
+            ("panel",),
+            {"description": "window size (steps) of the panel"},
+        )
+        store.write_metric(
+            "panel_beta_large",
+            np.array([beta for _, _, beta in panels]),
+            ("panel",),
+            {"description": f"beta_large of the panel (beta_small {table['beta_small']:g})"},
+        )
+        per_panel = [window_metrics(offsets, curve, table["offset_step"]) for curve in curves]
+        for name, description in METRIC_DESCRIPTIONS.items():
+            store.write_metric(
+                name,
+                np.array([metrics[name] for metrics in per_panel]),
+                ("panel",),
+                {"description": description},
+            )
+    headline = {
+        f"{_slug(label)}.{name}": metrics[name]
+        for (label, _, _), metrics in zip(panels, per_panel, strict=True)
+        for name in HEADLINE
+    }
+    # steps simulated: the two recorded protocols and one curve per distinct (window, beta)
+    simulated = steps * (2 + len(done) * offsets.size)
+    return RunSummary(out, simulated, store.status, headline)
+
+
+def plot(run_reader: RunReader, path: Path) -> Path:
+    """Figure 6's layout: window sizes on top, beta pairs below; ΔW / alpha against offset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if "weight_change" not in run_reader.names("metrics"):
+        raise ValidationError(f"{run_reader.path}: no weight_change metric (the run did not end)")
+    curves = run_reader.array("metrics", "weight_change")
+    labels = [str(label) for label in run_reader.array("metrics", "panel")]
+    offsets = run_reader.array("metrics", "offset")
+    far = run_reader.array("metrics", "far")
+    asymmetry = run_reader.array("metrics", "asymmetry")
+    table = run_reader.attributes["scenario"]["experiment"]
+    n_top = len(table["window_sizes"])
+    n_bottom = len(table["beta_large_values"])
+    columns = max(n_top, n_bottom)
+    figure, axes = plt.subplots(
+        2, columns, figsize=(3.6 * columns, 6.2), squeeze=False, sharex=True
+    )
+    positions = [(0, k) for k in range(n_top)] + [(1, k) for k in range(n_bottom)]
+    for row, (label, (r, c)) in enumerate(zip(labels, positions, strict=True)):
+        axis = axes[r][c]
+        axis.axhline(0.0, color="black", lw=0.8)
+        axis.axvline(0.0, color="grey", lw=0.5, ls=":")
+        axis.axhline(far[row], color="tab:grey", lw=0.8, ls="--", label="far baseline")
+        axis.plot(offsets, curves[row], ".-", color="tab:blue", ms=3, lw=1.0)
+        detail = (
+            f"beta {table['beta_small']:g}/{table['beta_large_for_window_panels']:g}"
+            if r == 0
+            else f"window {table['window_for_beta_panels']}"
+        )
+        axis.set_title(f"{label} ({detail}); asym {asymmetry[row]:.3g}", fontsize=9)
+        axis.tick_params(labelsize=7)
+        if c == 0:
+            axis.set_ylabel("ΔW / alpha", fontsize=8)
+        if r == 1:
+            axis.set_xlabel("offset t_post - t_pre (steps)", fontsize=8)
+    for r, count in ((0, n_top), (1, n_bottom)):
+        for c in range(count, columns):
+            axes[r][c].set_visible(False)
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    figure.suptitle("STDP window (aSTDP, Figure 6): pre leads for offset > 0", fontsize=10)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot)
+
+__all__ = ["EXPERIMENT", "KEYS", "run_protocol", "two_neuron_graph", "window_metrics"]
