@@ -1,0 +1,367 @@
+"""The aSTDP paper's data-ordering experiment (section 3.2.4, Tables 3 and 4).
+
+Item i of ``n_items`` is the one-hot input i together with the one-hot output i. One network
+per stride s (``recurrent(n_items, n_items, n_hidden)``, "Network8s" in the paper's naming)
+learns the items in the cyclic order i -> i + s mod n_items, ``steps_per_item`` steps per item,
+``epochs`` passes, learning all the time and the state never reset. Each item is presented as
+in the paper's algorithm 2: ``free_steps`` steps with only the inputs clamped (the outputs
+free), then the rest of the item with inputs and outputs clamped.
+
+Test (``docs/toy-experiments-findings.md``, section 3): every trained network is tested on
+every order at every length in ``test_steps``, on a copy of the network with learning off
+(alpha 0, the training fake targets) and a new simulator seeded with ``seed + 1000``. Only the
+inputs are clamped. ``test_items + 1`` items are shown in the tested order starting at item 0,
+the state never reset; the first item is a warm-up and is not scored. An item is correct when
+the argmax of the output states (copy 0) at the end of its presentation is the item.
+Accuracy is the share of correct items.
+
+A test length may be longer than ``steps_per_item`` (the findings also tested 320 steps): it
+only says how long each item is held at test. ``scenario.seed`` is not used; the experiment
+runs every seed in ``seeds`` (network initialisation and training simulator seeded with it).
+
+Metrics: ``accuracy`` over (seed, network, order, test_steps), NaN for seeds not yet run (an
+interrupted run keeps the seeds done); ``accuracy_mean`` and ``accuracy_sd`` over (network,
+order, test_steps), mean and population sd over the seeds done. ``accuracy_mean`` carries the
+paper's Tables 3 and 4 as its ``paper_value`` attribute.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
+
+from neurosim.backends.sync import SyncSimulator
+from neurosim.checks import check_integer, describe
+from neurosim.errors import ValidationError
+from neurosim.experiments import Experiment
+from neurosim.model import topology
+from neurosim.model.network import CompiledNetwork, compile_graph
+from neurosim.model.parameters import ModelParameters
+from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
+from neurosim.scenario.runner import RunSummary
+from neurosim.scenario.schema import Key, Scenario, _integer
+from neurosim.streams import cyclic_order
+
+TEST_SEED_OFFSET = 1000
+
+# The paper's Tables 3 (160 steps per item at test) and 4 (80 steps): network -> order -> value.
+PAPER_TABLES = {
+    "160": {
+        "Network81": {"order81": 1.00, "order83": 0.98},
+        "Network83": {"order81": 0.99, "order83": 1.00},
+    },
+    "80": {
+        "Network81": {"order81": 1.00, "order83": 0.91},
+        "Network83": {"order81": 0.87, "order83": 1.00},
+    },
+}
+PAPER_SOURCE = "aSTDP paper, section 3.2.4: Table 3 (test at 160 steps), Table 4 (at 80 steps)"
+
+
+def _integer_list(low: int, unique: bool = True) -> Any:
+    def check(name: str, value: Any) -> list[int]:
+        if not isinstance(value, list) or not value:
+            raise ValidationError(
+                f"{name} = {describe(value)}: expected a non-empty list of integers >= {low}"
+            )
+        items = [check_integer(f"{name}[{k}]", item, low) for k, item in enumerate(value)]
+        if unique and len(set(items)) != len(items):
+            raise ValidationError(f"{name} = {items}: a value repeats; give each once")
+        return items
+
+    return check
+
+
+KEYS = {
+    "n_items": Key(_integer(2), 8),
+    "n_hidden": Key(_integer(1), 16),
+    "strides": Key(_integer_list(1), [1, 3]),
+    "epochs": Key(_integer(1), 1000),
+    "steps_per_item": Key(_integer(2), 160),
+    "free_steps": Key(_integer(0), 80),
+    "test_steps": Key(_integer_list(1), [160, 80]),
+    "test_items": Key(_integer(1), 40),
+    "seeds": Key(_integer_list(0), [0, 1, 2, 3, 4]),
+}
+
+
+def _check_settings(table: dict[str, Any]) -> None:
+    """The checks that involve more than one key."""
+    n_items = table["n_items"]
+    for k, stride in enumerate(table["strides"]):
+        if stride >= n_items:
+            raise ValidationError(
+                f"experiment.strides[{k}] = {stride}: expected 1 .. n_items - 1 = {n_items - 1} "
+                f"(stride {stride} is the order of stride {stride % n_items})"
+            )
+        common = math.gcd(stride, n_items)
+        if common > 1:
+            raise ValidationError(
+                f"experiment.strides[{k}] = {stride} shares the factor {common} with "
+                f"experiment.n_items = {n_items}: the order i -> i + {stride} mod {n_items} "
+                f"visits only {n_items // common} of the {n_items} items; choose a stride "
+                f"coprime to {n_items}"
+            )
+    if table["free_steps"] >= table["steps_per_item"]:
+        raise ValidationError(
+            f"experiment.free_steps = {table['free_steps']}: must be below "
+            f"experiment.steps_per_item = {table['steps_per_item']}, so that each item has "
+            "at least one step with the outputs clamped"
+        )
+
+
+def _labels(n_items: int, strides: list[int]) -> tuple[list[str], list[str]]:
+    networks = [f"Network{n_items}{stride}" for stride in strides]
+    orders = [f"order{n_items}{stride}" for stride in strides]
+    return networks, orders
+
+
+def _item_target(
+    network: CompiledNetwork, inputs: np.ndarray, outputs: np.ndarray, item: int
+) -> np.ndarray:
+    target = np.zeros(network.n_neurons)
+    target[inputs[item]] = 1.0
+    target[outputs[item]] = 1.0
+    return target
+
+
+def train(
+    n_items: int,
+    n_hidden: int,
+    stride: int,
+    params: ModelParameters,
+    seed: int,
+    *,
+    epochs: int,
+    steps_per_item: int,
+    free_steps: int,
+    stop: StopRequest | None = None,
+    bar: tqdm | None = None,
+) -> CompiledNetwork:
+    """A network trained on the items in the order i -> i + stride (algorithm 2 per item)."""
+    network = compile_graph(topology.recurrent(n_items, n_items, n_hidden), params, seed=seed)
+    inputs, outputs = _roles(network)
+    sim = SyncSimulator(network, params, seed=seed)
+    input_clamp = np.zeros(network.n_neurons)
+    input_clamp[inputs] = 1.0
+    visible_clamp = (~network.hidden).astype(float)
+    targets = [_item_target(network, inputs, outputs, item) for item in range(n_items)]
+    for count, item in enumerate(cyclic_order(n_items, stride, length=n_items * epochs)):
+        if free_steps:
+            sim.set_input(targets[item], input_clamp)
+            sim.run(free_steps)
+        sim.set_input(targets[item], visible_clamp)
+        sim.run(steps_per_item - free_steps)
+        if (count + 1) % n_items == 0:
+            if bar is not None:
+                bar.update(n_items * steps_per_item)
+            if stop is not None:
+                stop.check()
+    return network
+
+
+def _roles(network: CompiledNetwork) -> tuple[np.ndarray, np.ndarray]:
+    roles = np.array(topology.ROLES)[network.role]
+    return np.flatnonzero(roles == "input"), np.flatnonzero(roles == "output")
+
+
+def accuracy_on_order(
+    network: CompiledNetwork,
+    params: ModelParameters,
+    stride: int,
+    steps: int,
+    n_scored: int,
+    seed: int,
+) -> float:
+    """Share of items whose output argmax is right after ``steps`` steps, inputs clamped only
+    (learning off, on a copy; one unscored warm-up item first)."""
+    n_items = int(np.count_nonzero(network.role == topology.ROLES.index("input")))
+    inputs, outputs = _roles(network)
+    sim = SyncSimulator(network.copy(), params.replace(alpha=0.0), seed=seed + TEST_SEED_OFFSET)
+    clamp = np.zeros(network.n_neurons)
+    clamp[inputs] = 1.0
+    correct = 0
+    for position, item in enumerate(cyclic_order(n_items, stride, length=n_scored + 1)):
+        target = np.zeros(network.n_neurons)
+        target[inputs[item]] = 1.0
+        sim.set_input(target, clamp)
+        sim.run(steps)
+        if position > 0:
+            correct += int(np.argmax(sim.state[0, 0, outputs]) == item)
+    return correct / n_scored
+
+
+def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
+    table = scenario.settings["experiment"]
+    _check_settings(table)
+    params = scenario.phase_parameters[0]
+    n_items, strides, seeds = table["n_items"], table["strides"], table["seeds"]
+    test_steps, n_scored = table["test_steps"], table["test_items"]
+    networks, orders = _labels(n_items, strides)
+    # a network built before the store: its neurons and synapses describe the store
+    layout = compile_graph(topology.recurrent(n_items, n_items, table["n_hidden"]), params)
+    accuracy = np.full((len(seeds), len(strides), len(strides), len(test_steps)), np.nan)
+    train_steps = n_items * table["epochs"] * table["steps_per_item"]
+    test_total = len(strides) * (n_scored + 1) * sum(test_steps)
+    total = len(seeds) * len(strides) * (train_steps + test_total)
+    store = RunStore.create(
+        out,
+        attributes={
+            "scenario": scenario.settings,
+            "backend": "sync",
+            "seed": seeds,
+            "experiment": "ordering",
+            "paper_tables": PAPER_TABLES,
+            "paper_source": PAPER_SOURCE,
+            "seeds_done": 0,
+        },
+        neurons={
+            "role": np.array(topology.ROLES)[layout.role],
+            "layer": layout.layer,
+            "name": np.array([str(node) for node in layout.node_ids]),
+        },
+        arrays={},
+        recorded_neurons=np.arange(0),
+        edge_src=layout.edge_pre,
+        edge_dst=layout.edge_post,
+        overwrite=overwrite,
+        weight_dtype=np.dtype(params.dtype),
+    )
+    steps = 0
+    bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
+    with store, stop_on_signals() as stop, bar:
+        for s, seed in enumerate(seeds):
+            for n, stride in enumerate(strides):
+                network = train(
+                    n_items,
+                    table["n_hidden"],
+                    stride,
+                    params,
+                    seed,
+                    epochs=table["epochs"],
+                    steps_per_item=table["steps_per_item"],
+                    free_steps=table["free_steps"],
+                    stop=stop,
+                    bar=bar,
+                )
+                steps += train_steps
+                for o, order_stride in enumerate(strides):
+                    for t, length in enumerate(test_steps):
+                        accuracy[s, n, o, t] = accuracy_on_order(
+                            network, params, order_stride, length, n_scored, seed
+                        )
+                        bar.update((n_scored + 1) * length)
+                        steps += (n_scored + 1) * length
+                stop.check()
+            _write_metrics(store, accuracy, seeds, networks, orders, test_steps)
+            store.set_attribute("seeds_done", s + 1)
+    mean = accuracy.mean(axis=0)
+    metrics = {
+        f"accuracy_{network}_{order}_{length}": float(mean[n, o, t])
+        for t, length in enumerate(test_steps)
+        for n, network in enumerate(networks)
+        for o, order in enumerate(orders)
+    }
+    return RunSummary(out, steps, store.status, metrics)
+
+
+def _write_metrics(
+    store: RunStore,
+    accuracy: np.ndarray,
+    seeds: list[int],
+    networks: list[str],
+    orders: list[str],
+    test_steps: list[int],
+) -> None:
+    done = accuracy[~np.isnan(accuracy).any(axis=(1, 2, 3))]
+    coords = {"network": networks, "order": orders, "test_steps": np.array(test_steps)}
+    store.write_metric(
+        "accuracy",
+        accuracy,
+        ("seed", "network", "order", "test_steps"),
+        {
+            "description": "share of test items whose output argmax is the item (inputs "
+            "clamped only, learning off); NaN for a seed not run",
+        },
+        coords={"seed": np.array(seeds), **coords},
+    )
+    store.write_metric(
+        "accuracy_mean",
+        done.mean(axis=0),
+        ("network", "order", "test_steps"),
+        {
+            "description": f"accuracy, mean over the {len(done)} seeds done",
+            "paper_value": PAPER_TABLES,
+            "paper_source": PAPER_SOURCE,
+        },
+        coords=coords,
+    )
+    store.write_metric(
+        "accuracy_sd",
+        done.std(axis=0),
+        ("network", "order", "test_steps"),
+        {"description": f"accuracy, population sd over the {len(done)} seeds done"},
+        coords=coords,
+    )
+
+
+def plot(run: RunReader, path: Path) -> Path:
+    """One heatmap per test length: rows networks, columns orders, mean ± sd over seeds in %,
+    with the paper's value below where it has one."""
+    if "accuracy_mean" not in run.names("metrics"):
+        raise ValidationError(f"{run.path}: no accuracy metrics yet (no seed finished)")
+    mean = run.array("metrics", "accuracy_mean")
+    sd = run.array("metrics", "accuracy_sd")
+    networks = [str(label) for label in run.array("metrics", "network")]
+    orders = [str(label) for label in run.array("metrics", "order")]
+    lengths = [int(length) for length in run.array("metrics", "test_steps")]
+    seeds_done = run.attributes.get("seeds_done", "?")
+    paper = run.attributes.get("paper_tables", PAPER_TABLES)
+    size = max(len(networks), len(orders))
+    figure, axes = plt.subplots(
+        1,
+        len(lengths),
+        figsize=(1.5 + 1.4 * size * len(lengths), 0.9 + 1.2 * size),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for t, length in enumerate(lengths):
+        ax = axes[0, t]
+        image = ax.imshow(100 * mean[:, :, t], vmin=0, vmax=100, cmap="viridis")
+        for n, network in enumerate(networks):
+            for o, order in enumerate(orders):
+                value = 100 * mean[n, o, t]
+                text = f"{value:.0f} ± {100 * sd[n, o, t]:.0f} %"
+                reference = paper.get(str(length), {}).get(network, {}).get(order)
+                if reference is not None:
+                    text += f"\n(paper {100 * reference:.0f} %)"
+                ax.text(
+                    o,
+                    n,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if value > 60 else "white",
+                )
+        ax.set_xticks(range(len(orders)), orders, fontsize=8)
+        ax.set_yticks(range(len(networks)), networks if t == 0 else [], fontsize=8)
+        ax.set_xlabel("data order at test", fontsize=8)
+        ax.set_title(f"test at {length} steps per item", fontsize=9)
+    figure.colorbar(image, ax=axes[0, :].tolist(), shrink=0.8, label="accuracy (%)")
+    figure.suptitle(f"data ordering: accuracy, mean ± sd over {seeds_done} seeds", fontsize=10)
+    path = Path(path)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot)
