@@ -46,7 +46,7 @@ from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
-from neurosim.scenario.runner import RunSummary
+from neurosim.scenario.runner import RunSummary, create_store
 from neurosim.scenario.schema import Key, Scenario, _integer
 from neurosim.streams import cyclic_order
 
@@ -212,8 +212,9 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     train_steps = n_items * table["epochs"] * table["steps_per_item"]
     test_total = len(strides) * (n_scored + 1) * sum(test_steps)
     total = len(seeds) * len(strides) * (train_steps + test_total)
-    store = RunStore.create(
+    store = create_store(
         out,
+        layout,
         attributes={
             "scenario": scenario.settings,
             "backend": "sync",
@@ -223,17 +224,10 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             "paper_source": PAPER_SOURCE,
             "seeds_done": 0,
         },
-        neurons={
-            "role": np.array(topology.ROLES)[layout.role],
-            "layer": layout.layer,
-            "name": np.array([str(node) for node in layout.node_ids]),
-        },
         arrays={},
         recorded_neurons=np.arange(0),
-        edge_src=layout.edge_pre,
-        edge_dst=layout.edge_post,
+        time_chunk=1,
         overwrite=overwrite,
-        weight_dtype=np.dtype(params.dtype),
     )
     steps = 0
     bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)

@@ -34,9 +34,8 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.model.topology import ROLES
-from neurosim.recording.store import ArraySpec, RunReader, RunStore, stop_on_signals
-from neurosim.scenario.runner import RunSummary
+from neurosim.recording.store import ArraySpec, RunReader, stop_on_signals
+from neurosim.scenario.runner import RunSummary, create_store
 from neurosim.scenario.schema import Key, Scenario, _integer, _number
 from neurosim.streams import Windows
 
@@ -292,8 +291,9 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     trace_window = table["window_for_beta_panels"]
     trace_beta = table["beta_large_values"][0]
     trace_offset = table["trace_offset"]
-    store = RunStore.create(
+    store = create_store(
         out,
+        network,
         attributes={
             "scenario": settings,
             "backend": "sync",
@@ -307,18 +307,10 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
                 "window_start": start,
             },
         },
-        neurons={
-            "role": np.array(ROLES)[network.role],
-            "layer": network.layer,
-            "name": np.array([str(node) for node in network.node_ids]),
-        },
         arrays=specs,
         recorded_neurons=None,
-        edge_src=network.edge_pre,
-        edge_dst=network.edge_post,
         time_chunk=max(steps, 1),
         overwrite=overwrite,
-        weight_dtype=dtype,
     )
     curves = np.zeros((len(panels), offsets.size))
     done: dict[tuple[int, float], np.ndarray] = {}

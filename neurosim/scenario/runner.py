@@ -59,6 +59,35 @@ class RunSummary:
     metrics: dict[str, float]
 
 
+def create_store(
+    out: str | Path,
+    network: CompiledNetwork,
+    *,
+    attributes: dict[str, Any],
+    arrays: dict[str, ArraySpec],
+    recorded_neurons: np.ndarray | None,
+    time_chunk: int,
+    overwrite: bool,
+) -> RunStore:
+    """A new run store for ``network``: its neurons, synapses and weight dtype filled in."""
+    return RunStore.create(
+        out,
+        attributes=attributes,
+        neurons={
+            "role": np.array(topology.ROLES)[network.role],
+            "layer": network.layer,
+            "name": np.array([str(node) for node in network.node_ids]),
+        },
+        arrays=arrays,
+        recorded_neurons=recorded_neurons,
+        edge_src=network.edge_pre,
+        edge_dst=network.edge_post,
+        time_chunk=time_chunk,
+        overwrite=overwrite,
+        weight_dtype=network.dtype,
+    )
+
+
 def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwork:
     """The compiled network of the ``[topology]`` section."""
     table = settings["topology"]
@@ -194,26 +223,19 @@ def run_scenario(
         start += stream.duration
     total = start
     simulator = SyncSimulator(network, scenario.phase_parameters[0], seed=seed)
-    store = RunStore.create(
+    store = create_store(
         out,
+        network,
         attributes={
             "scenario": settings,
             "backend": "sync",
             "seed": seed,
             "phase_steps": phase_steps,
         },
-        neurons={
-            "role": np.array(topology.ROLES)[network.role],
-            "layer": network.layer,
-            "name": np.array([str(node) for node in network.node_ids]),
-        },
         arrays=specs,
         recorded_neurons=recorded,
-        edge_src=network.edge_pre,
-        edge_dst=network.edge_post,
         time_chunk=record["time_chunk"],
         overwrite=overwrite,
-        weight_dtype=dtype,
     )
     bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
     with store, stop_on_signals() as stop, bar:
