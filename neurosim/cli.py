@@ -232,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("path", help="run store directory")
     plot.add_argument(
         "--kind",
-        choices=("trajectory", "rivalry"),
-        help="which figure (default: the scenario's analysis, else trajectory)",
+        choices=("trajectory", "rivalry", "adaptation", "stdp_window", "ordering"),
+        help="which figure (default: the scenario's analysis or experiment, else trajectory)",
     )
     plot.add_argument("-o", "--output", help="image file (default: PATH.KIND.png)")
     plot.set_defaults(handler=_plot)

@@ -229,3 +229,6 @@ def test_adaptation_overshoot_grows_with_momentum(tmp_path, capsys) -> None:
     assert float(with_momentum.overshoot) > 2 * float(without.overshoot)
     assert float(with_momentum.undershoot) > 2 * float(without.undershoot)
     assert float(with_momentum.settled_on) > float(with_momentum.rest_level) + 0.5
+    figure = tmp_path / "adaptation.png"
+    assert main(["plot", str(strong), "-o", str(figure)]) == EXIT_OK
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

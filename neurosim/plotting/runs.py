@@ -15,7 +15,7 @@ from neurosim.errors import ValidationError
 from neurosim.recording.store import RunReader
 
 COPY_STYLES = (("tab:green", "copy 0 (small beta)"), ("tab:blue", "copy 1 (large beta)"))
-PLOT_KINDS = ("trajectory", "rivalry")
+PLOT_KINDS = ("trajectory", "rivalry", "adaptation")
 
 
 def _trajectory(run: RunReader) -> tuple[np.ndarray, dict[str, np.ndarray], list[int], list[str]]:
@@ -47,8 +47,9 @@ def _panel(
 
 def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window: int = 600) -> Path:
     """Write a figure of the run: ``trajectory`` (the first recorded neurons' states and dz
-    over time) or ``rivalry`` (the aSTDP paper's Figure 3: the visible neurons and some
-    hidden ones over the first ``window`` recorded steps, and which unit dominates)."""
+    over time), ``rivalry`` (the aSTDP paper's Figure 3: the visible neurons and some hidden
+    ones over the first ``window`` recorded steps, and which unit dominates) or
+    ``adaptation`` (Figure 4: the analysed neuron's step response with its settled levels)."""
     if kind not in PLOT_KINDS:
         raise ValidationError(f"--kind {kind!r}: allowed kinds are {', '.join(PLOT_KINDS)}")
     time, arrays, recorded, roles = _trajectory(run)
@@ -64,6 +65,28 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
             neuron = recorded[column]
             _panel(axes[row, 0], time, arrays, column, f"{roles[neuron]} {names[neuron]}")
         axes[0, 0].legend(fontsize=7, loc="upper right")
+    elif kind == "adaptation":
+        analysis = run.attributes["scenario"].get("analysis")
+        if analysis is None or analysis["kind"] != "adaptation":
+            raise ValidationError(f"{run.path}: the scenario has no adaptation analysis")
+        unit = int(np.flatnonzero(np.array(names) == str(analysis["unit"]))[0])
+        column = recorded.index(unit)
+        figure, axes = plt.subplots(1, 1, figsize=(9, 3.5), squeeze=False)
+        start = run.attributes["phase_steps"][analysis["phase"]][0]
+        _panel(axes[0, 0], time - start, arrays, column, f"{roles[unit]} {names[unit]}")
+        levels = {
+            key: float(run.array("metrics", key))
+            for key in ("rest_level", "settled_on", "overshoot", "undershoot")
+        }
+        axes[0, 0].axhline(levels["settled_on"], color="gray", ls="--", lw=0.7)
+        axes[0, 0].axhline(levels["rest_level"], color="gray", ls=":", lw=0.7)
+        axes[0, 0].set_xlabel("steps into the step phase", fontsize=8)
+        axes[0, 0].legend(fontsize=7, loc="upper right")
+        axes[0, 0].set_title(
+            f"{roles[unit]} {names[unit]}: overshoot "
+            f"{levels['overshoot']:.3f}, undershoot {levels['undershoot']:.3f}",
+            fontsize=9,
+        )
     else:
         analysis = run.attributes["scenario"].get("analysis")
         if analysis is None or analysis["kind"] != "rivalry":
