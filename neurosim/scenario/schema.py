@@ -130,6 +130,12 @@ def _phase_names(name: str, value: Any) -> list[str] | str:
     return [_text(f"{name}[{k}]", item) for k, item in enumerate(value)]
 
 
+def _sizes(name: str, value: Any) -> list[int]:
+    if not isinstance(value, list) or len(value) < 2:
+        raise ValidationError(f"{name} = {describe(value)}: expected a list of at least 2 sizes")
+    return [check_integer(f"{name}[{k}]", size, 1) for k, size in enumerate(value)]
+
+
 SCENARIO_KEYS = {
     "name": Key(_text, required=True),
     "description": Key(_text, ""),
@@ -142,13 +148,7 @@ TOPOLOGY_KEYS = {
     "n_input": Key(_integer(1)),
     "n_output": Key(_integer(0)),
     "n_hidden": Key(_integer(1)),
-    "sizes": Key(
-        lambda name, value: (
-            [check_integer(f"{name}[{k}]", size, 1) for k, size in enumerate(value)]
-            if isinstance(value, list) and len(value) >= 2
-            else _fail_list(name, value)
-        )
-    ),
+    "sizes": Key(_sizes),
     "lateral": Key(_boolean),
     "in_degree": Key(_integer(0)),
     "probability": Key(_number(0.0, 1.0)),
@@ -209,16 +209,19 @@ RECORD_KEYS = {
     "time_chunk": Key(_integer(1), 1024),
     "weight_snapshots": Key(_boolean, True),
 }
+
+
+def _neuron_pair(name: str, value: Any) -> list[Any]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValidationError(f"{name} = {describe(value)}: expected the ids of two neurons")
+    return value
+
+
 ANALYSIS_KEYS = {
     "rivalry": {
         "kind": Key(_text, required=True),
         "phase": Key(_text, required=True),
-        "units": Key(
-            lambda name, value: (
-                value if isinstance(value, list) and len(value) == 2 else _fail_pair(name, value)
-            ),
-            required=True,
-        ),
+        "units": Key(_neuron_pair, required=True),
         "hysteresis": Key(_number(0.0), 0.2),
         "copy": Key(_integer(0, 1), 0),
     },
@@ -235,14 +238,6 @@ SECTIONS = ("scenario", "model", "topology", "phase", "record", "analysis", "exp
 
 def _number_or_list(name: str, value: Any) -> float | list[float]:
     return _number_list(name, value) if isinstance(value, list) else check_number(name, value)
-
-
-def _fail_pair(name: str, value: Any) -> list[Any]:
-    raise ValidationError(f"{name} = {describe(value)}: expected the ids of two neurons")
-
-
-def _fail_list(name: str, value: Any) -> list[int]:
-    raise ValidationError(f"{name} = {describe(value)}: expected a list of at least 2 sizes")
 
 
 def _check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, Any]:
@@ -309,11 +304,10 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     settings: dict[str, Any] = {
         "scenario": _check_table("scenario", raw.get("scenario", {}), SCENARIO_KEYS)
     }
-    model_table = (
-        dict(raw.get("model", {}))
-        if isinstance(raw.get("model", {}), Mapping)
-        else (_check_table("model", raw.get("model"), {}))
-    )
+    model_table = raw.get("model", {})
+    if not isinstance(model_table, Mapping):
+        raise ValidationError(f"model = {describe(model_table)}: expected a table")
+    model_table = dict(model_table)
     preset = model_table.pop("preset", None)
     base = (
         _parameters_mapping(load_preset(_text("model.preset", preset)))
