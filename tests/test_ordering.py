@@ -123,6 +123,6 @@ def test_the_default_scenario_is_the_findings_protocol() -> None:
     assert raw["experiment"]["kind"] == "ordering"
     settings = load_scenario(SCENARIO).settings["experiment"]
     assert settings["strides"] == [1, 3]
-    assert (settings["steps_per_item"], settings["free_steps"]) == (160, 80)
+    assert (settings["steps_per_item"], settings["free_steps"]) == (160, 120)
     assert settings["test_steps"] == [160, 80]
     assert len(settings["seeds"]) >= 2
