@@ -5,6 +5,8 @@ value given and what is allowed, and raises ValidationError.
 from __future__ import annotations
 
 import math
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -222,3 +224,15 @@ def check_reiterable(name: str, value: object) -> None:
             "re-iterated; pass a list, a range, a NumPy array or an order helper such as "
             "cyclic_order(...), shuffled_epochs(...) or repeated(...)"
         )
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's contents; a missing or malformed file is a ValidationError naming it
+    (``what`` says what the file is, e.g. "scenario file")."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ValidationError(f"{what} {path} does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValidationError(f"{path}: not valid TOML: {error}") from None

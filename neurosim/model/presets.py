@@ -8,12 +8,12 @@ ValidationError naming the dotted key, the value and what is allowed.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from neurosim.checks import read_toml
 from neurosim.errors import ValidationError
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
 
@@ -68,13 +68,7 @@ def load_preset(name: str | Path) -> ModelParameters:
                 f"model preset {str(name)!r} is unknown; available: "
                 f"{', '.join(available_presets())}"
             )
-    try:
-        with path.open("rb") as handle:
-            mapping = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ValidationError(f"model preset file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ValidationError(f"{path}: not valid TOML: {error}") from None
+    mapping = read_toml(path, "model preset file")
     try:
         return parameters_from_mapping(mapping)
     except ValidationError as error:

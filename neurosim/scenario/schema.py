@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from neurosim.checks import check_choice, check_integer, check_number, describe
+from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
 from neurosim.errors import ValidationError
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
@@ -499,13 +499,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and check a scenario file."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ValidationError(f"scenario file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ValidationError(f"{path}: not valid TOML: {error}") from None
+    raw = read_toml(path, "scenario file")
     try:
         return check_scenario(apply_overrides(raw, overrides), path)
     except ValidationError as error:
