@@ -236,3 +236,35 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         raise ValidationError(f"{what} {path} does not exist") from None
     except tomllib.TOMLDecodeError as error:
         raise ValidationError(f"{path}: not valid TOML: {error}") from None
+
+
+def _batch_array(name: str, values: Any, batch: int, n: int, dtype: np.dtype) -> np.ndarray:
+    """A scalar, (N,) or (B, N) input broadcast to (B, N), finite; else ValidationError."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0 or array.shape == (n,) or array.shape == (batch, n):
+        full = np.broadcast_to(array, (batch, n))
+        if not np.all(np.isfinite(full)):
+            bad = np.argwhere(~np.isfinite(full))[0]
+            raise ValidationError(
+                f"{name} has a non-finite value at sample {bad[0]}, neuron {bad[1]}"
+            )
+        return full.astype(dtype)
+    raise ValidationError(
+        f"{name} has shape {array.shape}; allowed: a scalar, ({n},) or ({batch}, {n})"
+    )
+
+
+def check_inputs(
+    target: Any, clamp: Any, batch: int, n: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """A simulator's input: ``target`` and ``clamp`` (factors in [0, 1]), each a scalar, an
+    (N,) array for every sample or a (B, N) array, as two (B, N) arrays of ``dtype``."""
+    target_array = _batch_array("target", target, batch, n, dtype)
+    clamp_array = _batch_array("clamp", clamp, batch, n, dtype)
+    outside = (clamp_array < 0) | (clamp_array > 1)
+    if np.any(outside):
+        b, i = np.argwhere(outside)[0]
+        raise ValidationError(
+            f"clamp = {clamp_array[b, i]} at sample {b}, neuron {i}: allowed range is [0, 1]"
+        )
+    return target_array, clamp_array

@@ -36,7 +36,7 @@ from numba import njit
 from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
-from neurosim.checks import check_integer
+from neurosim.checks import check_inputs, check_integer
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import (
     activation_code,
@@ -485,24 +485,6 @@ def _thread_limiter() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _as_batch_array(
-    name: str, values: np.ndarray | float, batch: int, n: int, dtype: np.dtype
-) -> np.ndarray:
-    """Broadcast a scalar, (N,) or (B, N) input to a (B, N) array, or say what is wrong."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim == 0 or array.shape == (n,) or array.shape == (batch, n):
-        full = np.broadcast_to(array, (batch, n))
-        if not np.all(np.isfinite(full)):
-            bad = np.argwhere(~np.isfinite(full))[0]
-            raise ValidationError(
-                f"{name} has a non-finite value at sample {bad[0]}, neuron {bad[1]}"
-            )
-        return full.astype(dtype)
-    raise ValidationError(
-        f"{name} has shape {array.shape}; allowed: a scalar, ({n},) or ({batch}, {n})"
-    )
-
-
 class SyncSimulator:
     """Runs a compiled network with the synchronous Numba backend.
 
@@ -629,15 +611,7 @@ class SyncSimulator:
     def _make_constants(self) -> Constants:
         params = self.params
         fake = params.fake_target
-        oscillator = params.oscillator
-        if oscillator is None:
-            clamped = np.ones(1, dtype=bool)
-        else:
-            period = oscillator.clamped_steps + oscillator.free_steps
-            clamped = np.array([oscillator.is_clamped(t) for t in range(period)])
-        learn = clamped.copy() if params.spec.gated_by_clamp_phase else np.ones_like(clamped)
-        if oscillator is not None and oscillator.learn_when_free:
-            learn[:] = True
+        clamp_schedule, learn_schedule, momentum_schedule = params.phase_schedules()
         return Constants(
             seed=self.seed,
             rule=RULE_CODES[params.rule],
@@ -653,10 +627,9 @@ class SyncSimulator:
             fake_magnitude=fake.magnitude,
             fake_mu=fake.mu,
             hidden_index=np.flatnonzero(self.network.hidden),
-            clamp_schedule=clamped.astype(np.float64),
-            learn_schedule=learn.astype(np.float64),
-            # free phases run without momentum (m = 1, the leaky update)
-            momentum_schedule=np.where(clamped, params.momentum, 1.0),
+            clamp_schedule=clamp_schedule,
+            learn_schedule=learn_schedule,
+            momentum_schedule=momentum_schedule,
         )
 
     def set_input(self, target: np.ndarray | float, clamp: np.ndarray | float) -> None:
@@ -665,17 +638,9 @@ class SyncSimulator:
         Each is a scalar, an (N,) array for every sample, or a (B, N) array. A neuron's
         clamping strength in copy c is ``clamp * beta_c``; 0 means no target.
         """
-        n = self.network.n_neurons
-        target_array = _as_batch_array("target", target, self.batch_size, n, self.network.dtype)
-        clamp_array = _as_batch_array("clamp", clamp, self.batch_size, n, self.network.dtype)
-        outside = (clamp_array < 0) | (clamp_array > 1)
-        if np.any(outside):
-            b, i = np.argwhere(outside)[0]
-            raise ValidationError(
-                f"clamp = {clamp_array[b, i]} at sample {b}, neuron {i}: allowed range is [0, 1]"
-            )
-        self.target[:] = target_array
-        self.clamp[:] = clamp_array
+        self.target[:], self.clamp[:] = check_inputs(
+            target, clamp, self.batch_size, self.network.n_neurons, self.network.dtype
+        )
 
     def set_parameters(self, params: ModelParameters) -> None:
         """Continue with other parameters (rates, clamping, momentum, noise, fake targets, the

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from neurosim.checks import check_choice, check_number
 from neurosim.errors import ValidationError
 
@@ -194,6 +196,22 @@ class ModelParameters:
         if self.spec.copies == 2:
             return (self.eps_small, self.eps_large)
         return (self.eps,)
+
+    def phase_schedules(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per phase of the clamp oscillator (one phase without one): the data's clamping
+        factor, whether the rule learns, and the momentum ``m`` (free phases run without
+        momentum, ``m = 1``). A backend indexes them with ``step % len``."""
+        oscillator = self.oscillator
+        if oscillator is None:
+            clamped = np.ones(1, dtype=bool)
+        else:
+            period = oscillator.clamped_steps + oscillator.free_steps
+            clamped = np.array([oscillator.is_clamped(t) for t in range(period)])
+        learn = clamped.copy() if self.spec.gated_by_clamp_phase else np.ones_like(clamped)
+        if oscillator is not None and oscillator.learn_when_free:
+            learn[:] = True
+        momentum = np.where(clamped, self.momentum, 1.0)
+        return clamped.astype(np.float64), learn.astype(np.float64), momentum
 
     def replace(self, **changes: Any) -> ModelParameters:
         """A copy with some fields changed (validated again)."""
