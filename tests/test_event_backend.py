@@ -6,7 +6,9 @@
   from GraphML;
 - locality: a perturbation reaches a neuron only through messages, one hop per delay;
 - asynchronous clocks, heterogeneous delays and a send threshold run and stay finite;
-- bad clocks and delays are rejected, naming the value.
+- bad clocks and delays are rejected, naming the value;
+- ``run``'s recording and ``set_parameters`` match SyncSimulator's, and ``neurosim run
+  --backend event`` writes the store the synchronous backend writes.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from collections import deque
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neurosim.backends.event import EventSimulator
 from neurosim.backends.sync import SyncSimulator
+from neurosim.cli import EXIT_OK, main
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
 from neurosim.model.topology import read_graphml, recurrent, sparse_random, write_graphml
+from neurosim.recording.store import open_run
 
 CONFIGS: dict[str, dict] = {
     "astdp_fake_momentum": dict(
@@ -274,3 +279,149 @@ def test_divergence_names_the_neuron():
     with pytest.raises(DivergenceError, match="run diverged at step") as caught:
         sim.run(5)
     assert caught.value.neuron in compiled.node_ids
+
+
+# --------------------------------------------------------------------------------------------
+# recording, parameter changes and scenarios
+
+
+@pytest.mark.parametrize("config", ["astdp_fake_momentum", "mstdp_oscillator", "astdp_noise"])
+def test_run_records_as_sync_does(config):
+    params = make_params(config)
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    sync = SyncSimulator(compiled.copy(), params, seed=SEED)
+    event = EventSimulator(compiled.copy(), params, seed=SEED)
+    names = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp")
+    neurons = np.array([0, 1, 5, 9])
+    changes: dict = dict(alpha=0.02, noise_sigma=0.02)
+    if params.rule == "astdp":
+        changes["fake_target"] = FakeTargetParameters(enabled=True, k=2.0)
+    changed = ModelParameters(**(dict(dtype="float64") | CONFIGS[config] | changes))
+    # calls that do not end on a record time; a parameter change halfway
+    for k, steps in enumerate((7, 13, 1, 29, 30)):
+        if k == 3:
+            sync.set_parameters(changed)
+            event.set_parameters(changed)
+        target, clamp = data(compiled, k)
+        sync.set_input(target, clamp)
+        event.set_input(target, clamp)
+        options = dict(record_every=3, record=names, record_neurons=neurons)
+        expected = sync.run(steps, **options)
+        got = event.run(steps, **options)
+        assert set(got) == set(expected) == {*names, "time"}
+        np.testing.assert_array_equal(got["time"], expected["time"])
+        for name in names:
+            assert got[name].shape == expected[name].shape, name
+            assert got[name].dtype == expected[name].dtype, name
+            np.testing.assert_allclose(got[name], expected[name], rtol=0, atol=1e-9, err_msg=name)
+    assert event.step_count == sync.step_count == 80
+    np.testing.assert_allclose(
+        event.network.dense_matrix(), sync.network.dense_matrix(), rtol=0, atol=1e-9
+    )
+    assert event.run(2, record_every=0) == {}
+    empty = event.run(1, record_every=100, record=("state", "dz"))
+    copies = params.spec.copies
+    assert empty["time"].shape == (0,)
+    assert empty["state"].shape == (0, copies, 1, compiled.n_neurons)
+
+
+def test_set_parameters_keeps_rule_activation_and_dtype():
+    params = make_params("astdp")
+    sim = EventSimulator(compile_graph(recurrent(4, 0, 8), params, seed=3), params)
+    with pytest.raises(ValidationError, match=r"model\.rule cannot change"):
+        sim.set_parameters(make_params("rate_stdp"))
+    with pytest.raises(ValidationError, match=r"record = \['speed'\]"):
+        sim.run(1, record_every=1, record=("speed",))
+
+
+RIVALRY = """
+[scenario]
+name = "small"
+seed = 3
+
+[model]
+preset = "astdp"
+activation = "sigmoid4_centred"
+alpha = 0.005
+init = "uniform"
+dtype = "float64"
+
+[model.fake_target]
+k = 10.0
+
+[topology]
+builder = "recurrent"
+n_input = 4
+n_hidden = 8
+
+[[phase]]
+name = "train"
+stream = "patterns"
+patterns = "one_hot"
+epochs = 3
+steps_per_item = 80
+
+[[phase]]
+name = "ambiguous"
+stream = "constant"
+values = [1, 1, 0, 0]
+duration = 300
+
+[phase.model]
+alpha = 0.0
+
+[phase.model.fake_target]
+k = 5.0
+magnitude = 1.0
+mu = 0.99
+
+[record]
+arrays = ["state", "dz", "fake_target"]
+phases = ["ambiguous"]
+time_chunk = 128
+
+[analysis]
+kind = "rivalry"
+phase = "ambiguous"
+units = [0, 1]
+"""
+
+
+def test_scenario_on_the_event_backend_matches_sync(tmp_path):
+    scenario = tmp_path / "rivalry.toml"
+    scenario.write_text(RIVALRY)
+    stores = {}
+    for backend in ("sync", "event"):
+        stores[backend] = tmp_path / f"{backend}.zarr"
+        arguments = ["run", str(scenario), "--out", str(stores[backend]), "--quiet"]
+        assert main([*arguments, "--backend", backend]) == EXIT_OK
+    sync_run, event_run = open_run(stores["sync"]), open_run(stores["event"])
+    assert event_run.attributes["backend"] == "event"
+    assert sync_run.attributes["backend"] == "sync"
+    assert event_run.status == "complete"
+    assert event_run.attributes["steps_simulated"] == 4 * 3 * 80 + 300
+    sync_trajectory = xr.open_zarr(stores["sync"], group="trajectory")
+    event_trajectory = xr.open_zarr(stores["event"], group="trajectory")
+    assert event_trajectory.sizes["time"] == 300
+    np.testing.assert_array_equal(event_trajectory.time.values, sync_trajectory.time.values)
+    for name in ("state", "dz"):
+        np.testing.assert_allclose(
+            event_trajectory[name].values, sync_trajectory[name].values, rtol=0, atol=1e-9
+        )
+    np.testing.assert_array_equal(
+        event_trajectory.fake_target.values, sync_trajectory.fake_target.values
+    )
+    assert event_trajectory.fake_target.values.any()
+    sync_metrics = xr.open_zarr(stores["sync"], group="metrics")
+    event_metrics = xr.open_zarr(stores["event"], group="metrics")
+    assert set(event_metrics.data_vars) == set(sync_metrics.data_vars)
+    for name in sync_metrics.data_vars:
+        np.testing.assert_array_equal(
+            event_metrics[name].values, sync_metrics[name].values, err_msg=name
+        )
+    sync_weights = xr.open_zarr(stores["sync"], group="weights")
+    event_weights = xr.open_zarr(stores["event"], group="weights")
+    for name in event_weights.data_vars:
+        np.testing.assert_allclose(
+            event_weights[name].values, sync_weights[name].values, rtol=0, atol=1e-9
+        )

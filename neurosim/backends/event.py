@@ -45,6 +45,7 @@ Time unit: one integration step (a neuron with ``period`` 1 updates once per tim
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -53,11 +54,12 @@ import simpy
 from numba import njit
 from simpy.events import Event
 
-from neurosim.backends.sync import RULE_CODES
+from neurosim.backends.sync import RECORDABLE, RULE_CODES
 from neurosim.checks import check_inputs, check_integer, check_number, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import (
     activation_code,
+    rate,
     rate_derivative_from_rate,
     rate_scalar,
 )
@@ -178,7 +180,9 @@ def _update_neuron(i, constants, store):
         post_smoothing = a.pending_post[i, 1]
         for e in range(start, stop):
             w = a.in_weight[e] + a.heard[e, n_copies] * post_rule
-            if k.alpha_smoothing > 0.0:
+            # by the factor, not alpha_smoothing: set_parameters may have turned smoothing
+            # off since the update that holds it
+            if post_smoothing != 0.0:
                 w += a.heard[e, n_copies + 1] * post_smoothing
             a.in_weight[e] = w
         a.pending_learn[i] = False
@@ -393,6 +397,7 @@ class EventSimulator:
         row = np.empty_like(by_post)
         row[by_post] = np.arange(by_post.size)
         self._row_of_edge = row
+        self._by_post = by_post
         self._in_post = network.edge_post[by_post]
         in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self._in_post, minlength=n))])
         width = copies + 2
@@ -505,23 +510,105 @@ class EventSimulator:
         for i in range(self.network.n_neurons):
             _sent_rates(i, int(self._store.update_count[i]), self._constants, self._store)
 
-    def run(self, duration: float) -> None:
+    def set_parameters(self, params: ModelParameters) -> None:
+        """Continue with other parameters, as ``SyncSimulator.set_parameters``: the rule, the
+        activation and the dtype stay those the run started with.
+
+        Each neuron recomputes the rates it sends next (the noise follows the new
+        parameters). When the noise changes, the rates its neighbours heard are refreshed too:
+        a parameter change reaches every neuron at once, as the synchronous backend's next
+        drive does.
+        """
+        if not isinstance(params, ModelParameters):
+            raise ValidationError("params: expected ModelParameters")
+        fixed = ("rule", "activation", "dtype")
+        changed = [name for name in fixed if getattr(params, name) != getattr(self.params, name)]
+        if changed:
+            raise ValidationError(
+                f"model.{changed[0]} cannot change during a run (from "
+                f"{getattr(self.params, changed[0])!r} to {getattr(params, changed[0])!r})"
+            )
+        noise_changed = params.noise_sigma != self.params.noise_sigma
+        self.params = params
+        self._constants = self._make_constants()
+        self.invalidate()
+        if noise_changed:
+            copies = params.spec.copies
+            pre = self.network.edge_pre[self._by_post]
+            self._store.heard[:, :copies] = self._store.own_rate[:, pre].T
+            self._last_sent[:, :copies] = self._store.own_rate.T
+
+    def run(
+        self,
+        duration: float,
+        *,
+        record_every: int = 0,
+        record: Sequence[str] = ("state", "dz", "fake_target"),
+        record_neurons: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """Advance the simulation by ``duration`` time units (messages due at the end are
-        delivered; updates due then are not done).
+        delivered; updates due then are not done); returns the recorded arrays (empty if
+        ``record_every`` is 0), in ``SyncSimulator.run``'s format at B = 1.
+
+        At every time that is a multiple of ``record_every`` time units (in the global time,
+        so that a run split into calls records the same times) the arrays named in
+        ``record`` are copied: ``state``/``rate``/``velocity`` as (time, copy, 1, neuron),
+        the others as (time, 1, neuron), plus ``time`` (the whole time units elapsed, in
+        lock-step the step count). ``record_neurons`` selects compiled neuron indices.
 
         Raises DivergenceError when a neuron's state stops being finite; the run ends at that
         instant and the simulator cannot continue.
         """
         duration = check_number("duration", duration, 0.0)
+        check_integer("record_every", record_every, 0)
+        unknown = [name for name in record if name not in RECORDABLE]
+        if unknown:
+            raise ValidationError(
+                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
+            )
         if self._failure is not None:
             raise self._failure
-        end = self.env.event()
-        self._end = end
-        _Scheduled(self.env, duration, PRIORITY_STOP, partial(_finish, end))
-        self.env.run(until=end)
+        neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
+        recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
+        end = self.env.now + duration
+        if record_every == 0:
+            self._run_until(end)
+            return {}
+        while True:
+            # records fall on multiples of record_every in the global time
+            multiple = math.floor(self.env.now / record_every + 1e-9) + 1
+            next_record = multiple * record_every
+            if next_record > end + 1e-9:
+                self._run_until(end)
+                break
+            self._run_until(next_record)
+            recorded["time"].append(np.array(self.step_count))
+            for name in record:
+                recorded[name].append(self._snapshot(name)[..., neurons].copy())
+        if not recorded["time"]:  # no record time fell into this call
+            empty = {
+                name: np.empty(
+                    (0, *self._snapshot(name)[..., neurons].shape), dtype=self._snapshot(name).dtype
+                )
+                for name in record
+            }
+            return empty | {"time": np.empty(0, dtype=np.int64)}
+        return {name: np.stack(values) for name, values in recorded.items()}
+
+    def _run_until(self, end: float) -> None:
+        """Advance to time ``end`` (>= now); see ``run``."""
+        stop = self.env.event()
+        self._end = stop
+        _Scheduled(self.env, max(end - self.env.now, 0.0), PRIORITY_STOP, partial(_finish, stop))
+        self.env.run(until=stop)
         self.network.set_edge_weights(self.edge_weights())
         if self._failure is not None:
             raise self._failure
+
+    def _snapshot(self, name: str) -> np.ndarray:
+        if name == "rate":
+            return rate(self.state, self.params.activation, self.params.hard_sigmoid_threshold)
+        return getattr(self, name)
 
     def edge_weights(self) -> np.ndarray:
         """Synaptic weights in canonical edge order, with each neuron's change not yet applied
@@ -532,10 +619,10 @@ class EventSimulator:
         post = self._in_post
         pending = store.pending_learn[post]
         weights += np.where(pending, store.heard[:, copies] * store.pending_post[post, 0], 0.0)
-        if self.params.alpha_smoothing > 0:
-            weights += np.where(
-                pending, store.heard[:, copies + 1] * store.pending_post[post, 1], 0.0
-            )
+        smoothing = store.pending_post[post, 1]
+        weights += np.where(
+            pending & (smoothing != 0.0), store.heard[:, copies + 1] * smoothing, 0.0
+        )
         return weights[self._row_of_edge]
 
     def dense_matrix(self) -> np.ndarray:

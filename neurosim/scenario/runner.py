@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from neurosim.analysis.adaptation import adaptation_metrics
 from neurosim.analysis.rivalry import rivalry_metrics
+from neurosim.backends.event import EventSimulator
 from neurosim.backends.sync import SyncSimulator
 from neurosim.errors import BackendError, ValidationError
 from neurosim.model import topology
@@ -200,10 +201,11 @@ def run_scenario(
         return experiment(settings["experiment"]["kind"]).run(
             scenario, Path(out), overwrite, progress
         )
-    if settings["scenario"]["backend"] != "sync":
+    backend = settings["scenario"]["backend"]
+    if backend not in ("sync", "event"):
         raise BackendError(
-            f"scenario.backend = {settings['scenario']['backend']!r}: only the synchronous "
-            "backend ('sync') runs scenarios so far"
+            f"scenario.backend = {backend!r}: scenarios run on the synchronous ('sync') or "
+            "the event-driven ('event') backend"
         )
     seed = settings["scenario"]["seed"]
     network = build_network(settings, scenario)
@@ -222,13 +224,18 @@ def run_scenario(
         phase_steps[phase["name"]] = [start, start + stream.duration]
         start += stream.duration
     total = start
-    simulator = SyncSimulator(network, scenario.phase_parameters[0], seed=seed)
+    simulator: SyncSimulator | EventSimulator
+    if backend == "event":
+        # lock-step clocks (period 1, jitter 0, delay 1, threshold 0): one update per step
+        simulator = EventSimulator(network, scenario.phase_parameters[0], seed=seed)
+    else:
+        simulator = SyncSimulator(network, scenario.phase_parameters[0], seed=seed)
     store = create_store(
         out,
         network,
         attributes={
             "scenario": settings,
-            "backend": "sync",
+            "backend": backend,
             "seed": seed,
             "phase_steps": phase_steps,
         },
@@ -348,7 +355,7 @@ def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> Arr
 
 
 def _advance(
-    simulator: SyncSimulator,
+    simulator: SyncSimulator | EventSimulator,
     steps: int,
     store: RunStore,
     specs: dict[str, ArraySpec],
