@@ -23,10 +23,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
-from neurosim.model.parameters import ModelParameters
+from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
 
 # --------------------------------------------------------------------------------------------
 # activations
+
+
+# The rule set-ups every backend is compared on (ModelParameters keyword arguments).
+RULE_CONFIGS: dict[str, dict] = {
+    "astdp_fake_momentum": dict(
+        rule="astdp",
+        momentum=0.6,
+        fake_target=FakeTargetParameters(enabled=True, k=3.0, magnitude=0.25, mu=0.9),
+    ),
+    "astdp": dict(rule="astdp"),
+    "mstdp_oscillator": dict(
+        rule="mstdp",
+        momentum=0.4,
+        oscillator=ClampOscillator(clamped_steps=5, free_steps=3, offset=2),
+    ),
+    "rate_stdp": dict(rule="rate_stdp"),
+    "astdp_smoothing": dict(rule="astdp", alpha_smoothing=0.02),
+    "astdp_noise": dict(rule="astdp", noise_sigma=0.05),
+}
 
 
 def rho(x: np.ndarray, params: ModelParameters) -> np.ndarray:

@@ -24,26 +24,17 @@ from neurosim.backends.sync import SyncSimulator
 from neurosim.cli import EXIT_OK, main
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import compile_graph
-from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
+from neurosim.model.parameters import FakeTargetParameters, ModelParameters
 from neurosim.model.topology import read_graphml, recurrent, sparse_random, write_graphml
 from neurosim.recording.store import open_run
 
-CONFIGS: dict[str, dict] = {
-    "astdp_fake_momentum": dict(
-        rule="astdp",
-        momentum=0.6,
-        fake_target=FakeTargetParameters(enabled=True, k=3.0, magnitude=0.25, mu=0.9),
-    ),
-    "astdp": dict(rule="astdp"),
-    "mstdp_oscillator": dict(
-        rule="mstdp",
-        momentum=0.4,
-        oscillator=ClampOscillator(clamped_steps=5, free_steps=3, offset=2),
-    ),
-    "rate_stdp": dict(rule="rate_stdp"),
-    "astdp_smoothing": dict(rule="astdp", alpha_smoothing=0.02),
-    "astdp_noise": dict(rule="astdp", noise_sigma=0.05),
-}
+try:
+    from tests import reference, scenario_files
+except ImportError:  # pytest put tests/ itself on sys.path
+    import reference
+    import scenario_files
+
+CONFIGS = reference.RULE_CONFIGS
 ALPHA = 0.05
 SEED = 7
 N_STEPS = 500
@@ -334,62 +325,8 @@ def test_set_parameters_keeps_rule_activation_and_dtype():
         sim.run(1, record_every=1, record=("speed",))
 
 
-RIVALRY = """
-[scenario]
-name = "small"
-seed = 3
-
-[model]
-preset = "astdp"
-activation = "sigmoid4_centred"
-alpha = 0.005
-init = "uniform"
-dtype = "float64"
-
-[model.fake_target]
-k = 10.0
-
-[topology]
-builder = "recurrent"
-n_input = 4
-n_hidden = 8
-
-[[phase]]
-name = "train"
-stream = "patterns"
-patterns = "one_hot"
-epochs = 3
-steps_per_item = 80
-
-[[phase]]
-name = "ambiguous"
-stream = "constant"
-values = [1, 1, 0, 0]
-duration = 300
-
-[phase.model]
-alpha = 0.0
-
-[phase.model.fake_target]
-k = 5.0
-magnitude = 1.0
-mu = 0.99
-
-[record]
-arrays = ["state", "dz", "fake_target"]
-phases = ["ambiguous"]
-time_chunk = 128
-
-[analysis]
-kind = "rivalry"
-phase = "ambiguous"
-units = [0, 1]
-"""
-
-
 def test_scenario_on_the_event_backend_matches_sync(tmp_path):
-    scenario = tmp_path / "rivalry.toml"
-    scenario.write_text(RIVALRY)
+    scenario = scenario_files.write_scenario(tmp_path, epochs=3, duration=300)
     stores = {}
     for backend in ("sync", "event"):
         stores[backend] = tmp_path / f"{backend}.zarr"

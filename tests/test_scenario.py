@@ -16,63 +16,10 @@ import xarray as xr
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.recording.store import open_run
 
-SCENARIO = """
-[scenario]
-name = "small"
-seed = 3
-
-[model]
-preset = "astdp"
-activation = "sigmoid4_centred"
-alpha = 0.005
-init = "uniform"
-dtype = "float64"
-
-[model.fake_target]
-k = 10.0
-
-[topology]
-builder = "recurrent"
-n_input = 4
-n_hidden = 8
-
-[[phase]]
-name = "train"
-stream = "patterns"
-patterns = "one_hot"
-epochs = {epochs}
-steps_per_item = 80
-
-[[phase]]
-name = "ambiguous"
-stream = "constant"
-values = [1, 1, 0, 0]
-duration = {duration}
-
-[phase.model]
-alpha = 0.0
-
-[phase.model.fake_target]
-k = 5.0
-magnitude = 1.0
-mu = 0.99
-
-[record]
-arrays = ["state", "dz", "fake_target"]
-phases = ["ambiguous"]
-time_chunk = 512
-
-[analysis]
-kind = "rivalry"
-phase = "ambiguous"
-units = [0, 1]
-"""
-
-
-def write_scenario(directory: Path, epochs: int = 20, duration: int = 600, extra: str = "") -> Path:
-    path = directory / "small.toml"
-    path.write_text(SCENARIO.format(epochs=epochs, duration=duration) + extra)
-    return path
+try:
+    from tests.scenario_files import write_scenario
+except ImportError:  # pytest put tests/ itself on sys.path
+    from scenario_files import write_scenario
 
 
 def switches(state: np.ndarray, hysteresis: float = 0.2) -> int:

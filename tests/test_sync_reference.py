@@ -26,21 +26,7 @@ except ImportError:  # pytest put tests/ itself on sys.path
 # --------------------------------------------------------------------------------------------
 # set-up
 
-CONFIGS: dict[str, dict] = {
-    "astdp_fake_momentum": dict(
-        rule="astdp",
-        momentum=0.6,
-        fake_target=FakeTargetParameters(enabled=True, k=3.0, magnitude=0.25, mu=0.9),
-    ),
-    "astdp": dict(rule="astdp"),
-    "mstdp_oscillator": dict(
-        rule="mstdp",
-        momentum=0.4,
-        oscillator=ClampOscillator(clamped_steps=5, free_steps=3, offset=2),
-    ),
-    "rate_stdp": dict(rule="rate_stdp"),
-    "astdp_smoothing": dict(rule="astdp", alpha_smoothing=0.02),
-    "astdp_noise": dict(rule="astdp", noise_sigma=0.05),
+CONFIGS: dict[str, dict] = reference.RULE_CONFIGS | {
     # beyond the list: smoothing sees the noisy state; fake targets ignore the oscillator
     "astdp_noise_smoothing": dict(rule="astdp", noise_sigma=0.05, alpha_smoothing=0.02),
     "astdp_fake_oscillator": dict(

@@ -54,12 +54,10 @@ import simpy
 from numba import njit
 from simpy.events import Event
 
-from neurosim.backends.sync import RECORDABLE, RULE_CODES
+from neurosim.backends.sync import RULE_CODES, Constants, Recorder, model_constants
 from neurosim.checks import check_inputs, check_integer, check_number, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import (
-    activation_code,
-    rate,
     rate_derivative_from_rate,
     rate_scalar,
 )
@@ -92,28 +90,6 @@ STREAM_CLOCK = 3
 PRIORITY_DELIVERY = 0
 PRIORITY_STOP = 1
 PRIORITY_UPDATE = 2
-
-
-class EventConstants(NamedTuple):
-    """What every neuron's update reads but never changes (the model's parameters)."""
-
-    seed: int
-    rule: int
-    activation: int
-    threshold: float
-    copy_eps: np.ndarray
-    copy_beta: np.ndarray
-    noise_sigma: float
-    alpha: float
-    alpha_smoothing: float
-    learn: bool
-    fake_enabled: bool
-    fake_k: float
-    fake_magnitude: float
-    fake_mu: float
-    clamp_schedule: np.ndarray
-    learn_schedule: np.ndarray
-    momentum_schedule: np.ndarray
 
 
 class NeuronStore(NamedTuple):
@@ -561,15 +537,9 @@ class EventSimulator:
         """
         duration = check_number("duration", duration, 0.0)
         check_integer("record_every", record_every, 0)
-        unknown = [name for name in record if name not in RECORDABLE]
-        if unknown:
-            raise ValidationError(
-                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
-            )
+        recorder = Recorder(self, record, record_neurons)
         if self._failure is not None:
             raise self._failure
-        neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
-        recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
         end = self.env.now + duration
         if record_every == 0:
             self._run_until(end)
@@ -582,18 +552,8 @@ class EventSimulator:
                 self._run_until(end)
                 break
             self._run_until(next_record)
-            recorded["time"].append(np.array(self.step_count))
-            for name in record:
-                recorded[name].append(self._snapshot(name)[..., neurons].copy())
-        if not recorded["time"]:  # no record time fell into this call
-            empty = {
-                name: np.empty(
-                    (0, *self._snapshot(name)[..., neurons].shape), dtype=self._snapshot(name).dtype
-                )
-                for name in record
-            }
-            return empty | {"time": np.empty(0, dtype=np.int64)}
-        return {name: np.stack(values) for name, values in recorded.items()}
+            recorder.take(self.step_count)
+        return recorder.result()
 
     def _run_until(self, end: float) -> None:
         """Advance to time ``end`` (>= now); see ``run``."""
@@ -604,11 +564,6 @@ class EventSimulator:
         self.network.set_edge_weights(self.edge_weights())
         if self._failure is not None:
             raise self._failure
-
-    def _snapshot(self, name: str) -> np.ndarray:
-        if name == "rate":
-            return rate(self.state, self.params.activation, self.params.hard_sigmoid_threshold)
-        return getattr(self, name)
 
     def edge_weights(self) -> np.ndarray:
         """Synaptic weights in canonical edge order, with each neuron's change not yet applied
@@ -635,28 +590,10 @@ class EventSimulator:
     # ----------------------------------------------------------------------------------------
     # what the processes call
 
-    def _make_constants(self) -> EventConstants:
-        params = self.params
-        fake = params.fake_target
-        clamp_schedule, learn_schedule, momentum_schedule = params.phase_schedules()
-        return EventConstants(
-            seed=self.seed,
-            rule=RULE_CODES[params.rule],
-            activation=activation_code(params.activation),
-            threshold=params.hard_sigmoid_threshold,
-            copy_eps=np.array(params.copy_eps, dtype=np.float64),
-            copy_beta=np.array(params.copy_betas, dtype=np.float64),
-            noise_sigma=params.noise_sigma,
-            alpha=params.alpha,
-            alpha_smoothing=params.alpha_smoothing,
-            learn=params.alpha > 0 or params.alpha_smoothing > 0,
-            fake_enabled=fake.enabled,
-            fake_k=fake.k,
-            fake_magnitude=fake.magnitude,
-            fake_mu=fake.mu,
-            clamp_schedule=clamp_schedule,
-            learn_schedule=learn_schedule,
-            momentum_schedule=momentum_schedule,
+    def _make_constants(self) -> Constants:
+        return Constants(
+            **model_constants(self.params, self.seed),
+            hidden_index=np.flatnonzero(self.network.hidden),
         )
 
     def _interval(self, i: int) -> float:

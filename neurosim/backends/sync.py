@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -96,6 +96,7 @@ class Constants(NamedTuple):
     noise_sigma: float
     alpha: float
     alpha_smoothing: float
+    learn: bool
     fake_enabled: bool
     fake_k: float
     fake_magnitude: float
@@ -104,6 +105,33 @@ class Constants(NamedTuple):
     clamp_schedule: np.ndarray
     learn_schedule: np.ndarray
     momentum_schedule: np.ndarray
+
+
+def model_constants(params: ModelParameters, seed: int) -> dict[str, Any]:
+    """The parameters as the plain values compiled code reads, shared by both backends:
+    rule and activation codes, per-copy step sizes and clamping strengths, the oscillator's
+    per-phase schedules."""
+    fake = params.fake_target
+    clamp_schedule, learn_schedule, momentum_schedule = params.phase_schedules()
+    return {
+        "seed": seed,
+        "rule": RULE_CODES[params.rule],
+        "activation": activation_code(params.activation),
+        "threshold": params.hard_sigmoid_threshold,
+        "copy_eps": np.array(params.copy_eps, dtype=np.float64),
+        "copy_beta": np.array(params.copy_betas, dtype=np.float64),
+        "noise_sigma": params.noise_sigma,
+        "alpha": params.alpha,
+        "alpha_smoothing": params.alpha_smoothing,
+        "learn": params.alpha > 0 or params.alpha_smoothing > 0,
+        "fake_enabled": fake.enabled,
+        "fake_k": fake.k,
+        "fake_magnitude": fake.magnitude,
+        "fake_mu": fake.mu,
+        "clamp_schedule": clamp_schedule,
+        "learn_schedule": learn_schedule,
+        "momentum_schedule": momentum_schedule,
+    }
 
 
 class NeuronArrays(NamedTuple):
@@ -485,6 +513,54 @@ def _thread_limiter() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+class Recorder:
+    """The arrays one ``run`` call of a simulator records, in the format both backends return.
+
+    ``take(time)`` copies the arrays named in ``record`` (``state``/``rate``/``velocity`` as
+    (copy, batch, neuron), the others as (batch, neuron)) for the neurons selected;
+    ``result()`` stacks them along a leading time axis, with ``time``.
+    """
+
+    def __init__(
+        self, simulator: Any, record: Sequence[str], record_neurons: np.ndarray | None
+    ) -> None:
+        unknown = [name for name in record if name not in RECORDABLE]
+        if unknown:
+            raise ValidationError(
+                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
+            )
+        self._simulator = simulator
+        self._names = tuple(record)
+        self._neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
+        self._values: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
+
+    def _array(self, name: str) -> np.ndarray:
+        simulator = self._simulator
+        if name == "rate":
+            values = rate(
+                simulator.state,
+                simulator.params.activation,
+                simulator.params.hard_sigmoid_threshold,
+            )
+        else:
+            values = getattr(simulator, name)
+        return values[..., self._neurons]
+
+    def take(self, time: int) -> None:
+        self._values["time"].append(np.array(time))
+        for name in self._names:
+            self._values[name].append(self._array(name).copy())
+
+    def result(self) -> dict[str, np.ndarray]:
+        if not self._values["time"]:  # no record time fell into this call
+            empty = {
+                name: np.empty((0, *self._array(name).shape), dtype=self._array(name).dtype)
+                for name in self._names
+            }
+            return empty | {"time": np.empty(0, dtype=np.int64)}
+        return {name: np.stack(values) for name, values in self._values.items()}
+
+
 class SyncSimulator:
     """Runs a compiled network with the synchronous Numba backend.
 
@@ -609,27 +685,9 @@ class SyncSimulator:
         return self._arrays.clamp
 
     def _make_constants(self) -> Constants:
-        params = self.params
-        fake = params.fake_target
-        clamp_schedule, learn_schedule, momentum_schedule = params.phase_schedules()
         return Constants(
-            seed=self.seed,
-            rule=RULE_CODES[params.rule],
-            activation=activation_code(params.activation),
-            threshold=params.hard_sigmoid_threshold,
-            copy_eps=np.array(params.copy_eps, dtype=np.float64),
-            copy_beta=np.array(params.copy_betas, dtype=np.float64),
-            noise_sigma=params.noise_sigma,
-            alpha=params.alpha,
-            alpha_smoothing=params.alpha_smoothing,
-            fake_enabled=fake.enabled,
-            fake_k=fake.k,
-            fake_magnitude=fake.magnitude,
-            fake_mu=fake.mu,
+            **model_constants(self.params, self.seed),
             hidden_index=np.flatnonzero(self.network.hidden),
-            clamp_schedule=clamp_schedule,
-            learn_schedule=learn_schedule,
-            momentum_schedule=momentum_schedule,
         )
 
     def set_input(self, target: np.ndarray | float, clamp: np.ndarray | float) -> None:
@@ -687,13 +745,7 @@ class SyncSimulator:
         """
         check_integer("n_steps", n_steps, 0)
         check_integer("record_every", record_every, 0)
-        unknown = [name for name in record if name not in RECORDABLE]
-        if unknown:
-            raise ValidationError(
-                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
-            )
-        neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
-        recorded: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
+        recorder = Recorder(self, record, record_neurons)
         # B = 1 spends its time in one compiled thread; a second BLAS thread would only
         # spin beside it after each write of the held-back changes
         blas_threads = 1 if self.batch_size == 1 else self.threads
@@ -712,28 +764,11 @@ class SyncSimulator:
                 self._advance(steps)
                 remaining -= steps
                 if record_every > 0 and self.step_count % record_every == 0:
-                    recorded["time"].append(np.array(self.step_count))
-                    for name in record:
-                        recorded[name].append(self._snapshot(name)[..., neurons].copy())
-        if record_every == 0:
-            return {}
-        if not recorded["time"]:  # no recorded step fell into this call
-            empty = {
-                name: np.empty(
-                    (0, *self._snapshot(name)[..., neurons].shape), dtype=self._snapshot(name).dtype
-                )
-                for name in record
-            }
-            return empty | {"time": np.empty(0, dtype=np.int64)}
-        return {name: np.stack(values) for name, values in recorded.items()}
-
-    def _snapshot(self, name: str) -> np.ndarray:
-        if name == "rate":
-            return rate(self.state, self.params.activation, self.params.hard_sigmoid_threshold)
-        return getattr(self, name)
+                    recorder.take(self.step_count)
+        return recorder.result() if record_every > 0 else {}
 
     def _advance(self, n_steps: int) -> None:
-        update = self.params.alpha > 0 or self.params.alpha_smoothing > 0
+        update = self._constants.learn
         if self.batch_size == 1:
             done = 0
             while done < n_steps:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from neurosim.backends.sync import RECORDABLE
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
 from neurosim.errors import ValidationError
 from neurosim.model.parameters import ModelParameters
@@ -28,7 +29,6 @@ BUILDERS = ("recurrent", "layered", "sparse_random", "small_world")
 STREAM_KINDS = ("patterns", "constant", "step", "windows")
 ORDERS = ("shuffled", "cyclic")
 NEURON_SETS = ("visible", "input", "output", "hidden", "all")
-RECORDABLE = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""A small rivalry scenario file for the tests of `neurosim run` on either backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SCENARIO = """
+[scenario]
+name = "small"
+seed = 3
+
+[model]
+preset = "astdp"
+activation = "sigmoid4_centred"
+alpha = 0.005
+init = "uniform"
+dtype = "float64"
+
+[model.fake_target]
+k = 10.0
+
+[topology]
+builder = "recurrent"
+n_input = 4
+n_hidden = 8
+
+[[phase]]
+name = "train"
+stream = "patterns"
+patterns = "one_hot"
+epochs = {epochs}
+steps_per_item = 80
+
+[[phase]]
+name = "ambiguous"
+stream = "constant"
+values = [1, 1, 0, 0]
+duration = {duration}
+
+[phase.model]
+alpha = 0.0
+
+[phase.model.fake_target]
+k = 5.0
+magnitude = 1.0
+mu = 0.99
+
+[record]
+arrays = ["state", "dz", "fake_target"]
+phases = ["ambiguous"]
+time_chunk = 512
+
+[analysis]
+kind = "rivalry"
+phase = "ambiguous"
+units = [0, 1]
+"""
+
+
+def write_scenario(directory: Path, epochs: int = 20, duration: int = 600, extra: str = "") -> Path:
+    path = directory / "small.toml"
+    path.write_text(SCENARIO.format(epochs=epochs, duration=duration) + extra)
+    return path
