@@ -6,38 +6,53 @@ its fake-target draw, its incoming weights and bias, and the last message it hea
 presynaptic neuron. It updates on its own clock (``period`` and ``jitter``, per neuron); after
 an update it sends its new rates to its postsynaptic neurons, and a message arrives after
 the edge's delay (GraphML ``delay``, or ``default_delay``). There is no global phase signal:
-the oscillator, the noise and the fake-target draws all follow the neuron's own update counter.
+the oscillator, the noise and the fake-target draws all follow the neuron's own update counter,
+and the data stream is a SimPy process of its own (``feed``).
 
 One update of neuron ``i`` (its ``k``-th), in the order of MODEL.md:
 
-0. plasticity of update ``k - 1``: ``W[j, i] += pre_j * post_i`` for every incoming synapse,
+0. receive: for every incoming synapse, the newest message of its presynaptic neuron that has
+   arrived (sent at ``t`` over a synapse of delay ``d``: arrived at ``t + d``) becomes what the
+   neuron heard on that synapse;
+1. plasticity of update ``k - 1``: ``W[j, i] += pre_j * post_i`` for every incoming synapse,
    with ``post_i`` the factor the neuron kept from that update and ``pre_j`` the factor the
    last message from ``j`` carried (the bias changed already at update ``k - 1``);
-1. deliver: the drive of each copy, ``sum_j W[j, i] * heard rate_j``;
-2. integrate (fake target first), ``kernels.dynamics.neuron_step``;
-3. the rule's factors (``kernels.rules``) from the new states, the bias change;
-4. send one message with the rates the next drive of its postsynaptic neurons uses (with
-   the next update's Langevin noise) and the presynaptic factors of this update's rule.
+2. the drive of each copy, ``sum_j W[j, i] * heard rate_j``;
+3. integrate (fake target first), ``kernels.dynamics.neuron_step``;
+4. the rule's factors (``kernels.rules``) from the new states, the bias change;
+5. send, unless nothing changed by more than the threshold: one message with the rates the
+   next drive of its postsynaptic neurons uses (with the next update's Langevin noise) and
+   the presynaptic factors of this update's rule.
 
 The presynaptic factor of update ``k`` is only known to the postsynaptic neuron once the
 message arrives, so a weight change is applied at the postsynaptic neuron's next update,
 just before the drive that first needs it: that is where the synchronous backend needs it
-too. ``edge_weights()`` (and the network's weights, written back after every ``run``) include
-the change each neuron holds but has not applied yet.
+too. ``edge_weights()`` (and the network's weights and biases, written back after every
+``run``) include the change each neuron holds but has not applied yet.
+
+Messages. A neuron sends by writing its message once, with the time, into its outgoing
+channel (a short ring of its latest messages, the axon): fan-out costs one write, never an
+event per synapse, and not even one SimPy event per message. A postsynaptic neuron reads a
+message only once it has arrived, at its next update (step 0): exactly what a delivery event
+at ``t + d`` would have written before that update, since a message changes nothing until a
+neuron uses it. The ring keeps every message some synapse may still need (it grows when a
+neuron sends faster than its slowest synapse delivers). The only SimPy events are the neurons'
+clocks, the stream's changes and the end of a ``run`` call.
 
 Lock-step mode (period 1, jitter 0, every delay 1, threshold 0) reproduces ``SyncSimulator``
 at B = 1: update ``k`` of every neuron happens at time ``k``, its message arrives at
-``k + 1``. Within one instant, deliveries come before the stop of a ``run`` call, which comes
-before updates: SimPy events are ordered by (time, priority, id), and this backend schedules
-deliveries with priority 0, the end of ``run`` with 1 and neuron clocks with 2. A neuron at
-time ``k + 1`` has therefore heard every message sent at time ``k``, as the synchronous step
-order (integrate from the previous step's rates, learn, next drive from the new rates and
-the new W) requires.
+``k + 1``. Within one instant the end of a ``run`` call comes first, then the stream's input
+changes, then the neurons' updates (SimPy orders events by time, priority, then creation).
+A neuron at time ``k + 1`` has heard every message sent at time ``k``, as the synchronous
+step order (integrate from the previous step's rates, learn, next drive from the new rates
+and the new W) requires.
 
-Fan-out is vectorised: one SimPy event per sending neuron and distinct delay of its outgoing
-synapses (one per update in lock-step), whose callback writes the message into all the
-receivers' ``heard`` rows at once through a precomputed index array. Incoming weights are
-stored by postsynaptic neuron (CSR by post), so each neuron's weights are one slice.
+Speed. A neuron's update is one compiled call (``_update``) taking a few packed arrays (Numba
+spends about 0.1 us per argument on dispatch, ten times more on a NamedTuple of arrays):
+``neuron_values`` (per neuron, columns ``F_*``), ``neuron_counts`` (``I_*``), ``clocks``
+(``T_*`` and the channel's send times), ``synapses`` (per incoming synapse: weight and what
+was heard), ``links`` (per incoming synapse: presynaptic neuron and delay), ``channels`` and
+the parameters (``codes``, ``values``: ``K_*``, ``V_*``).
 
 Time unit: one integration step (a neuron with ``period`` 1 updates once per time unit).
 """
@@ -45,22 +60,18 @@ Time unit: one integration step (a neuron with ``period`` 1 updates once per tim
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import NamedTuple
 
 import numpy as np
 import simpy
 from numba import njit
 from simpy.events import Event
 
-from neurosim.backends.sync import RULE_CODES, Constants, Recorder, model_constants
+from neurosim.backends.sync import RULE_CODES, Recorder, model_constants
 from neurosim.checks import check_inputs, check_integer, check_number, describe
 from neurosim.errors import DivergenceError, ValidationError
-from neurosim.kernels.activations import (
-    rate_derivative_from_rate,
-    rate_scalar,
-)
+from neurosim.kernels.activations import rate_derivative_from_rate, rate_scalar
 from neurosim.kernels.dynamics import force, neuron_step, pressure
 from neurosim.kernels.random import (
     STREAM_FAKE_TARGET,
@@ -79,6 +90,7 @@ from neurosim.kernels.rules import (
 )
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
+from neurosim.streams.base import Change
 
 RULE_ASTDP = RULE_CODES["astdp"]
 RULE_MSTDP = RULE_CODES["mstdp"]
@@ -86,179 +98,331 @@ RULE_MSTDP = RULE_CODES["mstdp"]
 # The random stream of the neurons' clock jitter (kernels.random uses 1 and 2).
 STREAM_CLOCK = 3
 
-# SimPy orders simultaneous events by priority: deliveries, then the end of run(), then updates.
-PRIORITY_DELIVERY = 0
-PRIORITY_STOP = 1
+# SimPy orders simultaneous events by priority: the end of run(), input changes, updates.
+PRIORITY_STOP = 0
+PRIORITY_INPUT = 1
 PRIORITY_UPDATE = 2
 
+# What _update returns instead of the time to the next update.
+DIVERGED = -1.0
+CHANNEL_FULL = -2.0
 
-class NeuronStore(NamedTuple):
-    """Every neuron's own variables, one column (or row, or slice) per neuron.
+# A message: the rate of each copy (one or two), then the rule's and smoothing's
+# presynaptic factors.
+M_RATE = 0
+M_PRE_RULE = 2
+M_PRE_SMOOTHING = 3
+MESSAGE_WIDTH = 4
 
-    The arrays are shared for speed, but neuron ``i``'s update reads and writes only its own
-    entries: ``state[:, 0, i]`` and the other per-neuron entries, its incoming synapses
-    ``in_weight[in_indptr[i]:in_indptr[i + 1]]`` and the messages it heard on them (rows of
-    ``heard``: the sender's rates per copy, then its rule and smoothing presynaptic factors).
-    ``own_rate`` is the rate the neuron last sent (with that update's noise); ``drive`` its
-    last drive; ``pending_post`` the postsynaptic factors (rule, smoothing) it has not yet
-    applied to its weights, ``pending_learn`` whether it has some; ``message`` what it sends.
-    """
+# neuron_values columns (the model's dtype)
+F_STATE = 0  # one per copy
+F_VELOCITY = 2  # one per copy
+F_RATE = 4  # the rate it sends next, one per copy
+F_DRIVE = 6  # one per copy
+F_DZ = 8
+F_DZ_MEAN = 9
+F_POST_RULE = 10  # the postsynaptic factors it holds until the next update
+F_POST_SMOOTHING = 11
+F_BIAS = 12
+F_TARGET = 13
+F_CLAMP = 14
+N_VALUES = 15
 
-    hidden: np.ndarray
-    bias: np.ndarray
-    target: np.ndarray
-    clamp: np.ndarray
-    state: np.ndarray
-    velocity: np.ndarray
-    dz: np.ndarray
-    dz_mean: np.ndarray
-    fake_active: np.ndarray
-    own_rate: np.ndarray
-    drive: np.ndarray
-    pending_post: np.ndarray
-    pending_learn: np.ndarray
-    update_count: np.ndarray
-    message: np.ndarray
-    in_indptr: np.ndarray
-    in_weight: np.ndarray
-    heard: np.ndarray
+# neuron_counts columns (int64)
+I_UPDATES = 0
+I_IN_START = 1  # its incoming synapses: rows I_IN_START:I_IN_STOP of synapses and links
+I_IN_STOP = 2
+I_HIDDEN = 3
+I_PENDING = 4  # it holds a weight change
+I_FAKE_ACTIVE = 5
+I_SENT = 6
+I_SUPPRESSED = 7
+I_HEAD = 8  # messages written into its channel
+N_COUNTS = 9
+
+# clocks columns (float64)
+T_PERIOD = 0
+T_JITTER = 1
+T_MAX_DELAY = 2  # its slowest outgoing synapse
+T_SENT = 3  # the send time of each channel slot
+
+# synapses columns (the model's dtype): the weight, then the last message heard
+S_WEIGHT = 0
+S_HEARD = 1
+# links columns (float64)
+L_SENDER = 0
+L_DELAY = 1
+
+# codes (int64) and values (float64): the parameters
+K_SEED, K_RULE, K_ACTIVATION, K_LEARN, K_FAKE, K_COPIES, K_PHASES = range(7)
+V_HARD_THRESHOLD = 0
+V_EPS = 1  # one per copy
+V_BETA = 3  # one per copy
+V_NOISE = 5
+V_ALPHA = 6
+V_ALPHA_SMOOTHING = 7
+V_FAKE_K = 8
+V_FAKE_MAGNITUDE = 9
+V_FAKE_MU = 10
+V_SEND_THRESHOLD = 11
+V_SCHEDULES = 12  # the oscillator's clamp, learn and momentum schedules, K_PHASES each
 
 
 @njit(cache=True)
-def _sent_rates(i, step, constants, store):
+def _next_rates(i, step, codes, values, neuron_values):
     """The rates neuron ``i`` sends for the drive of its update ``step``: rho(s + eta(step))."""
-    k = constants
-    n_copies, _, n = store.state.shape
-    for c in range(n_copies):
+    n = neuron_values.shape[0]
+    for c in range(codes[K_COPIES]):
         noise = 0.0
-        if k.noise_sigma > 0.0:
-            noise = k.noise_sigma * normal(k.seed, STREAM_NOISE, step, c * n + i)
-        store.own_rate[c, i] = rate_scalar(store.state[c, 0, i] + noise, k.activation, k.threshold)
+        if values[V_NOISE] > 0.0:
+            noise = values[V_NOISE] * normal(codes[K_SEED], STREAM_NOISE, step, c * n + i)
+        neuron_values[i, F_RATE + c] = rate_scalar(
+            neuron_values[i, F_STATE + c] + noise, codes[K_ACTIVATION], values[V_HARD_THRESHOLD]
+        )
 
 
 @njit(cache=True)
-def _update_neuron(i, constants, store):
-    """One update of neuron ``i`` (steps 0-3 of the module docstring) and its message.
+def _refresh_rates(codes, values, neuron_values, neuron_counts):
+    """Every neuron's next rates from its own state (after a change from outside)."""
+    for i in range(neuron_values.shape[0]):
+        _next_rates(i, neuron_counts[i, I_UPDATES], codes, values, neuron_values)
 
-    Returns True when a state became non-finite. The random draws use the neuron's own update
-    counter as the step, so in lock-step they equal the synchronous backend's.
+
+@njit(cache=True)
+def _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels):
+    """Step 0 on incoming synapse ``e``: hear the newest message that has arrived by ``now``
+    (channels hold a power of two of messages: the slot is the message count's low bits)."""
+    sender = int(links[e, L_SENDER])
+    delay = links[e, L_DELAY]
+    head = neuron_counts[sender, I_HEAD]
+    mask = channels.shape[1] - 1
+    for message in range(head - 1, max(head - mask - 1, 0) - 1, -1):
+        slot = message & mask
+        if clocks[sender, T_SENT + slot] + delay <= now:
+            for v in range(MESSAGE_WIDTH):
+                synapses[e, S_HEARD + v] = channels[sender, slot, v]
+            return
+
+
+@njit(cache=True)
+def _receive(i, now, neuron_counts, clocks, synapses, links, channels):
+    """Step 0 for neuron ``i``: every incoming synapse hears its newest arrived message."""
+    for e in range(neuron_counts[i, I_IN_START], neuron_counts[i, I_IN_STOP]):
+        _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels)
+
+
+@njit(cache=True)
+def _receive_all(now, neuron_counts, clocks, synapses, links, channels):
+    """Step 0 for every neuron (what each would hear if it updated now)."""
+    for i in range(neuron_counts.shape[0]):
+        _receive(i, now, neuron_counts, clocks, synapses, links, channels)
+
+
+@njit(cache=True)
+def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapses, links, channels):
+    """One update of neuron ``i`` (steps 0-5 of the module docstring).
+
+    Returns the time to its next update, from its own clock; DIVERGED when a state stopped
+    being finite; CHANNEL_FULL, before changing anything, when its message would overwrite one
+    that a synapse may still deliver (the caller grows the channels and calls again). The
+    random draws use the neuron's own update counter as the step, so in lock-step they equal
+    the synchronous backend's.
     """
-    k = constants
-    a = store
-    n_copies = a.state.shape[0]
-    step = a.update_count[i]
-    phase = step % k.clamp_schedule.size
-    start = a.in_indptr[i]
-    stop = a.in_indptr[i + 1]
-    # 0. the previous update's weight change, with the presynaptic factors heard since
-    if a.pending_learn[i]:
-        post_rule = a.pending_post[i, 0]
-        post_smoothing = a.pending_post[i, 1]
-        for e in range(start, stop):
-            w = a.in_weight[e] + a.heard[e, n_copies] * post_rule
+    f = neuron_values
+    capacity = channels.shape[1]
+    mask = capacity - 1
+    head = neuron_counts[i, I_HEAD]
+    # the slot to overwrite holds message head - capacity; the next one must have reached
+    # every synapse, else that message is still some synapse's newest arrival
+    next_kept = T_SENT + ((head - capacity + 1) & mask)
+    if head >= capacity and clocks[i, next_kept] + clocks[i, T_MAX_DELAY] > now:
+        return CHANNEL_FULL
+    n_copies = codes[K_COPIES]
+    phases = codes[K_PHASES]
+    step = neuron_counts[i, I_UPDATES]
+    phase = step % phases
+    start = neuron_counts[i, I_IN_START]
+    stop = neuron_counts[i, I_IN_STOP]
+    # 0-2 in one pass over the incoming synapses: hear, apply the previous update's weight
+    # change with the presynaptic factors heard since, add to the drive of each copy
+    pending = neuron_counts[i, I_PENDING] != 0
+    post_rule = f[i, F_POST_RULE]
+    post_smoothing = f[i, F_POST_SMOOTHING]
+    drive_small = 0.0
+    drive_large = 0.0
+    for e in range(start, stop):
+        _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels)
+        w = synapses[e, S_WEIGHT]
+        if pending:
+            w += synapses[e, S_HEARD + M_PRE_RULE] * post_rule
             # by the factor, not alpha_smoothing: set_parameters may have turned smoothing
             # off since the update that holds it
             if post_smoothing != 0.0:
-                w += a.heard[e, n_copies + 1] * post_smoothing
-            a.in_weight[e] = w
-        a.pending_learn[i] = False
-    # 1. the drive of each copy from the rates heard
-    for c in range(n_copies):
-        total = 0.0
-        for e in range(start, stop):
-            total += a.heard[e, c] * a.in_weight[e]
-        a.drive[c, i] = total
-    # 2. fake target, then integration
-    scale = k.learn_schedule[phase]
-    momentum = k.momentum_schedule[phase]
-    neuron_target = a.target[0, i]
-    neuron_beta = a.clamp[0, i] * k.clamp_schedule[phase]
-    if k.fake_enabled and a.hidden[i]:
-        key = draw_key(k.seed, STREAM_FAKE_TARGET, step)
+                w += synapses[e, S_HEARD + M_PRE_SMOOTHING] * post_smoothing
+            synapses[e, S_WEIGHT] = w
+        drive_small += synapses[e, S_HEARD + M_RATE] * w
+        if n_copies == 2:
+            drive_large += synapses[e, S_HEARD + M_RATE + 1] * w
+    neuron_counts[i, I_PENDING] = 0
+    f[i, F_DRIVE] = drive_small
+    if n_copies == 2:
+        f[i, F_DRIVE + 1] = drive_large
+    # 3. fake target, then integration
+    scale = values[V_SCHEDULES + phases + phase]
+    momentum = values[V_SCHEDULES + 2 * phases + phase]
+    neuron_target = f[i, F_TARGET]
+    neuron_beta = f[i, F_CLAMP] * values[V_SCHEDULES + phase]
+    activation = codes[K_ACTIVATION]
+    hard_threshold = values[V_HARD_THRESHOLD]
+    if codes[K_FAKE] and neuron_counts[i, I_HIDDEN]:
+        key = draw_key(codes[K_SEED], STREAM_FAKE_TARGET, step)
         new_mean, active, fake_value = fake_target_draw(
-            a.dz[0, i], a.dz_mean[0, i], uniform_at(key, i), k.fake_k, k.fake_magnitude, k.fake_mu
+            f[i, F_DZ],
+            f[i, F_DZ_MEAN],
+            uniform_at(key, i),
+            values[V_FAKE_K],
+            values[V_FAKE_MAGNITUDE],
+            values[V_FAKE_MU],
         )
-        a.dz_mean[0, i] = new_mean
-        a.fake_active[0, i] = active
+        f[i, F_DZ_MEAN] = new_mean
+        neuron_counts[i, I_FAKE_ACTIVE] = active
         if active:
             neuron_target = fake_value
             neuron_beta = 1.0
-    previous_state = a.state[0, 0, i]
-    sent_small = a.own_rate[0, i]
-    if k.noise_sigma > 0.0:
-        previous_rate = rate_scalar(previous_state, k.activation, k.threshold)
+    previous_state = f[i, F_STATE]
+    sent_small = f[i, F_RATE]
+    if values[V_NOISE] > 0.0:
+        previous_rate = rate_scalar(previous_state, activation, hard_threshold)
     else:
         previous_rate = sent_small
     post_smoothing = 0.0
-    if k.alpha_smoothing > 0.0:
-        derivative = rate_derivative_from_rate(sent_small, k.activation)
+    if values[V_ALPHA_SMOOTHING] > 0.0:
+        derivative = rate_derivative_from_rate(sent_small, activation)
         force_value = force(
             previous_state,
-            pressure(derivative, a.drive[0, i], a.bias[i]),
-            k.copy_beta[0] * neuron_beta,
+            pressure(derivative, f[i, F_DRIVE], f[i, F_BIAS]),
+            values[V_BETA] * neuron_beta,
             neuron_target,
         )
-        post_smoothing = scale * smoothing_post(force_value, derivative, k.alpha_smoothing)
+        post_smoothing = scale * smoothing_post(force_value, derivative, values[V_ALPHA_SMOOTHING])
     bad = False
     for c in range(n_copies):
         new_state, new_velocity, _ = neuron_step(
-            a.state[c, 0, i],
-            a.velocity[c, 0, i],
-            a.drive[c, i],
-            a.bias[i],
+            f[i, F_STATE + c],
+            f[i, F_VELOCITY + c],
+            f[i, F_DRIVE + c],
+            f[i, F_BIAS],
             neuron_target,
-            k.copy_beta[c] * neuron_beta,
-            k.copy_eps[c],
+            values[V_BETA + c] * neuron_beta,
+            values[V_EPS + c],
             momentum,
-            rate_derivative_from_rate(a.own_rate[c, i], k.activation),
+            rate_derivative_from_rate(f[i, F_RATE + c], activation),
         )
-        a.state[c, 0, i] = new_state
-        a.velocity[c, 0, i] = new_velocity
+        f[i, F_STATE + c] = new_state
+        f[i, F_VELOCITY + c] = new_velocity
         if not np.isfinite(new_state):
             bad = True
-    # 3. dz and the rule's factors from the new states
-    rate_small = rate_scalar(a.state[0, 0, i], k.activation, k.threshold)
-    rate_large = rate_scalar(a.state[n_copies - 1, 0, i], k.activation, k.threshold)
-    if k.rule == RULE_ASTDP:
-        a.dz[0, i] = rate_large - rate_small
+    # 4. dz and the rule's factors from the new states
+    rate_small = rate_scalar(f[i, F_STATE], activation, hard_threshold)
+    rate_large = rate_scalar(f[i, F_STATE + n_copies - 1], activation, hard_threshold)
+    alpha = values[V_ALPHA]
+    if codes[K_RULE] == RULE_ASTDP:
+        f[i, F_DZ] = rate_large - rate_small
         pre_rule = rate_small
-        post_rule = scale * astdp_post(rate_small, rate_large, k.alpha)
-    elif k.rule == RULE_MSTDP:
-        a.dz[0, i] = rate_small - previous_rate
+        post_rule = scale * astdp_post(rate_small, rate_large, alpha)
+    elif codes[K_RULE] == RULE_MSTDP:
+        f[i, F_DZ] = rate_small - previous_rate
         pre_rule = rate_small
-        post_rule = scale * mstdp_post(rate_small, previous_rate, k.alpha)
+        post_rule = scale * mstdp_post(rate_small, previous_rate, alpha)
     else:
-        a.dz[0, i] = rate_small - previous_rate
+        f[i, F_DZ] = rate_small - previous_rate
         pre_rule = previous_rate
-        post_rule = scale * rate_stdp_post(a.state[0, 0, i], previous_state, k.alpha)
-    if k.learn and scale != 0.0:
-        a.bias[i] += post_rule
-        if k.alpha_smoothing > 0.0:
-            a.bias[i] += post_smoothing
-        a.pending_post[i, 0] = post_rule
-        a.pending_post[i, 1] = post_smoothing
-        a.pending_learn[i] = True
-    # 4. the message: rates for the next drive, then this update's presynaptic factors
-    a.update_count[i] = step + 1
-    _sent_rates(i, step + 1, constants, store)
+        post_rule = scale * rate_stdp_post(f[i, F_STATE], previous_state, alpha)
+    if codes[K_LEARN] and scale != 0.0:
+        f[i, F_BIAS] += post_rule
+        if values[V_ALPHA_SMOOTHING] > 0.0:
+            f[i, F_BIAS] += post_smoothing
+        f[i, F_POST_RULE] = post_rule
+        f[i, F_POST_SMOOTHING] = post_smoothing
+        neuron_counts[i, I_PENDING] = 1
+    if bad:
+        return DIVERGED
+    # 5. the message: rates for the next drive, then this update's presynaptic factors
+    step += 1
+    neuron_counts[i, I_UPDATES] = step
+    _next_rates(i, step, codes, values, f)
+    last = (head - 1) & mask
+    change = max(
+        abs(pre_rule - channels[i, last, M_PRE_RULE]),
+        abs(sent_small - channels[i, last, M_PRE_SMOOTHING]),
+    )
     for c in range(n_copies):
-        a.message[i, c] = a.own_rate[c, i]
-    a.message[i, n_copies] = pre_rule
-    a.message[i, n_copies + 1] = sent_small
-    return bad
+        change = max(change, abs(f[i, F_RATE + c] - channels[i, last, M_RATE + c]))
+    if change > values[V_SEND_THRESHOLD] or values[V_SEND_THRESHOLD] == 0.0:
+        slot = head & mask
+        for c in range(n_copies):
+            channels[i, slot, M_RATE + c] = f[i, F_RATE + c]
+        channels[i, slot, M_PRE_RULE] = pre_rule
+        channels[i, slot, M_PRE_SMOOTHING] = sent_small
+        clocks[i, T_SENT + slot] = now
+        neuron_counts[i, I_HEAD] = head + 1
+        neuron_counts[i, I_SENT] += 1
+    else:
+        neuron_counts[i, I_SUPPRESSED] += 1
+    if clocks[i, T_JITTER] == 0.0:
+        return clocks[i, T_PERIOD]
+    u = uniform(codes[K_SEED], STREAM_CLOCK, step, i)
+    return clocks[i, T_PERIOD] + clocks[i, T_JITTER] * (2.0 * u - 1.0)
+
+
+# The kinds of logged events.
+EVENT_KINDS = ("update", "message")
+EVENT_UPDATE = 0
+EVENT_MESSAGE = 1
+
+
+class EventLog:
+    """Logged events, in the order they happened: time, neuron (compiled index), kind (an
+    index into EVENT_KINDS) and value (an update's new state of copy 0, a message's rate of
+    copy 0). ``take()`` returns them as arrays and empties the log."""
+
+    def __init__(self, kinds: Sequence[str]) -> None:
+        unknown = [kind for kind in kinds if kind not in EVENT_KINDS]
+        if unknown:
+            raise ValidationError(
+                f"events = {list(kinds)!r}: allowed kinds are {', '.join(EVENT_KINDS)}"
+            )
+        self.updates = "update" in kinds
+        self.messages = "message" in kinds
+        self._rows: list[tuple[float, int, int, float]] = []
+
+    def add(self, time: float, neuron: int, kind: int, value: float) -> None:
+        self._rows.append((time, neuron, kind, float(value)))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def take(self) -> dict[str, np.ndarray]:
+        """The events logged since the last call: ``time``, ``neuron``, ``kind``, ``value``."""
+        rows = self._rows
+        self._rows = []
+        return {
+            "time": np.array([row[0] for row in rows], dtype=np.float64),
+            "neuron": np.array([row[1] for row in rows], dtype=np.int64),
+            "kind": np.array([row[2] for row in rows], dtype=np.uint8),
+            "value": np.array([row[3] for row in rows], dtype=np.float64),
+        }
 
 
 class _Scheduled(Event):
     """An event that fires after ``delay`` with a given priority (SimPy's Timeout has a fixed
-    one, and this is how Timeout is built); ``callback`` is called with the event when it is
-    processed."""
+    one; this is built as Timeout is); ``callback`` is called with the event when processed."""
 
     def __init__(self, env: simpy.Environment, delay: float, priority: int, callback=None):
-        super().__init__(env)
-        self._ok = True
+        self.env = env
+        self.callbacks = [] if callback is None else [callback]
         self._value = None
-        if callback is not None:
-            self.callbacks.append(callback)
+        self._ok = True
         env.schedule(self, priority, delay)
 
 
@@ -268,20 +432,62 @@ def _finish(end: Event, _event: Event) -> None:
         end.succeed()
 
 
-def _deliver(heard: np.ndarray, rows: np.ndarray, message: np.ndarray, _event: Event) -> None:
-    """Write one message into all its receivers' ``heard`` rows at once."""
-    heard[rows] = message
-
-
 def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int):
-    """Neuron ``i``: wait for its clock, update, send; until its state stops being finite."""
-    yield _Scheduled(env, simulator._first_update[i], PRIORITY_UPDATE)
+    """Neuron ``i``: wait for its clock, update (and send); until its state stops being
+    finite. ``simulator._arrays`` is read at every update: growing the channels replaces it."""
+    yield _Scheduled(env, 0.0, PRIORITY_UPDATE)
     while True:
-        if _update_neuron(i, simulator._constants, simulator._store):
+        wait = _update(i, env.now, *simulator._arrays)
+        if wait < 0.0:
+            if wait == CHANNEL_FULL:
+                simulator._grow_channels()
+                continue
             simulator._diverged(i)
             return
-        simulator._send(i)
-        yield _Scheduled(env, simulator._interval(i), PRIORITY_UPDATE)
+        yield _Scheduled(env, wait, PRIORITY_UPDATE)
+
+
+def _logging_neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int):
+    """``_neuron_process`` that also logs each update (state of copy 0) and each message
+    sent (its rate of copy 0) into ``simulator.events``."""
+    log = simulator._event_log
+    counts = simulator._neuron_counts
+    yield _Scheduled(env, 0.0, PRIORITY_UPDATE)
+    while True:
+        sent = counts[i, I_SENT]
+        wait = _update(i, env.now, *simulator._arrays)
+        if wait < 0.0:
+            if wait == CHANNEL_FULL:
+                simulator._grow_channels()
+                counts = simulator._neuron_counts
+                continue
+            simulator._diverged(i)
+            return
+        now = env.now
+        if log.updates:
+            log.add(now, i, EVENT_UPDATE, simulator._neuron_values[i, F_STATE])
+        if log.messages and counts[i, I_SENT] != sent:
+            log.add(now, i, EVENT_MESSAGE, simulator._neuron_values[i, F_RATE])
+        yield _Scheduled(env, wait, PRIORITY_UPDATE)
+
+
+def _stream_process(
+    env: simpy.Environment,
+    simulator: EventSimulator,
+    changes: Iterable[Change],
+    start: float,
+    feed: int,
+):
+    """The data stream, on its own schedule: each change is applied at ``start + step``, before
+    the updates due at that instant; neurons read their own entry at their next update. It
+    ends with its changes or when a later ``feed`` replaces it."""
+    for change in changes:
+        wait = start + change.step - env.now
+        if wait > 0:
+            yield _Scheduled(env, wait, PRIORITY_INPUT)
+        if simulator._feeds != feed:
+            return
+        simulator.set_input(change.target, change.clamp)
 
 
 def _per_neuron(name: str, value: object, n: int, low: float, low_open: bool) -> np.ndarray:
@@ -296,6 +502,35 @@ def _per_neuron(name: str, value: object, n: int, low: float, low_open: bool) ->
     return array.copy()
 
 
+def _parameter_arrays(params: ModelParameters, seed: int, threshold: float):
+    """The parameters as the two arrays ``_update`` reads: ``codes`` and ``values``."""
+    constants = model_constants(params, seed)
+    phases = constants["clamp_schedule"].size
+    codes = np.zeros(K_PHASES + 1, dtype=np.int64)
+    codes[K_SEED] = constants["seed"]
+    codes[K_RULE] = constants["rule"]
+    codes[K_ACTIVATION] = constants["activation"]
+    codes[K_LEARN] = constants["learn"]
+    codes[K_FAKE] = constants["fake_enabled"]
+    codes[K_COPIES] = params.spec.copies
+    codes[K_PHASES] = phases
+    values = np.zeros(V_SCHEDULES + 3 * phases, dtype=np.float64)
+    values[V_HARD_THRESHOLD] = constants["threshold"]
+    values[V_EPS : V_EPS + params.spec.copies] = constants["copy_eps"]
+    values[V_BETA : V_BETA + params.spec.copies] = constants["copy_beta"]
+    values[V_NOISE] = constants["noise_sigma"]
+    values[V_ALPHA] = constants["alpha"]
+    values[V_ALPHA_SMOOTHING] = constants["alpha_smoothing"]
+    values[V_FAKE_K] = constants["fake_k"]
+    values[V_FAKE_MAGNITUDE] = constants["fake_magnitude"]
+    values[V_FAKE_MU] = constants["fake_mu"]
+    values[V_SEND_THRESHOLD] = threshold
+    values[V_SCHEDULES:] = np.concatenate(
+        [constants["clamp_schedule"], constants["learn_schedule"], constants["momentum_schedule"]]
+    )
+    return codes, values
+
+
 class EventSimulator:
     """Runs a compiled network with the event-driven SimPy backend (one state, B = 1).
 
@@ -304,11 +539,13 @@ class EventSimulator:
     a counter-based uniform draw, so ``0 <= jitter <= period``. ``default_delay`` is the delay
     of a synapse whose graph gives none. A neuron sends after an update only when one of the
     values it sends changed by more than ``threshold`` since its last message (0: always).
+    ``events`` names what to log in ``take_events()`` ("update", "message"; nothing by
+    default, since a log holds one row per event).
 
-    Like ``SyncSimulator`` it learns in place: ``network.bias`` is the bias the neurons change
-    and the network's synaptic weights are written back at the end of every ``run``.
-    ``state`` is (copy, 1, neuron); ``initial_state_scale`` draws it as the synchronous
-    backend does, so both start from the same state for a seed.
+    Like ``SyncSimulator`` it learns: the network's synaptic weights and ``network.bias``
+    are written back at the end of every ``run``. ``state`` is (copy, 1, neuron);
+    ``initial_state_scale`` draws it as the synchronous backend does, so both start from the
+    same state for a seed.
     """
 
     def __init__(
@@ -322,6 +559,7 @@ class EventSimulator:
         default_delay: float = 1.0,
         threshold: float = 0.0,
         initial_state_scale: float = 0.5,
+        events: Sequence[str] = (),
     ) -> None:
         if not isinstance(network, CompiledNetwork):
             raise ValidationError("network: expected a CompiledNetwork (see compile_graph)")
@@ -334,13 +572,13 @@ class EventSimulator:
                 "compile the graph with the same parameters"
             )
         n = network.n_neurons
-        self.period = _per_neuron("period", period, n, 0.0, low_open=True)
-        self.jitter = _per_neuron("jitter", jitter, n, 0.0, low_open=False)
-        too_large = np.flatnonzero(self.jitter > self.period)
+        period = _per_neuron("period", period, n, 0.0, low_open=True)
+        jitter = _per_neuron("jitter", jitter, n, 0.0, low_open=False)
+        too_large = np.flatnonzero(jitter > period)
         if too_large.size:
             i = int(too_large[0])
             raise ValidationError(
-                f"jitter = {self.jitter[i]:g} is larger than period = {self.period[i]:g} "
+                f"jitter = {jitter[i]:g} is larger than period = {period[i]:g} "
                 f"(neuron {network.node_ids[i]!r}): allowed range is [0, period]"
             )
         self.default_delay = check_number("default_delay", default_delay, 0.0)
@@ -358,6 +596,7 @@ class EventSimulator:
                 f"delay = {describe(float(delays[e]))} on edge {pre!r} -> {post!r}: "
                 "expected a finite number >= 0"
             )
+        self._event_log = EventLog(events) if events else None
 
         self.network = network
         self.params = params
@@ -366,102 +605,127 @@ class EventSimulator:
         dtype = network.dtype
         copies = params.spec.copies
         rng = np.random.default_rng(seed)
-        initial = rng.uniform(-initial_state_scale, initial_state_scale, size=(1, n))
+        initial = rng.uniform(-initial_state_scale, initial_state_scale, size=n)
 
+        neuron_values = np.zeros((n, N_VALUES), dtype=dtype)
+        neuron_values[:, F_STATE : F_STATE + copies] = initial[:, None]
+        neuron_values[:, F_BIAS] = network.bias
         # incoming synapses by postsynaptic neuron; row[e] is canonical edge e's position
         by_post = np.lexsort((network.edge_pre, network.edge_post))
         row = np.empty_like(by_post)
         row[by_post] = np.arange(by_post.size)
         self._row_of_edge = row
-        self._by_post = by_post
-        self._in_post = network.edge_post[by_post]
-        in_indptr = np.concatenate([[0], np.cumsum(np.bincount(self._in_post, minlength=n))])
-        width = copies + 2
-        self._store = NeuronStore(
-            hidden=network.hidden.copy(),
-            bias=network.bias,
-            target=np.zeros((1, n), dtype=dtype),
-            clamp=np.zeros((1, n), dtype=dtype),
-            state=np.repeat(initial[None].astype(dtype), copies, axis=0),
-            velocity=np.zeros((copies, 1, n), dtype=dtype),
-            dz=np.zeros((1, n), dtype=dtype),
-            dz_mean=np.zeros((1, n), dtype=dtype),
-            fake_active=np.zeros((1, n), dtype=np.bool_),
-            own_rate=np.zeros((copies, n), dtype=dtype),
-            drive=np.zeros((copies, n), dtype=dtype),
-            pending_post=np.zeros((n, 2), dtype=dtype),
-            pending_learn=np.zeros(n, dtype=np.bool_),
-            update_count=np.zeros(n, dtype=np.int64),
-            message=np.zeros((n, width), dtype=dtype),
-            in_indptr=in_indptr.astype(np.int64),
-            in_weight=network.edge_weights()[by_post],
-            heard=np.zeros((by_post.size, width), dtype=dtype),
+        in_post = network.edge_post[by_post]
+        in_indptr = np.concatenate([[0], np.cumsum(np.bincount(in_post, minlength=n))])
+        neuron_counts = np.zeros((n, N_COUNTS), dtype=np.int64)
+        neuron_counts[:, I_IN_START] = in_indptr[:-1]
+        neuron_counts[:, I_IN_STOP] = in_indptr[1:]
+        neuron_counts[:, I_HIDDEN] = network.hidden
+        neuron_counts[:, I_HEAD] = 1  # the initial message, see below
+        max_delay = np.zeros(n)
+        np.maximum.at(max_delay, network.edge_pre, delays)
+        # a ring long enough for the messages of the slowest synapse at the fastest clock
+        fastest = float(np.min(period - jitter))
+        longest = float(np.max(max_delay, initial=0.0))
+        needed = 2 if fastest <= 0 else min(2 + math.ceil(longest / fastest), 64)
+        capacity = 1 << (needed - 1).bit_length()  # a power of two
+        clocks = np.full((n, T_SENT + capacity), -np.inf)
+        clocks[:, T_PERIOD] = period
+        clocks[:, T_JITTER] = jitter
+        clocks[:, T_MAX_DELAY] = max_delay
+        synapses = np.zeros((by_post.size, S_HEARD + MESSAGE_WIDTH), dtype=dtype)
+        synapses[:, S_WEIGHT] = network.edge_weights()[by_post]
+        links = np.empty((by_post.size, 2))
+        links[:, L_SENDER] = network.edge_pre[by_post]
+        links[:, L_DELAY] = delays[by_post]
+        channels = np.zeros((n, capacity, MESSAGE_WIDTH), dtype=dtype)
+        self._neuron_values = neuron_values
+        self._neuron_counts = neuron_counts
+        self._codes, self._values = _parameter_arrays(params, seed, self.threshold)
+        self._arrays = (
+            self._codes,
+            self._values,
+            neuron_values,
+            neuron_counts,
+            clocks,
+            synapses,
+            links,
+            channels,
         )
-        self._constants = self._make_constants()
         self.invalidate()
-        # what each neuron knows at time 0: the rates its presynaptic neurons start from
-        self._store.heard[:, :copies] = self._store.own_rate[:, network.edge_pre[by_post]].T
-        self._last_sent = self._store.message.copy()
-        self._last_sent[:, :copies] = self._store.own_rate.T
+        # the initial message, sent at -inf: the rates each neuron starts from, no factors
+        channels[:, 0, M_RATE : M_RATE + copies] = neuron_values[:, F_RATE : F_RATE + copies]
+        _receive_all(0.0, neuron_counts, clocks, synapses, links, channels)
 
-        # fan-out: per sending neuron, one (delay, receiver rows) group per distinct delay
-        self._fan_out: list[list[tuple[float, np.ndarray]]] = []
-        pre_start = np.searchsorted(network.edge_pre, np.arange(n + 1))
-        for j in range(n):
-            edges = np.arange(pre_start[j], pre_start[j + 1])
-            groups = []
-            for delay in np.unique(delays[edges]):
-                chosen = edges[delays[edges] == delay]
-                groups.append((float(delay), np.sort(row[chosen])))
-            self._fan_out.append(groups)
-
-        self._first_update = np.zeros(n)
-        self._processes = [self.env.process(_neuron_process(self.env, self, i)) for i in range(n)]
-        self.messages_sent = 0
+        process = _logging_neuron_process if self._event_log else _neuron_process
+        for i in range(n):
+            self.env.process(process(self.env, self, i))
+        self._feeds = 0
         self._failure: DivergenceError | None = None
         self._end = self.env.event()
 
     # ----------------------------------------------------------------------------------------
     # the user's view, as SyncSimulator's at B = 1
 
+    def _columns(self, first: int, count: int) -> np.ndarray:
+        """A (count, 1, neuron) view of neuron_values' columns first..first + count."""
+        return self._neuron_values[:, first : first + count].T[:, None, :]
+
     @property
     def state(self) -> np.ndarray:
-        """States, (copy, 1, neuron): copy 0 is the weakly clamped one."""
-        return self._store.state
+        """States, (copy, 1, neuron): copy 0 is the weakly clamped one (a writable view; call
+        ``invalidate`` after changing it)."""
+        return self._columns(F_STATE, self.params.spec.copies)
 
     @property
     def velocity(self) -> np.ndarray:
-        return self._store.velocity
+        return self._columns(F_VELOCITY, self.params.spec.copies)
 
     @property
     def dz(self) -> np.ndarray:
-        return self._store.dz
+        return self._columns(F_DZ, 1)[0]
 
     @property
     def dz_mean(self) -> np.ndarray:
-        return self._store.dz_mean
+        return self._columns(F_DZ_MEAN, 1)[0]
 
     @property
     def fake_target(self) -> np.ndarray:
         """Which neurons had a fake target at their last update, (1, neuron)."""
-        return self._store.fake_active
+        return self._neuron_counts[None, :, I_FAKE_ACTIVE].astype(np.bool_)
 
     @property
     def target(self) -> np.ndarray:
-        return self._store.target
+        return self._columns(F_TARGET, 1)[0]
 
     @property
     def clamp(self) -> np.ndarray:
-        return self._store.clamp
+        return self._columns(F_CLAMP, 1)[0]
 
     @property
     def bias(self) -> np.ndarray:
-        return self._store.bias
+        return self._neuron_values[:, F_BIAS]
 
     @property
     def update_count(self) -> np.ndarray:
         """How many updates each neuron has done."""
-        return self._store.update_count
+        return self._neuron_counts[:, I_UPDATES]
+
+    @property
+    def messages_sent(self) -> int:
+        """Messages sent by all neurons (the initial rates not counted)."""
+        return int(self._neuron_counts[:, I_SENT].sum())
+
+    @property
+    def messages_suppressed(self) -> int:
+        """Updates after which a neuron sent nothing: no value changed by more than the
+        threshold."""
+        return int(self._neuron_counts[:, I_SUPPRESSED].sum())
+
+    @property
+    def channel_capacity(self) -> int:
+        """Messages each neuron's outgoing channel keeps."""
+        return self._arrays[-1].shape[1]
 
     @property
     def time(self) -> float:
@@ -480,20 +744,32 @@ class EventSimulator:
             target, clamp, 1, self.network.n_neurons, self.network.dtype
         )
 
+    def feed(self, changes: Iterable[Change], start: float | None = None) -> None:
+        """Let a stream's changes (``Stream.changes()``, possibly unbounded) arrive on their
+        own schedule, as a SimPy process: change step ``s`` is applied at time ``start + s``
+        (default: now), while the network computes. A later ``feed`` replaces this one."""
+        self._feeds += 1
+        origin = self.env.now if start is None else check_number("start", start, self.env.now)
+        self.env.process(_stream_process(self.env, self, changes, origin, self._feeds))
+
+    def take_events(self) -> dict[str, np.ndarray]:
+        """The events logged since the last call (see ``EventLog``); empty arrays when the
+        simulator logs none."""
+        return (self._event_log or EventLog(())).take()
+
     def invalidate(self) -> None:
         """Call after changing ``state`` from outside: each neuron recomputes the rates it
         will send next from its own state. Its neighbours learn of it only by messages."""
-        for i in range(self.network.n_neurons):
-            _sent_rates(i, int(self._store.update_count[i]), self._constants, self._store)
+        _refresh_rates(self._codes, self._values, self._neuron_values, self._neuron_counts)
 
     def set_parameters(self, params: ModelParameters) -> None:
         """Continue with other parameters, as ``SyncSimulator.set_parameters``: the rule, the
         activation and the dtype stay those the run started with.
 
         Each neuron recomputes the rates it sends next (the noise follows the new
-        parameters). When the noise changes, the rates its neighbours heard are refreshed too:
-        a parameter change reaches every neuron at once, as the synchronous backend's next
-        drive does.
+        parameters). When the noise changes, the rates on the way and heard are refreshed
+        too: a parameter change reaches every neuron at once, as the synchronous backend's
+        next drive does.
         """
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
@@ -506,13 +782,16 @@ class EventSimulator:
             )
         noise_changed = params.noise_sigma != self.params.noise_sigma
         self.params = params
-        self._constants = self._make_constants()
+        self._codes, self._values = _parameter_arrays(params, self.seed, self.threshold)
+        self._arrays = (self._codes, self._values, *self._arrays[2:])
         self.invalidate()
         if noise_changed:
             copies = params.spec.copies
-            pre = self.network.edge_pre[self._by_post]
-            self._store.heard[:, :copies] = self._store.own_rate[:, pre].T
-            self._last_sent[:, :copies] = self._store.own_rate.T
+            *_, synapses, links, channels = self._arrays
+            rates = self._neuron_values[:, F_RATE : F_RATE + copies]
+            channels[:, :, M_RATE : M_RATE + copies] = rates[:, None, :]
+            senders = links[:, L_SENDER].astype(np.int64)
+            synapses[:, S_HEARD + M_RATE : S_HEARD + M_RATE + copies] = rates[senders]
 
     def run(
         self,
@@ -522,9 +801,9 @@ class EventSimulator:
         record: Sequence[str] = ("state", "dz", "fake_target"),
         record_neurons: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Advance the simulation by ``duration`` time units (messages due at the end are
-        delivered; updates due then are not done); returns the recorded arrays (empty if
-        ``record_every`` is 0), in ``SyncSimulator.run``'s format at B = 1.
+        """Advance the simulation by ``duration`` time units (updates due at the end are not
+        done); returns the recorded arrays (empty if ``record_every`` is 0), in
+        ``SyncSimulator.run``'s format at B = 1.
 
         At every time that is a multiple of ``record_every`` time units (in the global time,
         so that a run split into calls records the same times) the arrays named in
@@ -562,21 +841,27 @@ class EventSimulator:
         _Scheduled(self.env, max(end - self.env.now, 0.0), PRIORITY_STOP, partial(_finish, stop))
         self.env.run(until=stop)
         self.network.set_edge_weights(self.edge_weights())
+        self.network.bias[:] = self.bias
         if self._failure is not None:
             raise self._failure
 
     def edge_weights(self) -> np.ndarray:
         """Synaptic weights in canonical edge order, with each neuron's change not yet applied
-        (its held postsynaptic factor times the presynaptic factor it last heard)."""
-        store = self._store
-        copies = self.params.spec.copies
-        weights = store.in_weight.copy()
-        post = self._in_post
-        pending = store.pending_learn[post]
-        weights += np.where(pending, store.heard[:, copies] * store.pending_post[post, 0], 0.0)
-        smoothing = store.pending_post[post, 1]
+        (its held postsynaptic factor times the presynaptic factor it would hear now)."""
+        _, _, neuron_values, neuron_counts, clocks, synapses, links, channels = self._arrays
+        _receive_all(self.env.now, neuron_counts, clocks, synapses, links, channels)
+        weights = synapses[:, S_WEIGHT].copy()
+        post = np.repeat(
+            np.arange(neuron_counts.shape[0]),
+            neuron_counts[:, I_IN_STOP] - neuron_counts[:, I_IN_START],
+        )
+        pending = neuron_counts[post, I_PENDING] != 0
+        heard = synapses[:, S_HEARD:]
+        rule = neuron_values[post, F_POST_RULE]
+        smoothing = neuron_values[post, F_POST_SMOOTHING]
+        weights += np.where(pending, heard[:, M_PRE_RULE] * rule, 0.0)
         weights += np.where(
-            pending & (smoothing != 0.0), store.heard[:, copies + 1] * smoothing, 0.0
+            pending & (smoothing != 0.0), heard[:, M_PRE_SMOOTHING] * smoothing, 0.0
         )
         return weights[self._row_of_edge]
 
@@ -590,38 +875,29 @@ class EventSimulator:
     # ----------------------------------------------------------------------------------------
     # what the processes call
 
-    def _make_constants(self) -> Constants:
-        return Constants(
-            **model_constants(self.params, self.seed),
-            hidden_index=np.flatnonzero(self.network.hidden),
-        )
-
-    def _interval(self, i: int) -> float:
-        """Time to neuron ``i``'s next update, from its own clock."""
-        if self.jitter[i] == 0.0:
-            return float(self.period[i])
-        u = uniform(self.seed, STREAM_CLOCK, int(self._store.update_count[i]), i)
-        return float(self.period[i] + self.jitter[i] * (2.0 * u - 1.0))
-
-    def _send(self, i: int) -> None:
-        """One message from neuron ``i``: one event per distinct delay of its synapses."""
-        message = self._store.message[i]
-        unchanged = np.max(np.abs(message - self._last_sent[i])) <= self.threshold
-        if self.threshold > 0.0 and unchanged:
-            return
-        message = message.copy()
-        self._last_sent[i] = message
-        self.messages_sent += 1
-        heard = self._store.heard
-        for delay, rows in self._fan_out[i]:
-            _Scheduled(self.env, delay, PRIORITY_DELIVERY, partial(_deliver, heard, rows, message))
+    def _grow_channels(self) -> None:
+        """Double every channel's ring, keeping each neuron's messages in order."""
+        *head_arrays, clocks, synapses, links, channels = self._arrays
+        n, capacity, width = channels.shape
+        grown = np.zeros((n, 2 * capacity, width), dtype=channels.dtype)
+        grown_clocks = np.full((n, T_SENT + 2 * capacity), -np.inf)
+        grown_clocks[:, :T_SENT] = clocks[:, :T_SENT]
+        head = self._neuron_counts[:, I_HEAD]
+        rows = np.arange(n)
+        for back in range(1, capacity + 1):
+            message = head - back
+            kept = message >= 0
+            old, new = message[kept] % capacity, message[kept] % (2 * capacity)
+            grown[rows[kept], new] = channels[rows[kept], old]
+            grown_clocks[rows[kept], T_SENT + new] = clocks[rows[kept], T_SENT + old]
+        self._arrays = (*head_arrays, grown_clocks, synapses, links, grown)
 
     def _diverged(self, i: int) -> None:
         """Neuron ``i``'s state is not finite: keep the error and end the run now."""
         values = self.state[:, 0, i]
         value = float(values[~np.isfinite(values)][0])
         self._failure = DivergenceError(
-            int(self._store.update_count[i]) - 1, self.network.node_ids[i], value, None
+            int(self.update_count[i]), self.network.node_ids[i], value, None
         )
         if not self._end.triggered:
             self._end.succeed()
