@@ -173,6 +173,41 @@ def _topology_draw(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _data_check(arguments: argparse.Namespace) -> int:
+    from neurosim.data import DATASETS, PARTS, DatasetNotFoundError, load_dataset
+    from neurosim.errors import DataError
+
+    status = EXIT_OK
+    for name in DATASETS:
+        try:
+            dataset = load_dataset(name, arguments.data_dir)
+        except DatasetNotFoundError as error:
+            print(f"{name}: missing; {error}")
+            continue
+        except DataError as error:
+            print(f"{name}: corrupt: {error}")
+            status = EXIT_FAILED
+            continue
+        if dataset.verified:
+            state = "checksums verified"
+        else:
+            # no published checksum for this form: reading checks the IDX structure instead
+            for part in PARTS:
+                getattr(dataset, part)
+            state = "no published checksum for these files; read and valid"
+        print(f"{name}: {dataset.source} ({dataset.found_via}); {state}")
+    return status
+
+
+def _data_fetch(arguments: argparse.Namespace) -> int:
+    from neurosim.data import default_data_dir, fetch_dataset
+
+    data_dir = arguments.data_dir or default_data_dir()
+    folder = fetch_dataset(arguments.name, data_dir, arguments.mirror, log=print)
+    print(f"{arguments.name}: the four files are in {folder}")
+    return EXIT_OK
+
+
 def _demo(arguments: argparse.Namespace) -> int:
     from neurosim.demo import run_demo
 
@@ -261,6 +296,29 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("file", help="GraphML file with node roles (input, output, hidden)")
     draw.add_argument("-o", "--output", help="image file (default: FILE with .png)")
     draw.set_defaults(handler=_topology_draw)
+    data = commands.add_parser("data", help="find, check or download MNIST and Fashion-MNIST")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    data_check = data_commands.add_parser(
+        "check", help="say where each data set is found and whether its checksums match"
+    )
+    data_check.add_argument(
+        "--data-dir", help="folder to look in first (the data set in it or in DIR/NAME/)"
+    )
+    data_check.set_defaults(handler=_data_check)
+    fetch = data_commands.add_parser("fetch", help="download a data set from public mirrors")
+    fetch.add_argument("name", choices=("mnist", "fashion-mnist"), help="the data set")
+    fetch.add_argument(
+        "--data-dir",
+        help="the files go to DIR/NAME/ (default: $NEUROSIM_DATA, else ~/.cache/neurosim)",
+    )
+    fetch.add_argument(
+        "--mirror",
+        action="append",
+        metavar="URL",
+        help="folder URL holding the .gz files, tried in the order given (repeatable; "
+        "default: the data set's public mirrors)",
+    )
+    fetch.set_defaults(handler=_data_fetch)
     return parser
 
 

@@ -46,3 +46,8 @@ class DivergenceError(NeurosimError, FloatingPointError):
 
 class BackendError(NeurosimError):
     """A backend was asked to run a model feature it does not support."""
+
+
+class DataError(NeurosimError):
+    """A data set that is missing, corrupt or not in the expected format (IDX files, archives,
+    downloads): the message names the file or the places looked, and what was expected."""
