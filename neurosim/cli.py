@@ -44,10 +44,50 @@ def _default_store(name: str) -> Path:
     return candidate
 
 
+def _sweep_points(sweep: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Every combination of the ``event.sweep`` values (jitter x delay)."""
+    import itertools
+
+    keys = list(sweep)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*sweep.values())]
+
+
+def _spread(values: Sequence[float]) -> str:
+    """mean ± sd (min, max; n) of the finite values."""
+    import numpy as np
+
+    array = np.array(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return "undefined in every run"
+    return (
+        f"{array.mean():.4g} ± {array.std():.4g}  (min {array.min():.4g}, max "
+        f"{array.max():.4g}; {array.size} runs)"
+    )
+
+
+def _sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[float]]]) -> str:
+    """A Markdown table: one row per sweep point, the mean ± sd of each metric over seeds."""
+    import numpy as np
+
+    names = list(metrics[0])
+    keys = list(points[0])
+    lines = [
+        "| " + " | ".join(keys + names) + " |",
+        "|" + "---|" * (len(keys) + len(names)),
+    ]
+    for point, values in zip(points, metrics, strict=True):
+        cells = [f"{point[key]:g}" for key in keys]
+        for name in names:
+            array = np.array(values[name], dtype=float)
+            array = array[np.isfinite(array)]
+            cells.append(f"{array.mean():.4g} ± {array.std():.2g}" if array.size else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _run(arguments: argparse.Namespace) -> int:
     import time
-
-    import numpy as np
 
     from neurosim.recording.store import RunInterrupted
     from neurosim.scenario.runner import run_scenario
@@ -57,23 +97,29 @@ def _run(arguments: argparse.Namespace) -> int:
     if arguments.backend is not None:
         overrides.append(f"scenario.backend={arguments.backend}")
     seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else [None])
-    # every seed's scenario is checked before the first one runs
-    scenarios = [
-        load_scenario(
-            arguments.scenario, overrides + ([] if seed is None else [f"scenario.seed={seed}"])
-        )
-        for seed in seeds
-    ]
-    name = scenarios[0].name
-    outputs = []
-    for seed in seeds:
-        if len(seeds) == 1:
-            outputs.append(Path(arguments.out) if arguments.out else _default_store(name))
-        else:
-            base = Path(arguments.out) if arguments.out else Path("runs") / name
-            outputs.append(base.with_name(f"{base.name}-seed{seed}.zarr"))
+    first = load_scenario(
+        arguments.scenario,
+        overrides + ([] if seeds[0] is None else [f"scenario.seed={seeds[0]}"]),
+    )
+    name = first.name
+    sweep = first.settings.get("event", {}).get("sweep")
+    points = _sweep_points(sweep) if sweep else [{}]
+    base = Path(arguments.out) if arguments.out else Path("runs") / name
+    # every run's scenario is checked before the first one runs
+    runs = []
+    for point in points:
+        for seed in seeds:
+            extra = [f"event.{key}={value}" for key, value in point.items()]
+            extra += [] if seed is None else [f"scenario.seed={seed}"]
+            if len(seeds) == 1 and not point:
+                out = Path(arguments.out) if arguments.out else _default_store(name)
+            else:
+                label = "".join(f"-{key}{value:g}" for key, value in point.items())
+                label += "" if len(seeds) == 1 else f"-seed{seed}"
+                out = base.with_name(f"{base.name}{label}.zarr")
+            runs.append((point, load_scenario(arguments.scenario, overrides + extra), out))
     summaries = []
-    for scenario, out in zip(scenarios, outputs, strict=True):
+    for point, scenario, out in runs:
         started = time.perf_counter()
         try:
             summary = run_scenario(
@@ -94,25 +140,35 @@ def _run(arguments: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
         seed = scenario.settings["scenario"]["seed"]
+        where = "".join(f", {key} {value:g}" for key, value in point.items())
         print(
-            f"{name} (seed {seed}): {summary.steps} steps, {summary.status}, "
+            f"{name} (seed {seed}{where}): {summary.steps} steps, {summary.status}, "
             f"{seconds:.1f} s; run store {out} ({size / 1e6:.1f} MB)"
         )
         for metric, value in summary.metrics.items():
             print(f"  {metric}: {value:.4g}")
         summaries.append(summary)
-    if len(summaries) > 1 and summaries[0].metrics:
-        print(f"over {len(summaries)} seeds (mean ± sd):")
-        for metric in summaries[0].metrics:
-            values = np.array([summary.metrics[metric] for summary in summaries], dtype=float)
-            values = values[np.isfinite(values)]
-            if values.size == 0:
-                print(f"  {metric}: undefined in every run")
-                continue
-            print(
-                f"  {metric}: {values.mean():.4g} ± {values.std():.4g}  "
-                f"(min {values.min():.4g}, max {values.max():.4g}; {values.size} runs)"
-            )
+    if not summaries[0].metrics:
+        return EXIT_OK
+    by_point = [
+        {
+            metric: [s.metrics[metric] for s in summaries[k * len(seeds) : (k + 1) * len(seeds)]]
+            for metric in summaries[0].metrics
+        }
+        for k in range(len(points))
+    ]
+    if len(seeds) > 1 and not sweep:
+        print(f"over {len(seeds)} seeds (mean ± sd):")
+        for metric, values in by_point[0].items():
+            print(f"  {metric}: {_spread(values)}")
+    if sweep:
+        table = _sweep_table(points, by_point)
+        report = base.with_name(f"{base.name}-sweep.md")
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(
+            f"# {name}: event.sweep ({len(seeds)} seed(s) per point, mean ± sd)\n\n{table}"
+        )
+        print(f"sweep ({len(seeds)} seed(s) per point, mean ± sd):\n{table}wrote {report}")
     return EXIT_OK
 
 

@@ -14,19 +14,21 @@
 from __future__ import annotations
 
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from neurosim.backends.event import EventSimulator
+from neurosim.backends.event import EVENT_KINDS, EventSimulator
 from neurosim.backends.sync import SyncSimulator
-from neurosim.cli import EXIT_OK, main
+from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import FakeTargetParameters, ModelParameters
 from neurosim.model.topology import read_graphml, recurrent, sparse_random, write_graphml
 from neurosim.recording.store import open_run
+from neurosim.streams import Constant, StepInput
 
 try:
     from tests import reference, scenario_files
@@ -35,6 +37,37 @@ except ImportError:  # pytest put tests/ itself on sys.path
     import scenario_files
 
 CONFIGS = reference.RULE_CONFIGS
+RIVALRY = Path(__file__).parents[1] / "scenarios" / "rivalry.toml"
+ORDERING_SMALL = """
+[scenario]
+name = "ordering_small"
+backend = "event"
+
+[model]
+preset = "astdp"
+activation = "sigmoid4_centred"
+alpha = 0.005
+init = "uniform"
+init_scale = 0.1
+dtype = "float64"
+
+[model.fake_target]
+k = 10.0
+magnitude = 0.25
+mu = 0.9
+
+[event]
+jitter = 0.2
+delay = 1.5
+
+[experiment]
+kind = "ordering"
+epochs = 300
+test_items = 24
+test_steps = [80]
+seeds = [0]
+train_backend = "sync"
+"""
 ALPHA = 0.05
 SEED = 7
 N_STEPS = 500
@@ -364,3 +397,206 @@ def test_scenario_on_the_event_backend_matches_sync(tmp_path):
         np.testing.assert_allclose(
             event_weights[name].values, sync_weights[name].values, rtol=0, atol=1e-9
         )
+
+
+# --------------------------------------------------------------------------------------------
+# channels, the stream as a process, the event log
+
+
+def test_growing_channels_keeps_every_message():
+    """Clocks as fast as period - jitter = 0 start with two-message channels; delays of 2.5
+    make them grow during the run. The run equals one whose channels were grown first."""
+    params = make_params("astdp_fake_momentum")
+    graph = recurrent(4, 0, 8)
+    for _, _, edge in graph.edges(data=True):
+        edge["delay"] = 2.5
+
+    def make() -> EventSimulator:
+        sim = EventSimulator(compile_graph(graph, params, seed=3), params, jitter=1.0, seed=SEED)
+        sim.set_input(*data(sim.network, 0))
+        return sim
+
+    grown_by_run, grown_first = make(), make()
+    assert grown_by_run.channel_capacity == 2
+    for _ in range(4):
+        grown_first._grow_channels()
+    grown_by_run.run(150)
+    grown_first.run(150)
+    assert 2 < grown_by_run.channel_capacity <= grown_first.channel_capacity == 32
+    np.testing.assert_array_equal(grown_by_run.state, grown_first.state)
+    np.testing.assert_array_equal(grown_by_run.edge_weights(), grown_first.edge_weights())
+
+
+def test_feed_applies_each_change_at_its_time_while_neurons_run():
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    sim = EventSimulator(compiled, params, seed=SEED, jitter=0.3)
+    stream = StepInput(compiled.n_neurons, [0], 0.0, 1.0, on_step=7, off_step=12, duration=20)
+    sim.feed(stream.changes())
+    targets = []
+    for _ in range(20):
+        sim.run(1)  # the change due at t is applied before the updates at t
+        targets.append(float(sim.target[0, 0]))
+    assert targets == [0.0] * 6 + [1.0] * 5 + [0.0] * 9
+    sim.feed(Constant(compiled.n_neurons, [1], [0.5], duration=5).changes(), start=25.0)
+    sim.run(4)
+    assert sim.target[0, 1] == 0.0
+    sim.run(2)
+    assert sim.target[0, 1] == 0.5
+
+
+def test_event_log_has_one_row_per_update_and_message():
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    sim = EventSimulator(
+        compiled, params, seed=SEED, jitter=0.2, threshold=1e-3, events=("update", "message")
+    )
+    sim.set_input(*data(compiled, 0))
+    sim.run(50)
+    log = sim.take_events()
+    updates = log["kind"] == EVENT_KINDS.index("update")
+    messages = log["kind"] == EVENT_KINDS.index("message")
+    assert updates.sum() == sim.update_count.sum()
+    assert messages.sum() == sim.messages_sent < updates.sum()
+    assert sim.messages_sent + sim.messages_suppressed == sim.update_count.sum()
+    assert np.all(np.diff(log["time"]) >= 0)
+    np.testing.assert_array_equal(np.bincount(log["neuron"][updates]), sim.update_count)
+    # the last update of each neuron logged its current state
+    for i in range(compiled.n_neurons):
+        last = np.flatnonzero(updates & (log["neuron"] == i))[-1]
+        assert log["value"][last] == sim.state[0, 0, i]
+    sim.select_events(())
+    sim.run(10)
+    assert sim.take_events()["time"].size == 0
+
+
+# --------------------------------------------------------------------------------------------
+# scenarios on the event backend: [event] keys, asynchrony, unbounded streams, bad input
+
+
+def rivalry_scenario(tmp_path, event: str, epochs: int = 600, duration: int = 5000):
+    text = (RIVALRY.read_text() + "\n" + event).replace("epochs = 1000", f"epochs = {epochs}")
+    text = text.replace("duration = 20000", f"duration = {duration}")
+    path = tmp_path / "rivalry.toml"
+    path.write_text(text)
+    return path
+
+
+def test_rivalry_alternates_with_jitter_and_delays(tmp_path):
+    """Scenario rivalry, shortened (600 training epochs, 5,000 ambiguous steps), every clock
+    1 +- 0.2 and every delay 1.5: the dominant unit still changes (129 switches measured)."""
+    scenario = rivalry_scenario(tmp_path, "[event]\njitter = 0.2\ndelay = 1.5\n")
+    out = tmp_path / "r.zarr"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", "--backend", "event"]) == 0
+    metrics = xr.open_zarr(out, group="metrics")
+    assert int(metrics.switches) >= 10
+    counters = open_run(out).attributes["event_counters"]
+    assert counters["updates"] == pytest.approx(12 * (600 * 4 * 80 + 5000), rel=0.02)
+    assert counters["messages_sent"] == counters["updates"]
+
+
+def test_ordering_advantage_holds_with_jitter_and_delays(tmp_path):
+    """Ordering, shortened as in test_ordering (300 epochs, trained on the synchronous
+    backend), tested on the event backend with clocks 1 +- 0.2 and delays 1.5: at 80 steps
+    each network is still better on its own order (measured: 100/33 and 71/100 %)."""
+    scenario = tmp_path / "ordering.toml"
+    scenario.write_text(ORDERING_SMALL)
+    out = tmp_path / "o.zarr"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
+    run = open_run(out)
+    assert (run.attributes["backend"], run.attributes["train_backend"]) == ("event", "sync")
+    mean = xr.open_zarr(out, group="metrics")["accuracy_mean"].sel(test_steps=80)
+    for own, other in (("81", "83"), ("83", "81")):
+        row = mean.sel(network=f"Network{own}")
+        assert float(row.sel(order=f"order{own}")) >= 0.9
+        assert float(row.sel(order=f"order{own}")) - float(row.sel(order=f"order{other}")) >= 0.15
+
+
+@pytest.mark.parametrize("backend", ["sync", "event"])
+def test_unbounded_stream_stops_at_the_phase_duration(tmp_path, backend):
+    scenario = scenario_files.write_scenario(tmp_path, epochs=1, duration=50)
+    text = scenario.read_text().replace("epochs = 1\n", "duration = 1000\n")
+    scenario.write_text(text)
+    out = tmp_path / "u.zarr"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", "--backend", backend]) == 0
+    run = open_run(out)
+    assert run.status == "complete"
+    assert run.attributes["steps_simulated"] == 1050
+    assert run.attributes["phase_steps"]["train"] == [0, 1000]
+
+
+def test_event_group_and_counters_in_the_store(tmp_path):
+    scenario = scenario_files.write_scenario(
+        tmp_path,
+        epochs=1,
+        duration=100,
+        extra="\n[event]\njitter = { hidden = 0.3 }\nthreshold = 1e-4\n"
+        'events = ["update", "message"]\n',
+    )
+    out = tmp_path / "e.zarr"
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", "--backend", "event"]) == 0
+    events = xr.open_zarr(out, group="events")
+    assert events.attrs["kinds"] == list(EVENT_KINDS)
+    counters = open_run(out).attributes["event_counters"]
+    kinds = events.kind.values
+    # only the recorded phase (the ambiguous one, from time 320) is logged
+    assert events.time.values.min() >= 320
+    assert (kinds == 0).sum() == pytest.approx(12 * 100, abs=12)
+    assert (kinds == 1).sum() <= (kinds == 0).sum()
+    assert counters["messages_sent"] + counters["messages_suppressed"] == counters["updates"]
+    assert counters["messages_suppressed"] > 0
+
+
+def test_jitter_and_delay_sweep_writes_a_store_per_point_and_a_table(tmp_path, capsys):
+    scenario = scenario_files.write_scenario(
+        tmp_path,
+        epochs=3,
+        duration=300,
+        extra="\n[event.sweep]\njitter = [0.0, 0.3]\ndelay = [1.0, 2.0]\n",
+    )
+    base = tmp_path / "s"
+    code = main(["run", str(scenario), "--out", str(base), "--quiet", "--backend", "event"])
+    assert code == EXIT_OK
+    for jitter in ("0", "0.3"):
+        for delay in ("1", "2"):
+            run = open_run(tmp_path / f"s-jitter{jitter}-delay{delay}.zarr")
+            assert run.status == "complete"
+            assert run.attributes["scenario"]["event"]["jitter"] == float(jitter)
+    table = (tmp_path / "s-sweep.md").read_text()
+    assert "| jitter | delay | switches |" in table
+    assert len([line for line in table.splitlines() if line.startswith("| 0")]) == 4
+    assert "sweep (1 seed(s) per point" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("event.period=-1", "event.period = -1"),
+        ("event.jitter={hidden = -0.5}", "event.jitter.hidden = -0.5"),
+        ('event.delay={"input->hidden" = -2}', "event.delay.input->hidden = -2"),
+        ('event.delay={"input->brain" = 2}', "event.delay.input->brain"),
+        ("event.period={h99 = 2}", "event.period.h99: no neuron"),
+        ("event.jitter=1.5", "jitter = 1.5 is larger than period = 1"),
+        ('event.events=["spike"]', "event.events[0] = 'spike'"),
+        ("event.sweep={period = [1]}", "event.sweep.period: unknown key"),
+        ("phase.1.duration=400000000", "too large for the event-driven backend"),
+    ],
+)
+def test_bad_event_settings_exit_2_and_write_nothing(tmp_path, capsys, setting, message):
+    scenario = scenario_files.write_scenario(tmp_path)
+    out = tmp_path / "bad.zarr"
+    arguments = ["run", str(scenario), "--out", str(out), "--quiet", "--backend", "event"]
+    assert main([*arguments, "--set", setting]) == EXIT_BAD_INPUT
+    error = capsys.readouterr().err
+    assert message in error
+    if "too large" in message:
+        assert "--backend sync" in error
+    assert not out.exists()
+
+
+def test_a_sweep_needs_the_event_backend(tmp_path, capsys):
+    scenario = scenario_files.write_scenario(
+        tmp_path, extra="\n[event.sweep]\njitter = [0.0, 0.3]\n"
+    )
+    assert main(["run", str(scenario), "--out", str(tmp_path / "x.zarr")]) == EXIT_BAD_INPUT
+    assert "event.sweep" in capsys.readouterr().err

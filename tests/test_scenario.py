@@ -135,11 +135,13 @@ def test_bad_input_exits_2_names_the_key_and_writes_nothing(
     assert [path.name for path in tmp_path.iterdir()] == ["small.toml"]
 
 
-def test_sigterm_leaves_a_readable_store_marked_interrupted(tmp_path) -> None:
+@pytest.mark.parametrize("backend", ["sync", "event"])
+def test_sigterm_leaves_a_readable_store_marked_interrupted(tmp_path, backend) -> None:
     scenario = write_scenario(tmp_path, epochs=1, duration=2_000_000)
     store = tmp_path / "run.zarr"
+    command = ["run", str(scenario), "--out", str(store), "--quiet", "--backend", backend]
     process = subprocess.Popen(
-        [sys.executable, "-m", "neurosim", "run", str(scenario), "--out", str(store), "--quiet"],
+        [sys.executable, "-m", "neurosim", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -387,6 +387,11 @@ class EventLog:
     copy 0). ``take()`` returns them as arrays and empties the log."""
 
     def __init__(self, kinds: Sequence[str]) -> None:
+        self.select(kinds)
+        self._rows: list[tuple[float, int, int, float]] = []
+
+    def select(self, kinds: Sequence[str]) -> None:
+        """Log these kinds from now on (none: pause the log)."""
         unknown = [kind for kind in kinds if kind not in EVENT_KINDS]
         if unknown:
             raise ValidationError(
@@ -394,7 +399,6 @@ class EventLog:
             )
         self.updates = "update" in kinds
         self.messages = "message" in kinds
-        self._rows: list[tuple[float, int, int, float]] = []
 
     def add(self, time: float, neuron: int, kind: int, value: float) -> None:
         self._rows.append((time, neuron, kind, float(value)))
@@ -657,7 +661,7 @@ class EventSimulator:
         channels[:, 0, M_RATE : M_RATE + copies] = neuron_values[:, F_RATE : F_RATE + copies]
         _receive_all(0.0, neuron_counts, clocks, synapses, links, channels)
 
-        process = _logging_neuron_process if self._event_log else _neuron_process
+        process = _neuron_process if self._event_log is None else _logging_neuron_process
         for i in range(n):
             self.env.process(process(self.env, self, i))
         self._feeds = 0
@@ -752,10 +756,22 @@ class EventSimulator:
         origin = self.env.now if start is None else check_number("start", start, self.env.now)
         self.env.process(_stream_process(self.env, self, changes, origin, self._feeds))
 
+    @property
+    def logs_events(self) -> bool:
+        """Whether the simulator logs events (its ``events`` option)."""
+        return self._event_log is not None
+
+    def select_events(self, kinds: Sequence[str]) -> None:
+        """Log only these kinds from now on (none: pause); a simulator made without
+        ``events`` logs nothing."""
+        if self._event_log is None:
+            raise ValidationError("select_events: this simulator was made without events")
+        self._event_log.select(kinds)
+
     def take_events(self) -> dict[str, np.ndarray]:
         """The events logged since the last call (see ``EventLog``); empty arrays when the
         simulator logs none."""
-        return (self._event_log or EventLog(())).take()
+        return (EventLog(()) if self._event_log is None else self._event_log).take()
 
     def invalidate(self) -> None:
         """Call after changing ``state`` from outside: each neuron recomputes the rates it

@@ -38,7 +38,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
-from neurosim.backends.sync import SyncSimulator
 from neurosim.checks import check_integer, describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
@@ -46,8 +45,8 @@ from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
-from neurosim.scenario.runner import RunSummary, create_store
-from neurosim.scenario.schema import Key, Scenario, _integer
+from neurosim.scenario.runner import RunSummary, create_store, make_simulator
+from neurosim.scenario.schema import BACKENDS, Key, Scenario, _choice, _integer
 from neurosim.streams import cyclic_order
 
 TEST_SEED_OFFSET = 1000
@@ -90,6 +89,9 @@ KEYS = {
     "test_steps": Key(_integer_list(1), [160, 80]),
     "test_items": Key(_integer(1), 40),
     "seeds": Key(_integer_list(0), [0, 1, 2, 3, 4]),
+    # train on another backend than the tests (e.g. the synchronous one, to study asynchrony
+    # at recall only)
+    "train_backend": Key(_choice(BACKENDS)),
 }
 
 
@@ -145,11 +147,17 @@ def train(
     free_steps: int,
     stop: StopRequest | None = None,
     bar: tqdm | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> CompiledNetwork:
-    """A network trained on the items in the order i -> i + stride (algorithm 2 per item)."""
+    """A network trained on the items in the order i -> i + stride (algorithm 2 per item), on
+    the backend ``settings`` choose (``experiment.train_backend``, else the scenario's; None:
+    the synchronous one)."""
     network = compile_graph(topology.recurrent(n_items, n_items, n_hidden), params, seed=seed)
     inputs, outputs = _roles(network)
-    sim = SyncSimulator(network, params, seed=seed)
+    backend = None if settings is None else settings["experiment"].get("train_backend")
+    sim = make_simulator(
+        settings, network, params, seed, n_items * epochs * steps_per_item, backend=backend
+    )
     input_clamp = np.zeros(network.n_neurons)
     input_clamp[inputs] = 1.0
     visible_clamp = (~network.hidden).astype(float)
@@ -180,12 +188,20 @@ def accuracy_on_order(
     steps: int,
     n_scored: int,
     seed: int,
+    settings: dict[str, Any] | None = None,
 ) -> float:
     """Share of items whose output argmax is right after ``steps`` steps, inputs clamped only
-    (learning off, on a copy; one unscored warm-up item first)."""
+    (learning off, on a copy; one unscored warm-up item first), on the scenario's backend
+    (``settings`` None: the synchronous one)."""
     n_items = int(np.count_nonzero(network.role == topology.ROLES.index("input")))
     inputs, outputs = _roles(network)
-    sim = SyncSimulator(network.copy(), params.replace(alpha=0.0), seed=seed + TEST_SEED_OFFSET)
+    sim = make_simulator(
+        settings,
+        network.copy(),
+        params.replace(alpha=0.0),
+        seed + TEST_SEED_OFFSET,
+        (n_scored + 1) * steps,
+    )
     clamp = np.zeros(network.n_neurons)
     clamp[inputs] = 1.0
     correct = 0
@@ -217,7 +233,8 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         layout,
         attributes={
             "scenario": scenario.settings,
-            "backend": "sync",
+            "backend": scenario.settings["scenario"]["backend"],
+            "train_backend": table.get("train_backend", scenario.settings["scenario"]["backend"]),
             "seed": seeds,
             "experiment": "ordering",
             "paper_tables": PAPER_TABLES,
@@ -245,12 +262,19 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
                     free_steps=table["free_steps"],
                     stop=stop,
                     bar=bar,
+                    settings=scenario.settings,
                 )
                 steps += train_steps
                 for o, order_stride in enumerate(strides):
                     for t, length in enumerate(test_steps):
                         accuracy[s, n, o, t] = accuracy_on_order(
-                            network, params, order_stride, length, n_scored, seed
+                            network,
+                            params,
+                            order_stride,
+                            length,
+                            n_scored,
+                            seed,
+                            scenario.settings,
                         )
                         bar.update((n_scored + 1) * length)
                         steps += (n_scored + 1) * length

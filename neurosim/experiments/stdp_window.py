@@ -28,14 +28,13 @@ import networkx as nx
 import numpy as np
 from tqdm import tqdm
 
-from neurosim.backends.sync import SyncSimulator
 from neurosim.checks import check_integer, describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import ArraySpec, RunReader, stop_on_signals
-from neurosim.scenario.runner import RunSummary, create_store
+from neurosim.scenario.runner import RunSummary, create_store, make_simulator
 from neurosim.scenario.schema import Key, Scenario, _integer, _number
 from neurosim.streams import Windows
 
@@ -170,15 +169,17 @@ def run_protocol(
     window_start: int = 60,
     seed: int = 0,
     record: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> tuple[float, dict[str, np.ndarray]]:
     """One protocol: ``(ΔW[pre -> post] / alpha, recorded arrays)`` (empty unless ``record``).
 
     ``params`` must have alpha > 0; the network is built afresh, so protocols are independent.
+    ``settings`` (a checked scenario's) choose the backend; None: the synchronous one.
     """
     network = compile_graph(two_neuron_graph(), params, seed=seed)
     edge = int(np.flatnonzero((network.edge_pre == PRE) & (network.edge_post == POST))[0])
     before = float(network.edge_weights()[edge])
-    simulator = SyncSimulator(network, params, seed=seed, initial_state_scale=0.0)
+    simulator = make_simulator(settings, network, params, seed, steps, initial_state_scale=0.0)
     stream = Windows(
         network.n_neurons,
         [(PRE, window_start, window, 1.0), (POST, window_start + offset, window, 1.0)],
@@ -268,11 +269,6 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     seed = settings["scenario"]["seed"]
     model = scenario.phase_parameters[0]
     offsets = _check_settings(table, model)
-    if settings["scenario"]["backend"] != "sync":
-        raise ValidationError(
-            f"scenario.backend = {settings['scenario']['backend']!r}: the STDP window runs on "
-            "the synchronous backend ('sync')"
-        )
     if model.alpha <= 0:
         raise ValidationError(f"model.alpha = {model.alpha}: the window needs alpha > 0")
     panels = _panels(table)
@@ -296,7 +292,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         network,
         attributes={
             "scenario": settings,
-            "backend": "sync",
+            "backend": settings["scenario"]["backend"],
             "seed": seed,
             "trace": {
                 "window": trace_window,
@@ -326,6 +322,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
                 window_start=start,
                 seed=seed,
                 record=True,
+                settings=settings,
             )
         store.append(
             traces["pre_leads"]["time"],
@@ -343,6 +340,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
                         steps=steps,
                         window_start=start,
                         seed=seed,
+                        settings=settings,
                     )
                     bar.update(1)
                     stop.check()

@@ -11,6 +11,9 @@ Layout (the contract; ``docs/run-store.md`` has the full description)::
       weights/     edge_src, edge_dst over (edge,); neuron (coordinate);
                    W over (snapshot, edge); b over (snapshot, neuron); snapshot_time (snapshot,)
       metrics/     arrays written whole by analyses, with the dims the caller names
+      events/      only when a run logs events (event-driven backend): one row per event,
+                   columns over (event,) as ``append_events`` was given them, and the group
+                   attribute ``kinds`` naming the codes of a ``kind`` column
 
 Every array carries zarr v3 ``dimension_names``, and each group carries consolidated metadata
 that is rewritten at every commit, so ``xarray.open_zarr(path, group="trajectory")`` gives
@@ -56,6 +59,9 @@ STATUSES: Final = ("running", "complete", "failed", "interrupted")
 
 GROUPS: Final = ("neurons", "trajectory", "weights", "metrics")
 """The groups every run store has."""
+
+EVENT_CHUNK: Final = 65536
+"""Rows per chunk of the ``events/`` group's columns."""
 
 STORE_FORMAT: Final = 1
 """Version of this layout, stored as the root attribute ``store_format``."""
@@ -619,6 +625,40 @@ class RunStore:
             _write_whole(group, dim, labels_array, (dim,), {})
         _write_whole(group, name, array, dims, metric_attributes)
         self._commit("metrics")
+
+    def append_events(
+        self, columns: Mapping[str, npt.ArrayLike], kinds: tuple[str, ...] = ()
+    ) -> None:
+        """Append rows to the ``events/`` group (created by the first call): every column a
+        1-D array of the same length, the same names and dtypes at every call. ``kinds``
+        names the codes of a ``kind`` column (stored as the group attribute ``kinds``)."""
+        self._check_open("append_events")
+        arrays = {name: np.asarray(values) for name, values in columns.items()}
+        lengths = {name: array.shape for name, array in arrays.items()}
+        if any(len(shape) != 1 for shape in lengths.values()) or len(set(lengths.values())) > 1:
+            raise ValidationError(f"append_events: columns must be 1-D of one length: {lengths}")
+        if "events" not in self._root:
+            group = self._root.create_group("events", attributes={"kinds": list(kinds)})
+            for name, array in arrays.items():
+                group.create_array(
+                    name,
+                    shape=(0,),
+                    chunks=(EVENT_CHUNK,),
+                    dtype=array.dtype,
+                    dimension_names=("event",),
+                )
+        group = self._root["events"]
+        stored = dict(group.arrays())
+        if set(stored) != set(arrays):
+            raise ValidationError(
+                f"append_events: columns {sorted(arrays)}; the events group has {sorted(stored)}"
+            )
+        start = next(iter(stored.values())).shape[0]
+        stop = start + next(iter(lengths.values()))[0]
+        for name, array in arrays.items():
+            stored[name].resize((stop,))
+            stored[name][start:stop] = array.astype(stored[name].dtype, copy=False)
+        self._commit("events", attributes={"events_done": stop})
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one root attribute (JSON-able) now; the managed ones (status...) are refused."""

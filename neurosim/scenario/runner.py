@@ -18,11 +18,12 @@ from tqdm import tqdm
 
 from neurosim.analysis.adaptation import adaptation_metrics
 from neurosim.analysis.rivalry import rivalry_metrics
-from neurosim.backends.event import EventSimulator
+from neurosim.backends.event import EVENT_KINDS, EventSimulator
 from neurosim.backends.sync import SyncSimulator
 from neurosim.errors import BackendError, ValidationError
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
+from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import (
     ArraySpec,
     RunStore,
@@ -33,6 +34,7 @@ from neurosim.recording.store import (
 from neurosim.scenario.schema import Scenario
 from neurosim.streams import (
     Constant,
+    Limit,
     PatternSequence,
     StepInput,
     Stream,
@@ -134,6 +136,117 @@ def select_neurons(network: CompiledNetwork, spec: str | list[Any], key: str) ->
     return np.array(indices, dtype=np.int64)
 
 
+# Above this many neuron updates a scenario is refused on the event-driven backend: about an
+# hour at the 300,000 updates/s tools/bench_event.py measures on a 2-core machine.
+EVENT_MAX_UPDATES = 1e9
+EVENT_UPDATES_PER_SECOND = 3e5
+# Above this many synapses its per-synapse arrays (about 60 bytes each) pass 3 GB.
+EVENT_MAX_SYNAPSES = 50_000_000
+
+
+def _node_index(network: CompiledNetwork, node: str, key: str) -> int:
+    """The compiled index of a neuron named in a TOML key (always a string there)."""
+    for candidate in (node, int(node) if node.lstrip("-").isdigit() else None):
+        if candidate is None:
+            continue
+        try:
+            return network.index_of(candidate)
+        except KeyError:
+            pass
+    raise ValidationError(
+        f"{key}: no neuron {node!r} in the network; keys are roles "
+        f"({', '.join(topology.ROLES)}) or neuron ids"
+    )
+
+
+def _clock_values(
+    value: float | dict[str, float], network: CompiledNetwork, key: str, default: float
+) -> float | np.ndarray:
+    """One clock setting per neuron: a number, or a table by role then by neuron id."""
+    if not isinstance(value, dict):
+        return value
+    values = np.full(network.n_neurons, default)
+    roles = np.array(topology.ROLES)[network.role]
+    for name, entry in value.items():
+        if name in topology.ROLES:
+            values[roles == name] = entry
+    for name, entry in value.items():
+        if name not in topology.ROLES:
+            values[_node_index(network, name, f"{key}.{name}")] = entry
+    return values
+
+
+def event_options(settings: dict[str, Any], network: CompiledNetwork) -> dict[str, Any]:
+    """``EventSimulator`` keyword arguments from the ``[event]`` table. A delay table by
+    projection ("input->hidden") is written into the network's synapses that have no delay
+    of their own (GraphML ``delay``)."""
+    table = settings["event"]
+    delay = table["delay"]
+    default_delay = delay
+    if isinstance(delay, dict):
+        default_delay = delay.get("default", 1.0)
+        unset = np.isnan(network.edge_delay)
+        pre_role = network.role[network.edge_pre]
+        post_role = network.role[network.edge_post]
+        for projection, value in delay.items():
+            if projection != "default":
+                pre, post = (topology.ROLES.index(role) for role in projection.split("->"))
+                network.edge_delay[unset & (pre_role == pre) & (post_role == post)] = value
+    return {
+        "period": _clock_values(table["period"], network, "event.period", 1.0),
+        "jitter": _clock_values(table["jitter"], network, "event.jitter", 0.0),
+        "default_delay": default_delay,
+        "threshold": table["threshold"],
+        "events": tuple(table["events"]),
+    }
+
+
+def make_simulator(
+    settings: dict[str, Any] | None,
+    network: CompiledNetwork,
+    params: ModelParameters,
+    seed: int,
+    steps: int,
+    *,
+    backend: str | None = None,
+    initial_state_scale: float = 0.5,
+) -> SyncSimulator | EventSimulator:
+    """The simulator of the scenario's backend (or ``backend``; settings None: synchronous)
+    for a run of ``steps`` steps; on the event-driven backend with the ``[event]`` clocks,
+    delays and threshold, after checking that the run fits it."""
+    if settings is None or (backend or settings["scenario"]["backend"]) == "sync":
+        return SyncSimulator(network, params, seed=seed, initial_state_scale=initial_state_scale)
+    options = event_options(settings, network)
+    updates = float(np.sum(steps / np.broadcast_to(options["period"], network.n_neurons)))
+    if updates > EVENT_MAX_UPDATES or network.n_edges > EVENT_MAX_SYNAPSES:
+        hours = updates / EVENT_UPDATES_PER_SECOND / 3600
+        raise ValidationError(
+            f"the scenario is too large for the event-driven backend: {network.n_neurons} "
+            f"neurons and {network.n_edges} synapses over {steps} steps make {updates:.3g} "
+            f"neuron updates (about {hours:.1f} h at {EVENT_UPDATES_PER_SECOND:,.0f} updates/s; "
+            f"the limits are {EVENT_MAX_UPDATES:.0e} updates and {EVENT_MAX_SYNAPSES:,} "
+            "synapses); run it on the synchronous backend (scenario.backend = 'sync' or "
+            "--backend sync)"
+        )
+    return EventSimulator(
+        network, params, seed=seed, initial_state_scale=initial_state_scale, **options
+    )
+
+
+def phase_duration(phase: dict[str, Any], stream: Stream, key: str) -> int:
+    """A phase's steps: its ``duration`` key, else its stream's (finite) duration."""
+    if "duration" not in phase:
+        assert stream.duration is not None  # the schema asks unbounded streams for a duration
+        return stream.duration
+    if stream.duration is not None and phase["duration"] > stream.duration:
+        raise ValidationError(
+            f"{key}.duration = {phase['duration']}: longer than its stream "
+            f"({stream.duration} steps); allowed is [1, {stream.duration}], or leave out "
+            "epochs for patterns that repeat without end"
+        )
+    return phase["duration"]
+
+
 def build_stream(phase: dict[str, Any], network: CompiledNetwork, seed: int, key: str) -> Stream:
     """The stream of one ``[[phase]]`` table, on the network's neurons."""
     n = network.n_neurons
@@ -151,10 +264,12 @@ def build_stream(phase: dict[str, Any], network: CompiledNetwork, seed: int, key
                 f"{neurons.size} neurons"
             )
         n_items = patterns.shape[0]
+        epochs = phase.get("epochs")  # None: the patterns repeat without end
         if phase["order"] == "shuffled":
-            order = shuffled_epochs(n_items, phase["epochs"], seed)
+            order = shuffled_epochs(n_items, epochs, seed)
         else:
-            order = cyclic_order(n_items, phase["stride"], length=n_items * phase["epochs"])
+            length = None if epochs is None else n_items * epochs
+            order = cyclic_order(n_items, phase["stride"], length=length)
         return PatternSequence(
             n, neurons, patterns, order, phase["steps_per_item"], clamp=phase["clamp"]
         )
@@ -218,18 +333,17 @@ def run_scenario(
     copies = scenario.phase_parameters[0].spec.copies
     dtype = np.dtype(scenario.phase_parameters[0].dtype)
     specs = {name: _array_spec(name, copies, recorded.size, dtype) for name in record["arrays"]}
+    durations = [
+        phase_duration(phase, stream, f"phase.{k}")
+        for k, (phase, stream) in enumerate(zip(settings["phase"], streams, strict=True))
+    ]
     phase_steps = {}
     start = 0
-    for phase, stream in zip(settings["phase"], streams, strict=True):
-        phase_steps[phase["name"]] = [start, start + stream.duration]
-        start += stream.duration
+    for phase, duration in zip(settings["phase"], durations, strict=True):
+        phase_steps[phase["name"]] = [start, start + duration]
+        start += duration
     total = start
-    simulator: SyncSimulator | EventSimulator
-    if backend == "event":
-        # lock-step clocks (period 1, jitter 0, delay 1, threshold 0): one update per step
-        simulator = EventSimulator(network, scenario.phase_parameters[0], seed=seed)
-    else:
-        simulator = SyncSimulator(network, scenario.phase_parameters[0], seed=seed)
+    simulator = make_simulator(settings, network, scenario.phase_parameters[0], seed, total)
     store = create_store(
         out,
         network,
@@ -249,23 +363,34 @@ def run_scenario(
         try:
             if record["weight_snapshots"]:
                 store.snapshot_weights(0, network.edge_weights(), network.bias)
-            for phase, parameters, stream in zip(
-                settings["phase"], scenario.phase_parameters, streams, strict=True
+            for phase, parameters, stream, duration in zip(
+                settings["phase"], scenario.phase_parameters, streams, durations, strict=True
             ):
                 simulator.set_parameters(parameters)
-                recording = record["phases"] == "all" or phase["name"] in record["phases"]
-                for change, until in stream.segments():
-                    simulator.set_input(change.target, change.clamp)
-                    _advance(
-                        simulator,
-                        until - change.step,
-                        store,
-                        specs,
-                        recorded,
-                        record["every"] if recording else 0,
-                        bar,
-                        stop,
-                    )
+                every = (
+                    record["every"]
+                    if record["phases"] == "all" or phase["name"] in record["phases"]
+                    else 0
+                )
+                if isinstance(simulator, EventSimulator):
+                    if simulator.logs_events:  # events are logged in recorded phases
+                        simulator.select_events(settings["event"]["events"] if every else ())
+                    # the stream is a process of its own; the run stops after the phase
+                    simulator.feed(stream.changes())
+                    _advance(simulator, duration, store, specs, recorded, every, bar, stop)
+                else:
+                    for change, until in Limit(stream, duration).segments():
+                        simulator.set_input(change.target, change.clamp)
+                        _advance(
+                            simulator,
+                            until - change.step,
+                            store,
+                            specs,
+                            recorded,
+                            every,
+                            bar,
+                            stop,
+                        )
                 if record["weight_snapshots"]:
                     store.snapshot_weights(
                         simulator.step_count, network.edge_weights(), network.bias
@@ -273,6 +398,8 @@ def run_scenario(
         finally:
             # the simulated steps, however the run ends (the store counts recorded steps)
             store.set_attribute("steps_simulated", simulator.step_count)
+            if isinstance(simulator, EventSimulator):
+                store.set_attribute("event_counters", event_counters(simulator))
     metrics = {}
     if "analysis" in settings:
         metrics = analyze(store, settings, network, phase_steps)
@@ -346,6 +473,16 @@ def analyze(
 UNRECORDED_PIECE = 1000
 
 
+def event_counters(simulator: EventSimulator) -> dict[str, int]:
+    """The event-driven run's counters, as stored in the root attribute ``event_counters``."""
+    return {
+        "updates": int(simulator.update_count.sum()),
+        "messages_sent": simulator.messages_sent,
+        "messages_suppressed": simulator.messages_suppressed,
+        "channel_capacity": simulator.channel_capacity,
+    }
+
+
 def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> ArraySpec:
     if name in ("state", "rate", "velocity"):
         return ArraySpec(("copy", "neuron"), (copies, n_recorded), dtype)
@@ -385,6 +522,10 @@ def _advance(
                     for name in specs
                 },
             )
+        if isinstance(simulator, EventSimulator) and simulator.logs_events:
+            events = simulator.take_events()
+            if events["time"].size:
+                store.append_events(events, EVENT_KINDS)
         steps -= count
         bar.update(count)
         stop.check()

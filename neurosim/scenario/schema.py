@@ -196,7 +196,7 @@ PHASE_KEYS = {
     "model": Key(lambda name, value: value),  # checked against the model below
 }
 PHASE_NEEDS = {
-    "patterns": ("patterns", "epochs", "steps_per_item"),
+    "patterns": ("patterns", "steps_per_item"),
     "constant": ("values", "duration"),
     "step": ("on_step", "duration"),
     "windows": ("windows", "duration"),
@@ -233,7 +233,89 @@ ANALYSIS_KEYS = {
         "copy": Key(_integer(0, 1), 0),
     },
 }
-SECTIONS = ("scenario", "model", "topology", "phase", "record", "analysis", "experiment")
+SECTIONS = (
+    "scenario",
+    "model",
+    "topology",
+    "event",
+    "phase",
+    "record",
+    "analysis",
+    "experiment",
+)
+ROLE_NAMES = ("input", "output", "hidden")
+EVENT_KINDS = ("update", "message")
+SWEEP_KEYS = ("jitter", "delay")
+
+
+def _clock(positive: bool) -> Callable[[str, Any], float | dict[str, float]]:
+    """A clock setting: one number for every neuron, or a table by role (input, output,
+    hidden) and neuron id (an id's entry wins over its role's)."""
+
+    def check(name: str, value: Any) -> float | dict[str, float]:
+        def one(key: str, item: Any) -> float:
+            return check_number(key, item, 0.0, low_open=positive)
+
+        if isinstance(value, Mapping):
+            if not value:
+                raise ValidationError(f"{name} = {{}}: expected a number or a non-empty table")
+            return {str(key): one(f"{name}.{key}", item) for key, item in value.items()}
+        return one(name, value)
+
+    return check
+
+
+def _delays(name: str, value: Any) -> float | dict[str, float]:
+    """The delay of synapses the graph gives none: one number, or a table by projection
+    ("input->hidden" = 2.0, role names) with an optional "default"."""
+    if not isinstance(value, Mapping):
+        return check_number(name, value, 0.0)
+    checked = {}
+    for key, item in value.items():
+        if key != "default":
+            parts = str(key).split("->")
+            if len(parts) != 2 or any(part not in ROLE_NAMES for part in parts):
+                raise ValidationError(
+                    f"{name}.{key}: expected 'default' or a projection 'PRE->POST' of roles "
+                    f'({", ".join(ROLE_NAMES)}), e.g. "input->hidden"'
+                )
+        checked[str(key)] = check_number(f"{name}.{key}", item, 0.0)
+    return checked
+
+
+def _event_kinds(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a list of {', '.join(EVENT_KINDS)}"
+        )
+    return [check_choice(f"{name}[{k}]", item, EVENT_KINDS) for k, item in enumerate(value)]
+
+
+def _sweep(name: str, value: Any) -> dict[str, list[float]]:
+    if not isinstance(value, Mapping) or not value:
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a table of lists ({', '.join(SWEEP_KEYS)})"
+        )
+    checked = {}
+    for key, items in value.items():
+        if key not in SWEEP_KEYS:
+            raise ValidationError(
+                f"{name}.{key}: unknown key; a sweep varies {', '.join(SWEEP_KEYS)}"
+            )
+        if not isinstance(items, list) or not items:
+            raise ValidationError(f"{name}.{key} = {describe(items)}: expected a list of numbers")
+        checked[key] = [check_number(f"{name}.{key}[{k}]", x, 0.0) for k, x in enumerate(items)]
+    return checked
+
+
+EVENT_KEYS = {
+    "period": Key(_clock(positive=True), 1.0),
+    "jitter": Key(_clock(positive=False), 0.0),
+    "delay": Key(_delays, 1.0),
+    "threshold": Key(_number(0.0), 0.0),
+    "events": Key(_event_kinds, []),
+    "sweep": Key(_sweep),
+}
 
 
 def _number_or_list(name: str, value: Any) -> float | list[float]:
@@ -319,6 +401,12 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     settings["model"] = _parameters_mapping(parameters) | (
         {"preset": preset} if preset is not None else {}
     )
+    settings["event"] = _check_table("event", raw.get("event", {}), EVENT_KEYS)
+    if "sweep" in settings["event"] and settings["scenario"]["backend"] != "event":
+        raise ValidationError(
+            "event.sweep varies the event-driven backend's clocks and delays; set "
+            "scenario.backend = 'event' (or run with --backend event)"
+        )
     if "experiment" in raw:
         return _check_experiment(raw, settings, parameters, source)
     settings["topology"] = _check_topology(raw.get("topology"), source)
@@ -338,6 +426,15 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
                     f"{prefix}.{needed} is missing; a {checked['stream']!r} phase needs "
                     f"{', '.join(PHASE_NEEDS[checked['stream']])}"
                 )
+        if (
+            checked["stream"] == "patterns"
+            and "epochs" not in checked
+            and "duration" not in checked
+        ):
+            raise ValidationError(
+                f"{prefix}: a 'patterns' phase needs epochs, or duration (the patterns then "
+                "repeat without end and the phase stops after duration steps)"
+            )
         if "model" in checked:
             current = _model_mapping(f"{prefix}.model", checked["model"], current)
             changed = parameters_from_mapping(current, f"{prefix}.model")
