@@ -38,36 +38,7 @@ except ImportError:  # pytest put tests/ itself on sys.path
 
 CONFIGS = reference.RULE_CONFIGS
 RIVALRY = Path(__file__).parents[1] / "scenarios" / "rivalry.toml"
-ORDERING_SMALL = """
-[scenario]
-name = "ordering_small"
-backend = "event"
 
-[model]
-preset = "astdp"
-activation = "sigmoid4_centred"
-alpha = 0.005
-init = "uniform"
-init_scale = 0.1
-dtype = "float64"
-
-[model.fake_target]
-k = 10.0
-magnitude = 0.25
-mu = 0.9
-
-[event]
-jitter = 0.2
-delay = 1.5
-
-[experiment]
-kind = "ordering"
-epochs = 300
-test_items = 24
-test_steps = [80]
-seeds = [0]
-train_backend = "sync"
-"""
 ALPHA = 0.05
 SEED = 7
 N_STEPS = 500
@@ -500,9 +471,13 @@ def test_ordering_advantage_holds_with_jitter_and_delays(tmp_path):
     backend), tested on the event backend with clocks 1 +- 0.2 and delays 1.5: at 80 steps
     each network is still better on its own order (measured: 100/33 and 71/100 %)."""
     scenario = tmp_path / "ordering.toml"
-    scenario.write_text(ORDERING_SMALL)
+    scenario.write_text(scenario_files.ORDERING_SMALL + "\n[event]\njitter = 0.2\ndelay = 1.5\n")
     out = tmp_path / "o.zarr"
-    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
+    shorter = ["experiment.seeds=[0]", "experiment.test_steps=[80]"]
+    arguments = ["run", str(scenario), "--out", str(out), "--quiet", "--backend", "event"]
+    for setting in ['experiment.train_backend="sync"', *shorter]:
+        arguments += ["--set", setting]
+    assert main(arguments) == EXIT_OK
     run = open_run(out)
     assert (run.attributes["backend"], run.attributes["train_backend"]) == ("event", "sync")
     mean = xr.open_zarr(out, group="metrics")["accuracy_mean"].sel(test_steps=80)

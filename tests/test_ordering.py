@@ -12,41 +12,19 @@ import xarray as xr
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.scenario.schema import load_scenario
 
+try:
+    from tests import scenario_files
+except ImportError:  # pytest put tests/ itself on sys.path
+    import scenario_files
+
 SCENARIO = Path(__file__).parent.parent / "scenarios" / "ordering.toml"
-
-# A short version of scenarios/ordering.toml: 300 epochs instead of 1000, two seeds. With these
-# seeds each network is better on its own order by 20 points or more at 300, 400 and 500
-# epochs (measured while writing the test), so the assertion does not hang on one setting.
-SMALL = """
-[scenario]
-name = "ordering_small"
-
-[model]
-preset = "astdp"
-activation = "sigmoid4_centred"
-alpha = 0.005
-init = "uniform"
-init_scale = 0.1
-dtype = "float64"
-
-[model.fake_target]
-k = 10.0
-magnitude = 0.25
-mu = 0.9
-
-[experiment]
-kind = "ordering"
-epochs = 300
-test_items = 24
-seeds = [0, 2]
-"""
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("ordering")
     scenario = folder / "ordering_small.toml"
-    scenario.write_text(SMALL)
+    scenario.write_text(scenario_files.ORDERING_SMALL)
     out = folder / "o.zarr"
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
     return scenario, out
