@@ -575,3 +575,19 @@ def test_a_sweep_needs_the_event_backend(tmp_path, capsys):
     )
     assert main(["run", str(scenario), "--out", str(tmp_path / "x.zarr")]) == EXIT_BAD_INPUT
     assert "event.sweep" in capsys.readouterr().err
+
+
+def test_stdp_window_on_the_event_backend_equals_sync(tmp_path):
+    """The STDP-window experiment (fewer offsets) gives the same curves in lock-step."""
+    scenario = Path(__file__).parents[1] / "scenarios" / "stdp_window.toml"
+    curves = {}
+    for backend in ("sync", "event"):
+        out = tmp_path / f"{backend}.zarr"
+        arguments = ["run", str(scenario), "--out", str(out), "--quiet", "--backend", backend]
+        for setting in ("experiment.offset_step=6", "experiment.window_sizes=[10]"):
+            arguments += ["--set", setting]
+        assert main(arguments) == EXIT_OK
+        assert open_run(out).attributes["backend"] == backend
+        curves[backend] = xr.open_zarr(out, group="metrics")["weight_change"].values
+    assert np.abs(curves["sync"]).max() > 0.1
+    np.testing.assert_allclose(curves["event"], curves["sync"], rtol=0, atol=1e-9)
