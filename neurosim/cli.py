@@ -81,7 +81,7 @@ def _sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[fl
         for name in names:
             array = np.array(values[name], dtype=float)
             array = array[np.isfinite(array)]
-            cells.append(f"{array.mean():.4g} ± {array.std():.2g}" if array.size else "-")
+            cells.append(f"{array.mean():.4g} ± {array.std():.3g}" if array.size else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("path", help="run store directory")
     plot.add_argument(
         "--kind",
-        choices=("trajectory", "rivalry", "adaptation", "stdp_window", "ordering"),
+        choices=("trajectory", "rivalry", "adaptation", "stdp_window", "ordering", "mnist"),
         help="which figure (default: the scenario's analysis or experiment, else trajectory)",
     )
     plot.add_argument("-o", "--output", help="image file (default: PATH.KIND.png)")
