@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from pathlib import Path
 
@@ -591,3 +592,29 @@ def test_stdp_window_on_the_event_backend_equals_sync(tmp_path):
         curves[backend] = xr.open_zarr(out, group="metrics")["weight_change"].values
     assert np.abs(curves["sync"]).max() > 0.1
     np.testing.assert_allclose(curves["event"], curves["sync"], rtol=0, atol=1e-9)
+
+
+def test_oscillator_offset_shifts_each_neurons_own_oscillator():
+    """Every neuron's oscillator shifted by k updates is the model's oscillator offset by k;
+    shifting the input neurons only changes the run."""
+    params = make_params("mstdp_oscillator")
+    oscillator = params.oscillator
+    period = oscillator.clamped_steps + oscillator.free_steps
+    shift = 3
+    graph = recurrent(4, 0, 8)
+
+    def run(parameters, offsets) -> np.ndarray:
+        compiled = compile_graph(graph, parameters, seed=3)
+        sim = EventSimulator(compiled, parameters, seed=SEED, oscillator_offset=offsets)
+        sim.set_input(*data(compiled, 0))
+        sim.run(60)
+        return sim.state.copy()
+
+    shifted_model = params.replace(
+        oscillator=dataclasses.replace(oscillator, offset=(oscillator.offset + shift) % period)
+    )
+    np.testing.assert_array_equal(run(params, shift), run(shifted_model, 0))
+    inputs_only = np.where(np.arange(12) < 4, shift, 0)
+    assert not np.array_equal(run(params, inputs_only), run(params, 0))
+    with pytest.raises(ValidationError, match=r"oscillator_offset = 1\.5"):
+        run(params, 1.5)

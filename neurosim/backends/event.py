@@ -138,7 +138,8 @@ I_FAKE_ACTIVE = 5
 I_SENT = 6
 I_SUPPRESSED = 7
 I_HEAD = 8  # messages written into its channel
-N_COUNTS = 9
+I_PHASE_OFFSET = 9  # where its clamp oscillator starts, in updates
+N_COUNTS = 10
 
 # clocks columns (float64)
 T_PERIOD = 0
@@ -240,7 +241,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     n_copies = codes[K_COPIES]
     phases = codes[K_PHASES]
     step = neuron_counts[i, I_UPDATES]
-    phase = step % phases
+    phase = (step + neuron_counts[i, I_PHASE_OFFSET]) % phases
     start = neuron_counts[i, I_IN_START]
     stop = neuron_counts[i, I_IN_STOP]
     # 0-2 in one pass over the incoming synapses: hear, apply the previous update's weight
@@ -544,7 +545,9 @@ class EventSimulator:
     of a synapse whose graph gives none. A neuron sends after an update only when one of the
     values it sends changed by more than ``threshold`` since its last message (0: always).
     ``events`` names what to log in ``take_events()`` ("update", "message"; nothing by
-    default, since a log holds one row per event).
+    default, since a log holds one row per event). ``oscillator_offset`` (an integer >= 0, or
+    one per neuron) shifts each neuron's clamp oscillator (``model.oscillator``) by that many
+    of its own updates, so that input neurons need not start their clamped phases together.
 
     Like ``SyncSimulator`` it learns: the network's synaptic weights and ``network.bias``
     are written back at the end of every ``run``. ``state`` is (copy, 1, neuron);
@@ -564,6 +567,7 @@ class EventSimulator:
         threshold: float = 0.0,
         initial_state_scale: float = 0.5,
         events: Sequence[str] = (),
+        oscillator_offset: int | np.ndarray = 0,
     ) -> None:
         if not isinstance(network, CompiledNetwork):
             raise ValidationError("network: expected a CompiledNetwork (see compile_graph)")
@@ -601,6 +605,14 @@ class EventSimulator:
                 "expected a finite number >= 0"
             )
         self._event_log = EventLog(events) if events else None
+        offsets = _per_neuron("oscillator_offset", oscillator_offset, n, 0.0, low_open=False)
+        fractional = np.flatnonzero(offsets != np.round(offsets))
+        if fractional.size:
+            i = int(fractional[0])
+            raise ValidationError(
+                f"oscillator_offset = {offsets[i]:g} (neuron {network.node_ids[i]!r}): "
+                "expected a whole number of updates >= 0"
+            )
 
         self.network = network
         self.params = params
@@ -626,6 +638,7 @@ class EventSimulator:
         neuron_counts[:, I_IN_STOP] = in_indptr[1:]
         neuron_counts[:, I_HIDDEN] = network.hidden
         neuron_counts[:, I_HEAD] = 1  # the initial message, see below
+        neuron_counts[:, I_PHASE_OFFSET] = offsets
         max_delay = np.zeros(n)
         np.maximum.at(max_delay, network.edge_pre, delays)
         # a ring long enough for the messages of the slowest synapse at the fastest clock

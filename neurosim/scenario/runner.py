@@ -198,6 +198,9 @@ def event_options(settings: dict[str, Any], network: CompiledNetwork) -> dict[st
         "default_delay": default_delay,
         "threshold": table["threshold"],
         "events": tuple(table["events"]),
+        "oscillator_offset": _clock_values(
+            table["oscillator_offset"], network, "event.oscillator_offset", 0.0
+        ),
     }
 
 

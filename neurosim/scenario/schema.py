@@ -314,6 +314,7 @@ EVENT_KEYS = {
     "delay": Key(_delays, 1.0),
     "threshold": Key(_number(0.0), 0.0),
     "events": Key(_event_kinds, []),
+    "oscillator_offset": Key(_clock(positive=False), 0),
     "sweep": Key(_sweep),
 }
 
