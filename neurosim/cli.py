@@ -183,6 +183,12 @@ def _inspect(arguments: argparse.Namespace) -> int:
         f"seed {attributes.get('seed')}), neurosim {attributes.get('neurosim_version')}"
     )
     print(f"status: {run.status_description}; steps done: {run.steps_done}")
+    counters = attributes.get("event_counters")
+    if counters:
+        print(
+            f"events: {counters['updates']:,} neuron updates, {counters['messages_sent']:,} "
+            f"messages sent, {counters['messages_suppressed']:,} suppressed by the threshold"
+        )
     for group in run.groups():
         for name in run.names(group):
             shape = run.array(group, name).shape

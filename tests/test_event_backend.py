@@ -501,7 +501,7 @@ def test_unbounded_stream_stops_at_the_phase_duration(tmp_path, backend):
     assert run.attributes["phase_steps"]["train"] == [0, 1000]
 
 
-def test_event_group_and_counters_in_the_store(tmp_path):
+def test_event_group_and_counters_in_the_store(tmp_path, capsys):
     scenario = scenario_files.write_scenario(
         tmp_path,
         epochs=1,
@@ -521,6 +521,10 @@ def test_event_group_and_counters_in_the_store(tmp_path):
     assert (kinds == 1).sum() <= (kinds == 0).sum()
     assert counters["messages_sent"] + counters["messages_suppressed"] == counters["updates"]
     assert counters["messages_suppressed"] > 0
+    assert main(["inspect", str(out)]) == EXIT_OK
+    shown = capsys.readouterr().out
+    assert f"events: {counters['updates']:,} neuron updates" in shown
+    assert "events/kind: (event)" in shown
 
 
 def test_jitter_and_delay_sweep_writes_a_store_per_point_and_a_table(tmp_path, capsys):
