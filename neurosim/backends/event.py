@@ -404,9 +404,6 @@ class EventLog:
     def add(self, time: float, neuron: int, kind: int, value: float) -> None:
         self._rows.append((time, neuron, kind, float(value)))
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
     def take(self) -> dict[str, np.ndarray]:
         """The events logged since the last call: ``time``, ``neuron``, ``kind``, ``value``."""
         rows = self._rows
@@ -439,40 +436,29 @@ def _finish(end: Event, _event: Event) -> None:
 
 def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int):
     """Neuron ``i``: wait for its clock, update (and send); until its state stops being
-    finite. ``simulator._arrays`` is read at every update: growing the channels replaces it."""
-    yield _Scheduled(env, 0.0, PRIORITY_UPDATE)
-    while True:
-        wait = _update(i, env.now, *simulator._arrays)
-        if wait < 0.0:
-            if wait == CHANNEL_FULL:
-                simulator._grow_channels()
-                continue
-            simulator._diverged(i)
-            return
-        yield _Scheduled(env, wait, PRIORITY_UPDATE)
-
-
-def _logging_neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int):
-    """``_neuron_process`` that also logs each update (state of copy 0) and each message
-    sent (its rate of copy 0) into ``simulator.events``."""
+    finite. ``simulator._arrays`` is read at every update: growing the channels replaces it.
+    With an event log, each update (state of copy 0) and each message sent (its rate of
+    copy 0) is logged."""
     log = simulator._event_log
     counts = simulator._neuron_counts
+    values = simulator._neuron_values
+    sent = 0
     yield _Scheduled(env, 0.0, PRIORITY_UPDATE)
     while True:
-        sent = counts[i, I_SENT]
+        if log is not None:
+            sent = counts[i, I_SENT]
         wait = _update(i, env.now, *simulator._arrays)
         if wait < 0.0:
             if wait == CHANNEL_FULL:
                 simulator._grow_channels()
-                counts = simulator._neuron_counts
                 continue
             simulator._diverged(i)
             return
-        now = env.now
-        if log.updates:
-            log.add(now, i, EVENT_UPDATE, simulator._neuron_values[i, F_STATE])
-        if log.messages and counts[i, I_SENT] != sent:
-            log.add(now, i, EVENT_MESSAGE, simulator._neuron_values[i, F_RATE])
+        if log is not None:
+            if log.updates:
+                log.add(env.now, i, EVENT_UPDATE, values[i, F_STATE])
+            if log.messages and counts[i, I_SENT] != sent:
+                log.add(env.now, i, EVENT_MESSAGE, values[i, F_RATE])
         yield _Scheduled(env, wait, PRIORITY_UPDATE)
 
 
@@ -674,9 +660,8 @@ class EventSimulator:
         channels[:, 0, M_RATE : M_RATE + copies] = neuron_values[:, F_RATE : F_RATE + copies]
         _receive_all(0.0, neuron_counts, clocks, synapses, links, channels)
 
-        process = _neuron_process if self._event_log is None else _logging_neuron_process
         for i in range(n):
-            self.env.process(process(self.env, self, i))
+            self.env.process(_neuron_process(self.env, self, i))
         self._feeds = 0
         self._failure: DivergenceError | None = None
         self._end = self.env.event()
