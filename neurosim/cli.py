@@ -67,7 +67,8 @@ def _spread(values: Sequence[float]) -> str:
 
 
 def _sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[float]]]) -> str:
-    """A Markdown table: one row per sweep point, the mean ± sd of each metric over seeds."""
+    """A Markdown table: one row per sweep point, each metric's mean ± sd over the seeds (its
+    value, with one seed)."""
     import numpy as np
 
     names = list(metrics[0])
@@ -81,7 +82,10 @@ def _sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[fl
         for name in names:
             array = np.array(values[name], dtype=float)
             array = array[np.isfinite(array)]
-            cells.append(f"{array.mean():.4g} ± {array.std():.3g}" if array.size else "-")
+            if array.size > 1:
+                cells.append(f"{array.mean():.4g} ± {array.std():.3g}")
+            else:
+                cells.append(f"{array[0]:.4g}" if array.size else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
