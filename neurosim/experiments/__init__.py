@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from neurosim.scenario.schema import Key, Scenario
 
 # kind -> module under neurosim.experiments
-KINDS = {"stdp_window": "stdp_window", "ordering": "ordering"}
+KINDS = {"stdp_window": "stdp_window", "ordering": "ordering", "mnist": "mnist"}
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
-from neurosim.scenario.runner import RunSummary, create_store, make_simulator
+from neurosim.scenario.runner import RunSummary, create_experiment_store, make_simulator
 from neurosim.scenario.schema import BACKENDS, Key, Scenario, _choice, _integer
 from neurosim.streams import cyclic_order
 
@@ -228,23 +228,16 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     train_steps = n_items * table["epochs"] * table["steps_per_item"]
     test_total = len(strides) * (n_scored + 1) * sum(test_steps)
     total = len(seeds) * len(strides) * (train_steps + test_total)
-    store = create_store(
+    store = create_experiment_store(
         out,
         layout,
-        attributes={
-            "scenario": scenario.settings,
-            "backend": scenario.settings["scenario"]["backend"],
-            "train_backend": table.get("train_backend", scenario.settings["scenario"]["backend"]),
-            "seed": seeds,
-            "experiment": "ordering",
-            "paper_tables": PAPER_TABLES,
-            "paper_source": PAPER_SOURCE,
-            "seeds_done": 0,
-        },
-        arrays={},
-        recorded_neurons=np.arange(0),
-        time_chunk=1,
+        scenario,
+        kind="ordering",
+        seeds=seeds,
         overwrite=overwrite,
+        train_backend=table.get("train_backend", scenario.settings["scenario"]["backend"]),
+        paper_tables=PAPER_TABLES,
+        paper_source=PAPER_SOURCE,
     )
     steps = 0
     bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)

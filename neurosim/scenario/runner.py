@@ -91,6 +91,37 @@ def create_store(
     )
 
 
+def create_experiment_store(
+    out: str | Path,
+    network: CompiledNetwork,
+    scenario: Scenario,
+    *,
+    kind: str,
+    seeds: list[int],
+    overwrite: bool,
+    **attributes: Any,
+) -> RunStore:
+    """The run store of an experiment that writes metrics only (no trajectory): root
+    attributes ``scenario``, ``backend``, ``seed`` (the list), ``experiment``, ``seeds_done``
+    (0, raised as seeds finish) and ``attributes``."""
+    return create_store(
+        out,
+        network,
+        attributes={
+            "scenario": scenario.settings,
+            "backend": scenario.settings["scenario"]["backend"],
+            "seed": seeds,
+            "experiment": kind,
+            "seeds_done": 0,
+            **attributes,
+        },
+        arrays={},
+        recorded_neurons=np.arange(0),
+        time_chunk=1,
+        overwrite=overwrite,
+    )
+
+
 def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwork:
     """The compiled network of the ``[topology]`` section."""
     table = settings["topology"]
