@@ -6,10 +6,10 @@ every digit: the image is clamped on the input neurons with the outputs free for
 ``clamped_steps`` steps. The state is never reset between digits. The rule learns in every
 step of both parts, as algorithm 2 does (``learn_free = false`` learns in the clamped part
 only). ``alpha_decay`` lowers the learning rate as training goes on: after n training digits
-(all epochs counted) each batch learns with ``alpha / (1 + alpha_decay * n / 1000)``; 0, the
-default, keeps the paper's constant alpha. With ``batch_size`` B > 1 the simulator runs B
-digits side by side and each weight change is the batch mean (the paper's batches of 128);
-B = 1 is the faithful, online form.
+(all epochs of a stage counted, see ``pretrain_epochs``) each batch learns with
+``alpha / (1 + alpha_decay * n / 1000)``; 0, the default, keeps the paper's constant alpha.
+With ``batch_size`` B > 1 the simulator runs B digits side by side and each weight change
+is the batch mean (the paper's batches of 128); B = 1 is the faithful, online form.
 
 Data: the training set is split once (``split_seed``) into ``validation_digits`` validation
 digits and the rest; ``train_digits`` of the rest (0: all) are shown each epoch in an order
@@ -20,27 +20,48 @@ Evaluation (validation after each epoch, test at the end) runs on a copy of the 
 learning off (alpha 0, the training fake targets), ``eval_batch_size`` digits at once. Only
 the image is clamped; after ``test_steps`` steps the prediction is the argmax of the output
 states (copy 0, the weakly clamped one). The state carries over from one digit to the next,
-as in training. Steps to settle: on ``settle_digits`` validation digits, each first shown
-after another digit, the number of steps until the largest change of a state (copy 0) in one
-step falls below ``settle_threshold`` (the paper's 0.001), capped at ``settle_max_steps``.
+as in training. Settling, on ``settle_digits`` validation digits, each first shown after
+another digit: ``steps_to_settle`` counts the steps until the largest change of a state
+(copy 0) in one step falls below ``settle_threshold`` (the paper's 0.001), capped at
+``settle_max_steps``, with the fake targets off. With them on (as in training) no network
+ever settles: at alpha 0 the copies still differ, so hidden neurons keep being pulled to
++-``magnitude`` at random steps, and the states move by ~0.25 per step for good. So the
+training's effect is measured on the network's own dynamics, and ``steps_to_decide``
+(steps until the output argmax changed for the last time, with the fake targets on, as in
+evaluation) says when the prediction is final.
 
-``mode`` selects what is clamped when: only "supervised" so far; each mode is one entry of
-``MODES`` (the paper's unsupervised, self-supervised and generation variants change only the
-targets and clamps of the two parts). ``scenario.seed`` is not used: the experiment runs
-every seed in ``seeds`` (initial weights, training order and simulator).
+``mode`` selects what is clamped when; each mode is one entry of ``MODES``:
+"supervised" (algorithm 2 above); "unsupervised" (algorithm 1: the image and the label as
+one pattern, all visible neurons clamped throughout; evaluation in-paints the label from the
+image); "generate" (algorithm 2 with input and output swapped, the paper's conditional
+generation: the label alone, then the label and the image); "selfsupervised" (section
+2.3.3: a random 10 x 10 patch of the image free in the free part, clamped in the clamped
+part, the label never shown). ``pretrain_epochs`` epochs of "selfsupervised" come before the
+``epochs`` of ``mode`` (the paper's self-supervised pretraining, then training with labels),
+each stage with its own ``alpha_decay`` schedule; validation follows the ``mode`` epochs only.
+``topology`` "recurrent" builds the MSTDP paper's layout instead (``recurrent(784, 10,
+hidden)``: visible <-> hidden, hidden all-to-all). With ``generate_samples`` n > 0,
+after training n images per label are generated (``generate``: the label clamped with the
+betas times ``generate_beta_scale``, images free, ``generate_steps`` steps from a random
+state) and judged by an independent classifier (``neurosim.analysis.recognition``, trained
+on up to 10,000 training digits, checked on the validation split). ``scenario.seed`` is not
+used: the experiment runs every seed in ``seeds`` (initial weights, training order and
+simulator).
 
 Metrics, over ``seed`` where per seed: ``test_accuracy``, ``confusion`` (seed, label,
 predicted; counts of test digits), ``validation_accuracy`` (seed, epoch),
-``train_wall_time`` (seconds), ``steps_to_settle`` (mean over the settle digits) and
-``unsettled`` (share of them that had not settled at the cap). The final weights of each
-seed are stored as weight snapshots, for the receptive fields in the figure.
+``train_wall_time`` (seconds), ``steps_to_settle`` and ``steps_to_decide`` (means over the
+settle digits), ``unsettled`` (share of them that had not settled at the cap); with
+generation ``generated_images`` (seed, label, sample, pixel), ``generated_recognised`` (seed)
+and ``judge_accuracy`` (the judge's validation accuracy). The final weights of each seed are
+stored as weight snapshots, for the receptive fields in the figure.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +72,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
+from neurosim.analysis.recognition import (
+    DEFAULT_TRAIN_DIGITS,
+    ReferenceClassifier,
+    fit_reference_classifier,
+)
 from neurosim.backends.sync import SyncSimulator
 from neurosim.data import Dataset, batches, load_dataset, one_hot
 from neurosim.data.datasets import DATASETS, IMAGE_SHAPE, N_CLASSES
@@ -58,21 +84,23 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.experiments.ordering import _integer_list
 from neurosim.model import topology
-from neurosim.model.network import CompiledNetwork, compile_graph
+from neurosim.model.network import ROLE_CODES, CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_experiment_store
 from neurosim.scenario.schema import Key, Scenario, _boolean, _choice, _integer, _number, _text
 
-PAPER_ACCURACY = {"supervised": 0.92}
+PAPER_ACCURACY = {"supervised": 0.92, "unsupervised": 0.91}
 PAPER_SOURCE = "aSTDP paper, section 3.1 (784-512-10, batch 128)"
 N_RECEPTIVE_FIELDS = 64
+N_GENERATED_SHOWN = 10  # generated digits per label in the figure
+PATCH = 10  # side of the square the self-supervised mode covers
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the visible neurons of ``layered([n_input, *hidden, n_output])`` are (the
-    compiled order is by layer: inputs first, outputs last)."""
+    """Where the inputs and the outputs are in the compiled order (by layer, then role, so
+    each is one contiguous range)."""
 
     n_neurons: int
     inputs: slice
@@ -89,7 +117,9 @@ class Presentation:
     clamped_clamp: np.ndarray
 
 
-def _supervised(layout: Layout, images: np.ndarray, labels: np.ndarray) -> Presentation:
+def _supervised(
+    layout: Layout, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+) -> Presentation:
     """Algorithm 2: the image alone, then the image and the one-hot label."""
     target = np.zeros((len(images), layout.n_neurons), dtype=images.dtype)
     target[:, layout.inputs] = images
@@ -101,9 +131,52 @@ def _supervised(layout: Layout, images: np.ndarray, labels: np.ndarray) -> Prese
     return Presentation(target, free, clamped)
 
 
-# mode -> how a batch is presented in training
-MODES: dict[str, Callable[[Layout, np.ndarray, np.ndarray], Presentation]] = {
+def _unsupervised(
+    layout: Layout, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+) -> Presentation:
+    """Algorithm 1: the image and the one-hot label as one pattern, clamped throughout."""
+    shown = _supervised(layout, images, labels, rng)
+    return Presentation(shown.target, shown.clamped_clamp, shown.clamped_clamp)
+
+
+def _generate(
+    layout: Layout, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+) -> Presentation:
+    """Algorithm 2 with input and output swapped (the paper's conditional generation): the
+    label alone, then the label and the image."""
+    shown = _supervised(layout, images, labels, rng)
+    free = np.zeros_like(shown.free_clamp)
+    free[layout.outputs] = 1.0
+    return Presentation(shown.target, free, shown.clamped_clamp)
+
+
+def _selfsupervised(
+    layout: Layout, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+) -> Presentation:
+    """The aSTDP paper's self-supervised learning (section 2.3.3): a ``PATCH`` x ``PATCH``
+    square of each image, at a random place, is left free in the free part (the network
+    predicts it from the rest) and clamped in the clamped part; the label is never shown."""
+    target = np.zeros((len(images), layout.n_neurons), dtype=images.dtype)
+    target[:, layout.inputs] = images
+    clamped = np.zeros_like(target)
+    clamped[:, layout.inputs] = 1.0
+    free = clamped.copy()
+    height, width = IMAGE_SHAPE
+    corners = rng.integers(0, [height - PATCH + 1, width - PATCH + 1], size=(len(images), 2))
+    for row, (top, left) in enumerate(corners):
+        covered = np.zeros(IMAGE_SHAPE, dtype=bool)
+        covered[top : top + PATCH, left : left + PATCH] = True
+        free[row, layout.inputs][covered.ravel()] = 0.0
+    return Presentation(target, free, clamped)
+
+
+# mode -> how a batch is presented in training; ``rng`` draws what a mode draws (the
+# self-supervised patches)
+MODES: dict[str, Callable[[Layout, np.ndarray, np.ndarray, np.random.Generator], Presentation]] = {
     "supervised": _supervised,
+    "unsupervised": _unsupervised,
+    "generate": _generate,
+    "selfsupervised": _selfsupervised,
 }
 
 
@@ -116,6 +189,7 @@ KEYS = {
     "data_dir": Key(_text),
     "mode": Key(_choice(tuple(MODES)), "supervised"),
     "hidden": Key(_hidden_sizes, [512]),
+    "topology": Key(_choice(("layered", "recurrent")), "layered"),
     "batch_size": Key(_integer(1, 4096), 128),
     "train_digits": Key(_integer(0), 0),
     "validation_digits": Key(_integer(1), 5000),
@@ -126,17 +200,26 @@ KEYS = {
     "clamped_steps": Key(_integer(1), 20),
     "learn_free": Key(_boolean, True),
     "alpha_decay": Key(_number(0.0), 0.0),
+    "pretrain_epochs": Key(_integer(0), 0),
     "test_steps": Key(_integer(1), 40),
     "eval_batch_size": Key(_integer(1), 1000),
     "settle_digits": Key(_integer(0), 300),
     "settle_threshold": Key(_number(0.0), 1e-3),
     "settle_max_steps": Key(_integer(1), 500),
+    "generate_samples": Key(_integer(0), 0),
+    "generate_steps": Key(_integer(1), 100),
+    "generate_beta_scale": Key(_number(0.01, 10.0), 1.0),
     "seeds": Key(_integer_list(0), [0]),
 }
 
 
 def _check_settings(table: dict[str, Any], dataset: Dataset) -> None:
-    """The checks that need the data set's sizes."""
+    """The checks that need the data set's sizes, or several keys."""
+    if table["topology"] == "recurrent" and len(table["hidden"]) != 1:
+        raise ValidationError(
+            f"experiment.hidden = {table['hidden']}: experiment.topology = 'recurrent' has one "
+            "hidden population; give one size"
+        )
     n_train = len(dataset.train_labels)
     if table["validation_digits"] >= n_train:
         raise ValidationError(
@@ -157,13 +240,24 @@ def _check_settings(table: dict[str, Any], dataset: Dataset) -> None:
 
 
 def build_network(
-    hidden: list[int], params: ModelParameters, seed: int
+    hidden: list[int], params: ModelParameters, seed: int, kind: str = "layered"
 ) -> tuple[CompiledNetwork, Layout]:
-    """``layered([784, *hidden, 10])`` with initial weights drawn from ``seed``."""
+    """``layered([784, *hidden, 10])`` or, with ``kind`` "recurrent", ``recurrent(784, 10,
+    hidden[0])`` (the MSTDP paper's layout), with initial weights drawn from ``seed``."""
     n_input = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
-    network = compile_graph(topology.layered([n_input, *hidden, N_CLASSES]), params, seed=seed)
-    n = network.n_neurons
-    return network, Layout(n, slice(0, n_input), slice(n - N_CLASSES, n))
+    if kind == "recurrent":
+        graph = topology.recurrent(n_input, N_CLASSES, hidden[0])
+    else:
+        graph = topology.layered([n_input, *hidden, N_CLASSES])
+    network = compile_graph(graph, params, seed=seed)
+    return network, Layout(network.n_neurons, _span(network, "input"), _span(network, "output"))
+
+
+def _span(network: CompiledNetwork, role: str) -> slice:
+    """The compiled indices of the neurons of ``role`` (contiguous: compiled by layer, then
+    role)."""
+    where = np.flatnonzero(network.role == ROLE_CODES[role])
+    return slice(int(where[0]), int(where[-1]) + 1)
 
 
 def _split(table: dict[str, Any], dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -201,21 +295,25 @@ def train_epoch(
     params: ModelParameters | None = None,
     alpha_decay: float = 0.0,
     digits_seen: int = 0,
+    rng: np.random.Generator | None = None,
     stop: StopRequest | None = None,
     bar: tqdm | None = None,
 ) -> None:
     """One pass over ``order`` (indices into ``images``), ``sim.batch_size`` digits at a
     time; a last, smaller batch is left out (the simulator's batch size is fixed). Each batch
     learns with ``params`` (None: those ``sim`` runs with now), their alpha decayed by
-    ``decayed_alpha`` after ``digits_seen`` plus the digits of the batches before it."""
+    ``decayed_alpha`` after ``digits_seen`` plus the digits of the batches before it.
+    ``rng`` draws what the mode draws (None: seeded by ``digits_seen``)."""
     if params is None:
         params = sim.params
+    if rng is None:
+        rng = np.random.default_rng(digits_seen)
     batch_size = sim.batch_size
     usable = order[: len(order) - len(order) % batch_size]
     dtype = sim.network.dtype.type
     for batch_images, batch_labels in batches(images, labels, usable, batch_size, dtype):
         learning = params.replace(alpha=decayed_alpha(params.alpha, alpha_decay, digits_seen))
-        shown = MODES[mode](layout, batch_images, batch_labels)
+        shown = MODES[mode](layout, batch_images, batch_labels, rng)
         if free_steps:
             _use(sim, learning if learn_free else learning.replace(alpha=0.0, alpha_smoothing=0.0))
             sim.set_input(shown.target, shown.free_clamp)
@@ -279,7 +377,7 @@ def predict(
     return np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
 
 
-def steps_to_settle(
+def settling(
     network: CompiledNetwork,
     params: ModelParameters,
     layout: Layout,
@@ -290,10 +388,11 @@ def steps_to_settle(
     threshold: float,
     max_steps: int,
     seed: int,
-) -> np.ndarray:
-    """For each digit in ``indices``: the steps after it replaces the previous digit (the one
-    before it in ``indices``, shown for ``warmup_steps``) until max_i |ds_i| < ``threshold``
-    (copy 0); ``max_steps`` where it has not settled by then."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each digit in ``indices``, after it replaces the previous digit (the one before it
+    in ``indices``, shown for ``warmup_steps``), with ``params``' dynamics (learning off):
+    the steps until max_i |ds_i| < ``threshold`` (copy 0; ``max_steps`` where not reached)
+    and the steps until the output argmax changed for the last time within ``max_steps``."""
     sim = _evaluation_simulator(network, params, len(indices), seed)
     dtype = network.dtype.type
     dummy_labels = np.zeros(len(images), dtype=np.uint8)
@@ -303,16 +402,52 @@ def steps_to_settle(
         sim.set_input(*_image_inputs(layout, batch_images, len(shown)))
         sim.run(steps)
     settled = np.full(len(indices), max_steps)
+    decided = np.zeros(len(indices), dtype=np.int64)
     before = sim.state[0].copy()
+    choice = np.argmax(before[:, layout.outputs], axis=1)
     for step in range(1, max_steps + 1):
         sim.run(1)
         after = sim.state[0]
         calm = (np.abs(after - before).max(axis=1) < threshold) & (settled == max_steps)
         settled[calm] = step
+        now = np.argmax(after[:, layout.outputs], axis=1)
+        decided[now != choice] = step
+        choice = now
+        # a state that moves by less than the threshold keeps its argmax: stop early
         if np.all(settled < max_steps):
             break
         before = after.copy()
-    return settled
+    return settled, decided
+
+
+def generate(
+    network: CompiledNetwork,
+    params: ModelParameters,
+    layout: Layout,
+    labels: np.ndarray,
+    *,
+    steps: int,
+    beta_scale: float,
+    seed: int,
+) -> np.ndarray:
+    """One image per label in ``labels``, (len(labels), pixels) in [0, 1]: the one-hot label
+    alone is clamped, with both betas times ``beta_scale``, on the outputs of a copy of
+    ``network`` (learning off) started from the simulator's random initial state; after
+    ``steps`` steps the image is the input states (copy 0) clipped to [0, 1]. States, not
+    rates: the data clamps states to the pixel values (with ``sigmoid4_centred`` a blank
+    pixel's rate is 0.12, not 0)."""
+    clamping = params.replace(
+        beta_small=params.beta_small * beta_scale, beta_large=params.beta_large * beta_scale
+    )
+    sim = _evaluation_simulator(network, clamping, len(labels), seed)
+    dtype = network.dtype.type
+    target = np.zeros((len(labels), layout.n_neurons), dtype=dtype)
+    target[:, layout.outputs] = one_hot(labels, dtype=dtype)
+    clamp = np.zeros(layout.n_neurons, dtype=dtype)
+    clamp[layout.outputs] = 1.0
+    sim.set_input(target, clamp)
+    sim.run(steps)
+    return np.clip(sim.state[0, :, layout.inputs], 0.0, 1.0)
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
@@ -336,7 +471,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     seeds, epochs = table["seeds"], table["epochs"]
     train_indices, validation_indices = _split(table, dataset)
     # a network built before the store: its neurons and synapses describe the store
-    layout_network, layout = build_network(table["hidden"], params, seeds[0])
+    layout_network, layout = build_network(table["hidden"], params, seeds[0], table["topology"])
     store = create_experiment_store(
         out,
         layout_network,
@@ -351,8 +486,10 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     )
     per_digit = table["free_steps"] + table["clamped_steps"]
     usable = len(train_indices) - len(train_indices) % table["batch_size"]
-    train_steps = epochs * usable * per_digit
-    results = _Results(len(seeds), epochs)
+    pretrain_epochs = table["pretrain_epochs"]
+    train_steps = (pretrain_epochs + epochs) * usable * per_digit
+    results = _Results(len(seeds), epochs, table["generate_samples"])
+    judge: ReferenceClassifier | None = None
     bar = tqdm(
         total=len(seeds) * train_steps,
         unit="digit-step",
@@ -363,10 +500,13 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     steps = 0
     with store, stop_on_signals() as stop, bar:
         for s, seed in enumerate(seeds):
-            network, _ = build_network(table["hidden"], params, seed)
+            network, _ = build_network(table["hidden"], params, seed, table["topology"])
             sim = SyncSimulator(network, params, batch_size=table["batch_size"], seed=seed)
             shuffle = np.random.default_rng(seed)
-            for epoch in range(epochs):
+            # pretraining, then training: each stage with its own alpha schedule
+            stages = [("selfsupervised", k) for k in range(pretrain_epochs)]
+            stages += [(table["mode"], k) for k in range(epochs)]
+            for stage, (mode, epoch) in enumerate(stages):
                 started = time.perf_counter()
                 train_epoch(
                     sim,
@@ -375,22 +515,31 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
                     dataset.train_labels,
                     shuffle.permutation(train_indices),
                     params=params,
-                    mode=table["mode"],
+                    mode=mode,
                     free_steps=table["free_steps"],
                     clamped_steps=table["clamped_steps"],
                     learn_free=table["learn_free"],
                     alpha_decay=table["alpha_decay"],
                     digits_seen=epoch * usable,
+                    rng=shuffle,
                     stop=stop,
                     bar=bar,
                 )
                 results.train_wall_time[s] += time.perf_counter() - started
                 steps += usable * per_digit
+                if stage < pretrain_epochs:
+                    continue  # validation measures the training stage only
                 predicted = _predict(network, params, layout, dataset, validation_indices, table)
                 correct = predicted == dataset.train_labels[validation_indices]
                 results.validation_accuracy[s, epoch] = correct.mean()
                 bar.set_postfix(validation=f"{correct.mean():.3f}")
+                # on disk after every epoch: a stopped run keeps its learning curve
+                results.write(store, seeds)
             _settle(results, s, network, params, layout, dataset, validation_indices, table)
+            if table["generate_samples"]:
+                if judge is None:
+                    judge = _fit_judge(dataset, train_indices, validation_indices)
+                _generation(results, s, network, params, layout, judge, table)
             # the test set is read here, after this seed's training, and never before
             test_indices = np.arange(table["test_digits"] or len(dataset.test_labels))
             labels = dataset.test_labels[test_indices]
@@ -435,33 +584,82 @@ def _settle(
     validation_indices: np.ndarray,
     table: dict[str, Any],
 ) -> None:
+    """Both settling measures (module docstring): the state's without fake targets, the
+    prediction's with the fake targets the network was trained and is evaluated with."""
     if not table["settle_digits"]:
         return
-    settled = steps_to_settle(
+    measure = {
+        "images": dataset.train_images,
+        "indices": validation_indices[: table["settle_digits"]],
+        "warmup_steps": table["test_steps"],
+        "threshold": table["settle_threshold"],
+        "max_steps": table["settle_max_steps"],
+        "seed": table["seeds"][s],
+    }
+    without_fake = params.replace(fake_target=replace(params.fake_target, enabled=False))
+    settled, _ = settling(network, without_fake, layout, **measure)
+    _, decided = settling(network, params, layout, **measure)
+    results.steps_to_settle[s] = settled.mean()
+    results.unsettled[s] = np.mean(settled >= table["settle_max_steps"])
+    results.steps_to_decide[s] = decided.mean()
+
+
+def _fit_judge(
+    dataset: Dataset, train_indices: np.ndarray, validation_indices: np.ndarray
+) -> ReferenceClassifier:
+    """The independent classifier of generated digits: trained on training digits, checked
+    on the validation split (never the test set)."""
+    fitted = train_indices[:DEFAULT_TRAIN_DIGITS]
+    return fit_reference_classifier(
+        dataset.train_images[fitted],
+        dataset.train_labels[fitted],
+        dataset.train_images[validation_indices],
+        dataset.train_labels[validation_indices],
+    )
+
+
+def _generation(
+    results: _Results,
+    s: int,
+    network: CompiledNetwork,
+    params: ModelParameters,
+    layout: Layout,
+    judge: ReferenceClassifier,
+    table: dict[str, Any],
+) -> None:
+    n = table["generate_samples"]
+    labels = np.repeat(np.arange(N_CLASSES), n)
+    images = generate(
         network,
         params,
         layout,
-        dataset.train_images,
-        validation_indices[: table["settle_digits"]],
-        warmup_steps=table["test_steps"],
-        threshold=table["settle_threshold"],
-        max_steps=table["settle_max_steps"],
+        labels,
+        steps=table["generate_steps"],
+        beta_scale=table["generate_beta_scale"],
         seed=table["seeds"][s],
     )
-    results.steps_to_settle[s] = settled.mean()
-    results.unsettled[s] = np.mean(settled >= table["settle_max_steps"])
+    results.generated_images[s] = images.reshape(N_CLASSES, n, -1)
+    results.generated_recognised[s] = judge.recognised(images, labels)
+    results.judge_accuracy = judge.held_out_accuracy
 
 
 class _Results:
     """The metrics of every seed, NaN until a seed is done."""
 
-    def __init__(self, n_seeds: int, epochs: int) -> None:
+    def __init__(self, n_seeds: int, epochs: int, generate_samples: int) -> None:
         self.test_accuracy = np.full(n_seeds, np.nan)
         self.confusion = np.zeros((n_seeds, N_CLASSES, N_CLASSES), dtype=np.int64)
         self.validation_accuracy = np.full((n_seeds, epochs), np.nan)
         self.train_wall_time = np.zeros(n_seeds)
         self.steps_to_settle = np.full(n_seeds, np.nan)
         self.unsettled = np.full(n_seeds, np.nan)
+        self.steps_to_decide = np.full(n_seeds, np.nan)
+        n_pixels = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+        self.generated_images = np.full(
+            (n_seeds, N_CLASSES, generate_samples, n_pixels), np.nan, dtype=np.float32
+        )
+        self.generated_recognised = np.full(n_seeds, np.nan)
+        self.judge_accuracy = np.nan
 
     def write(self, store: RunStore, seeds: list[int]) -> None:
         seed = {"seed": np.array(seeds)}
@@ -504,8 +702,20 @@ class _Results:
             self.steps_to_settle,
             ("seed",),
             {
-                "description": "mean steps until max |ds| < threshold after a digit changes "
-                "(validation digits; unsettled digits count as the cap)"
+                "description": "mean steps until max |ds| < threshold after a digit changes, "
+                "fake targets off (validation digits; unsettled digits count as the cap)",
+                "paper_value": "76 / 95 / 121 for 1 / 2 / 3 hidden layers (500 without fake "
+                "targets)",
+            },
+            coords=seed,
+        )
+        store.write_metric(
+            "steps_to_decide",
+            self.steps_to_decide,
+            ("seed",),
+            {
+                "description": "mean steps after a digit changes until the output argmax "
+                "changed for the last time within settle_max_steps (training's fake targets)"
             },
             coords=seed,
         )
@@ -515,6 +725,37 @@ class _Results:
             ("seed",),
             {"description": "share of the settle digits not settled at the cap"},
             coords=seed,
+        )
+        if self.generated_images.shape[2]:
+            self._write_generation(store, seed)
+
+    def _write_generation(self, store: RunStore, seed: dict[str, np.ndarray]) -> None:
+        store.write_metric(
+            "generated_images",
+            self.generated_images,
+            ("seed", "label", "sample", "pixel"),
+            {
+                "description": "input states (clipped to [0, 1]) after generate_steps steps "
+                "with only the label clamped, from a random state (learning off)"
+            },
+            coords={**seed, "label": np.arange(N_CLASSES)},
+        )
+        store.write_metric(
+            "generated_recognised",
+            self.generated_recognised,
+            ("seed",),
+            {
+                "description": "share of generated images the independent classifier "
+                "(logistic regression on real digits) assigns to the clamped label",
+                "paper_value": "recognisable digits",
+            },
+            coords=seed,
+        )
+        store.write_metric(
+            "judge_accuracy",
+            self.judge_accuracy,
+            (),
+            {"description": "the independent classifier's accuracy on the validation split"},
         )
 
     def summary(self) -> dict[str, float]:
@@ -528,20 +769,28 @@ class _Results:
             "steps_to_settle": float(np.nanmean(self.steps_to_settle[done]))
             if not np.isnan(self.steps_to_settle[done]).all()
             else float("nan"),
+            **(
+                {"generated_recognised": float(self.generated_recognised[done].mean())}
+                if self.generated_images.shape[2]
+                else {}
+            ),
         }
 
 
 def plot(run: RunReader, path: Path) -> Path:
     """Learning curve (validation accuracy per epoch, one line per seed), the confusion
-    matrix summed over seeds, and the input weights of the first hidden units (first seed)."""
+    matrix summed over seeds, the input weights of the first hidden units (first seed) and,
+    where digits were generated, a grid of them (one row per label, first seed)."""
     if "test_accuracy" not in run.names("metrics"):
         raise ValidationError(f"{run.path}: no accuracy metrics yet (no seed finished)")
     validation = run.array("metrics", "validation_accuracy")
     confusion = run.array("metrics", "confusion").sum(axis=0)
     test = run.array("metrics", "test_accuracy")
     seeds = run.array("metrics", "seed")
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)
-    curve, matrix, fields = axes
+    generated = "generated_images" in run.names("metrics")
+    n_panels = 4 if generated else 3
+    figure, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 4.6), constrained_layout=True)
+    curve, matrix, fields = axes[:3]
     epochs = np.arange(1, validation.shape[1] + 1)
     for s, seed in enumerate(seeds):
         if not np.isnan(test[s]):
@@ -567,6 +816,14 @@ def plot(run: RunReader, path: Path) -> Path:
     fields.imshow(_receptive_fields(run), cmap="RdBu_r")
     fields.set_axis_off()
     fields.set_title(f"input weights of the first {N_RECEPTIVE_FIELDS} hidden units")
+    if generated:
+        recognised = run.array("metrics", "generated_recognised")
+        shown = run.array("metrics", "generated_images")[0, :, :N_GENERATED_SHOWN]
+        axes[3].imshow(_mosaic(shown), cmap="gray_r", vmin=0.0, vmax=1.0)
+        axes[3].set_axis_off()
+        axes[3].set_title(
+            f"generated (rows: labels 0-9); recognised {100 * np.nanmean(recognised):.0f} %"
+        )
     path = Path(path)
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -587,13 +844,20 @@ def _receptive_fields(run: RunReader) -> np.ndarray:
     tiles = dense[np.ix_(inputs, hidden)].T.reshape(-1, *IMAGE_SHAPE)
     tiles /= np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
     side = int(np.ceil(np.sqrt(len(tiles))))
+    grid = np.full((side * side, tiles.shape[1] * tiles.shape[2]), np.nan)
+    grid[: len(tiles)] = tiles.reshape(len(tiles), -1)
+    return _mosaic(grid.reshape(side, side, -1))
+
+
+def _mosaic(grid: np.ndarray) -> np.ndarray:
+    """Images (rows, columns, pixels) as one picture of 28 x 28 tiles, NaN between them."""
     height, width = IMAGE_SHAPE
-    mosaic = np.full((side * (height + 1), side * (width + 1)), np.nan)
-    for k, tile in enumerate(tiles):
-        row, column = divmod(k, side)
+    rows, columns = grid.shape[:2]
+    mosaic = np.full((rows * (height + 1), columns * (width + 1)), np.nan)
+    for row, column in np.ndindex(rows, columns):
         mosaic[row * (height + 1) : row * (height + 1) + height, column * (width + 1) :][
             :, :width
-        ] = tile
+        ] = grid[row, column].reshape(IMAGE_SHAPE)
     return mosaic
 
 
