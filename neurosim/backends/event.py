@@ -50,9 +50,12 @@ and the new W) requires.
 Speed. A neuron's update is one compiled call (``_update``) taking a few packed arrays (Numba
 spends about 0.1 us per argument on dispatch, ten times more on a NamedTuple of arrays):
 ``neuron_values`` (per neuron, columns ``F_*``), ``neuron_counts`` (``I_*``), ``clocks``
-(``T_*`` and the channel's send times), ``synapses`` (per incoming synapse: weight and what
-was heard), ``links`` (per incoming synapse: presynaptic neuron and delay), ``channels`` and
-the parameters (``codes``, ``values``: ``K_*``, ``V_*``).
+(``T_*``: the clock, then the channel's message count and send times side by side),
+``synapses`` (per incoming synapse: the weight, and the message it delivers when
+``edge_weights`` asks), ``links`` (per incoming synapse: presynaptic neuron and delay),
+``channels`` and the parameters (``codes``, ``values``: ``K_*``, ``V_*``). An update reads
+each synapse's message in place in the sender's channel, one cache line for its count and
+send times and one for its values.
 
 Time unit: one integration step (a neuron with ``period`` 1 updates once per time unit).
 """
@@ -137,15 +140,17 @@ I_PENDING = 4  # it holds a weight change
 I_FAKE_ACTIVE = 5
 I_SENT = 6
 I_SUPPRESSED = 7
-I_HEAD = 8  # messages written into its channel
-I_PHASE_OFFSET = 9  # where its clamp oscillator starts, in updates
-N_COUNTS = 10
+I_PHASE_OFFSET = 8  # where its clamp oscillator starts, in updates
+N_COUNTS = 9
 
 # clocks columns (float64)
 T_PERIOD = 0
 T_JITTER = 1
 T_MAX_DELAY = 2  # its slowest outgoing synapse
-T_SENT = 3  # the send time of each channel slot
+# the messages written into its channel (a float, exact below 2**53), then the send time of
+# each slot: side by side, so that a synapse finds its message in one cache line
+T_HEAD = 3
+T_SENT = 4
 
 # synapses columns (the model's dtype): the weight, then the last message heard
 S_WEIGHT = 0
@@ -190,19 +195,27 @@ def _refresh_rates(codes, values, neuron_values, neuron_counts):
 
 
 @njit(cache=True)
+def _arrived(sender, delay, now, neuron_counts, clocks, mask):
+    """The channel slot of the newest message of ``sender`` that a synapse of ``delay`` has
+    delivered by ``now`` (channels hold a power of two of messages: the slot is the message
+    count's low bits; the ring never drops a message a synapse may still deliver)."""
+    head = int(clocks[sender, T_HEAD])
+    message = head - 1
+    while message > max(head - mask - 1, 0):
+        if clocks[sender, T_SENT + (message & mask)] + delay <= now:
+            break
+        message -= 1
+    return message & mask
+
+
+@njit(cache=True)
 def _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels):
-    """Step 0 on incoming synapse ``e``: hear the newest message that has arrived by ``now``
-    (channels hold a power of two of messages: the slot is the message count's low bits)."""
+    """Step 0 on incoming synapse ``e``: the newest message that has arrived by ``now``
+    becomes what the synapse heard."""
     sender = int(links[e, L_SENDER])
-    delay = links[e, L_DELAY]
-    head = neuron_counts[sender, I_HEAD]
-    mask = channels.shape[1] - 1
-    for message in range(head - 1, max(head - mask - 1, 0) - 1, -1):
-        slot = message & mask
-        if clocks[sender, T_SENT + slot] + delay <= now:
-            for v in range(MESSAGE_WIDTH):
-                synapses[e, S_HEARD + v] = channels[sender, slot, v]
-            return
+    slot = _arrived(sender, links[e, L_DELAY], now, neuron_counts, clocks, channels.shape[1] - 1)
+    for v in range(MESSAGE_WIDTH):
+        synapses[e, S_HEARD + v] = channels[sender, slot, v]
 
 
 @njit(cache=True)
@@ -232,7 +245,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     f = neuron_values
     capacity = channels.shape[1]
     mask = capacity - 1
-    head = neuron_counts[i, I_HEAD]
+    head = int(clocks[i, T_HEAD])
     # the slot to overwrite holds message head - capacity; the next one must have reached
     # every synapse, else that message is still some synapse's newest arrival
     next_kept = T_SENT + ((head - capacity + 1) & mask)
@@ -252,18 +265,21 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     drive_small = 0.0
     drive_large = 0.0
     for e in range(start, stop):
-        _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels)
+        # what the synapse delivers now, read in place: copying it into ``synapses`` (as
+        # edge_weights does) would only cost time here
+        sender = int(links[e, L_SENDER])
+        slot = _arrived(sender, links[e, L_DELAY], now, neuron_counts, clocks, mask)
         w = synapses[e, S_WEIGHT]
         if pending:
-            w += synapses[e, S_HEARD + M_PRE_RULE] * post_rule
+            w += channels[sender, slot, M_PRE_RULE] * post_rule
             # by the factor, not alpha_smoothing: set_parameters may have turned smoothing
             # off since the update that holds it
             if post_smoothing != 0.0:
-                w += synapses[e, S_HEARD + M_PRE_SMOOTHING] * post_smoothing
+                w += channels[sender, slot, M_PRE_SMOOTHING] * post_smoothing
             synapses[e, S_WEIGHT] = w
-        drive_small += synapses[e, S_HEARD + M_RATE] * w
+        drive_small += channels[sender, slot, M_RATE] * w
         if n_copies == 2:
-            drive_large += synapses[e, S_HEARD + M_RATE + 1] * w
+            drive_large += channels[sender, slot, M_RATE + 1] * w
     neuron_counts[i, I_PENDING] = 0
     f[i, F_DRIVE] = drive_small
     if n_copies == 2:
@@ -366,7 +382,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
         channels[i, slot, M_PRE_RULE] = pre_rule
         channels[i, slot, M_PRE_SMOOTHING] = sent_small
         clocks[i, T_SENT + slot] = now
-        neuron_counts[i, I_HEAD] = head + 1
+        clocks[i, T_HEAD] = head + 1
         neuron_counts[i, I_SENT] += 1
     else:
         neuron_counts[i, I_SUPPRESSED] += 1
@@ -623,7 +639,6 @@ class EventSimulator:
         neuron_counts[:, I_IN_START] = in_indptr[:-1]
         neuron_counts[:, I_IN_STOP] = in_indptr[1:]
         neuron_counts[:, I_HIDDEN] = network.hidden
-        neuron_counts[:, I_HEAD] = 1  # the initial message, see below
         neuron_counts[:, I_PHASE_OFFSET] = offsets
         max_delay = np.zeros(n)
         np.maximum.at(max_delay, network.edge_pre, delays)
@@ -636,6 +651,7 @@ class EventSimulator:
         clocks[:, T_PERIOD] = period
         clocks[:, T_JITTER] = jitter
         clocks[:, T_MAX_DELAY] = max_delay
+        clocks[:, T_HEAD] = 1  # the initial message, see below
         synapses = np.zeros((by_post.size, S_HEARD + MESSAGE_WIDTH), dtype=dtype)
         synapses[:, S_WEIGHT] = network.edge_weights()[by_post]
         links = np.empty((by_post.size, 2))
@@ -896,7 +912,7 @@ class EventSimulator:
         grown = np.zeros((n, 2 * capacity, width), dtype=channels.dtype)
         grown_clocks = np.full((n, T_SENT + 2 * capacity), -np.inf)
         grown_clocks[:, :T_SENT] = clocks[:, :T_SENT]
-        head = self._neuron_counts[:, I_HEAD]
+        head = clocks[:, T_HEAD].astype(np.int64)
         rows = np.arange(n)
         for back in range(1, capacity + 1):
             message = head - back
