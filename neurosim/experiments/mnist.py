@@ -82,13 +82,21 @@ from neurosim.data import Dataset, batches, load_dataset, one_hot
 from neurosim.data.datasets import DATASETS, IMAGE_SHAPE, N_CLASSES
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
-from neurosim.experiments.ordering import _integer_list
 from neurosim.model import topology
 from neurosim.model.network import ROLE_CODES, CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_experiment_store
-from neurosim.scenario.schema import Key, Scenario, _boolean, _choice, _integer, _number, _text
+from neurosim.scenario.schema import (
+    Key,
+    Scenario,
+    _boolean,
+    _choice,
+    _integer,
+    _number,
+    _text,
+    integer_list,
+)
 
 PAPER_ACCURACY = {"supervised": 0.92, "unsupervised": 0.91}
 PAPER_SOURCE = "aSTDP paper, section 3.1 (784-512-10, batch 128)"
@@ -181,7 +189,7 @@ MODES: dict[str, Callable[[Layout, np.ndarray, np.ndarray, np.random.Generator],
 
 
 def _hidden_sizes(name: str, value: Any) -> list[int]:
-    return _integer_list(1, unique=False)(name, value)
+    return integer_list(1, unique=False)(name, value)
 
 
 KEYS = {
@@ -209,7 +217,7 @@ KEYS = {
     "generate_samples": Key(_integer(0), 0),
     "generate_steps": Key(_integer(1), 100),
     "generate_beta_scale": Key(_number(0.01, 10.0), 1.0),
-    "seeds": Key(_integer_list(0), [0]),
+    "seeds": Key(integer_list(0), [0]),
 }
 
 

@@ -38,7 +38,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
-from neurosim.checks import check_integer, describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.model import topology
@@ -46,7 +45,7 @@ from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_experiment_store, make_simulator
-from neurosim.scenario.schema import BACKENDS, Key, Scenario, _choice, _integer
+from neurosim.scenario.schema import BACKENDS, Key, Scenario, _choice, _integer, integer_list
 from neurosim.streams import cyclic_order
 
 TEST_SEED_OFFSET = 1000
@@ -65,30 +64,16 @@ PAPER_TABLES = {
 PAPER_SOURCE = "aSTDP paper, section 3.2.4: Table 3 (test at 160 steps), Table 4 (at 80 steps)"
 
 
-def _integer_list(low: int, unique: bool = True) -> Any:
-    def check(name: str, value: Any) -> list[int]:
-        if not isinstance(value, list) or not value:
-            raise ValidationError(
-                f"{name} = {describe(value)}: expected a non-empty list of integers >= {low}"
-            )
-        items = [check_integer(f"{name}[{k}]", item, low) for k, item in enumerate(value)]
-        if unique and len(set(items)) != len(items):
-            raise ValidationError(f"{name} = {items}: a value repeats; give each once")
-        return items
-
-    return check
-
-
 KEYS = {
     "n_items": Key(_integer(2), 8),
     "n_hidden": Key(_integer(1), 16),
-    "strides": Key(_integer_list(1), [1, 3]),
+    "strides": Key(integer_list(1), [1, 3]),
     "epochs": Key(_integer(1), 1000),
     "steps_per_item": Key(_integer(2), 160),
     "free_steps": Key(_integer(0), 80),
-    "test_steps": Key(_integer_list(1), [160, 80]),
+    "test_steps": Key(integer_list(1), [160, 80]),
     "test_items": Key(_integer(1), 40),
-    "seeds": Key(_integer_list(0), [0, 1, 2, 3, 4]),
+    "seeds": Key(integer_list(0), [0, 1, 2, 3, 4]),
     # train on another backend than the tests (e.g. the synchronous one, to study asynchrony
     # at recall only)
     "train_backend": Key(_choice(BACKENDS)),

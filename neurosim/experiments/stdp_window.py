@@ -28,24 +28,18 @@ import networkx as nx
 import numpy as np
 from tqdm import tqdm
 
-from neurosim.checks import check_integer, describe
+from neurosim.checks import describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import ArraySpec, RunReader, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_store, make_simulator
-from neurosim.scenario.schema import Key, Scenario, _integer, _number
+from neurosim.scenario.schema import Key, Scenario, _integer, _number, integer_list
 from neurosim.streams import Windows
 
 PRE, POST = 0, 1  # compiled indices of node 0 (input, layer 0) and node 1 (output, layer 1)
 TRACE_ARRAYS = ("state", "dz", "clamp")
-
-
-def _integer_list(name: str, value: Any) -> list[int]:
-    if not isinstance(value, list) or not value:
-        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of integers")
-    return [check_integer(f"{name}[{k}]", item, 1) for k, item in enumerate(value)]
 
 
 def _beta_list(name: str, value: Any) -> list[float]:
@@ -55,7 +49,7 @@ def _beta_list(name: str, value: Any) -> list[float]:
 
 
 KEYS = {
-    "window_sizes": Key(_integer_list, [5, 10, 15]),
+    "window_sizes": Key(integer_list(1, unique=False), [5, 10, 15]),
     "beta_small": Key(_number(0.0), 0.4),
     "beta_large_values": Key(_beta_list, [0.5, 0.6, 0.7]),
     "beta_large_for_window_panels": Key(_number(0.0), 0.5),

@@ -64,6 +64,22 @@ def _boolean(name: str, value: Any) -> bool:
     return value
 
 
+def integer_list(low: int, unique: bool = True) -> Callable[[str, Any], list[int]]:
+    """A check of a non-empty list of integers >= ``low`` (each once, if ``unique``)."""
+
+    def check(name: str, value: Any) -> list[int]:
+        if not isinstance(value, list) or not value:
+            raise ValidationError(
+                f"{name} = {describe(value)}: expected a non-empty list of integers >= {low}"
+            )
+        items = [check_integer(f"{name}[{k}]", item, low) for k, item in enumerate(value)]
+        if unique and len(set(items)) != len(items):
+            raise ValidationError(f"{name} = {items}: a value repeats; give each once")
+        return items
+
+    return check
+
+
 def _number_list(name: str, value: Any) -> list[float]:
     if not isinstance(value, list) or not value:
         raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
