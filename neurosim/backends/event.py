@@ -71,7 +71,7 @@ import simpy
 from numba import njit
 from simpy.events import Event
 
-from neurosim.backends.sync import RULE_CODES, Recorder, model_constants
+from neurosim.backends.sync import Recorder, model_constants
 from neurosim.checks import check_inputs, check_integer, check_number, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import rate_derivative_from_rate, rate_scalar
@@ -85,18 +85,13 @@ from neurosim.kernels.random import (
     uniform_at,
 )
 from neurosim.kernels.rules import (
-    astdp_post,
     fake_target_draw,
-    mstdp_post,
-    rate_stdp_post,
+    rule_factors,
     smoothing_post,
 )
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
 from neurosim.streams.base import Change
-
-RULE_ASTDP = RULE_CODES["astdp"]
-RULE_MSTDP = RULE_CODES["mstdp"]
 
 # The random stream of the neurons' clock jitter (kernels.random uses 1 and 2).
 STREAM_CLOCK = 3
@@ -342,19 +337,17 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     # 4. dz and the rule's factors from the new states
     rate_small = rate_scalar(f[i, F_STATE], activation, hard_threshold)
     rate_large = rate_scalar(f[i, F_STATE + n_copies - 1], activation, hard_threshold)
-    alpha = values[V_ALPHA]
-    if codes[K_RULE] == RULE_ASTDP:
-        f[i, F_DZ] = rate_large - rate_small
-        pre_rule = rate_small
-        post_rule = scale * astdp_post(rate_small, rate_large, alpha)
-    elif codes[K_RULE] == RULE_MSTDP:
-        f[i, F_DZ] = rate_small - previous_rate
-        pre_rule = rate_small
-        post_rule = scale * mstdp_post(rate_small, previous_rate, alpha)
-    else:
-        f[i, F_DZ] = rate_small - previous_rate
-        pre_rule = previous_rate
-        post_rule = scale * rate_stdp_post(f[i, F_STATE], previous_state, alpha)
+    dz, pre_rule, post_rule = rule_factors(
+        codes[K_RULE],
+        rate_small,
+        rate_large,
+        previous_rate,
+        f[i, F_STATE],
+        previous_state,
+        values[V_ALPHA],
+    )
+    f[i, F_DZ] = dz
+    post_rule *= scale
     if codes[K_LEARN] and scale != 0.0:
         f[i, F_BIAS] += post_rule
         if values[V_ALPHA_SMOOTHING] > 0.0:

@@ -54,10 +54,11 @@ from neurosim.kernels.random import (
     uniform_at,
 )
 from neurosim.kernels.rules import (
-    astdp_post,
+    RULE_ASTDP,
+    RULE_MSTDP,
+    RULE_RATE_STDP,
     fake_target_draw,
-    mstdp_post,
-    rate_stdp_post,
+    rule_factors,
     smoothing_post,
 )
 from neurosim.model.network import (
@@ -72,9 +73,6 @@ from neurosim.model.network import (
 )
 from neurosim.model.parameters import ModelParameters
 
-RULE_ASTDP = 0
-RULE_MSTDP = 1
-RULE_RATE_STDP = 2
 RULE_CODES = {"astdp": RULE_ASTDP, "mstdp": RULE_MSTDP, "rate_stdp": RULE_RATE_STDP}
 
 RECORDABLE = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp")
@@ -262,23 +260,19 @@ def _learn_sample(b, step, phase, constants, arrays):
     rate_small = a.drive_rates[0, b]
     rate_large = a.drive_rates[n_copies - 1, b]
     rate_before = a.previous_rate[b]
-    if k.rule == RULE_ASTDP:
-        for i in range(n):
-            a.dz[b, i] = rate_large[i] - rate_small[i]
-            a.pre_factor[0, b, i] = rate_small[i]
-            a.post_factor[0, b, i] = scale * astdp_post(rate_small[i], rate_large[i], k.alpha)
-    elif k.rule == RULE_MSTDP:
-        for i in range(n):
-            a.dz[b, i] = rate_small[i] - rate_before[i]
-            a.pre_factor[0, b, i] = rate_small[i]
-            a.post_factor[0, b, i] = scale * mstdp_post(rate_small[i], rate_before[i], k.alpha)
-    else:
-        for i in range(n):
-            a.dz[b, i] = rate_small[i] - rate_before[i]
-            a.pre_factor[0, b, i] = rate_before[i]
-            a.post_factor[0, b, i] = scale * rate_stdp_post(
-                a.state[0, b, i], a.previous_state[b, i], k.alpha
-            )
+    for i in range(n):
+        dz, pre, post = rule_factors(
+            k.rule,
+            rate_small[i],
+            rate_large[i],
+            rate_before[i],
+            a.state[0, b, i],
+            a.previous_state[b, i],
+            k.alpha,
+        )
+        a.dz[b, i] = dz
+        a.pre_factor[0, b, i] = pre
+        a.post_factor[0, b, i] = scale * post
     if k.noise_sigma > 0.0:
         for c in range(n_copies):
             for i in range(n):

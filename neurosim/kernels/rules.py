@@ -19,6 +19,11 @@ from __future__ import annotations
 
 from numba import njit
 
+# Rule codes, as compiled code selects a rule.
+RULE_ASTDP = 0
+RULE_MSTDP = 1
+RULE_RATE_STDP = 2
+
 
 @njit(cache=True)
 def astdp_post(rate_small: float, rate_large: float, alpha: float) -> float:
@@ -46,6 +51,36 @@ def rate_stdp_post(state_new: float, state_previous: float, alpha: float) -> flo
     Presynaptic factor: ``rho(s_j(t))``, the rate before this step's integration.
     """
     return alpha * (state_new - state_previous)
+
+
+@njit(cache=True)
+def rule_factors(
+    rule: int,
+    rate_small: float,
+    rate_large: float,
+    rate_previous: float,
+    state_new: float,
+    state_previous: float,
+    alpha: float,
+) -> tuple[float, float, float]:
+    """One neuron's ``(dz, presynaptic factor, postsynaptic factor)`` under ``rule`` (a
+    RULE_* code): ``dz`` is aSTDP's copy difference or the other rules' change of rate; the
+    factors are those documented by ``astdp_post``, ``mstdp_post`` and ``rate_stdp_post``.
+    ``rate_small``/``rate_large`` are the new rates of the two copies (equal with one copy),
+    ``rate_previous`` the rate before this step's integration."""
+    if rule == RULE_ASTDP:
+        return rate_large - rate_small, rate_small, astdp_post(rate_small, rate_large, alpha)
+    if rule == RULE_MSTDP:
+        return (
+            rate_small - rate_previous,
+            rate_small,
+            mstdp_post(rate_small, rate_previous, alpha),
+        )
+    return (
+        rate_small - rate_previous,
+        rate_previous,
+        rate_stdp_post(state_new, state_previous, alpha),
+    )
 
 
 @njit(cache=True)
