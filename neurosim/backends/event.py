@@ -204,27 +204,15 @@ def _arrived(sender, delay, now, neuron_counts, clocks, mask):
 
 
 @njit(cache=True)
-def _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels):
-    """Step 0 on incoming synapse ``e``: the newest message that has arrived by ``now``
-    becomes what the synapse heard."""
-    sender = int(links[e, L_SENDER])
-    slot = _arrived(sender, links[e, L_DELAY], now, neuron_counts, clocks, channels.shape[1] - 1)
-    for v in range(MESSAGE_WIDTH):
-        synapses[e, S_HEARD + v] = channels[sender, slot, v]
-
-
-@njit(cache=True)
-def _receive(i, now, neuron_counts, clocks, synapses, links, channels):
-    """Step 0 for neuron ``i``: every incoming synapse hears its newest arrived message."""
-    for e in range(neuron_counts[i, I_IN_START], neuron_counts[i, I_IN_STOP]):
-        _receive_synapse(e, now, neuron_counts, clocks, synapses, links, channels)
-
-
-@njit(cache=True)
 def _receive_all(now, neuron_counts, clocks, synapses, links, channels):
-    """Step 0 for every neuron (what each would hear if it updated now)."""
-    for i in range(neuron_counts.shape[0]):
-        _receive(i, now, neuron_counts, clocks, synapses, links, channels)
+    """Step 0 for every synapse: the newest message that has arrived by ``now`` becomes what
+    it heard (what each neuron would hear if it updated now)."""
+    mask = channels.shape[1] - 1
+    for e in range(synapses.shape[0]):
+        sender = int(links[e, L_SENDER])
+        slot = _arrived(sender, links[e, L_DELAY], now, neuron_counts, clocks, mask)
+        for v in range(MESSAGE_WIDTH):
+            synapses[e, S_HEARD + v] = channels[sender, slot, v]
 
 
 @njit(cache=True)
