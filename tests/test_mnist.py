@@ -82,14 +82,19 @@ class SpyDataset(Dataset):
         return super().test_images
 
 
-def _run_tiny(folder: Path, text: str) -> tuple[Path, list[str]]:
-    """Run the scenario ``text`` on the tiny data set; (store, events)."""
+def _run_tiny(
+    folder: Path, text: str, stop_at_epoch: int | None = None, code: int = EXIT_OK
+) -> tuple[Path, list[str]]:
+    """Run the scenario ``text`` on the tiny data set, SIGTERM arriving as training epoch
+    ``stop_at_epoch`` (1-based) starts, if given; (store, events)."""
     events: list[str] = []
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), events)
     train_epoch = mnist.train_epoch
 
     def logged_train_epoch(*args, **kwargs) -> None:
         events.append("train")
+        if events.count("train") == stop_at_epoch:
+            raise RunInterrupted("terminated by SIGTERM")
         train_epoch(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -98,7 +103,7 @@ def _run_tiny(folder: Path, text: str) -> tuple[Path, list[str]]:
         scenario = folder / "tiny.toml"
         scenario.write_text(text)
         out = folder / "tiny.zarr"
-        assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
+        assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == code
     return out, events
 
 
@@ -417,23 +422,7 @@ def test_the_event_backend_is_refused_before_anything_is_written(tmp_path, capsy
 def test_a_stopped_run_keeps_the_epochs_it_finished(tmp_path) -> None:
     """SIGTERM (RunInterrupted) during the second epoch: the store is marked interrupted and
     holds the first epoch's validation accuracy."""
-    dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
-    train_epoch = mnist.train_epoch
-    calls = []
-
-    def stopped_in_the_second_epoch(*args, **kwargs) -> None:
-        calls.append(1)
-        if len(calls) == 2:
-            raise RunInterrupted("terminated by SIGTERM")
-        train_epoch(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mnist, "load_dataset", lambda name, data_dir=None: dataset)
-        patch.setattr(mnist, "train_epoch", stopped_in_the_second_epoch)
-        scenario = tmp_path / "tiny.toml"
-        scenario.write_text(TINY)
-        out = tmp_path / "tiny.zarr"
-        assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_INTERRUPTED
+    out, _ = _run_tiny(tmp_path, TINY, stop_at_epoch=2, code=EXIT_INTERRUPTED)
     assert open_run(out).status == "interrupted"
     curve = xr.open_zarr(out, group="metrics")["validation_accuracy"].values[0]
     assert np.isfinite(curve[0]) and np.isnan(curve[1])
