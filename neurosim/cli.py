@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,12 +92,14 @@ def _sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[fl
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    import time
-
     from neurosim.recording.store import RunInterrupted
     from neurosim.scenario.runner import run_scenario
     from neurosim.scenario.schema import load_scenario
 
+    if arguments.resume is not None:
+        return _resume(arguments)
+    if arguments.scenario is None:
+        raise ValidationError("neurosim run: give a SCENARIO file, or --resume STORE")
     overrides = list(arguments.set or [])
     if arguments.backend is not None:
         overrides.append(f"scenario.backend={arguments.backend}")
@@ -173,6 +176,53 @@ def _run(arguments: argparse.Namespace) -> int:
             f"# {name}: event.sweep ({len(seeds)} seed(s) per point, mean ± sd)\n\n{table}"
         )
         print(f"sweep ({len(seeds)} seed(s) per point, mean ± sd):\n{table}wrote {report}")
+    return EXIT_OK
+
+
+def _resume(arguments: argparse.Namespace) -> int:
+    """``neurosim run --resume STORE``: the stored settings, nothing else."""
+    from neurosim.experiments import KINDS, experiment
+    from neurosim.recording.store import RunInterrupted, open_run
+
+    given = [
+        option
+        for option, value in (
+            ("SCENARIO", arguments.scenario),
+            ("--set", arguments.set),
+            ("--seed", arguments.seed),
+            ("--seeds", arguments.seeds),
+            ("--backend", arguments.backend),
+            ("--out", arguments.out),
+            ("--overwrite", arguments.overwrite or None),
+        )
+        if value is not None
+    ]
+    if given:
+        raise ValidationError(
+            f"--resume continues a run with the settings it started with; {given[0]} cannot "
+            "be given with it"
+        )
+    out = Path(arguments.resume)
+    kind = open_run(out).attributes.get("experiment")
+    resume = experiment(kind).resume if kind in KINDS else None
+    if resume is None:
+        what = f"experiments of kind {kind!r}" if kind else "scenario runs (phases)"
+        raise ValidationError(
+            f"{out}: {what} write no checkpoints, so they cannot be resumed (only MNIST "
+            "experiments can); run the scenario again with --overwrite"
+        )
+    started = time.perf_counter()
+    try:
+        summary = resume(out, not arguments.quiet)
+    except (KeyboardInterrupt, RunInterrupted):
+        print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(
+        f"{out} resumed: {summary.steps} steps in all, {summary.status}, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    for metric, value in summary.metrics.items():
+        print(f"  {metric}: {value:.4g}")
     return EXIT_OK
 
 
@@ -288,7 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run a scenario file and record it in a run store")
-    run.add_argument("scenario", help="scenario file (TOML)")
+    run.add_argument("scenario", nargs="?", help="scenario file (TOML)")
+    run.add_argument(
+        "--resume",
+        metavar="STORE",
+        help="continue the stopped run in STORE from its last checkpoint (MNIST experiments)",
+    )
     run.add_argument("--out", help="run store directory (default: runs/NAME.zarr)")
     run.add_argument(
         "--set",

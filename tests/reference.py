@@ -24,6 +24,7 @@ import numpy as np
 
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
+from neurosim.model.topology import ROLES
 
 # --------------------------------------------------------------------------------------------
 # activations
@@ -45,6 +46,13 @@ RULE_CONFIGS: dict[str, dict] = {
     "rate_stdp": dict(rule="rate_stdp"),
     "astdp_smoothing": dict(rule="astdp", alpha_smoothing=0.02),
     "astdp_noise": dict(rule="astdp", noise_sigma=0.05),
+    # inputs held with one strength in both copies; smoothing reads copy 0's strength
+    "astdp_role_beta": dict(
+        rule="astdp",
+        role_beta={"input": 0.6},
+        alpha_smoothing=0.02,
+        fake_target=FakeTargetParameters(enabled=True, k=3.0),
+    ),
 }
 
 
@@ -112,6 +120,7 @@ class Reference:
     dz_mean: np.ndarray  # (B, N)
     fake_active: np.ndarray  # (B, N) bool, last step's fake-target decisions
     hidden: np.ndarray  # (N,) bool
+    role: np.ndarray  # (N,) role names
     step: int = 0
 
     @classmethod
@@ -131,6 +140,7 @@ class Reference:
             dz_mean=np.array(sim.dz_mean, dtype=np.float64),
             fake_active=np.array(sim.fake_target, dtype=bool),
             hidden=np.array(net.hidden, dtype=bool),
+            role=np.array([ROLES[code] for code in net.role]),
             step=int(sim.step_count),
         )
 
@@ -202,7 +212,9 @@ def step(
         rates = rho(s_tilde[c], params)  # (B, N)
         drive = rates @ ref.W  # drive[b, i] = sum_j rho_j W[j, i]
         R = rho_prime(s_tilde[c], params) * (drive + ref.b)
-        F = R - s_old[c] + betas[c] * clamp_eff * (t_eff - s_old[c])
+        # a role in role_beta is clamped with that strength in every copy
+        beta = np.array([params.role_beta.get(role, betas[c]) for role in ref.role])
+        F = R - s_old[c] + beta * clamp_eff * (t_eff - s_old[c])
         force[c] = F
         ref.v[c] = m * F + (1.0 - m) * ref.v[c]
         ref.s[c] = s_old[c] + eps[c] * ref.v[c]

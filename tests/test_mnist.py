@@ -83,10 +83,16 @@ class SpyDataset(Dataset):
 
 
 def _run_tiny(
-    folder: Path, text: str, stop_at_epoch: int | None = None, code: int = EXIT_OK
+    folder: Path,
+    text: str,
+    stop_at_epoch: int | None = None,
+    code: int = EXIT_OK,
+    stop_after_batches: int | None = None,
+    argv: list[str] | None = None,
 ) -> tuple[Path, list[str]]:
     """Run the scenario ``text`` on the tiny data set, SIGTERM arriving as training epoch
-    ``stop_at_epoch`` (1-based) starts, if given; (store, events)."""
+    ``stop_at_epoch`` (1-based) starts, or after ``stop_after_batches`` training batches, if
+    given; (store, events). ``argv`` replaces the command line (``--resume``)."""
     events: list[str] = []
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), events)
     train_epoch = mnist.train_epoch
@@ -95,7 +101,15 @@ def _run_tiny(
         events.append("train")
         if events.count("train") == stop_at_epoch:
             raise RunInterrupted("terminated by SIGTERM")
-        train_epoch(*args, **kwargs)
+        after_batch = kwargs["after_batch"]
+
+        def counted(done: int) -> None:
+            after_batch(done)
+            events.append("batch")
+            if events.count("batch") == stop_after_batches:
+                raise RunInterrupted("terminated by SIGTERM")
+
+        train_epoch(*args, **(kwargs | {"after_batch": counted}))
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mnist, "load_dataset", lambda name, data_dir=None: dataset)
@@ -103,7 +117,8 @@ def _run_tiny(
         scenario = folder / "tiny.toml"
         scenario.write_text(text)
         out = folder / "tiny.zarr"
-        assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == code
+        command = argv or ["run", str(scenario), "--out", str(out), "--quiet"]
+        assert main(command) == code
     return out, events
 
 
@@ -426,3 +441,47 @@ def test_a_stopped_run_keeps_the_epochs_it_finished(tmp_path) -> None:
     assert open_run(out).status == "interrupted"
     curve = xr.open_zarr(out, group="metrics")["validation_accuracy"].values[0]
     assert np.isfinite(curve[0]) and np.isnan(curve[1])
+
+
+@pytest.mark.parametrize(
+    ("stop", "batches_left"),
+    [({"stop_at_epoch": 2}, 100), ({"stop_after_batches": 8}, 114), ({"stop_at_epoch": 4}, 60)],
+    ids=["second stage of seed 0", "mid-stage, after a checkpoint", "first stage of seed 1"],
+)
+def test_a_resumed_run_ends_as_if_it_had_never_stopped(tmp_path, stop, batches_left) -> None:
+    """Two seeds of three stages (a pretraining epoch, two epochs) of 20 batches, with a
+    checkpoint every 48 digits (6 batches) and after every stage; stopped by SIGTERM, then
+    ``neurosim run --resume``: every metric and the final weights equal an uninterrupted
+    run's, and only what came after the last checkpoint is trained again."""
+    text = _with(TINY, seeds=[0, 1], checkpoint_digits=48, pretrain_epochs=1)
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "stopped").mkdir()
+    whole, _ = _run_tiny(tmp_path / "whole", text)
+    stopped, _ = _run_tiny(tmp_path / "stopped", text, code=EXIT_INTERRUPTED, **stop)
+    assert open_run(stopped).status == "interrupted"
+    assert open_run(stopped).checkpoint() is not None
+    _, events = _run_tiny(
+        tmp_path / "stopped", text, argv=["run", "--resume", str(stopped), "--quiet"]
+    )
+    assert open_run(stopped).status == "complete"
+    expected, resumed = (xr.open_zarr(path, group="metrics") for path in (whole, stopped))
+    for name in ("validation_accuracy", "test_accuracy", "confusion", "steps_to_settle"):
+        np.testing.assert_array_equal(resumed[name].values, expected[name].values, err_msg=name)
+    for name in ("W", "b"):
+        np.testing.assert_array_equal(
+            open_run(stopped).array("weights", name), open_run(whole).array("weights", name)
+        )
+    assert events.count("batch") == batches_left
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path, tiny_run, capsys) -> None:
+    out, _ = tiny_run
+    assert main(["run", "--resume", str(out)]) == EXIT_BAD_INPUT
+    assert "the run is complete; there is nothing to resume" in capsys.readouterr().err
+    assert main(["run", "--resume", str(out), "--set", "experiment.epochs=3"]) == EXIT_BAD_INPUT
+    assert "--set cannot be given with it" in capsys.readouterr().err
+    assert main(["run"]) == EXIT_BAD_INPUT
+    assert "give a SCENARIO file, or --resume STORE" in capsys.readouterr().err
+    early, _ = _run_tiny(tmp_path, TINY, stop_at_epoch=1, code=EXIT_INTERRUPTED)
+    assert main(["run", "--resume", str(early)]) == EXIT_BAD_INPUT
+    assert "stopped before its first checkpoint" in capsys.readouterr().err

@@ -518,3 +518,82 @@ def test_a_killed_writer_leaves_a_readable_store(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         trajectory["state"].values, np.arange(count)[:, None] * np.arange(1.0, 5.0)
     )
+
+
+# --------------------------------------------------------------------------------------------
+# reopening and checkpoints
+
+
+def test_a_reopened_store_continues_after_the_committed_steps(tmp_path: Path) -> None:
+    path = tmp_path / "stopped.zarr"
+    with pytest.raises(KeyboardInterrupt), make_store(path) as store:
+        store.append(*steps(0, 20))
+        store.snapshot_weights(5, np.arange(6.0), np.zeros(N_NEURONS))
+        raise KeyboardInterrupt
+    with RunStore.reopen(path) as store:
+        assert open_run(path).status == "running"
+        assert (store.steps_done, store.snapshots_done) == (20, 1)
+        with pytest.raises(ValidationError, match="got \\[19\\] after step 19"):
+            store.append(*steps(19, 1))  # step 19 is already recorded
+        with pytest.raises(ValidationError, match="not after the last snapshot"):
+            store.snapshot_weights(5, np.arange(6.0), np.zeros(N_NEURONS))
+        store.append(*steps(20, 30))
+        store.snapshot_weights(9, np.arange(6.0) + 1, np.ones(N_NEURONS))
+    reader = open_run(path)
+    assert reader.status == "complete" and reader.steps_done == 50
+    assert_trajectory_equal(read_trajectory(path), 50)
+    np.testing.assert_array_equal(reader.array("weights", "snapshot_time"), [5, 9])
+
+
+def test_a_killed_writers_uncommitted_steps_are_cut_when_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "killed.zarr"
+    store = make_store(path)
+    store.append(*steps(0, 16))  # one whole chunk: written and committed
+    store.flush()
+    # what a writer killed between writing the arrays and committing them leaves behind
+    zarr.open_array(path / "trajectory" / "dz", mode="r+").resize((24, 3))
+    zarr.open_array(path / "trajectory" / "time", mode="r+").resize((24,))
+    with RunStore.reopen(path) as reopened:
+        reopened.append(*steps(16, 8))
+    assert_trajectory_equal(read_trajectory(path), 24)
+
+
+def test_a_complete_run_is_not_reopened(complete_store: Path) -> None:
+    with pytest.raises(ValidationError, match="the run is complete; there is nothing to resume"):
+        RunStore.reopen(complete_store)
+
+
+def test_the_latest_checkpoint_replaces_the_previous_one(tmp_path: Path) -> None:
+    path = tmp_path / "checkpoints.zarr"
+    with make_store(path) as store:
+        assert open_run(path).checkpoint() is None
+        store.write_checkpoint({"state": np.ones((2, 3)), "order": np.arange(5)}, {"stage": 1})
+        store.write_checkpoint({"state": np.full((2, 3), 2.0)}, {"stage": 2, "note": "x"})
+    arrays, attributes = open_run(path).checkpoint()
+    assert attributes == {"stage": 2, "note": "x"}
+    assert set(arrays) == {"state"}
+    np.testing.assert_array_equal(arrays["state"], np.full((2, 3), 2.0))
+    # only the latest is kept on disk
+    assert len([p for p in (path / "checkpoint").iterdir() if p.is_dir()]) == 1
+
+
+def test_a_checkpoint_cut_short_leaves_the_previous_one_in_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import neurosim.recording.store as store_module
+
+    path = tmp_path / "cut.zarr"
+    write_whole = store_module._write_whole
+
+    def dying_write(group, name, *args) -> None:
+        if name == "order":
+            raise KeyboardInterrupt  # stopped while writing the second array
+        write_whole(group, name, *args)
+
+    with pytest.raises(KeyboardInterrupt), make_store(path) as store:
+        store.write_checkpoint({"state": np.zeros(4)}, {"stage": 1})
+        monkeypatch.setattr(store_module, "_write_whole", dying_write)
+        store.write_checkpoint({"state": np.ones(4), "order": np.arange(3)}, {"stage": 2})
+    arrays, attributes = open_run(path).checkpoint()
+    assert attributes == {"stage": 1}
+    np.testing.assert_array_equal(arrays["state"], np.zeros(4))

@@ -271,3 +271,52 @@ def test_a_second_process_loads_the_compiled_code_from_the_cache(tmp_path) -> No
     hits, misses = (int(value) for value in result.stdout.split())
     assert hits == 1
     assert misses == 0
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_restored_checkpoint_continues_exactly(batch) -> None:
+    """Run 70 steps; or run 30, checkpoint, restore into a fresh simulator, run 40: the same
+    states and weights, with noise, smoothing and fake targets that carry state over."""
+    params = ModelParameters(
+        rule="astdp",
+        alpha=0.05,
+        alpha_smoothing=0.01,
+        noise_sigma=0.05,
+        fake_target=FakeTargetParameters(enabled=True, k=3.0),
+        dtype="float64",
+    )
+    graph = sparse_random(3, 2, 8, in_degree=3, visible_density=0.7, seed=1)
+    rng = np.random.default_rng(0)
+    target, clamp = rng.uniform(0, 1, (batch, 13)), (rng.uniform(0, 1, (batch, 13)) < 0.4)
+
+    def fresh() -> SyncSimulator:
+        sim = SyncSimulator(compile_graph(graph, params, seed=2), params, batch_size=batch, seed=5)
+        sim.set_input(target, clamp.astype(float))
+        return sim
+
+    whole = fresh()
+    whole.run(70)
+    first = fresh()
+    first.run(30)
+    saved = first.checkpoint()
+    first.run(5)  # the checkpoint is a copy: what the simulator does next does not change it
+    second = fresh()
+    second.run(3)  # a different state, overwritten by the restore
+    second.restore(saved)
+    second.run(40)
+    assert second.step_count == 70
+    np.testing.assert_array_equal(second.state, whole.state)
+    np.testing.assert_array_equal(second.network.edge_weights(), whole.network.edge_weights())
+    np.testing.assert_array_equal(second.network.bias, whole.network.bias)
+
+
+def test_a_checkpoint_of_another_shape_is_refused() -> None:
+    params = ModelParameters(rule="astdp", dtype="float64")
+    network = compile_graph(recurrent(3, 2, 6), params, seed=2)
+    saved = SyncSimulator(network, params, batch_size=2).checkpoint()
+    other = SyncSimulator(network.copy(), params, batch_size=3)
+    with pytest.raises(ValidationError, match=r"checkpoint: target has shape \(2, 11\)"):
+        other.restore(saved)
+    del saved["dz"]
+    with pytest.raises(ValidationError, match="the array 'dz' is missing"):
+        SyncSimulator(network.copy(), params, batch_size=2).restore(saved)

@@ -158,15 +158,15 @@ L_DELAY = 1
 K_SEED, K_RULE, K_ACTIVATION, K_LEARN, K_FAKE, K_COPIES, K_PHASES = range(7)
 V_HARD_THRESHOLD = 0
 V_EPS = 1  # one per copy
-V_BETA = 3  # one per copy
-V_NOISE = 5
-V_ALPHA = 6
-V_ALPHA_SMOOTHING = 7
-V_FAKE_K = 8
-V_FAKE_MAGNITUDE = 9
-V_FAKE_MU = 10
-V_SEND_THRESHOLD = 11
-V_SCHEDULES = 12  # the oscillator's clamp, learn and momentum schedules, K_PHASES each
+V_NOISE = 3
+V_ALPHA = 4
+V_ALPHA_SMOOTHING = 5
+V_FAKE_K = 6
+V_FAKE_MAGNITUDE = 7
+V_FAKE_MU = 8
+V_SEND_THRESHOLD = 9
+V_SCHEDULES = 10  # the oscillator's clamp, learn and momentum schedules, K_PHASES each,
+# then each neuron's clamping strength per copy (copy c of neuron i at c * N + i)
 
 
 @njit(cache=True)
@@ -272,6 +272,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     momentum = values[V_SCHEDULES + 2 * phases + phase]
     neuron_target = f[i, F_TARGET]
     neuron_beta = f[i, F_CLAMP] * values[V_SCHEDULES + phase]
+    betas = V_SCHEDULES + 3 * phases + i  # copy c's strength at betas + c * N
     activation = codes[K_ACTIVATION]
     hard_threshold = values[V_HARD_THRESHOLD]
     if codes[K_FAKE] and neuron_counts[i, I_HIDDEN]:
@@ -301,7 +302,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
         force_value = force(
             previous_state,
             pressure(derivative, f[i, F_DRIVE], f[i, F_BIAS]),
-            values[V_BETA] * neuron_beta,
+            values[betas] * neuron_beta,
             neuron_target,
         )
         post_smoothing = scale * smoothing_post(force_value, derivative, values[V_ALPHA_SMOOTHING])
@@ -313,7 +314,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
             f[i, F_DRIVE + c],
             f[i, F_BIAS],
             neuron_target,
-            values[V_BETA + c] * neuron_beta,
+            values[betas + c * f.shape[0]] * neuron_beta,
             values[V_EPS + c],
             momentum,
             rate_derivative_from_rate(f[i, F_RATE + c], activation),
@@ -490,9 +491,11 @@ def _per_neuron(name: str, value: object, n: int, low: float, low_open: bool) ->
     return array.copy()
 
 
-def _parameter_arrays(params: ModelParameters, seed: int, threshold: float):
+def _parameter_arrays(
+    params: ModelParameters, seed: int, threshold: float, network: CompiledNetwork
+):
     """The parameters as the two arrays ``_update`` reads: ``codes`` and ``values``."""
-    constants = model_constants(params, seed)
+    constants = model_constants(params, seed, network)
     phases = constants["clamp_schedule"].size
     codes = np.zeros(K_PHASES + 1, dtype=np.int64)
     codes[K_SEED] = constants["seed"]
@@ -502,10 +505,9 @@ def _parameter_arrays(params: ModelParameters, seed: int, threshold: float):
     codes[K_FAKE] = constants["fake_enabled"]
     codes[K_COPIES] = params.spec.copies
     codes[K_PHASES] = phases
-    values = np.zeros(V_SCHEDULES + 3 * phases, dtype=np.float64)
+    values = np.zeros(V_SCHEDULES + 3 * phases + constants["copy_beta"].size, dtype=np.float64)
     values[V_HARD_THRESHOLD] = constants["threshold"]
     values[V_EPS : V_EPS + params.spec.copies] = constants["copy_eps"]
-    values[V_BETA : V_BETA + params.spec.copies] = constants["copy_beta"]
     values[V_NOISE] = constants["noise_sigma"]
     values[V_ALPHA] = constants["alpha"]
     values[V_ALPHA_SMOOTHING] = constants["alpha_smoothing"]
@@ -514,7 +516,12 @@ def _parameter_arrays(params: ModelParameters, seed: int, threshold: float):
     values[V_FAKE_MU] = constants["fake_mu"]
     values[V_SEND_THRESHOLD] = threshold
     values[V_SCHEDULES:] = np.concatenate(
-        [constants["clamp_schedule"], constants["learn_schedule"], constants["momentum_schedule"]]
+        [
+            constants["clamp_schedule"],
+            constants["learn_schedule"],
+            constants["momentum_schedule"],
+            constants["copy_beta"].ravel(),
+        ]
     )
     return codes, values
 
@@ -641,7 +648,7 @@ class EventSimulator:
         channels = np.zeros((n, capacity, MESSAGE_WIDTH), dtype=dtype)
         self._neuron_values = neuron_values
         self._neuron_counts = neuron_counts
-        self._codes, self._values = _parameter_arrays(params, seed, self.threshold)
+        self._codes, self._values = _parameter_arrays(params, seed, self.threshold, network)
         self._arrays = (
             self._codes,
             self._values,
@@ -793,7 +800,9 @@ class EventSimulator:
             )
         noise_changed = params.noise_sigma != self.params.noise_sigma
         self.params = params
-        self._codes, self._values = _parameter_arrays(params, self.seed, self.threshold)
+        self._codes, self._values = _parameter_arrays(
+            params, self.seed, self.threshold, self.network
+        )
         self._arrays = (self._codes, self._values, *self._arrays[2:])
         self.invalidate()
         if noise_changed:

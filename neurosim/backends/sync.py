@@ -27,7 +27,7 @@ seed and independent of how steps are split into calls.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -105,10 +105,10 @@ class Constants(NamedTuple):
     momentum_schedule: np.ndarray
 
 
-def model_constants(params: ModelParameters, seed: int) -> dict[str, Any]:
+def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork) -> dict[str, Any]:
     """The parameters as the plain values compiled code reads, shared by both backends:
-    rule and activation codes, per-copy step sizes and clamping strengths, the oscillator's
-    per-phase schedules."""
+    rule and activation codes, per-copy step sizes, each neuron's clamping strength per copy
+    (copies, N), the oscillator's per-phase schedules."""
     fake = params.fake_target
     clamp_schedule, learn_schedule, momentum_schedule = params.phase_schedules()
     return {
@@ -117,7 +117,7 @@ def model_constants(params: ModelParameters, seed: int) -> dict[str, Any]:
         "activation": activation_code(params.activation),
         "threshold": params.hard_sigmoid_threshold,
         "copy_eps": np.array(params.copy_eps, dtype=np.float64),
-        "copy_beta": np.array(params.copy_betas, dtype=np.float64),
+        "copy_beta": network.copy_betas(params),
         "noise_sigma": params.noise_sigma,
         "alpha": params.alpha,
         "alpha_smoothing": params.alpha_smoothing,
@@ -216,7 +216,7 @@ def _integrate_sample(b, step, phase, constants, arrays):
             force_value = force(
                 a.state[0, b, i],
                 pressure(derivative, a.drive[0, b, i], a.bias[i]),
-                k.copy_beta[0] * neuron_beta[i],
+                k.copy_beta[0, i] * neuron_beta[i],
                 neuron_target[i],
             )
             a.pre_factor[1, b, i] = a.drive_rates[0, b, i]
@@ -235,7 +235,7 @@ def _integrate_sample(b, step, phase, constants, arrays):
                 copy_drive[i],
                 a.bias[i],
                 neuron_target[i],
-                k.copy_beta[c] * neuron_beta[i],
+                k.copy_beta[c, i] * neuron_beta[i],
                 k.copy_eps[c],
                 momentum,
                 rate_derivative_from_rate(copy_rates[i], k.activation),
@@ -680,7 +680,7 @@ class SyncSimulator:
 
     def _make_constants(self) -> Constants:
         return Constants(
-            **model_constants(self.params, self.seed),
+            **model_constants(self.params, self.seed, self.network),
             hidden_index=np.flatnonzero(self.network.hidden),
         )
 
@@ -688,7 +688,8 @@ class SyncSimulator:
         """Set what the data clamps: ``target`` values and ``clamp`` factors in [0, 1].
 
         Each is a scalar, an (N,) array for every sample, or a (B, N) array. A neuron's
-        clamping strength in copy c is ``clamp * beta_c``; 0 means no target.
+        clamping strength in copy c is ``clamp * beta_c`` (or ``clamp * role_beta[role]``);
+        0 means no target.
         """
         self.target[:], self.clamp[:] = check_inputs(
             target, clamp, self.batch_size, self.network.n_neurons, self.network.dtype
@@ -720,6 +721,44 @@ class SyncSimulator:
     def invalidate(self) -> None:
         """Call after changing ``state`` or the network's weights from outside."""
         self._drive_valid = False
+
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """Copies of everything a later ``restore`` needs to continue exactly as this
+        simulator would: the per-neuron arrays, the weights and biases, the step count.
+        (Between ``run`` calls no weight change is pending.)"""
+        saved = {name: np.array(value) for name, value in self._checkpointed().items()}
+        saved["step_count"] = np.array(self.step_count, dtype=np.int64)
+        saved["drive_valid"] = np.array(self._drive_valid)
+        return saved
+
+    def restore(self, saved: Mapping[str, np.ndarray]) -> None:
+        """Continue from ``checkpoint()``'s arrays, taken from a simulator of the same network
+        layout, batch size and rule (checked: a mismatch names the array)."""
+        targets = self._checkpointed()
+        for name, target in targets.items():
+            if name not in saved:
+                raise ValidationError(f"checkpoint: the array {name!r} is missing")
+            if np.shape(saved[name]) != target.shape:
+                raise ValidationError(
+                    f"checkpoint: {name} has shape {np.shape(saved[name])}, this simulator "
+                    f"needs {target.shape} (same network, batch size and rule)"
+                )
+        for name, target in targets.items():
+            target[...] = saved[name]
+        self.step_count = int(saved["step_count"])
+        self._drive_valid = bool(saved["drive_valid"])
+
+    def _checkpointed(self) -> dict[str, np.ndarray]:
+        """The arrays a checkpoint holds, by name (the rule's factors are per-step scratch;
+        the bias is the network's)."""
+        arrays = {
+            name: value
+            for name, value in self._arrays._asdict().items()
+            if name not in ("pre_factor", "post_factor")
+        }
+        arrays["dense_weights"] = self.network.dense_weights
+        arrays["csr_weight"] = self.network.csr_weight
+        return arrays
 
     def run(
         self,

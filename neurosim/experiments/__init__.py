@@ -32,12 +32,14 @@ class Experiment:
     ``scenario.phase_parameters[0]`` as the model and ``scenario.settings["experiment"]`` as its
     checked settings, writes the run store at ``out`` (refusing an existing one unless
     ``overwrite``) and returns the summary with the metrics to print. ``plot(run, path)``
-    writes the figure.
+    writes the figure. ``resume(out, progress)``, for kinds that write checkpoints, continues
+    the stopped run in the store ``out``.
     """
 
     keys: Mapping[str, Key]
     run: Callable[[Scenario, Path, bool, bool], RunSummary]
     plot: Callable[[RunReader, Path], Path]
+    resume: Callable[[Path, bool], RunSummary] | None = None
 
 
 def experiment(kind: str) -> Experiment:

@@ -48,6 +48,12 @@ on up to 10,000 training digits, checked on the validation split). ``scenario.se
 used: the experiment runs every seed in ``seeds`` (initial weights, training order and
 simulator).
 
+Checkpoints: after every ``checkpoint_digits`` training digits (0: none within an epoch),
+after every epoch and after every seed, the run store's ``checkpoint/`` group receives the
+simulator, the shuffle generator, the epoch's digit order and the metrics so far; ``neurosim
+run --resume STORE`` (``resume``) continues from it and ends as the run would have without
+stopping.
+
 Metrics, over ``seed`` where per seed: ``test_accuracy``, ``confusion`` (seed, label,
 predicted; counts of test digits), ``validation_accuracy`` (seed, epoch),
 ``train_wall_time`` (seconds), ``steps_to_settle`` and ``steps_to_decide`` (means over the
@@ -59,6 +65,7 @@ stored as weight snapshots, for the receptive fields in the figure.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -85,7 +92,13 @@ from neurosim.experiments import Experiment
 from neurosim.model import topology
 from neurosim.model.network import ROLE_CODES, CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
+from neurosim.recording.store import (
+    RunReader,
+    RunStore,
+    StopRequest,
+    open_run,
+    stop_on_signals,
+)
 from neurosim.scenario.runner import RunSummary, create_experiment_store
 from neurosim.scenario.schema import (
     Key,
@@ -95,6 +108,7 @@ from neurosim.scenario.schema import (
     _integer,
     _number,
     _text,
+    check_scenario,
     integer_list,
 )
 
@@ -218,6 +232,7 @@ KEYS = {
     "generate_steps": Key(_integer(1), 100),
     "generate_beta_scale": Key(_number(0.01, 10.0), 1.0),
     "seeds": Key(integer_list(0), [0]),
+    "checkpoint_digits": Key(_integer(0), 5000),
 }
 
 
@@ -306,17 +321,20 @@ def train_epoch(
     rng: np.random.Generator | None = None,
     stop: StopRequest | None = None,
     bar: tqdm | None = None,
+    after_batch: Callable[[int], None] | None = None,
 ) -> None:
     """One pass over ``order`` (indices into ``images``), ``sim.batch_size`` digits at a
     time; a last, smaller batch is left out (the simulator's batch size is fixed). Each batch
     learns with ``params`` (None: those ``sim`` runs with now), their alpha decayed by
     ``decayed_alpha`` after ``digits_seen`` plus the digits of the batches before it.
-    ``rng`` draws what the mode draws (None: seeded by ``digits_seen``)."""
+    ``rng`` draws what the mode draws (None: seeded by ``digits_seen``). ``after_batch`` is
+    called after each batch with the number of digits of ``order`` done."""
     if params is None:
         params = sim.params
     if rng is None:
         rng = np.random.default_rng(digits_seen)
     batch_size = sim.batch_size
+    first_seen = digits_seen
     usable = order[: len(order) - len(order) % batch_size]
     dtype = sim.network.dtype.type
     for batch_images, batch_labels in batches(images, labels, usable, batch_size, dtype):
@@ -332,6 +350,8 @@ def train_epoch(
         digits_seen += batch_size
         if bar is not None:
             bar.update(batch_size * (free_steps + clamped_steps))
+        if after_batch is not None:
+            after_batch(digits_seen - first_seen)
         if stop is not None:
             stop.check()
 
@@ -476,73 +496,147 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     _check_settings(table, dataset)
     params = scenario.phase_parameters[0]
-    seeds, epochs = table["seeds"], table["epochs"]
-    train_indices, validation_indices = _split(table, dataset)
+    train_indices, _ = _split(table, dataset)
     # a network built before the store: its neurons and synapses describe the store
-    layout_network, layout = build_network(table["hidden"], params, seeds[0], table["topology"])
+    layout_network, _ = build_network(table["hidden"], params, table["seeds"][0], table["topology"])
     store = create_experiment_store(
         out,
         layout_network,
         scenario,
         kind="mnist",
-        seeds=seeds,
+        seeds=table["seeds"],
         overwrite=overwrite,
         dataset_source=str(dataset.source),
         train_digits_used=len(train_indices),
         paper_accuracy=PAPER_ACCURACY.get(table["mode"]),
         paper_source=PAPER_SOURCE,
     )
+    return _carry_out(scenario, dataset, store, progress, None)
+
+
+def resume(out: Path, progress: bool) -> RunSummary:
+    """Continue the stopped run in the store ``out`` from its checkpoint, with the settings
+    it was started with; the result is the one the run would have given without the stop."""
+    reader = open_run(out)
+    if reader.status == "complete":
+        raise ValidationError(f"{out}: the run is complete; there is nothing to resume")
+    saved = reader.checkpoint()
+    if saved is None:
+        raise ValidationError(
+            f"{out}: the run stopped before its first checkpoint (none is stored); run the "
+            "scenario again"
+        )
+    scenario = check_scenario(reader.attributes["scenario"], None)
+    table = scenario.settings["experiment"]
+    dataset = load_dataset(table["dataset"], table.get("data_dir"))
+    _check_settings(table, dataset)
+    store = RunStore.reopen(out)
+    return _carry_out(scenario, dataset, store, progress, saved)
+
+
+@dataclass
+class _Position:
+    """Where a run is: seed ``s``, stage ``stage`` (pretraining epochs, then training
+    epochs), ``done`` digits into that stage's ``order``; the shuffle generator's state."""
+
+    s: int = 0
+    stage: int = 0
+    done: int = 0
+    order: np.ndarray | None = None
+    steps: int = 0
+
+
+def _carry_out(
+    scenario: Scenario,
+    dataset: Dataset,
+    store: RunStore,
+    progress: bool,
+    saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None,
+) -> RunSummary:
+    """Train, validate and test every seed into ``store``, from the start or from the
+    checkpoint ``saved``. A checkpoint is written after every ``checkpoint_digits`` training
+    digits, after every epoch and after every seed."""
+    table = scenario.settings["experiment"]
+    params = scenario.phase_parameters[0]
+    seeds, epochs = table["seeds"], table["epochs"]
+    train_indices, validation_indices = _split(table, dataset)
+    layout = build_network(table["hidden"], params, seeds[0], table["topology"])[1]
     per_digit = table["free_steps"] + table["clamped_steps"]
     usable = len(train_indices) - len(train_indices) % table["batch_size"]
     pretrain_epochs = table["pretrain_epochs"]
     train_steps = (pretrain_epochs + epochs) * usable * per_digit
     results = _Results(len(seeds), epochs, table["generate_samples"])
+    at = _Position()
+    if saved is not None:
+        arrays, attributes = saved
+        results.load(arrays)
+        at = _Position(
+            attributes["seed_index"],
+            attributes["stage"],
+            attributes["done"],
+            arrays.get("order"),
+            attributes["steps"],
+        )
+    restoring = saved is not None and "step_count" in saved[0]
     judge: ReferenceClassifier | None = None
     bar = tqdm(
         total=len(seeds) * train_steps,
+        initial=at.steps,
         unit="digit-step",
         delay=2.0,
         disable=not progress,
         mininterval=0.5,
     )
-    steps = 0
     with store, stop_on_signals() as stop, bar:
-        for s, seed in enumerate(seeds):
+        for s in range(at.s, len(seeds)):
+            seed = seeds[s]
             network, _ = build_network(table["hidden"], params, seed, table["topology"])
             sim = SyncSimulator(network, params, batch_size=table["batch_size"], seed=seed)
             shuffle = np.random.default_rng(seed)
+            if restoring and saved is not None:  # within this seed: continue where it was
+                sim.restore(saved[0])
+                shuffle.bit_generator.state = json.loads(saved[1]["shuffle"])
+                restoring = False
+            else:
+                at = _Position(s, 0, 0, None, at.steps)
             # pretraining, then training: each stage with its own alpha schedule
             stages = [("selfsupervised", k) for k in range(pretrain_epochs)]
             stages += [(table["mode"], k) for k in range(epochs)]
-            for stage, (mode, epoch) in enumerate(stages):
-                started = time.perf_counter()
+            for stage in range(at.stage, len(stages)):
+                mode, epoch = stages[stage]
+                order = shuffle.permutation(train_indices) if at.order is None else at.order
+                at = replace(at, stage=stage, order=order)
+                clock = _StageClock(store, results, sim, shuffle, at, table, per_digit)
                 train_epoch(
                     sim,
                     layout,
                     dataset.train_images,
                     dataset.train_labels,
-                    shuffle.permutation(train_indices),
+                    order[at.done :],
                     params=params,
                     mode=mode,
                     free_steps=table["free_steps"],
                     clamped_steps=table["clamped_steps"],
                     learn_free=table["learn_free"],
                     alpha_decay=table["alpha_decay"],
-                    digits_seen=epoch * usable,
+                    digits_seen=epoch * usable + at.done,
                     rng=shuffle,
                     stop=stop,
                     bar=bar,
+                    after_batch=clock.after_batch,
                 )
-                results.train_wall_time[s] += time.perf_counter() - started
-                steps += usable * per_digit
-                if stage < pretrain_epochs:
-                    continue  # validation measures the training stage only
-                predicted = _predict(network, params, layout, dataset, validation_indices, table)
-                correct = predicted == dataset.train_labels[validation_indices]
-                results.validation_accuracy[s, epoch] = correct.mean()
-                bar.set_postfix(validation=f"{correct.mean():.3f}")
-                # on disk after every epoch: a stopped run keeps its learning curve
-                results.write(store, seeds)
+                clock.stop()
+                at = _Position(s, stage + 1, 0, None, at.steps + (usable - at.done) * per_digit)
+                if stage >= pretrain_epochs:  # validation measures the training stage only
+                    predicted = _predict(
+                        network, params, layout, dataset, validation_indices, table
+                    )
+                    correct = predicted == dataset.train_labels[validation_indices]
+                    results.validation_accuracy[s, epoch] = correct.mean()
+                    bar.set_postfix(validation=f"{correct.mean():.3f}")
+                    # on disk after every epoch: a stopped run keeps its learning curve
+                    results.write(store, seeds)
+                _checkpoint(store, results, sim, shuffle, at)
             _settle(results, s, network, params, layout, dataset, validation_indices, table)
             if table["generate_samples"]:
                 if judge is None:
@@ -557,7 +651,69 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             store.snapshot_weights(s, network.edge_weights(), network.bias)
             results.write(store, seeds)
             store.set_attribute("seeds_done", s + 1)
-    return RunSummary(out, steps, store.status, results.summary())
+            at = _Position(s + 1, 0, 0, None, at.steps)
+            _checkpoint(store, results, None, None, at)
+    return RunSummary(store.path, at.steps, store.status, results.summary())
+
+
+class _StageClock:
+    """One stage's training time, added to the seed's ``train_wall_time`` as it goes, and
+    its checkpoints: after a batch, each time the digits done pass a multiple of
+    ``checkpoint_digits``."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        results: _Results,
+        sim: SyncSimulator,
+        shuffle: np.random.Generator,
+        at: _Position,
+        table: dict[str, Any],
+        per_digit: int,
+    ) -> None:
+        self.store, self.results, self.sim, self.shuffle, self.at = store, results, sim, shuffle, at
+        self.every = table["checkpoint_digits"]
+        self.per_digit = per_digit
+        self.started = time.perf_counter()
+
+    def stop(self) -> None:
+        now = time.perf_counter()
+        self.results.train_wall_time[self.at.s] += now - self.started
+        self.started = now
+
+    def after_batch(self, done_now: int) -> None:
+        """``done_now`` digits done since the stage (re)started."""
+        done = self.at.done + done_now
+        if not self.every or done // self.every == (done - self.sim.batch_size) // self.every:
+            return
+        self.stop()
+        steps = self.at.steps + done_now * self.per_digit
+        where = replace(self.at, done=done, steps=steps)
+        _checkpoint(self.store, self.results, self.sim, self.shuffle, where)
+
+
+def _checkpoint(
+    store: RunStore,
+    results: _Results,
+    sim: SyncSimulator | None,
+    shuffle: np.random.Generator | None,
+    at: _Position,
+) -> None:
+    """Write where the run is: the metrics so far and, within a seed (``sim`` given), the
+    simulator, the shuffle generator and the stage's order."""
+    arrays = results.saved()
+    attributes: dict[str, Any] = {
+        "seed_index": at.s,
+        "stage": at.stage,
+        "done": at.done,
+        "steps": at.steps,
+    }
+    if sim is not None and shuffle is not None:
+        arrays |= sim.checkpoint()
+        attributes["shuffle"] = json.dumps(shuffle.bit_generator.state)
+        if at.order is not None:
+            arrays["order"] = at.order
+    store.write_checkpoint(arrays, attributes)
 
 
 def _predict(
@@ -668,6 +824,16 @@ class _Results:
         )
         self.generated_recognised = np.full(n_seeds, np.nan)
         self.judge_accuracy = np.nan
+
+    def saved(self) -> dict[str, np.ndarray]:
+        """Every metric array, by attribute name (for a checkpoint)."""
+        return {f"results_{name}": np.asarray(value) for name, value in vars(self).items()}
+
+    def load(self, arrays: dict[str, np.ndarray]) -> None:
+        """The metrics of ``saved()`` (from a checkpoint)."""
+        for name, value in vars(self).items():
+            saved = arrays[f"results_{name}"]
+            setattr(self, name, saved if np.ndim(value) else float(saved))
 
     def write(self, store: RunStore, seeds: list[int]) -> None:
         seed = {"seed": np.array(seeds)}
@@ -869,4 +1035,4 @@ def _mosaic(grid: np.ndarray) -> np.ndarray:
     return mosaic
 
 
-EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot)
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)

@@ -87,6 +87,14 @@ class CompiledNetwork:
         """Boolean mask of hidden neurons."""
         return self.role == HIDDEN
 
+    def copy_betas(self, params: ModelParameters) -> np.ndarray:
+        """Each neuron's clamping strength in each state copy, (copies, N) float64: the
+        copy's beta, or for a role in ``params.role_beta`` that one strength in every copy."""
+        betas = np.tile(np.array(params.copy_betas, dtype=np.float64)[:, None], self.n_neurons)
+        for role, beta in params.role_beta.items():
+            betas[:, self.role == ROLE_CODES[role]] = beta
+        return betas
+
     def index_of(self, node_id: Any) -> int:
         """The compiled index of a graph node."""
         return self._index[node_id]

@@ -13,6 +13,7 @@ import numpy as np
 
 from neurosim.checks import check_choice, check_number
 from neurosim.errors import ValidationError
+from neurosim.model.topology import ROLES
 
 ACTIVATIONS = ("sigmoid4", "sigmoid4_centred", "hard_sigmoid")
 RULES = ("astdp", "mstdp", "rate_stdp")
@@ -113,7 +114,11 @@ class ModelParameters:
 
     Two-copy rules (aSTDP) use ``beta_small``/``beta_large`` and ``eps_small``/``eps_large``;
     one-copy rules use ``beta`` and ``eps``. ``momentum`` is MODEL.md's ``m`` in
-    ``v <- m * F + (1 - m) * v``: 1 is the plain leaky update.
+    ``v <- m * F + (1 - m) * v``: 1 is the plain leaky update. ``role_beta`` maps a role
+    ("input", "output", "hidden") to one clamping strength that every copy uses for the
+    neurons of that role, instead of the copies' own betas: data clamped that way are held,
+    not nudged, so they add nothing to ``dz`` (empty by default: every neuron uses its copy's
+    beta, as in the papers).
     """
 
     rule: str = "astdp"
@@ -128,6 +133,7 @@ class ModelParameters:
     beta_small: float = 0.25
     beta_large: float = 0.4
     momentum: float = 1.0
+    role_beta: dict[str, float] = field(default_factory=dict)
     noise_sigma: float = 0.0
     fake_target: FakeTargetParameters = field(default_factory=FakeTargetParameters)
     oscillator: ClampOscillator | None = None
@@ -168,6 +174,13 @@ class ModelParameters:
                 "smaller and the larger beta, so beta_small <= beta_large"
             )
         check_number(f"{prefix}.momentum", self.momentum, 0.0, 1.0, low_open=True)
+        if not isinstance(self.role_beta, dict):
+            raise ValidationError(
+                f"{prefix}.role_beta = {self.role_beta!r}: expected a table of role = beta"
+            )
+        for role, beta in self.role_beta.items():
+            check_choice(f"{prefix}.role_beta key", role, ROLES)
+            check_number(f"{prefix}.role_beta.{role}", beta, 0.0, None)
         check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
         check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
         if not isinstance(self.fake_target, FakeTargetParameters):

@@ -84,6 +84,9 @@ MANAGED_ATTRIBUTES: Final = (
 
 NEURON_FIELDS: Final = ("role", "layer", "name")
 
+CHECKPOINT: Final = "checkpoint"
+"""The group that holds the latest complete state for ``--resume`` (see ``write_checkpoint``)."""
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NUMERIC_KINDS = "biuf"
 _STATUS_DESCRIPTIONS = {
@@ -345,6 +348,73 @@ class RunStore:
             time_chunk=time_chunk,
             weight_dtype=weight_dtype,
         )
+
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str]) -> RunStore:
+        """Open an interrupted, failed or killed run's store to continue it (``neurosim run
+        --resume``): status ``running`` again, appends and snapshots go on after the committed
+        ones (anything a killed writer left beyond them is cut off). A complete run is
+        refused."""
+        reader = open_run(path)
+        if reader.status == "complete":
+            raise ValidationError(f"{reader.path}: the run is complete; there is nothing to resume")
+        path = reader.path
+        root = reader._root
+        trajectory = root["trajectory"]
+        names = sorted(name for name, _ in trajectory.arrays() if name not in ("time", "neuron"))
+        specs = {}
+        for name in names:
+            node = trajectory[name]
+            specs[name] = ArraySpec(_dims_of(node)[1:], node.shape[1:], node.dtype)
+        store = cls(
+            path,
+            arrays=specs,
+            n_neurons=int(root["neurons/role"].shape[0]),
+            n_edges=int(root["weights/edge_src"].shape[0]),
+            recorded_neurons=np.asarray(trajectory["neuron"][...]),
+            time_chunk=int(trajectory["time"].chunks[0]),
+            weight_dtype=root["weights/W"].dtype,
+        )
+        steps, snapshots = reader.steps_done, reader.snapshots_done
+        for name in ("time", *names):
+            store._root[f"trajectory/{name}"].resize((steps, *trajectory[name].shape[1:]))
+        for name in ("W", "b", "snapshot_time"):
+            node = store._root[f"weights/{name}"]
+            node.resize((snapshots, *node.shape[1:]))
+        store._steps_done, store._snapshots_done = steps, snapshots
+        if steps:
+            store._last_time = int(store._time[steps - 1])
+        if snapshots:
+            store._last_snapshot_time = int(store._snapshot_time[snapshots - 1])
+        store._commit(
+            "trajectory", "weights", attributes={"status": "running", "status_message": None}
+        )
+        return store
+
+    def write_checkpoint(
+        self, arrays: Mapping[str, npt.ArrayLike], attributes: Mapping[str, Any]
+    ) -> None:
+        """Replace the store's checkpoint (``checkpoint/``) with ``arrays`` (flat names) and
+        JSON-able ``attributes``. They are written into a new subgroup, which the group's
+        attribute ``latest`` names only once it is complete; then the previous one is removed.
+        A write cut short therefore leaves the previous checkpoint in force."""
+        self._check_open("write_checkpoint")
+        checked = {
+            key: _to_json(value, f"checkpoint attribute {key!r}")
+            for key, value in attributes.items()
+        }
+        group = self._root.require_group(CHECKPOINT)
+        previous = group.attrs.get("latest")
+        name = f"state{int(previous[len('state') :]) + 1 if previous else 0}"
+        target = group.create_group(name, attributes=checked, overwrite=True)
+        for key, value in arrays.items():
+            values = np.asarray(value)
+            dims = tuple(f"{key}_{axis}" for axis in range(values.ndim))
+            _write_whole(target, key, values, dims, {})
+        group.attrs["latest"] = name  # the commit point
+        if previous:
+            shutil.rmtree(self._path / CHECKPOINT / previous, ignore_errors=True)
+        self._commit(CHECKPOINT)
 
     # ----------------------------------------------------------------------------------------
     # properties
@@ -829,6 +899,19 @@ class RunReader:
     def snapshots_done(self) -> int:
         """Weight snapshots committed."""
         return int(self._attributes.get("snapshots_done", 0))
+
+    def checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The latest checkpoint's arrays and attributes (``RunStore.write_checkpoint``), or
+        None where the run wrote none."""
+        if CHECKPOINT not in self.groups():
+            return None
+        group = self._root[CHECKPOINT]
+        latest = group.attrs.get("latest")
+        if latest is None:
+            return None
+        state = group[latest]
+        arrays = {name: np.asarray(node[...]) for name, node in state.arrays()}
+        return arrays, dict(state.attrs)
 
     def groups(self) -> list[str]:
         """Names of the store's groups."""
