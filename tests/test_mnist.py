@@ -327,6 +327,57 @@ def test_train_epoch_decays_alpha_batch_by_batch() -> None:
     assert run_params[-1] == params.replace(alpha=expected[-1])
 
 
+def test_weight_decay_shrinks_the_weights_after_each_batch() -> None:
+    """train_epoch with weight_decay equals, batch by batch, the same training without it
+    followed by W <- (1 - lambda * alpha_batch * learning steps) W (biases untouched)."""
+    params = check_scenario(tomllib.loads(TINY)).phase_parameters[0]
+    arrays = _tiny_arrays(np.random.default_rng(3))
+    images, labels = arrays["train_images"], arrays["train_labels"]
+    common = {"mode": "supervised", "free_steps": 2, "clamped_steps": 3, "alpha_decay": 1.0}
+
+    def simulator() -> tuple[SyncSimulator, mnist.Layout]:
+        network, layout = mnist.build_network([16], params, seed=0)
+        return SyncSimulator(network, params, batch_size=8, seed=0), layout
+
+    for learn_free, steps in ((True, 5), (False, 3)):
+        decayed, layout = simulator()
+        mnist.train_epoch(
+            decayed,
+            layout,
+            images,
+            labels,
+            np.arange(16),
+            params=params,
+            learn_free=learn_free,
+            weight_decay=2.0,
+            digits_seen=100,
+            **common,
+        )
+        by_hand, _ = simulator()
+        for batch, seen in ((np.arange(8), 100), (np.arange(8, 16), 108)):
+            mnist.train_epoch(
+                by_hand,
+                layout,
+                images,
+                labels,
+                batch,
+                params=params,
+                learn_free=learn_free,
+                digits_seen=seen,
+                rng=np.random.default_rng(seen),
+                **common,
+            )
+            alpha = 0.03 / (1.0 + 1.0 * seen / 1000)
+            by_hand.network.dense_weights *= 1.0 - 2.0 * alpha * steps
+            by_hand.invalidate()
+        np.testing.assert_allclose(
+            decayed.network.edge_weights(), by_hand.network.edge_weights(), rtol=1e-5, atol=1e-7
+        )
+        # the biases learned (they moved from their start) but did not decay
+        np.testing.assert_array_equal(decayed.network.bias, by_hand.network.bias)
+        assert not np.allclose(decayed.network.bias, simulator()[0].network.bias)
+
+
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
@@ -339,6 +390,7 @@ def test_train_epoch_decays_alpha_batch_by_batch() -> None:
         ("test_steps", 1.5, "experiment.test_steps"),
         ("learn_free", "yes", "experiment.learn_free"),
         ("alpha_decay", -0.5, "experiment.alpha_decay"),
+        ("weight_decay", -1.0, "experiment.weight_decay"),
         ("seeds", [1, 1], "experiment.seeds"),
         ("generate_samples", -1, "experiment.generate_samples"),
         ("topology", "ring", "experiment.topology"),
@@ -360,10 +412,14 @@ def test_sizes_that_need_the_data_set_are_checked_against_it() -> None:
     table = check_scenario(tomllib.loads(TINY)).settings["experiment"]
     for key, value in (("validation_digits", 200), ("train_digits", 161), ("settle_digits", 41)):
         with pytest.raises(ValidationError, match=f"experiment.{key}"):
-            mnist._check_settings({**table, key: value}, dataset)
+            mnist._check_settings({**table, key: value}, dataset, 0.03)
     recurrent = {**table, "topology": "recurrent", "hidden": [16, 16]}
     with pytest.raises(ValidationError, match=r"experiment\.hidden.*one size"):
-        mnist._check_settings(recurrent, dataset)
+        mnist._check_settings(recurrent, dataset, 0.03)
+    # 20 learning steps at alpha 0.03: a batch would scale the weights by 1 - 0.6 lambda
+    mnist._check_settings({**table, "weight_decay": 1.6}, dataset, 0.03)
+    with pytest.raises(ValidationError, match=r"experiment\.weight_decay = 1\.7.*< 1\.667"):
+        mnist._check_settings({**table, "weight_decay": 1.7}, dataset, 0.03)
 
 
 def test_scenario_files_check() -> None:
@@ -384,7 +440,7 @@ def test_scenario_files_check() -> None:
         assert (table["kind"], table["dataset"], table["mode"]) == ("mnist", dataset, mode)
     assert load_scenario(SCENARIOS / "mnist_mstdp.toml").phase_parameters[0].rule == "mstdp"
     selfsupervised = SCENARIOS / "mnist_astdp_selfsupervised.toml"
-    assert load_scenario(selfsupervised).settings["experiment"]["pretrain_epochs"] == 2
+    assert load_scenario(selfsupervised).settings["experiment"]["pretrain_epochs"] >= 1
     assert load_scenario(SCENARIOS / "mnist_generate.toml").settings["experiment"][
         "generate_samples"
     ]

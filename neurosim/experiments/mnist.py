@@ -8,6 +8,12 @@ step of both parts, as algorithm 2 does (``learn_free = false`` learns in the cl
 only). ``alpha_decay`` lowers the learning rate as training goes on: after n training digits
 (all epochs of a stage counted, see ``pretrain_epochs``) each batch learns with
 ``alpha / (1 + alpha_decay * n / 1000)``; 0, the default, keeps the paper's constant alpha.
+``weight_decay`` lambda shrinks every weight (not the biases) in step with learning: after
+each batch, ``W <- (1 - lambda * alpha_batch * learning_steps) W``, to first order the decay
+``dW = -alpha * lambda * W`` in every learning step (each synapse sees only its own weight).
+It bounds the label-independent Hebbian growth of the input -> hidden weights that otherwise
+degrades learning after a few epochs (docs/mnist-findings.md); 0, the default, is the paper's
+rule alone.
 With ``batch_size`` B > 1 the simulator runs B digits side by side and each weight change
 is the batch mean (the paper's batches of 128); B = 1 is the faithful, online form.
 
@@ -222,6 +228,7 @@ KEYS = {
     "clamped_steps": Key(_integer(1), 20),
     "learn_free": Key(_boolean, True),
     "alpha_decay": Key(_number(0.0), 0.0),
+    "weight_decay": Key(_number(0.0), 0.0),
     "pretrain_epochs": Key(_integer(0), 0),
     "test_steps": Key(_integer(1), 40),
     "eval_batch_size": Key(_integer(1), 1000),
@@ -236,8 +243,8 @@ KEYS = {
 }
 
 
-def _check_settings(table: dict[str, Any], dataset: Dataset) -> None:
-    """The checks that need the data set's sizes, or several keys."""
+def _check_settings(table: dict[str, Any], dataset: Dataset, alpha: float) -> None:
+    """The checks that need the data set's sizes, the model's alpha, or several keys."""
     if table["topology"] == "recurrent" and len(table["hidden"]) != 1:
         raise ValidationError(
             f"experiment.hidden = {table['hidden']}: experiment.topology = 'recurrent' has one "
@@ -254,6 +261,14 @@ def _check_settings(table: dict[str, Any], dataset: Dataset) -> None:
         raise ValidationError(
             f"experiment.train_digits = {table['train_digits']}: only {left} training digits "
             f"are left after experiment.validation_digits = {table['validation_digits']}"
+        )
+    learning_steps = table["clamped_steps"] + (table["free_steps"] if table["learn_free"] else 0)
+    if table["weight_decay"] * alpha * learning_steps >= 1.0:
+        raise ValidationError(
+            f"experiment.weight_decay = {table['weight_decay']}: with model.alpha = {alpha} and "
+            f"{learning_steps} learning steps per digit a batch would shrink the weights by "
+            f"{table['weight_decay'] * alpha * learning_steps:.3g} >= 1; expected "
+            f"weight_decay < {1.0 / (alpha * learning_steps):.4g}"
         )
     if table["settle_digits"] > table["validation_digits"]:
         raise ValidationError(
@@ -298,6 +313,13 @@ def decayed_alpha(alpha: float, alpha_decay: float, digits_seen: int) -> float:
     return alpha / (1.0 + alpha_decay * digits_seen / 1000.0)
 
 
+def shrink_weights(sim: SyncSimulator, factor: float) -> None:
+    """Multiply every weight of ``sim``'s network (not the biases) by ``factor``."""
+    sim.network.dense_weights *= factor
+    sim.network.csr_weight *= factor
+    sim.invalidate()
+
+
 def _use(sim: SyncSimulator, params: ModelParameters) -> None:
     """Continue ``sim`` with ``params`` (no call where they are already the ones it runs)."""
     if sim.params != params:
@@ -317,6 +339,7 @@ def train_epoch(
     learn_free: bool,
     params: ModelParameters | None = None,
     alpha_decay: float = 0.0,
+    weight_decay: float = 0.0,
     digits_seen: int = 0,
     rng: np.random.Generator | None = None,
     stop: StopRequest | None = None,
@@ -326,7 +349,8 @@ def train_epoch(
     """One pass over ``order`` (indices into ``images``), ``sim.batch_size`` digits at a
     time; a last, smaller batch is left out (the simulator's batch size is fixed). Each batch
     learns with ``params`` (None: those ``sim`` runs with now), their alpha decayed by
-    ``decayed_alpha`` after ``digits_seen`` plus the digits of the batches before it.
+    ``decayed_alpha`` after ``digits_seen`` plus the digits of the batches before it, and then
+    shrinks the weights by ``weight_decay`` (module docstring).
     ``rng`` draws what the mode draws (None: seeded by ``digits_seen``). ``after_batch`` is
     called after each batch with the number of digits of ``order`` done."""
     if params is None:
@@ -347,6 +371,9 @@ def train_epoch(
         _use(sim, learning)
         sim.set_input(shown.target, shown.clamped_clamp)
         sim.run(clamped_steps)
+        if weight_decay:
+            learning_steps = clamped_steps + (free_steps if learn_free else 0)
+            shrink_weights(sim, 1.0 - weight_decay * learning.alpha * learning_steps)
         digits_seen += batch_size
         if bar is not None:
             bar.update(batch_size * (free_steps + clamped_steps))
@@ -494,8 +521,8 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             "synchronous backend (scenario.backend = 'sync' or --backend sync)"
         )
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
-    _check_settings(table, dataset)
     params = scenario.phase_parameters[0]
+    _check_settings(table, dataset, params.alpha)
     train_indices, _ = _split(table, dataset)
     # a network built before the store: its neurons and synapses describe the store
     layout_network, _ = build_network(table["hidden"], params, table["seeds"][0], table["topology"])
@@ -529,7 +556,7 @@ def resume(out: Path, progress: bool) -> RunSummary:
     scenario = check_scenario(reader.attributes["scenario"], None)
     table = scenario.settings["experiment"]
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
-    _check_settings(table, dataset)
+    _check_settings(table, dataset, scenario.phase_parameters[0].alpha)
     store = RunStore.reopen(out)
     return _carry_out(scenario, dataset, store, progress, saved)
 
@@ -619,6 +646,7 @@ def _carry_out(
                     clamped_steps=table["clamped_steps"],
                     learn_free=table["learn_free"],
                     alpha_decay=table["alpha_decay"],
+                    weight_decay=table["weight_decay"],
                     digits_seen=epoch * usable + at.done,
                     rng=shuffle,
                     stop=stop,
