@@ -564,7 +564,8 @@ def resume(out: Path, progress: bool) -> RunSummary:
 @dataclass
 class _Position:
     """Where a run is: seed ``s``, stage ``stage`` (pretraining epochs, then training
-    epochs), ``done`` digits into that stage's ``order``; the shuffle generator's state."""
+    epochs), ``done`` digits into that stage's ``order`` (None before the stage draws it),
+    ``steps`` simulation steps of training done over all seeds."""
 
     s: int = 0
     stage: int = 0
