@@ -243,6 +243,11 @@ def _inspect(arguments: argparse.Namespace) -> int:
             f"events: {counters['updates']:,} neuron updates, {counters['messages_sent']:,} "
             f"messages sent, {counters['messages_suppressed']:,} suppressed by the threshold"
         )
+    saved = run.checkpoint()
+    if saved is not None:
+        where = ", ".join(f"{key} {value}" for key, value in saved[1].items() if key != "shuffle")
+        hint = "" if run.status == "complete" else f"; continue: neurosim run --resume {run.path}"
+        print(f"checkpoint: {where}{hint}")
     for group in run.groups():
         for name in run.names(group):
             shape = run.array(group, name).shape

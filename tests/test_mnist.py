@@ -504,7 +504,9 @@ def test_a_stopped_run_keeps_the_epochs_it_finished(tmp_path) -> None:
     [({"stop_at_epoch": 2}, 100), ({"stop_after_batches": 8}, 114), ({"stop_at_epoch": 4}, 60)],
     ids=["second stage of seed 0", "mid-stage, after a checkpoint", "first stage of seed 1"],
 )
-def test_a_resumed_run_ends_as_if_it_had_never_stopped(tmp_path, stop, batches_left) -> None:
+def test_a_resumed_run_ends_as_if_it_had_never_stopped(
+    tmp_path, capsys, stop, batches_left
+) -> None:
     """Two seeds of three stages (a pretraining epoch, two epochs) of 20 batches, with a
     checkpoint every 48 digits (6 batches) and after every stage; stopped by SIGTERM, then
     ``neurosim run --resume``: every metric and the final weights equal an uninterrupted
@@ -516,6 +518,8 @@ def test_a_resumed_run_ends_as_if_it_had_never_stopped(tmp_path, stop, batches_l
     stopped, _ = _run_tiny(tmp_path / "stopped", text, code=EXIT_INTERRUPTED, **stop)
     assert open_run(stopped).status == "interrupted"
     assert open_run(stopped).checkpoint() is not None
+    assert main(["inspect", str(stopped)]) == EXIT_OK
+    assert f"continue: neurosim run --resume {stopped}" in capsys.readouterr().out
     _, events = _run_tiny(
         tmp_path / "stopped", text, argv=["run", "--resume", str(stopped), "--quiet"]
     )
