@@ -146,7 +146,10 @@ def _run(arguments: argparse.Namespace) -> int:
             raise
         seconds = time.perf_counter() - started
         size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
-        seed = scenario.settings["scenario"]["seed"]
+        # experiments that run several seeds name them in experiment.seeds
+        seed = scenario.settings.get("experiment", {}).get(
+            "seeds", scenario.settings["scenario"]["seed"]
+        )
         where = "".join(f", {key} {value:g}" for key, value in point.items())
         print(
             f"{name} (seed {seed}{where}): {summary.steps} steps, {summary.status}, "

@@ -519,7 +519,9 @@ def test_a_resumed_run_ends_as_if_it_had_never_stopped(
     assert open_run(stopped).status == "interrupted"
     assert open_run(stopped).checkpoint() is not None
     assert main(["inspect", str(stopped)]) == EXIT_OK
-    assert f"continue: neurosim run --resume {stopped}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "mnist_tiny (seed [0, 1]):" in printed  # the seeds the experiment ran
+    assert f"continue: neurosim run --resume {stopped}" in printed
     _, events = _run_tiny(
         tmp_path / "stopped", text, argv=["run", "--resume", str(stopped), "--quiet"]
     )
