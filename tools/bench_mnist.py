@@ -13,7 +13,7 @@ many minutes).
     python tools/bench_mnist.py
     python tools/bench_mnist.py --batch-sizes 16 --to-accuracy 0.85,0.9,0.95 --max-digits 110000
 
-Model and learning-rate decay: those of ``scenarios/mnist_astdp_supervised.toml``.
+Model, learning-rate decay and weight decay: those of ``scenarios/mnist_astdp_supervised.toml``.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def _setup(arguments: argparse.Namespace, batch_size: int):
     scenario = load_scenario(SCENARIO)
     params = scenario.phase_parameters[0]
     arguments.alpha_decay = scenario.settings["experiment"]["alpha_decay"]
+    arguments.weight_decay = scenario.settings["experiment"]["weight_decay"]
     dataset = load_dataset("mnist", arguments.data_dir)
     train, validation = dataset.split(5000, 0)
     network, layout = build_network([512], params, 0)
@@ -51,7 +52,8 @@ def _setup(arguments: argparse.Namespace, batch_size: int):
 
 
 def _train(sim, layout, dataset, order, arguments, params, digits_seen: int = 0) -> None:
-    """Algorithm 2 over ``order``, alpha decayed as the full scenario decays it."""
+    """Algorithm 2 over ``order``, alpha and the weights decayed as the full scenario decays
+    them."""
     train_epoch(
         sim,
         layout,
@@ -64,6 +66,7 @@ def _train(sim, layout, dataset, order, arguments, params, digits_seen: int = 0)
         learn_free=True,
         params=params,
         alpha_decay=arguments.alpha_decay,
+        weight_decay=arguments.weight_decay,
         digits_seen=digits_seen,
     )
 
