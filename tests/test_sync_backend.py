@@ -320,3 +320,33 @@ def test_a_checkpoint_of_another_shape_is_refused() -> None:
     del saved["dz"]
     with pytest.raises(ValidationError, match="the array 'dz' is missing"):
         SyncSimulator(network.copy(), params, batch_size=2).restore(saved)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_scaled_weights_continue_as_if_the_drive_were_recomputed(batch) -> None:
+    """scale_weights scales the cached drive instead of recomputing it: the run that follows
+    equals one whose weights were scaled by hand and whose drive was recomputed."""
+    params = ModelParameters(rule="astdp", alpha=0.05, noise_sigma=0.05, dtype="float64")
+    graph = sparse_random(3, 2, 8, in_degree=3, visible_density=0.7, seed=1)
+    rng = np.random.default_rng(0)
+    target, clamp = rng.uniform(0, 1, (batch, 13)), rng.uniform(0, 1, (batch, 13))
+
+    def trained() -> SyncSimulator:
+        sim = SyncSimulator(compile_graph(graph, params, seed=2), params, batch_size=batch, seed=5)
+        sim.set_input(target, clamp)
+        sim.run(20)
+        return sim
+
+    scaled, by_hand = trained(), trained()
+    before = scaled.network.edge_weights().copy()
+    scaled.scale_weights(0.7)
+    np.testing.assert_allclose(scaled.network.edge_weights(), 0.7 * before)
+    by_hand.network.dense_weights *= 0.7
+    by_hand.network.csr_weight *= 0.7
+    by_hand.invalidate()
+    for sim in (scaled, by_hand):
+        sim.run(15)
+    np.testing.assert_allclose(scaled.state, by_hand.state, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        scaled.network.edge_weights(), by_hand.network.edge_weights(), rtol=1e-12, atol=1e-12
+    )

@@ -722,6 +722,14 @@ class SyncSimulator:
         """Call after changing ``state`` or the network's weights from outside."""
         self._drive_valid = False
 
+    def scale_weights(self, factor: float) -> None:
+        """Multiply every weight (not the biases) by ``factor``, e.g. a weight decay between
+        presentations. The drive is linear in W, so it is scaled too instead of recomputed."""
+        self.network.dense_weights *= factor
+        self.network.csr_weight *= factor
+        if self._drive_valid:
+            self._arrays.drive[...] *= factor
+
     def checkpoint(self) -> dict[str, np.ndarray]:
         """Copies of everything a later ``restore`` needs to continue exactly as this
         simulator would: the per-neuron arrays, the weights and biases, the step count.

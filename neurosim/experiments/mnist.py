@@ -262,13 +262,14 @@ def _check_settings(table: dict[str, Any], dataset: Dataset, alpha: float) -> No
             f"experiment.train_digits = {table['train_digits']}: only {left} training digits "
             f"are left after experiment.validation_digits = {table['validation_digits']}"
         )
-    learning_steps = table["clamped_steps"] + (table["free_steps"] if table["learn_free"] else 0)
-    if table["weight_decay"] * alpha * learning_steps >= 1.0:
+    steps = (table["free_steps"], table["clamped_steps"], table["learn_free"])
+    if weight_decay_factor(table["weight_decay"], alpha, *steps) <= 0.0:
+        largest = 1.0 / (1.0 - weight_decay_factor(1.0, alpha, *steps))  # 1 / (alpha steps)
         raise ValidationError(
-            f"experiment.weight_decay = {table['weight_decay']}: with model.alpha = {alpha} and "
-            f"{learning_steps} learning steps per digit a batch would shrink the weights by "
-            f"{table['weight_decay'] * alpha * learning_steps:.3g} >= 1; expected "
-            f"weight_decay < {1.0 / (alpha * learning_steps):.4g}"
+            f"experiment.weight_decay = {table['weight_decay']}: with model.alpha = {alpha} a "
+            "batch would scale the weights by "
+            f"{weight_decay_factor(table['weight_decay'], alpha, *steps):.3g} <= 0; expected "
+            f"weight_decay < {largest:.4g}"
         )
     if table["settle_digits"] > table["validation_digits"]:
         raise ValidationError(
@@ -313,11 +314,13 @@ def decayed_alpha(alpha: float, alpha_decay: float, digits_seen: int) -> float:
     return alpha / (1.0 + alpha_decay * digits_seen / 1000.0)
 
 
-def shrink_weights(sim: SyncSimulator, factor: float) -> None:
-    """Multiply every weight of ``sim``'s network (not the biases) by ``factor``."""
-    sim.network.dense_weights *= factor
-    sim.network.csr_weight *= factor
-    sim.invalidate()
+def weight_decay_factor(
+    weight_decay: float, alpha: float, free_steps: int, clamped_steps: int, learn_free: bool
+) -> float:
+    """What a batch that learned with ``alpha`` multiplies the weights by: ``1 - weight_decay
+    * alpha * learning_steps`` (module docstring)."""
+    learning_steps = clamped_steps + (free_steps if learn_free else 0)
+    return 1.0 - weight_decay * alpha * learning_steps
 
 
 def _use(sim: SyncSimulator, params: ModelParameters) -> None:
@@ -372,8 +375,11 @@ def train_epoch(
         sim.set_input(shown.target, shown.clamped_clamp)
         sim.run(clamped_steps)
         if weight_decay:
-            learning_steps = clamped_steps + (free_steps if learn_free else 0)
-            shrink_weights(sim, 1.0 - weight_decay * learning.alpha * learning_steps)
+            sim.scale_weights(
+                weight_decay_factor(
+                    weight_decay, learning.alpha, free_steps, clamped_steps, learn_free
+                )
+            )
         digits_seen += batch_size
         if bar is not None:
             bar.update(batch_size * (free_steps + clamped_steps))
@@ -588,7 +594,6 @@ def _carry_out(
     params = scenario.phase_parameters[0]
     seeds, epochs = table["seeds"], table["epochs"]
     train_indices, validation_indices = _split(table, dataset)
-    layout = build_network(table["hidden"], params, seeds[0], table["topology"])[1]
     per_digit = table["free_steps"] + table["clamped_steps"]
     usable = len(train_indices) - len(train_indices) % table["batch_size"]
     pretrain_epochs = table["pretrain_epochs"]
@@ -618,7 +623,7 @@ def _carry_out(
     with store, stop_on_signals() as stop, bar:
         for s in range(at.s, len(seeds)):
             seed = seeds[s]
-            network, _ = build_network(table["hidden"], params, seed, table["topology"])
+            network, layout = build_network(table["hidden"], params, seed, table["topology"])
             sim = SyncSimulator(network, params, batch_size=table["batch_size"], seed=seed)
             shuffle = np.random.default_rng(seed)
             if restoring and saved is not None:  # within this seed: continue where it was
