@@ -219,6 +219,35 @@ def test_recurrent_topology_runs_mstdp_with_its_oscillator(tmp_path) -> None:
     assert network.n_neurons == 810
 
 
+def test_predict_reads_every_batch_at_the_same_oscillator_phase(monkeypatch) -> None:
+    """With a clamp oscillator, a batch after the first starts at a cycle boundary, so its
+    digits see the same clamped and free phases before the read as the first batch's (160
+    test steps are 2.5 cycles of 64: without the alignment the second batch would be read
+    at the end of a free phase)."""
+    from neurosim.model.presets import load_preset
+
+    params = load_preset("mstdp")
+    network, layout = mnist.build_network([8], params, 0, "recurrent")
+    period = len(params.phase_schedules()[0])
+    assert 160 % period != 0
+    shown_at: list[int] = []
+    set_input = SyncSimulator.set_input
+
+    def logged(sim: SyncSimulator, target: np.ndarray, clamp: np.ndarray) -> None:
+        shown_at.append(sim.step_count)
+        set_input(sim, target, clamp)
+
+    monkeypatch.setattr(SyncSimulator, "set_input", logged)
+    images = np.random.default_rng(0).integers(0, 256, size=(6, 784), dtype=np.uint8)
+    predicted = mnist.predict(
+        network, params, layout, images, np.arange(6), steps=160, batch_size=2, seed=0
+    )
+    assert predicted.shape == (6,)
+    assert len(shown_at) == 3
+    assert [at % period for at in shown_at] == [0, 0, 0]
+    assert shown_at[1] - shown_at[0] >= 160
+
+
 def test_presentations_clamp_what_each_mode_shows() -> None:
     """supervised: image, then image and label; unsupervised: both throughout; generate:
     label, then label and image."""

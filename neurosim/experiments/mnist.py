@@ -424,13 +424,17 @@ def predict(
     seed: int,
 ) -> np.ndarray:
     """Predicted class of each digit in ``indices``: argmax of the output states after
-    ``steps`` steps with only the image clamped (learning off, on a copy)."""
+    ``steps`` steps with only the image clamped (learning off, on a copy). With a clamp
+    oscillator, every batch is shown from the start of a cycle, so every digit is read at
+    the same phase (the previous batch stays on for the steps up to the cycle's end)."""
     batch_size = min(batch_size, len(indices))
     sim = _evaluation_simulator(network, params, batch_size, seed)
+    period = len(params.phase_schedules()[0])
     dtype = network.dtype.type
     predictions = []
     dummy_labels = np.zeros(len(images), dtype=np.uint8)
     for batch_images, _ in batches(images, dummy_labels, indices, batch_size, dtype):
+        sim.run(-sim.step_count % period)
         sim.set_input(*_image_inputs(layout, batch_images, batch_size))
         sim.run(steps)
         outputs = sim.state[0, : len(batch_images), layout.outputs]
