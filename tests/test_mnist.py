@@ -3,6 +3,7 @@ synthetic data set, and the small scenario on the real MNIST."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tomllib
 from pathlib import Path
@@ -246,6 +247,36 @@ def test_predict_reads_every_batch_at_the_same_oscillator_phase(monkeypatch) -> 
     assert len(shown_at) == 3
     assert [at % period for at in shown_at] == [0, 0, 0]
     assert shown_at[1] - shown_at[0] >= 160
+
+
+def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> None:
+    """tools/probe_mnist.py rebuilds the trained network from the store: its own outputs
+    give exactly the validation accuracy the run stored after its last epoch, and each
+    hidden layer gets a least-squares and a logistic-regression probe."""
+    out, _ = tiny_run
+    path = Path(__file__).parent.parent / "tools" / "probe_mnist.py"
+    spec = importlib.util.spec_from_file_location("probe_mnist", path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
+    monkeypatch.setattr(tool, "load_dataset", lambda name, data_dir=None: dataset)
+    rows = tool.probe(out, fit_digits=100, seed_index=0)
+    stored = float(xr.open_zarr(out, group="metrics")["validation_accuracy"].values[0, -1])
+    assert rows[0] == ("the network's outputs", pytest.approx(stored))
+    assert [name for name, _ in rows[1:]] == [
+        "hidden layer 1 (16 neurons), least squares",
+        "hidden layer 1 (16 neurons), logistic regression",
+    ]
+    assert all(0.0 <= accuracy <= 1.0 for _, accuracy in rows)
+    run = open_run(out)
+    network, _, params, table = mnist.trained_network(run)
+    np.testing.assert_array_equal(network.edge_weights(), run.array("weights", "W")[0])
+    np.testing.assert_array_equal(network.bias, run.array("weights", "b")[0])
+    untrained, _ = mnist.build_network(table["hidden"], params, table["seeds"][0])
+    assert not np.array_equal(network.edge_weights(), untrained.edge_weights())
+    with pytest.raises(ValidationError, match="weights of 1 seed"):
+        tool.probe(out, fit_digits=100, seed_index=1)
 
 
 def test_presentations_clamp_what_each_mode_shows() -> None:

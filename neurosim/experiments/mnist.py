@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -299,7 +299,7 @@ def _span(network: CompiledNetwork, role: str) -> slice:
     return slice(int(where[0]), int(where[-1]) + 1)
 
 
-def _split(table: dict[str, Any], dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(table: dict[str, Any], dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """(training indices, validation indices) into the training set."""
     train, validation = dataset.split(table["validation_digits"], table["split_seed"])
     if table["train_digits"]:
@@ -412,6 +412,33 @@ def _image_inputs(
     return target, clamp
 
 
+def relaxed_states(
+    network: CompiledNetwork,
+    params: ModelParameters,
+    layout: Layout,
+    images: np.ndarray,
+    indices: np.ndarray,
+    *,
+    steps: int,
+    batch_size: int,
+    seed: int,
+) -> Iterator[np.ndarray]:
+    """For each batch of ``indices``, the states of copy 0 (digits, neurons) after ``steps``
+    steps with only the image clamped (learning off, on a copy). With a clamp oscillator,
+    every batch is shown from the start of a cycle, so every digit is read at the same phase
+    (the previous batch stays on for the steps up to the cycle's end)."""
+    batch_size = min(batch_size, len(indices))
+    sim = _evaluation_simulator(network, params, batch_size, seed)
+    period = len(params.phase_schedules()[0])
+    dtype = network.dtype.type
+    dummy_labels = np.zeros(len(images), dtype=np.uint8)
+    for batch_images, _ in batches(images, dummy_labels, indices, batch_size, dtype):
+        sim.run(-sim.step_count % period)
+        sim.set_input(*_image_inputs(layout, batch_images, batch_size))
+        sim.run(steps)
+        yield sim.state[0, : len(batch_images)].copy()
+
+
 def predict(
     network: CompiledNetwork,
     params: ModelParameters,
@@ -424,21 +451,20 @@ def predict(
     seed: int,
 ) -> np.ndarray:
     """Predicted class of each digit in ``indices``: argmax of the output states after
-    ``steps`` steps with only the image clamped (learning off, on a copy). With a clamp
-    oscillator, every batch is shown from the start of a cycle, so every digit is read at
-    the same phase (the previous batch stays on for the steps up to the cycle's end)."""
-    batch_size = min(batch_size, len(indices))
-    sim = _evaluation_simulator(network, params, batch_size, seed)
-    period = len(params.phase_schedules()[0])
-    dtype = network.dtype.type
-    predictions = []
-    dummy_labels = np.zeros(len(images), dtype=np.uint8)
-    for batch_images, _ in batches(images, dummy_labels, indices, batch_size, dtype):
-        sim.run(-sim.step_count % period)
-        sim.set_input(*_image_inputs(layout, batch_images, batch_size))
-        sim.run(steps)
-        outputs = sim.state[0, : len(batch_images), layout.outputs]
-        predictions.append(np.argmax(outputs, axis=1))
+    ``steps`` steps with only the image clamped (``relaxed_states``)."""
+    predictions = [
+        np.argmax(states[:, layout.outputs], axis=1)
+        for states in relaxed_states(
+            network,
+            params,
+            layout,
+            images,
+            indices,
+            steps=steps,
+            batch_size=batch_size,
+            seed=seed,
+        )
+    ]
     return np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
 
 
@@ -533,7 +559,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     params = scenario.phase_parameters[0]
     _check_settings(table, dataset, params.alpha)
-    train_indices, _ = _split(table, dataset)
+    train_indices, _ = split_indices(table, dataset)
     # a network built before the store: its neurons and synapses describe the store
     layout_network, _ = build_network(table["hidden"], params, table["seeds"][0], table["topology"])
     store = create_experiment_store(
@@ -571,6 +597,29 @@ def resume(out: Path, progress: bool) -> RunSummary:
     return _carry_out(scenario, dataset, store, progress, saved)
 
 
+def trained_network(
+    run: RunReader, seed_index: int = 0
+) -> tuple[CompiledNetwork, Layout, ModelParameters, dict[str, Any]]:
+    """The network a finished seed of the MNIST run ``run`` trained (its final weights and
+    biases), with its layout, model parameters and experiment settings, for analysis."""
+    if run.attributes.get("experiment") != "mnist":
+        raise ValidationError(f"{run.path}: not an MNIST experiment's run store")
+    done = int(run.attributes.get("seeds_done", 0))
+    if not 0 <= seed_index < done:
+        raise ValidationError(
+            f"seed_index = {seed_index}: the run stored the weights of {done} seed(s)"
+        )
+    scenario = check_scenario(run.attributes["scenario"], None)
+    table = scenario.settings["experiment"]
+    params = scenario.phase_parameters[0]
+    network, layout = build_network(
+        table["hidden"], params, table["seeds"][seed_index], table["topology"]
+    )
+    network.set_edge_weights(run.array("weights", "W")[seed_index])
+    network.bias[:] = run.array("weights", "b")[seed_index]
+    return network, layout, params, table
+
+
 @dataclass
 class _Position:
     """Where a run is: seed ``s``, stage ``stage`` (pretraining epochs, then training
@@ -597,7 +646,7 @@ def _carry_out(
     table = scenario.settings["experiment"]
     params = scenario.phase_parameters[0]
     seeds, epochs = table["seeds"], table["epochs"]
-    train_indices, validation_indices = _split(table, dataset)
+    train_indices, validation_indices = split_indices(table, dataset)
     per_digit = table["free_steps"] + table["clamped_steps"]
     usable = len(train_indices) - len(train_indices) % table["batch_size"]
     pretrain_epochs = table["pretrain_epochs"]
