@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -38,6 +40,21 @@ def reference_rate(x: np.ndarray, name: str) -> np.ndarray:
 def test_rate_matches_definition(name: str) -> None:
     x = np.linspace(-3, 3, 601)
     np.testing.assert_allclose(rate(x, name, THRESHOLD), reference_rate(x, name), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid4", "sigmoid4_centred"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rate_saturates_without_warnings_far_from_zero(name: str, dtype: type) -> None:
+    """States far below zero overflow the exponential; the rate is then exactly 0, and no
+    overflow warning reaches the user (a diverging network is caught by the backends' own
+    check on the states)."""
+    x = np.array([-1e4, -60.0, 0.0, 60.0, 1e4], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rates = rate(x, name, THRESHOLD)
+    expected = reference_rate(x.astype(np.float64).clip(-50, 50), name)
+    np.testing.assert_allclose(rates, expected, rtol=1e-6, atol=1e-12)
+    assert rates[0] == 0.0 and rates[-1] == 1.0
 
 
 @pytest.mark.parametrize("name", list(ACTIVATION_CODES))

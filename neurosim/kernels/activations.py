@@ -96,7 +96,9 @@ def rate_into(x: np.ndarray, out: np.ndarray, activation: int, threshold: float)
     np.multiply(x, MINUS_FOUR, out=out)
     if activation == SIGMOID4_CENTRED:
         out += TWO
-    np.exp(out, out=out)
+    # a very negative state overflows exp to inf, and 1 / (1 + inf) = 0 is the right rate
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
     out += ONE
     np.reciprocal(out, out=out)
 
