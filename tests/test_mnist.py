@@ -506,16 +506,23 @@ def test_scenario_files_check() -> None:
     ]
 
 
-def test_small_scenario_on_real_mnist_reaches_80_percent(tmp_path) -> None:
-    """The CI variant: 6,000 training digits, one epoch, 1,000 test digits (0.818 to 0.822
-    over seeds 0, 1 and 2; docs/mnist-findings.md)."""
+def _run_on_real_mnist(folder: Path, scenario: Path, **experiment: object) -> xr.Dataset:
+    """The metrics of ``scenario`` run on the real MNIST with ``experiment`` keys set
+    (skipped where the data set is not found)."""
     try:
         load_dataset("mnist")
     except DatasetNotFoundError:
         pytest.skip("MNIST not found (set NEUROSIM_DATA)")
-    out = tmp_path / "small.zarr"
-    assert main(["run", str(SMALL), "--out", str(out), "--quiet"]) == EXIT_OK
-    metrics = xr.open_zarr(out, group="metrics")
+    out = folder / f"{scenario.stem}.zarr"
+    settings = [f"--set=experiment.{key}={json.dumps(value)}" for key, value in experiment.items()]
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", *settings]) == EXIT_OK
+    return xr.open_zarr(out, group="metrics")
+
+
+def test_small_scenario_on_real_mnist_reaches_80_percent(tmp_path) -> None:
+    """The CI variant: 6,000 training digits, one epoch, 1,000 test digits (0.818 to 0.822
+    over seeds 0, 1 and 2; docs/mnist-findings.md)."""
+    metrics = _run_on_real_mnist(tmp_path, SMALL)
     assert metrics["confusion"].values.sum() == 1000
     assert float(metrics["test_accuracy"].values[0]) >= 0.80
 
@@ -523,45 +530,33 @@ def test_small_scenario_on_real_mnist_reaches_80_percent(tmp_path) -> None:
 def test_unsupervised_in_painting_on_real_mnist_is_far_above_chance(tmp_path) -> None:
     """Image and label learned as one pattern, the label in-painted from the image: 3,000
     training digits (validation 0.77; docs/mnist-findings.md), against 0.1 by chance."""
-    try:
-        load_dataset("mnist")
-    except DatasetNotFoundError:
-        pytest.skip("MNIST not found (set NEUROSIM_DATA)")
-    out = tmp_path / "unsupervised.zarr"
-    small = {
-        "train_digits": 3000,
-        "validation_digits": 1000,
-        "test_digits": 500,
-        "settle_digits": 0,
-        "epochs": 1,
-        "eval_batch_size": 500,
-    }
-    settings = [f"--set=experiment.{key}={value}" for key, value in small.items()]
-    scenario = SCENARIOS / "mnist_astdp_unsupervised.toml"
-    assert main(["run", str(scenario), "--out", str(out), "--quiet", *settings]) == EXIT_OK
-    assert float(xr.open_zarr(out, group="metrics")["test_accuracy"].values[0]) >= 0.6
+    metrics = _run_on_real_mnist(
+        tmp_path,
+        SCENARIOS / "mnist_astdp_unsupervised.toml",
+        train_digits=3000,
+        validation_digits=1000,
+        test_digits=500,
+        settle_digits=0,
+        epochs=1,
+        eval_batch_size=500,
+    )
+    assert float(metrics["test_accuracy"].values[0]) >= 0.6
 
 
 def test_mstdp_learns_real_mnist_with_the_scenarios_settings(tmp_path) -> None:
     """The MSTDP scenario with 256 hidden neurons instead of 2048 and 4,000 training digits
     (batch 1, 320 steps per digit): test accuracy 0.408 on the first 500 test digits, against
     0.1 by chance and 0.096 with model.beta = 0.8 (docs/mnist-findings.md, fifth round)."""
-    try:
-        load_dataset("mnist")
-    except DatasetNotFoundError:
-        pytest.skip("MNIST not found (set NEUROSIM_DATA)")
-    out = tmp_path / "mstdp.zarr"
-    small = {
-        "hidden": "[256]",
-        "train_digits": 4000,
-        "validation_digits": 500,
-        "test_digits": 500,
-        "settle_digits": 0,
-    }
-    settings = [f"--set=experiment.{key}={value}" for key, value in small.items()]
-    scenario = SCENARIOS / "mnist_mstdp.toml"
-    assert main(["run", str(scenario), "--out", str(out), "--quiet", *settings]) == EXIT_OK
-    assert float(xr.open_zarr(out, group="metrics")["test_accuracy"].values[0]) >= 0.25
+    metrics = _run_on_real_mnist(
+        tmp_path,
+        SCENARIOS / "mnist_mstdp.toml",
+        hidden=[256],
+        train_digits=4000,
+        validation_digits=500,
+        test_digits=500,
+        settle_digits=0,
+    )
+    assert float(metrics["test_accuracy"].values[0]) >= 0.25
 
 
 def test_the_event_backend_is_refused_before_anything_is_written(tmp_path, capsys) -> None:
