@@ -252,7 +252,7 @@ def test_predict_reads_every_batch_at_the_same_oscillator_phase(monkeypatch) -> 
 def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> None:
     """tools/probe_mnist.py rebuilds the trained network from the store: its own outputs
     give exactly the validation accuracy the run stored after its last epoch, and each
-    hidden layer gets a least-squares and a logistic-regression probe."""
+    hidden layer gets a least-squares and a logistic-regression probe, as do the pixels."""
     out, _ = tiny_run
     path = Path(__file__).parent.parent / "tools" / "probe_mnist.py"
     spec = importlib.util.spec_from_file_location("probe_mnist", path)
@@ -267,6 +267,8 @@ def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> Non
     assert [name for name, _ in rows[1:]] == [
         "hidden layer 1 (16 neurons), least squares",
         "hidden layer 1 (16 neurons), logistic regression",
+        "the pixels, least squares",
+        "the pixels, logistic regression",
     ]
     assert all(0.0 <= accuracy <= 1.0 for _, accuracy in rows)
     run = open_run(out)

@@ -6,7 +6,7 @@ The network is rebuilt from a finished run store (its scenario and final weights
 ``--fit-digits`` training digits and the validation digits with only the image clamped, as
 the experiment's ``predict`` does, and the states of each hidden layer, as rates, are the
 features. A probe far above the network's own accuracy says its readout, not its features,
-holds it back.
+holds it back; the same probes on the pixels show what the features add to the raw data.
 
     python tools/probe_mnist.py runs/mnist_astdp_supervised.zarr
     python tools/probe_mnist.py runs/mnist_depth.zarr --fit-digits 10000 --seed-index 0
@@ -38,7 +38,7 @@ from neurosim.recording.store import open_run  # noqa: E402
 
 def probe(store: Path, fit_digits: int, seed_index: int) -> list[tuple[str, float]]:
     """(readout, validation accuracy) rows: the network's own, then per hidden layer the
-    least-squares and the logistic-regression probe."""
+    least-squares and the logistic-regression probe, then the same two on the pixels."""
     network, layout, params, table = mnist.trained_network(open_run(store), seed_index)
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     train, validation = mnist.split_indices(table, dataset)
@@ -72,14 +72,27 @@ def probe(store: Path, fit_digits: int, seed_index: int) -> list[tuple[str, floa
             for array in (fit_states, validation_states)
         ]
         name = f"hidden layer {number} ({len(where)} neurons)"
-        least_squares = RidgeClassifier(alpha=1.0).fit(features[0], fit_labels)
-        rows.append((f"{name}, least squares", least_squares.score(features[1], validation_labels)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            logistic = LogisticRegression(max_iter=300).fit(features[0], fit_labels)
-        rows.append(
-            (f"{name}, logistic regression", logistic.score(features[1], validation_labels))
-        )
+        rows += _linear_probes(name, features, fit_labels, validation_labels)
+    # the same probes on the images themselves: what the features add to the raw data
+    pixels = [
+        dataset.train_images[indices].reshape(len(indices), -1) / 255.0
+        for indices in (fitted, validation)
+    ]
+    rows += _linear_probes("the pixels", pixels, fit_labels, validation_labels)
+    return rows
+
+
+def _linear_probes(
+    name: str, features: list[np.ndarray], fit_labels: np.ndarray, validation_labels: np.ndarray
+) -> list[tuple[str, float]]:
+    """Least-squares and logistic-regression probes fitted on ``features[0]`` and scored on
+    ``features[1]``."""
+    least_squares = RidgeClassifier(alpha=1.0).fit(features[0], fit_labels)
+    rows = [(f"{name}, least squares", least_squares.score(features[1], validation_labels))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        logistic = LogisticRegression(max_iter=300).fit(features[0], fit_labels)
+    rows.append((f"{name}, logistic regression", logistic.score(features[1], validation_labels)))
     return rows
 
 
