@@ -249,16 +249,21 @@ def test_predict_reads_every_batch_at_the_same_oscillator_phase(monkeypatch) -> 
     assert shown_at[1] - shown_at[0] >= 160
 
 
+def _load_tool(name: str):
+    path = Path(__file__).parent.parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> None:
     """tools/probe_mnist.py rebuilds the trained network from the store: its own outputs
     give exactly the validation accuracy the run stored after its last epoch, and each
     hidden layer gets a least-squares and a logistic-regression probe, as do the pixels."""
     out, _ = tiny_run
-    path = Path(__file__).parent.parent / "tools" / "probe_mnist.py"
-    spec = importlib.util.spec_from_file_location("probe_mnist", path)
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _load_tool("probe_mnist")
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
     monkeypatch.setattr(tool, "load_dataset", lambda name, data_dir=None: dataset)
     rows = tool.probe(out, fit_digits=100, seed_index=0)
@@ -279,6 +284,27 @@ def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> Non
     assert not np.array_equal(network.edge_weights(), untrained.edge_weights())
     with pytest.raises(ValidationError, match="weights of 1 seed"):
         tool.probe(out, fit_digits=100, seed_index=1)
+
+
+def test_interference_tool_measures_one_digits_pull_on_the_answers(tmp_path, monkeypatch) -> None:
+    """tools/interference_mnist.py: without learning no answer moves; with learning the
+    shown digit's answer moves toward its label (a positive share of its error removed), and
+    a batched scenario is refused with the key named."""
+    tool = _load_tool("interference_mnist")
+    dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
+    monkeypatch.setattr(tool, "load_dataset", lambda name, data_dir=None: dataset)
+    path = tmp_path / "tiny.toml"
+    path.write_text(_with(TINY, batch_size=1))
+    rows = tool.measure(load_scenario(path, ["model.alpha=0.3"]), digits=3, warmup=0, watched=8)
+    assert len(rows) == 3
+    labels = dataset.train_labels
+    assert all(row[0] in labels for row in rows)
+    assert all(row[1] > 0.0 and row[2] > 0.0 for row in rows)
+    frozen = tool.measure(load_scenario(path, ["model.alpha=0"]), digits=2, warmup=0, watched=8)
+    assert all(value == 0.0 for row in frozen for value in row[1:5])
+    path.write_text(TINY)
+    with pytest.raises(ValidationError, match=r"experiment\.batch_size = 8"):
+        tool.measure(load_scenario(path), digits=1, warmup=0, watched=8)
 
 
 def test_presentations_clamp_what_each_mode_shows() -> None:
