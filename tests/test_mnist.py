@@ -287,19 +287,43 @@ def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> Non
 
 
 def test_interference_tool_measures_one_digits_pull_on_the_answers(tmp_path, monkeypatch) -> None:
-    """tools/interference_mnist.py: without learning no answer moves; with learning the
-    shown digit's answer moves toward its label (a positive share of its error removed), and
-    a batched scenario is refused with the key named."""
+    """tools/interference_mnist.py: with learning the shown digit's answer moves toward its
+    label (a positive share of its error removed), each figure as recomputed from the
+    answers read before and after; without learning no answer moves; a batched scenario is
+    refused with the key named."""
     tool = _load_tool("interference_mnist")
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
     monkeypatch.setattr(tool, "load_dataset", lambda name, data_dir=None: dataset)
     path = tmp_path / "tiny.toml"
     path.write_text(_with(TINY, batch_size=1))
-    rows = tool.measure(load_scenario(path, ["model.alpha=0.3"]), digits=3, warmup=0, watched=8)
-    assert len(rows) == 3
-    labels = dataset.train_labels
-    assert all(row[0] in labels for row in rows)
+    answers: list[np.ndarray] = []  # every evaluation's states, in the order they were read
+    relaxed_states = mnist.relaxed_states
+
+    def recorded(*args, **kwargs):
+        states = list(relaxed_states(*args, **kwargs))
+        answers.append(np.concatenate(states))
+        yield from states
+
+    monkeypatch.setattr(mnist, "relaxed_states", recorded)
+    scenario = load_scenario(path, ["model.alpha=1.0"])
+    rows = tool.measure(scenario, digits=3, warmup=0, watched=8)
+    assert len(rows) == 3 and len(answers) == 6
     assert all(row[1] > 0.0 and row[2] > 0.0 for row in rows)
+    # every row, recomputed from the answers read before and after its digit
+    _, layout = mnist.build_network([16], scenario.phase_parameters[0], 0)
+    for row, before, after in zip(rows, answers[0::2], answers[1::2], strict=True):
+        before, after = before[:, layout.outputs], after[:, layout.outputs]
+        label, moved = row[0], after - before
+        error = np.eye(10)[label] - before[0]
+        expected = (
+            moved[0] @ error / (error @ error),
+            np.abs(moved[0]).max(),
+            np.abs(moved[1:]).max(axis=1).mean(),
+            np.mean(moved[1:, label] - moved[1:].mean(axis=1)),
+            np.mean(after[1:].argmax(axis=1) == label),
+        )
+        np.testing.assert_allclose(row[1:], expected, rtol=1e-6)
+    assert {row[5] for row in rows} == {0.0, 1.0}  # answers flipped after some digits only
     frozen = tool.measure(load_scenario(path, ["model.alpha=0"]), digits=2, warmup=0, watched=8)
     assert all(value == 0.0 for row in frozen for value in row[1:5])
     path.write_text(TINY)
