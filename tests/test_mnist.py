@@ -289,8 +289,8 @@ def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> Non
 def test_interference_tool_measures_one_digits_pull_on_the_answers(tmp_path, monkeypatch) -> None:
     """tools/interference_mnist.py: with learning the shown digit's answer moves toward its
     label (a positive share of its error removed), each figure as recomputed from the
-    answers read before and after; without learning no answer moves; a batched scenario is
-    refused with the key named."""
+    answers read before and after, at the alpha the run's decay gives; without learning no
+    answer moves; a batched scenario is refused with the key named."""
     tool = _load_tool("interference_mnist")
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
     monkeypatch.setattr(tool, "load_dataset", lambda name, data_dir=None: dataset)
@@ -324,6 +324,16 @@ def test_interference_tool_measures_one_digits_pull_on_the_answers(tmp_path, mon
         )
         np.testing.assert_allclose(row[1:], expected, rtol=1e-6)
     assert {row[5] for row in rows} == {0.0, 1.0}  # answers flipped after some digits only
+    # the run's alpha decay: the first digit (none seen) learns as before, the second at
+    # alpha / (1 + 1e6 * 1 / 1000), about alpha / 1000
+    decayed = tool.measure(
+        load_scenario(path, ["model.alpha=1.0", "experiment.alpha_decay=1e6"]),
+        digits=2,
+        warmup=0,
+        watched=8,
+    )
+    assert decayed[0] == pytest.approx(rows[0])
+    assert 0.0 < decayed[1][2] < 0.1 * rows[1][2]
     frozen = tool.measure(load_scenario(path, ["model.alpha=0"]), digits=2, warmup=0, watched=8)
     assert all(value == 0.0 for row in frozen for value in row[1:5])
     path.write_text(TINY)

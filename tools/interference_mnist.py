@@ -4,7 +4,8 @@ every answer toward its own label, the network keeps forgetting and predicts wha
 came last.
 
 The network is built from a scenario file (``--set`` overrides as ``neurosim run`` takes
-them), trained on ``--warmup`` digits, and then shown ``--digits`` more, one at a time. Around
+them), trained on ``--warmup`` digits, and then shown ``--digits`` more, one at a time, each
+with the alpha the run would use at that point (its ``alpha_decay``). Around
 each, the answers (the output states after ``test_steps`` with only the image clamped, as the
 experiment's ``predict`` reads them) are taken for the digit itself and for ``--watched``
 validation digits. Per digit it prints:
@@ -69,7 +70,8 @@ def measure(
     order = np.random.default_rng(seed).permutation(train)
     images, labels = dataset.train_images, dataset.train_labels
 
-    def learn(indices: np.ndarray) -> None:
+    def learn(indices: np.ndarray, seen: int) -> None:
+        """Train ``indices`` as the run would after ``seen`` digits (its decayed alpha)."""
         mnist.train_epoch(
             sim,
             layout,
@@ -81,30 +83,25 @@ def measure(
             clamped_steps=table["clamped_steps"],
             learn_free=table["learn_free"],
             params=params,
+            alpha_decay=table["alpha_decay"],
             weight_decay=table["weight_decay"],
+            digits_seen=seen,
         )
 
     def answers(indices: np.ndarray) -> np.ndarray:
-        states = mnist.relaxed_states(
-            network,
-            params,
-            layout,
-            images,
-            indices,
-            steps=table["test_steps"],
-            batch_size=table["eval_batch_size"],
-            seed=seed,
-        )
+        evaluation = mnist.evaluation_settings(table)
+        states = mnist.relaxed_states(network, params, layout, images, indices, **evaluation)
         return np.concatenate(list(states))[:, layout.outputs]
 
     if warmup:
-        learn(order[:warmup])
+        learn(order[:warmup], 0)
     rows = []
-    for digit in order[warmup : warmup + digits]:
+    for seen, digit in enumerate(order[warmup : warmup + digits], start=warmup):
         shown = np.concatenate([[digit], validation[:watched]])
         before = answers(shown)
-        learn(np.array([digit]))
-        moved = answers(shown) - before
+        learn(np.array([digit]), seen)
+        after = answers(shown)
+        moved = after - before
         label = int(labels[digit])
         error = np.eye(len(moved[0]))[label] - before[0]
         others = moved[1:]
@@ -115,7 +112,7 @@ def measure(
                 float(np.abs(moved[0]).max()),
                 float(np.abs(others).max(axis=1).mean()),
                 float(np.mean(others[:, label] - others.mean(axis=1))),
-                float(np.mean(np.argmax(before[1:] + others, axis=1) == label)),
+                float(np.mean(np.argmax(after[1:], axis=1) == label)),
             )
         )
     return rows

@@ -45,19 +45,10 @@ def probe(store: Path, fit_digits: int, seed_index: int) -> list[tuple[str, floa
     fitted = np.random.default_rng(table["split_seed"]).permutation(train)[:fit_digits]
 
     def states(indices: np.ndarray) -> np.ndarray:
+        evaluation = mnist.evaluation_settings(table)
+        images = dataset.train_images
         return np.concatenate(
-            list(
-                mnist.relaxed_states(
-                    network,
-                    params,
-                    layout,
-                    dataset.train_images,
-                    indices,
-                    steps=table["test_steps"],
-                    batch_size=table["eval_batch_size"],
-                    seed=table["seeds"][seed_index],
-                )
-            )
+            list(mnist.relaxed_states(network, params, layout, images, indices, **evaluation))
         )
 
     fit_states, validation_states = states(fitted), states(validation)

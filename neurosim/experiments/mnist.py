@@ -803,6 +803,17 @@ def _checkpoint(
     store.write_checkpoint(arrays, attributes)
 
 
+def evaluation_settings(table: dict[str, Any]) -> dict[str, int]:
+    """The keyword arguments of ``relaxed_states`` and ``predict`` with which the experiment
+    ``table`` evaluates every network it trains (validation, test, and the tools that read
+    a network as the run did)."""
+    return {
+        "steps": table["test_steps"],
+        "batch_size": table["eval_batch_size"],
+        "seed": table["seeds"][0],
+    }
+
+
 def _predict(
     network: CompiledNetwork,
     params: ModelParameters,
@@ -813,16 +824,7 @@ def _predict(
     test: bool = False,
 ) -> np.ndarray:
     images = dataset.test_images if test else dataset.train_images
-    return predict(
-        network,
-        params,
-        layout,
-        images,
-        indices,
-        steps=table["test_steps"],
-        batch_size=table["eval_batch_size"],
-        seed=table["seeds"][0],
-    )
+    return predict(network, params, layout, images, indices, **evaluation_settings(table))
 
 
 def _settle(
