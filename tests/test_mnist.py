@@ -181,6 +181,23 @@ def test_generate_mode_stores_judged_images_and_plots_them(generate_run, tmp_pat
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_learning_curve_reads_the_network_between_batches(tmp_path) -> None:
+    """Two epochs of 160 digits, a curve point every 80 digits on all 40 validation digits:
+    four points, on disk with their digit counts; those at 160 and 320 digits read the
+    network the epoch's validation reads, so they equal it (a point read one batch early
+    or late would not). Pretraining is not on the curve."""
+    text = _with(TINY, curve_every=80, curve_digits=40, pretrain_epochs=1, settle_digits=0)
+    out, _ = _run_tiny(tmp_path, text)
+    metrics = xr.open_zarr(out, group="metrics")
+    curve = metrics["learning_curve"]
+    assert curve.dims == ("seed", "digits")
+    assert list(curve["digits"].values) == [80, 160, 240, 320]
+    np.testing.assert_array_equal(curve.values[0, [1, 3]], metrics["validation_accuracy"].values[0])
+    assert np.all((curve.values >= 0.0) & (curve.values <= 1.0))
+    # the first point is a trained network's, not the untrained one's
+    assert not np.array_equal(curve.values[0, :2], curve.values[0, 2:])
+
+
 def test_pretraining_epochs_come_before_the_validated_ones(tmp_path) -> None:
     out, events = _run_tiny(tmp_path, _with(TINY, pretrain_epochs=1, epochs=1, settle_digits=0))
     assert events.count("train") == 2
@@ -520,6 +537,8 @@ def test_weight_decay_shrinks_the_weights_after_each_batch() -> None:
         ("generate_steps", 0, "experiment.generate_steps"),
         ("generate_beta_scale", 0.0, "experiment.generate_beta_scale"),
         ("colour", 1, "experiment.colour"),
+        ("curve_every", -8, "experiment.curve_every"),
+        ("curve_digits", 0, "experiment.curve_digits"),
     ],
 )
 def test_bad_experiment_keys_name_the_key(key, value, message) -> None:
@@ -535,6 +554,16 @@ def test_sizes_that_need_the_data_set_are_checked_against_it() -> None:
     for key, value in (("validation_digits", 200), ("train_digits", 161), ("settle_digits", 41)):
         with pytest.raises(ValidationError, match=f"experiment.{key}"):
             mnist._check_settings({**table, key: value}, dataset, 0.03)
+    # the curve's digits only count where there is a curve
+    mnist._check_settings({**table, "curve_digits": 41}, dataset, 0.03)
+    with pytest.raises(ValidationError, match=r"experiment\.curve_digits = 41: expected at most"):
+        mnist._check_settings({**table, "curve_digits": 41, "curve_every": 8}, dataset, 0.03)
+    with pytest.raises(
+        ValidationError,
+        match=r"curve_every = 12: expected a multiple of "
+        r"experiment\.batch_size = 8",
+    ):
+        mnist._check_settings({**table, "curve_every": 12, "curve_digits": 40}, dataset, 0.03)
     recurrent = {**table, "topology": "recurrent", "hidden": [16, 16]}
     with pytest.raises(ValidationError, match=r"experiment\.hidden.*one size"):
         mnist._check_settings(recurrent, dataset, 0.03)
@@ -654,10 +683,13 @@ def test_a_resumed_run_ends_as_if_it_had_never_stopped(
     tmp_path, capsys, stop, batches_left
 ) -> None:
     """Two seeds of three stages (a pretraining epoch, two epochs) of 20 batches, with a
-    checkpoint every 48 digits (6 batches) and after every stage; stopped by SIGTERM, then
+    checkpoint every 48 digits (6 batches) and after every stage, a learning curve point every
+    32 digits; stopped by SIGTERM, then
     ``neurosim run --resume``: every metric and the final weights equal an uninterrupted
     run's, and only what came after the last checkpoint is trained again."""
-    text = _with(TINY, seeds=[0, 1], checkpoint_digits=48, pretrain_epochs=1)
+    text = _with(
+        TINY, seeds=[0, 1], checkpoint_digits=48, pretrain_epochs=1, curve_every=32, curve_digits=40
+    )
     (tmp_path / "whole").mkdir()
     (tmp_path / "stopped").mkdir()
     whole, _ = _run_tiny(tmp_path / "whole", text)
@@ -673,7 +705,8 @@ def test_a_resumed_run_ends_as_if_it_had_never_stopped(
     )
     assert open_run(stopped).status == "complete"
     expected, resumed = (xr.open_zarr(path, group="metrics") for path in (whole, stopped))
-    for name in ("validation_accuracy", "test_accuracy", "confusion", "steps_to_settle"):
+    names = ("validation_accuracy", "test_accuracy", "confusion", "steps_to_settle")
+    for name in (*names, "learning_curve"):
         np.testing.assert_array_equal(resumed[name].values, expected[name].values, err_msg=name)
     for name in ("W", "b"):
         np.testing.assert_array_equal(

@@ -60,13 +60,20 @@ simulator, the shuffle generator, the epoch's digit order and the metrics so far
 run --resume STORE`` (``resume``) continues from it and ends as the run would have without
 stopping.
 
+Learning curve: with ``curve_every`` n > 0 (a multiple of ``batch_size``), after every n
+digits of the training epochs (pretraining not counted) the network so far is evaluated as
+validation is, on the first ``curve_digits`` validation digits; the time it takes is not
+counted as training time. It is the curve of a long single-epoch run (MSTDP), which the
+per-epoch validation cannot give, and it is on disk as soon as each point is.
+
 Metrics, over ``seed`` where per seed: ``test_accuracy``, ``confusion`` (seed, label,
-predicted; counts of test digits), ``validation_accuracy`` (seed, epoch),
-``train_wall_time`` (seconds), ``steps_to_settle`` and ``steps_to_decide`` (means over the
-settle digits), ``unsettled`` (share of them that had not settled at the cap); with
-generation ``generated_images`` (seed, label, sample, pixel), ``generated_recognised`` (seed)
-and ``judge_accuracy`` (the judge's validation accuracy). The final weights of each seed are
-stored as weight snapshots, for the receptive fields in the figure.
+predicted; counts of test digits), ``validation_accuracy`` (seed, epoch), ``learning_curve``
+(seed, digits; with ``curve_every``), ``train_wall_time`` (seconds), ``steps_to_settle``
+and ``steps_to_decide`` (means over the settle digits), ``unsettled`` (share of them that
+had not settled at the cap); with generation ``generated_images`` (seed, label, sample,
+pixel), ``generated_recognised`` (seed) and ``judge_accuracy`` (the judge's validation
+accuracy). The final weights of each seed are stored as weight snapshots, for the
+receptive fields in the figure.
 """
 
 from __future__ import annotations
@@ -75,6 +82,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +248,8 @@ KEYS = {
     "generate_beta_scale": Key(_number(0.01, 10.0), 1.0),
     "seeds": Key(integer_list(0), [0]),
     "checkpoint_digits": Key(_integer(0), 5000),
+    "curve_every": Key(_integer(0), 0),
+    "curve_digits": Key(_integer(1), 500),
 }
 
 
@@ -271,10 +281,18 @@ def _check_settings(table: dict[str, Any], dataset: Dataset, alpha: float) -> No
             f"{weight_decay_factor(table['weight_decay'], alpha, *steps):.3g} <= 0; expected "
             f"weight_decay < {largest:.4g}"
         )
-    if table["settle_digits"] > table["validation_digits"]:
+    for key in ("settle_digits", "curve_digits"):
+        if key == "curve_digits" and not table["curve_every"]:
+            continue
+        if table[key] > table["validation_digits"]:
+            raise ValidationError(
+                f"experiment.{key} = {table[key]}: expected at most "
+                f"experiment.validation_digits = {table['validation_digits']}"
+            )
+    if table["curve_every"] % table["batch_size"]:
         raise ValidationError(
-            f"experiment.settle_digits = {table['settle_digits']}: expected at most "
-            f"experiment.validation_digits = {table['validation_digits']}"
+            f"experiment.curve_every = {table['curve_every']}: expected a multiple of "
+            f"experiment.batch_size = {table['batch_size']} (the curve is read between batches)"
         )
 
 
@@ -651,7 +669,9 @@ def _carry_out(
     usable = len(train_indices) - len(train_indices) % table["batch_size"]
     pretrain_epochs = table["pretrain_epochs"]
     train_steps = (pretrain_epochs + epochs) * usable * per_digit
-    results = _Results(len(seeds), epochs, table["generate_samples"])
+    every = table["curve_every"]
+    curve_at = np.arange(every, epochs * usable + 1, every) if every else np.zeros(0, np.int64)
+    results = _Results(len(seeds), epochs, table["generate_samples"], curve_at)
     at = _Position()
     if saved is not None:
         arrays, attributes = saved
@@ -678,6 +698,18 @@ def _carry_out(
             seed = seeds[s]
             network, layout = build_network(table["hidden"], params, seed, table["topology"])
             sim = SyncSimulator(network, params, batch_size=table["batch_size"], seed=seed)
+            curve_point = partial(
+                _curve_point,
+                results=results,
+                s=s,
+                network=network,
+                params=params,
+                layout=layout,
+                dataset=dataset,
+                indices=validation_indices[: table["curve_digits"]],
+                table=table,
+                store=store,
+            )
             shuffle = np.random.default_rng(seed)
             if restoring and saved is not None:  # within this seed: continue where it was
                 sim.restore(saved[0])
@@ -693,6 +725,8 @@ def _carry_out(
                 order = shuffle.permutation(train_indices) if at.order is None else at.order
                 at = replace(at, stage=stage, order=order)
                 clock = _StageClock(store, results, sim, shuffle, at, table, per_digit)
+                if stage >= pretrain_epochs and every:
+                    clock.follow_curve(epoch * usable, curve_point)
                 train_epoch(
                     sim,
                     layout,
@@ -760,8 +794,16 @@ class _StageClock:
     ) -> None:
         self.store, self.results, self.sim, self.shuffle, self.at = store, results, sim, shuffle, at
         self.every = table["checkpoint_digits"]
+        self.curve_every = table["curve_every"]
         self.per_digit = per_digit
+        self.curve_from = 0
+        self.curve_point: Callable[[int], None] | None = None
         self.started = time.perf_counter()
+
+    def follow_curve(self, digits_before: int, curve_point: Callable[[int], None]) -> None:
+        """Call ``curve_point(k)`` when the training digits, ``digits_before`` this stage's
+        plus its own, reach ``(k + 1) * curve_every``; its time is not training time."""
+        self.curve_from, self.curve_point = digits_before, curve_point
 
     def stop(self) -> None:
         now = time.perf_counter()
@@ -771,12 +813,38 @@ class _StageClock:
     def after_batch(self, done_now: int) -> None:
         """``done_now`` digits done since the stage (re)started."""
         done = self.at.done + done_now
+        if self.curve_point is not None:
+            trained = self.curve_from + done
+            if trained % self.curve_every == 0:
+                self.stop()
+                self.curve_point(trained // self.curve_every - 1)
+                self.started = time.perf_counter()
         if not self.every or done // self.every == (done - self.sim.batch_size) // self.every:
             return
         self.stop()
         steps = self.at.steps + done_now * self.per_digit
         where = replace(self.at, done=done, steps=steps)
         _checkpoint(self.store, self.results, self.sim, self.shuffle, where)
+
+
+def _curve_point(
+    point: int,
+    *,
+    results: _Results,
+    s: int,
+    network: CompiledNetwork,
+    params: ModelParameters,
+    layout: Layout,
+    dataset: Dataset,
+    indices: np.ndarray,
+    table: dict[str, Any],
+    store: RunStore,
+) -> None:
+    """The learning curve's point ``point`` of seed ``s``: accuracy on the validation digits
+    ``indices`` of the network as trained so far, written to the store at once."""
+    predicted = _predict(network, params, layout, dataset, indices, table)
+    results.learning_curve[s, point] = np.mean(predicted == dataset.train_labels[indices])
+    results.write(store, table["seeds"])
 
 
 def _checkpoint(
@@ -899,10 +967,14 @@ def _generation(
 class _Results:
     """The metrics of every seed, NaN until a seed is done."""
 
-    def __init__(self, n_seeds: int, epochs: int, generate_samples: int) -> None:
+    def __init__(
+        self, n_seeds: int, epochs: int, generate_samples: int, curve_at: np.ndarray
+    ) -> None:
         self.test_accuracy = np.full(n_seeds, np.nan)
         self.confusion = np.zeros((n_seeds, N_CLASSES, N_CLASSES), dtype=np.int64)
         self.validation_accuracy = np.full((n_seeds, epochs), np.nan)
+        self.curve_at = curve_at
+        self.learning_curve = np.full((n_seeds, len(curve_at)), np.nan)
         self.train_wall_time = np.zeros(n_seeds)
         self.steps_to_settle = np.full(n_seeds, np.nan)
         self.unsettled = np.full(n_seeds, np.nan)
@@ -953,6 +1025,17 @@ class _Results:
             {"description": "accuracy on the validation split after each epoch"},
             coords={**seed, "epoch": np.arange(1, self.validation_accuracy.shape[1] + 1)},
         )
+        if len(self.curve_at):
+            store.write_metric(
+                "learning_curve",
+                self.learning_curve,
+                ("seed", "digits"),
+                {
+                    "description": "accuracy on the first curve_digits validation digits "
+                    "after this many training digits (pretraining not counted)"
+                },
+                coords={**seed, "digits": self.curve_at},
+            )
         store.write_metric(
             "train_wall_time",
             self.train_wall_time,
