@@ -5,7 +5,8 @@ Each experiment is one scenario file under ``scenarios/``, run by ``neurosim run
 process (so that its peak memory is its own: ``resource.getrusage(RUSAGE_CHILDREN)``). The
 table gives, per experiment: the test accuracy on the scenario's test digits (the full 10,000
 unless the scenario says otherwise), the papers' figure and the target, seeds, epochs,
-training digits, wall time and peak memory. A scenario file that does not exist yet is listed
+training digits, wall time and peak memory; below it, the learning curve of each run that
+measured one (``experiment.curve_every``). A scenario file that does not exist yet is listed
 as "not built"; a run that fails is listed with its exit code.
 
     python tools/reproduce_mnist.py                         # every experiment, about hours
@@ -64,6 +65,10 @@ def _metrics(store: Path) -> dict[str, object]:
             values[name] = array.item()
         elif run.dims("metrics", name) == ("seed",) and array.dtype.kind == "f":
             values[name] = float(array.mean())  # the mean over seeds
+    if "learning_curve" in run.names("metrics"):
+        digits = run.array("metrics", "digits")
+        points = run.array("metrics", "learning_curve").mean(axis=0)
+        values["learning_curve"] = list(zip(digits.tolist(), points.tolist(), strict=True))
     values["experiment"] = run.attributes["scenario"].get("experiment", {})
     return values
 
@@ -126,6 +131,19 @@ def _table(rows: list[tuple[Experiment, dict[str, object]]]) -> str:
             str(row["status"]),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    curves = [
+        f"- {experiment.name}: "
+        + ", ".join(f"{digits:,}: {accuracy:.1%}" for digits, accuracy in row["learning_curve"])
+        for experiment, row in rows
+        if isinstance(row.get("learning_curve"), list)
+    ]
+    if curves:
+        lines += [
+            "",
+            "Learning curves (training digits: accuracy on the scenario's curve_digits "
+            "validation digits, mean over seeds):",
+            *curves,
+        ]
     return header + "\n".join(lines) + "\n"
 
 

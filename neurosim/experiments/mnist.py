@@ -1137,16 +1137,11 @@ def plot(run: RunReader, path: Path) -> Path:
     n_panels = 4 if generated else 3
     figure, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 4.6), constrained_layout=True)
     curve, matrix, fields = axes[:3]
-    epochs = np.arange(1, validation.shape[1] + 1)
-    for s, seed in enumerate(seeds):
-        if not np.isnan(test[s]):
-            curve.plot(epochs, 100 * validation[s], marker="o", label=f"seed {seed}")
+    _plot_learning_curve(run, curve, validation, seeds, test)
     paper = run.attributes.get("paper_accuracy")
     if paper is not None:
         curve.axhline(100 * paper, color="grey", linestyle="--", label="paper (test)")
     curve.set_ylim(0, 100)
-    curve.set_xticks(epochs)
-    curve.set_xlabel("epoch")
     curve.set_ylabel("validation accuracy (%)")
     curve.set_title(f"test accuracy {100 * np.nanmean(test):.1f} %")
     curve.legend(fontsize=8)
@@ -1174,6 +1169,38 @@ def plot(run: RunReader, path: Path) -> Path:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _plot_learning_curve(
+    run: RunReader, axis: Any, validation: np.ndarray, seeds: np.ndarray, test: np.ndarray
+) -> None:
+    """Validation accuracy per epoch, one line per finished seed; with a learning curve
+    (``curve_every``), against the training digits, the curve as a line and each epoch's
+    validation as a marker at the digits it was read after."""
+    epochs = np.arange(1, validation.shape[1] + 1)
+    if "learning_curve" not in run.names("metrics"):
+        for s, seed in enumerate(seeds):
+            if not np.isnan(test[s]):
+                axis.plot(epochs, 100 * validation[s], marker="o", label=f"seed {seed}")
+        axis.set_xticks(epochs)
+        axis.set_xlabel("epoch")
+        return
+    points = run.array("metrics", "learning_curve")
+    digits = run.array("metrics", "digits")
+    batch_size = check_scenario(run.attributes["scenario"], None).settings["experiment"][
+        "batch_size"
+    ]
+    used = int(run.attributes["train_digits_used"])
+    for s, seed in enumerate(seeds):
+        (line,) = axis.plot(digits, 100 * points[s], label=f"seed {seed}")
+        axis.plot(
+            epochs * (used - used % batch_size),
+            100 * validation[s],
+            marker="o",
+            linestyle="none",
+            color=line.get_color(),
+        )
+    axis.set_xlabel("training digits (line: curve digits; markers: each epoch's validation)")
 
 
 def _receptive_fields(run: RunReader) -> np.ndarray:
