@@ -281,9 +281,9 @@ def _check_settings(table: dict[str, Any], dataset: Dataset, alpha: float) -> No
             f"{weight_decay_factor(table['weight_decay'], alpha, *steps):.3g} <= 0; expected "
             f"weight_decay < {largest:.4g}"
         )
-    for key in ("settle_digits", "curve_digits"):
-        if key == "curve_digits" and not table["curve_every"]:
-            continue
+    # the curve's digits count only where there is a curve
+    taken = ("settle_digits", "curve_digits") if table["curve_every"] else ("settle_digits",)
+    for key in taken:
         if table[key] > table["validation_digits"]:
             raise ValidationError(
                 f"experiment.{key} = {table[key]}: expected at most "
@@ -1176,7 +1176,7 @@ def _plot_learning_curve(
 ) -> None:
     """Validation accuracy per epoch, one line per finished seed; with a learning curve
     (``curve_every``), against the training digits, the curve as a line and each epoch's
-    validation as a marker at the digits it was read after."""
+    validation as a marker at the digits it was read after, for every seed with a point."""
     epochs = np.arange(1, validation.shape[1] + 1)
     if "learning_curve" not in run.names("metrics"):
         for s, seed in enumerate(seeds):
@@ -1192,6 +1192,8 @@ def _plot_learning_curve(
     ]
     used = int(run.attributes["train_digits_used"])
     for s, seed in enumerate(seeds):
+        if np.isnan(points[s]).all():
+            continue
         (line,) = axis.plot(digits, 100 * points[s], label=f"seed {seed}")
         axis.plot(
             epochs * (used - used % batch_size),
