@@ -654,7 +654,7 @@ def test_unsupervised_in_painting_on_real_mnist_is_far_above_chance(tmp_path) ->
 
 def test_mstdp_learns_real_mnist_with_the_scenarios_settings(tmp_path) -> None:
     """The MSTDP scenario with 256 hidden neurons instead of 2048 and 4,000 training digits
-    (batch 1, 320 steps per digit), at the alpha measured for 256 (3e-4; the scenario's 6e-5
+    (batch 1, 320 steps per digit), at the alpha measured for 256 (3e-4; the scenario's 1e-4
     is for 2048, whose label neurons have eight times the inputs): test accuracy 0.408 on
     the first 500 test digits, against 0.1 by chance and 0.096 with model.beta = 0.8
     (docs/mnist-findings.md, fifth round); its learning curve on the first 300 validation digits,
