@@ -347,6 +347,12 @@ def _use(sim: SyncSimulator, params: ModelParameters) -> None:
         sim.set_parameters(params)
 
 
+def whole_batches(digits: int, batch_size: int) -> int:
+    """How many of ``digits`` an epoch trains on: those that fill whole batches (a last,
+    smaller batch is left out, as the simulator's batch size is fixed)."""
+    return digits - digits % batch_size
+
+
 def train_epoch(
     sim: SyncSimulator,
     layout: Layout,
@@ -380,7 +386,7 @@ def train_epoch(
         rng = np.random.default_rng(digits_seen)
     batch_size = sim.batch_size
     first_seen = digits_seen
-    usable = order[: len(order) - len(order) % batch_size]
+    usable = order[: whole_batches(len(order), batch_size)]
     dtype = sim.network.dtype.type
     for batch_images, batch_labels in batches(images, labels, usable, batch_size, dtype):
         learning = params.replace(alpha=decayed_alpha(params.alpha, alpha_decay, digits_seen))
@@ -666,7 +672,7 @@ def _carry_out(
     seeds, epochs = table["seeds"], table["epochs"]
     train_indices, validation_indices = split_indices(table, dataset)
     per_digit = table["free_steps"] + table["clamped_steps"]
-    usable = len(train_indices) - len(train_indices) % table["batch_size"]
+    usable = whole_batches(len(train_indices), table["batch_size"])
     pretrain_epochs = table["pretrain_epochs"]
     train_steps = (pretrain_epochs + epochs) * usable * per_digit
     every = table["curve_every"]
@@ -1190,13 +1196,13 @@ def _plot_learning_curve(
     batch_size = check_scenario(run.attributes["scenario"], None).settings["experiment"][
         "batch_size"
     ]
-    used = int(run.attributes["train_digits_used"])
+    per_epoch = whole_batches(int(run.attributes["train_digits_used"]), batch_size)
     for s, seed in enumerate(seeds):
         if np.isnan(points[s]).all():
             continue
         (line,) = axis.plot(digits, 100 * points[s], label=f"seed {seed}")
         axis.plot(
-            epochs * (used - used % batch_size),
+            epochs * per_epoch,
             100 * validation[s],
             marker="o",
             linestyle="none",
