@@ -1,36 +1,49 @@
 """A slow, obvious, plain-NumPy (float64) reference of one step of the model (MODEL.md).
 
-Written from MODEL.md and the backends' documented conventions, independently of
-``neurosim.kernels``: the only things taken from the package are the counter-based random
-draws (so that fake targets and Langevin noise see the same numbers) and the parameter
-dataclasses. Everything works on a dense weight matrix ``W[j, i]`` (pre j -> post i) with a
-0/1 synapse mask ``M``; states are ``(C, B, N)`` with copy 0 the smaller beta and copy 1 the
-larger one.
+Written from MODEL.md and the backends' documented conventions, independently of the
+package: every parameter is read from the raw fields of ``ModelParameters`` (which copy has
+which beta and eps, which rule learns in which phase, the oscillator's phases), never from
+the package's derived properties, codes or tables. The only thing taken from the package is
+the counter-based random draws (``neurosim.kernels.random``): a fake target or a Langevin
+noise term is a draw, and a reference with draws of its own could only be compared in
+distribution, not step by step. The draws are checked on their own in test_kernels.py.
+
+Everything works on a dense weight matrix ``W[j, i]`` (pre j -> post i) with a 0/1 synapse
+mask ``M``; states are ``(C, B, N)`` with copy 0 the smaller beta and copy 1 the larger one.
+
+Neurons talk by messages (the event-driven backend's view, which the synchronous backend is
+the lock-step case of). After its update at time ``t`` a neuron sends the rates of its copies
+for its next drive, ``rho(s(t+1) + eta(t+1))``, and the presynaptic factors of this update
+(the rule's, and smoothing's ``rho(s~(t))``); the initial message, sent before time 0, holds
+``rho(s(0) + eta(0))`` and zero factors. A message over a synapse of delay ``d`` (> 0) is
+heard from the update at ``t + ceil(d)`` on; each synapse hears the newest message that has
+arrived. With a send threshold a neuron sends only when a value of its message moved by more
+than the threshold since the last message it sent. Every delay 1 and no threshold is the
+synchronous model: each drive reads the rates of the previous step.
 
 One step at global step number ``t`` (the simulator's step counter before the step):
 
 1. fake targets (hidden neurons, if enabled) from the previous step's ``dz``;
-2. every copy integrates: ``s~ = s + eta``, ``R = rho'(s~) * (rho(s~) @ W + b)``,
+2. every copy integrates: ``s~ = s + eta``,
+   ``R = rho'(s~) * (sum_j W[j, i] * heard rate_j + b)``,
    ``F = R - s + beta_c * clamp * (t - s)``, ``v <- m F + (1 - m) v``, ``s <- s + eps_c v``;
-3. ``dz`` from the new states;
-4. W and b change by the rule (batch mean), only on existing synapses.
+3. ``dz`` from the new states; the messages are sent;
+4. W and b change by the rule (batch mean), only on existing synapses: ``b`` by this step's
+   postsynaptic factor, ``W[j, i]`` by it times the presynaptic factor of the message the
+   synapse hears at the next update (with delay 1: this step's).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
-from neurosim.model.topology import ROLES
 
-# --------------------------------------------------------------------------------------------
-# activations
-
-
-# The rule set-ups every backend is compared on (ModelParameters keyword arguments).
+# The set-ups every backend is compared on (ModelParameters keyword arguments): each rule,
+# each activation, each option alone and the combinations whose order within a step matters.
 RULE_CONFIGS: dict[str, dict] = {
     "astdp_fake_momentum": dict(
         rule="astdp",
@@ -43,6 +56,10 @@ RULE_CONFIGS: dict[str, dict] = {
         momentum=0.4,
         oscillator=ClampOscillator(clamped_steps=5, free_steps=3, offset=2),
     ),
+    "mstdp_learn_when_free": dict(
+        rule="mstdp",
+        oscillator=ClampOscillator(clamped_steps=3, free_steps=2, learn_when_free=True),
+    ),
     "rate_stdp": dict(rule="rate_stdp"),
     "astdp_smoothing": dict(rule="astdp", alpha_smoothing=0.02),
     "astdp_noise": dict(rule="astdp", noise_sigma=0.05),
@@ -53,7 +70,45 @@ RULE_CONFIGS: dict[str, dict] = {
         alpha_smoothing=0.02,
         fake_target=FakeTargetParameters(enabled=True, k=3.0),
     ),
+    # smoothing sees the noisy state
+    "astdp_noise_smoothing": dict(rule="astdp", noise_sigma=0.05, alpha_smoothing=0.02),
+    # fake targets clamp in the oscillator's free phases too
+    "astdp_fake_oscillator": dict(
+        rule="astdp",
+        fake_target=FakeTargetParameters(enabled=True, k=3.0),
+        oscillator=ClampOscillator(clamped_steps=4, free_steps=4, offset=1),
+    ),
+    "astdp_hard_sigmoid": dict(rule="astdp", activation="hard_sigmoid"),
+    "mstdp_centred": dict(rule="mstdp", activation="sigmoid4_centred"),
+    "rate_stdp_smoothing_noise": dict(
+        rule="rate_stdp", activation="sigmoid4_centred", alpha_smoothing=0.03, noise_sigma=0.03
+    ),
 }
+
+# --------------------------------------------------------------------------------------------
+# parameters and roles, from the raw fields
+
+
+def roles(graph, network) -> list[str]:
+    """Each compiled neuron's role, read from the graph's node attributes."""
+    return [graph.nodes[node]["role"] for node in network.node_ids]
+
+
+def copy_betas(params: ModelParameters) -> tuple[float, ...]:
+    """aSTDP keeps two copies, clamped with beta_small and beta_large; the others one."""
+    if params.rule == "astdp":
+        return (params.beta_small, params.beta_large)
+    return (params.beta,)
+
+
+def copy_eps(params: ModelParameters) -> tuple[float, ...]:
+    if params.rule == "astdp":
+        return (params.eps_small, params.eps_large)
+    return (params.eps,)
+
+
+# --------------------------------------------------------------------------------------------
+# activations
 
 
 def rho(x: np.ndarray, params: ModelParameters) -> np.ndarray:
@@ -106,10 +161,21 @@ def phase_info(params: ModelParameters, t: int) -> tuple[bool, float, bool]:
 # --------------------------------------------------------------------------------------------
 # state
 
+# The fields of a message after the copies' rates: the rule's and smoothing's presynaptic
+# factors.
+PRE_RULE = -2
+PRE_SMOOTHING = -1
+
 
 @dataclass
 class Reference:
-    """Everything the model carries from one step to the next, in float64."""
+    """Everything the model carries from one step to the next, in float64.
+
+    ``lag[j, i]`` is the number of updates a message from j needs to reach i (``ceil`` of
+    the synapse's delay; 1 everywhere in the synchronous model). ``messages[u + 1]`` holds,
+    per sample and neuron, the newest message sent at or before time ``u`` (``messages[0]``
+    the initial one), as (B, N, copies + 2); ``sent[u]`` which neurons sent at time ``u``.
+    """
 
     W: np.ndarray  # (N, N), W[pre, post]
     M: np.ndarray  # (N, N), 1 where a synapse exists
@@ -120,17 +186,41 @@ class Reference:
     dz_mean: np.ndarray  # (B, N)
     fake_active: np.ndarray  # (B, N) bool, last step's fake-target decisions
     hidden: np.ndarray  # (N,) bool
-    role: np.ndarray  # (N,) role names
+    role: list[str]  # (N,) role names
+    lag: np.ndarray  # (N, N) int, lag[pre, post]
+    send_threshold: float = 0.0
     step: int = 0
+    messages: list[np.ndarray] = field(default_factory=list)
+    sent: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
-    def from_simulator(cls, sim) -> Reference:
-        """Copy the simulator's current state, weights and biases into float64 arrays."""
+    def from_simulator(
+        cls,
+        sim,
+        params: ModelParameters,
+        seed: int,
+        role: list[str],
+        delay: np.ndarray | None = None,
+        send_threshold: float = 0.0,
+    ) -> Reference:
+        """Copy the simulator's current state, weights and biases into float64 arrays.
+
+        ``role`` names each compiled neuron's role; ``delay`` is the (N, N) matrix of synapse
+        delays ``delay[pre, post]`` (every delay 1 when omitted). The initial message is
+        built from the state, as every neuron sends its starting rates before time 0.
+        """
         net = sim.network
         n = net.n_neurons
         mask = np.zeros((n, n), dtype=np.float64)
         mask[net.edge_pre, net.edge_post] = 1.0
-        return cls(
+        if delay is None:
+            lag = np.ones((n, n), dtype=np.int64)
+        else:
+            delay = np.asarray(delay, dtype=np.float64)
+            on_synapses = delay[mask == 1.0]
+            assert np.all(on_synapses > 0.0), "the reference needs delays > 0"
+            lag = np.where(mask == 1.0, np.ceil(delay), 1).astype(np.int64)
+        ref = cls(
             W=np.array(net.dense_matrix(), dtype=np.float64),
             M=mask,
             b=np.array(net.bias, dtype=np.float64),
@@ -139,10 +229,40 @@ class Reference:
             dz=np.array(sim.dz, dtype=np.float64),
             dz_mean=np.array(sim.dz_mean, dtype=np.float64),
             fake_active=np.array(sim.fake_target, dtype=bool),
-            hidden=np.array(net.hidden, dtype=bool),
-            role=np.array([ROLES[code] for code in net.role]),
+            hidden=np.array([name == "hidden" for name in role]),
+            role=list(role),
+            lag=lag,
+            send_threshold=float(send_threshold),
             step=int(sim.step_count),
         )
+        C, B, N = ref.s.shape
+        initial = np.zeros((B, N, C + 2))
+        initial[:, :, :C] = rho(ref.s + noise(params, seed, ref.step, C, B, N), params).transpose(
+            1, 2, 0
+        )
+        ref.messages = [initial]
+        return ref
+
+    def heard(self, t: int) -> np.ndarray:
+        """What each synapse hears at the update at time ``t``: (B, N pre, N post, fields)."""
+        sent_at = np.maximum(t - self.lag, -1)  # (N, N): the newest message time it hears
+        history = np.stack(self.messages)  # (times, B, N, fields)
+        pre = np.arange(self.W.shape[0])[:, None]
+        return history[sent_at + 1, :, pre, :].transpose(2, 0, 1, 3)
+
+
+def noise(params: ModelParameters, seed: int, t: int, C: int, B: int, N: int) -> np.ndarray:
+    """Langevin noise eta of step ``t``, (C, B, N): sigma times the counter-based normal draw
+    of (copy, sample, neuron) at index ``(c * B + b) * N + i``."""
+    eta = np.zeros((C, B, N))
+    if params.noise_sigma > 0.0:
+        for c in range(C):
+            for bb in range(B):
+                for i in range(N):
+                    eta[c, bb, i] = params.noise_sigma * normal(
+                        seed, STREAM_NOISE, t, (c * B + bb) * N + i
+                    )
+    return eta
 
 
 @dataclass
@@ -158,6 +278,7 @@ class StepRecord:
     dw: np.ndarray  # the rule's masked weight change (applied only if ``learned``)
     db: np.ndarray
     learned: bool
+    sent: np.ndarray  # (B, N) bool: which neurons sent a message after this step
 
 
 def step(
@@ -169,8 +290,8 @@ def step(
     """
     C, B, N = ref.s.shape
     t = ref.step
-    betas = params.copy_betas
-    eps = params.copy_eps
+    betas = copy_betas(params)
+    eps = copy_eps(params)
     assert len(betas) == C
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), (B, N))
     clamp = np.broadcast_to(np.asarray(clamp, dtype=np.float64), (B, N))
@@ -196,21 +317,13 @@ def step(
                     clamp_eff[bb, i] = 1.0
     ref.fake_active = fake
 
-    # (2) integrate every copy from the current W and b
+    # (2) integrate every copy from the current W and b and the rates each synapse heard
     s_old = ref.s.copy()
-    eta = np.zeros_like(s_old)
-    if params.noise_sigma > 0.0:
-        for c in range(C):
-            for bb in range(B):
-                for i in range(N):
-                    eta[c, bb, i] = params.noise_sigma * normal(
-                        seed, STREAM_NOISE, t, (c * B + bb) * N + i
-                    )
-    s_tilde = s_old + eta
+    s_tilde = s_old + noise(params, seed, t, C, B, N)
+    heard = ref.heard(t)  # (B, N, N, fields)
     force = np.zeros_like(s_old)
     for c in range(C):
-        rates = rho(s_tilde[c], params)  # (B, N)
-        drive = rates @ ref.W  # drive[b, i] = sum_j rho_j W[j, i]
+        drive = np.einsum("bji,ji->bi", heard[..., c], ref.W)
         R = rho_prime(s_tilde[c], params) * (drive + ref.b)
         # a role in role_beta is clamped with that strength in every copy
         beta = np.array([params.role_beta.get(role, betas[c]) for role in ref.role])
@@ -219,39 +332,46 @@ def step(
         ref.v[c] = m * F + (1.0 - m) * ref.v[c]
         ref.s[c] = s_old[c] + eps[c] * ref.v[c]
 
-    # (3) dz from the new states
+    # (3) dz and the rule's factors from the new states
     s_new = ref.s
-    if params.rule == "astdp":
-        rate_small = rho(s_new[0], params)
-        ref.dz = rho(s_new[1], params) - rate_small
-    else:
-        ref.dz = rho(s_new[0], params) - rho(s_old[0], params)
-
-    # (4) the rule's weight change, batch mean
     alpha = params.alpha
     if params.rule == "astdp":
         pre = rho(s_new[0], params)
-        post = ref.dz
+        ref.dz = rho(s_new[1], params) - rho(s_new[0], params)
+        post = alpha * ref.dz
     elif params.rule == "mstdp":
         pre = rho(s_new[0], params)
-        post = rho(s_new[0], params) - rho(s_old[0], params)
+        ref.dz = rho(s_new[0], params) - rho(s_old[0], params)
+        post = alpha * ref.dz
     elif params.rule == "rate_stdp":
         pre = rho(s_old[0], params)
-        post = s_new[0] - s_old[0]
+        ref.dz = rho(s_new[0], params) - rho(s_old[0], params)
+        post = alpha * (s_new[0] - s_old[0])
     else:
         raise ValueError(f"unknown rule {params.rule!r}")
-    dW = np.zeros((N, N))
-    for bb in range(B):
-        dW += alpha * np.outer(pre[bb], post[bb])
-    dW /= B
-    db = alpha * post.mean(axis=0)
+    smooth_pre = rho(s_tilde[0], params)
+    smooth_post = np.zeros((B, N))
     if params.alpha_smoothing > 0.0:
-        derivative = rho_prime(s_tilde[0], params)
-        smooth_post = -params.alpha_smoothing * force[0] * derivative
-        smooth_pre = rho(s_tilde[0], params)
-        for bb in range(B):
-            dW += np.outer(smooth_pre[bb], smooth_post[bb]) / B
-        db = db + smooth_post.mean(axis=0)
+        smooth_post = -params.alpha_smoothing * force[0] * rho_prime(s_tilde[0], params)
+
+    # the messages: rates for the next drive (with the next step's noise), then the factors
+    message = np.zeros((B, N, C + 2))
+    next_rates = rho(s_new + noise(params, seed, t + 1, C, B, N), params)  # (C, B, N)
+    message[:, :, :C] = next_rates.transpose(1, 2, 0)
+    message[:, :, PRE_RULE] = pre
+    message[:, :, PRE_SMOOTHING] = smooth_pre
+    last = ref.messages[-1]
+    change = np.max(np.abs(message - last), axis=-1)
+    sends = change > ref.send_threshold if ref.send_threshold > 0.0 else np.ones((B, N), bool)
+    ref.messages.append(np.where(sends[:, :, None], message, last))
+    ref.sent.append(sends)
+
+    # (4) the weight change, batch mean: each synapse's presynaptic factor is the one it
+    # hears at the next update
+    heard_next = ref.heard(t + 1)
+    dW = np.einsum("bji,bi->ji", heard_next[..., PRE_RULE], post) / B
+    dW += np.einsum("bji,bi->ji", heard_next[..., PRE_SMOOTHING], smooth_post) / B
+    db = post.mean(axis=0) + smooth_post.mean(axis=0)
     dW = dW * ref.M
     if learns:
         ref.W = ref.W + dW
@@ -267,4 +387,5 @@ def step(
         dw=dW,
         db=db,
         learned=learns,
+        sent=sends,
     )
