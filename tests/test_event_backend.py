@@ -15,11 +15,15 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
+import math
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 import xarray as xr
 
 from neurosim.backends.event import EVENT_KINDS, EventSimulator
@@ -235,6 +239,141 @@ def test_threshold_suppresses_small_messages():
     quiet.run(300)
     assert 0 < quiet.messages_sent < 300 * compiled.n_neurons
     assert np.all(np.isfinite(quiet.state))
+
+
+def update_times(log: dict[str, np.ndarray], n: int) -> list[np.ndarray]:
+    """Each neuron's update times, from an event log."""
+    updates = log["kind"] == EVENT_KINDS.index("update")
+    return [log["time"][updates & (log["neuron"] == i)] for i in range(n)]
+
+
+def test_jitter_spreads_each_interval_uniformly_around_its_period():
+    """Read from the event log: every neuron starts at 0; each interval lies in
+    [period - jitter, period + jitter] of that neuron, the offsets fill that range as a uniform
+    draw does, and a neuron without jitter keeps its period exactly."""
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    n = compiled.n_neurons
+    period = np.linspace(0.8, 1.25, n)
+    jitter = 0.4 * period
+    jitter[0] = 0.0
+    sim = EventSimulator(
+        compiled, params, seed=SEED, period=period, jitter=jitter, events=("update",)
+    )
+    sim.set_input(*data(compiled, 0))
+    sim.run(600)
+    offsets = []
+    for i, times in enumerate(update_times(sim.take_events(), n)):
+        assert times[0] == 0.0
+        intervals = np.diff(times)
+        assert intervals.size == sim.update_count[i] - 1
+        if i == 0:
+            np.testing.assert_allclose(intervals, period[0], rtol=0, atol=1e-9)
+            continue
+        offset = (intervals - period[i]) / jitter[i]  # uniform on [-1, 1]
+        assert np.all(np.abs(offset) <= 1.0 + 1e-9), i
+        assert offset.min() < -0.8 and offset.max() > 0.8, i
+        offsets.append(offset)
+    pooled = np.concatenate(offsets)
+    # mean 0 and variance 1/3 of a uniform on [-1, 1], within 5 standard errors
+    assert abs(pooled.mean()) < 5 * np.sqrt(1 / 3 / pooled.size)
+    assert abs(pooled.var() - 1 / 3) < 5 * np.sqrt(4 / 45 / pooled.size)
+    assert scipy.stats.kstest(pooled, scipy.stats.uniform(-1, 2).cdf).pvalue > 1e-3
+
+
+def test_each_synapse_delivers_after_its_own_delay():
+    """A perturbation of one neuron, read from the event log: neuron x first updates to a
+    different state at the shortest path's time from the source, each synapse counting the
+    whole updates its own delay spans (a message sent at t over delay d is heard at the
+    first update at or after t + d)."""
+    params = make_params("astdp")
+    graph = sparse_random(4, 2, 20, in_degree=2, seed=5)
+    rng = np.random.default_rng(8)
+    for _, _, edge in graph.edges(data=True):
+        edge["delay"] = float(rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 4.25]))
+    compiled = compile_graph(graph, params, seed=3)
+    source = int(np.flatnonzero(compiled.hidden)[0])
+    lags = {
+        (compiled.index_of(pre), compiled.index_of(post)): math.ceil(edge["delay"])
+        for pre, post, edge in graph.edges(data=True)
+    }
+    # Dijkstra over the lags, the source at 0
+    arrival = dict.fromkeys(range(compiled.n_neurons), math.inf)
+    arrival[source] = 0
+    frontier = [(0, source)]
+    while frontier:
+        time, j = heapq.heappop(frontier)
+        if time > arrival[j]:
+            continue
+        for (pre, post), lag in lags.items():
+            if pre == j and time + lag < arrival[post]:
+                arrival[post] = time + lag
+                heapq.heappush(frontier, (time + lag, post))
+    # the delays matter: arrival by hops alone (every delay 1) or by delays rounded down
+    # would give other times
+    hops = distances_from(compiled, source)
+    reached = [i for i in arrival if 0 < arrival[i] < math.inf]
+    assert len(reached) >= 10
+    assert sum(arrival[i] != hops[i] for i in reached) >= 3
+
+    def logged_states(perturb: bool) -> list[np.ndarray]:
+        sim = EventSimulator(compiled.copy(), params, seed=SEED, events=("update",))
+        sim.set_input(*data(compiled, 0))
+        if perturb:
+            sim.state[:, 0, source] += 0.5
+            sim.invalidate()
+        sim.run(30)
+        log = sim.take_events()
+        updates = log["kind"] == EVENT_KINDS.index("update")
+        return [log["value"][updates & (log["neuron"] == i)] for i in range(compiled.n_neurons)]
+
+    for i, (plain, perturbed) in enumerate(
+        zip(logged_states(False), logged_states(True), strict=True)
+    ):
+        differs = np.flatnonzero(plain != perturbed)
+        first = differs[0] if differs.size else math.inf  # updates happen at 0, 1, 2, ...
+        assert first == arrival[i], f"neuron {i}: first changed at {first}, expected {arrival[i]}"
+
+
+def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
+    """Rate STDP without noise or smoothing sends (rate, previous rate, previous rate), so a
+    message's change is max(|r_k - r_m|, |r_{k-1} - r_{m-1}|) against the last one sent, all
+    read from the log. With the threshold set to the smallest change of the first 40 updates,
+    that update is suppressed and every earlier one is sent; one ulp below, it is sent."""
+    params = make_params("rate_stdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    n = compiled.n_neurons
+
+    def messages(threshold: float) -> dict[str, np.ndarray]:
+        sim = EventSimulator(
+            compiled.copy(), params, seed=SEED, threshold=threshold, events=("message",)
+        )
+        sim.set_input(*data(compiled, 0))
+        sim.run(40)
+        return sim.take_events()
+
+    everything = messages(0.0)
+    assert everything["time"].size == 40 * n
+    rates = everything["value"].reshape(40, n)  # one message per neuron per update, in order
+    assert np.all(everything["time"].reshape(40, n) == np.arange(40)[:, None])
+    order = everything["neuron"].reshape(40, n)
+    rates = np.take_along_axis(rates, np.argsort(order, axis=1), axis=1)
+    change = np.maximum(np.abs(np.diff(rates[1:], axis=0)), np.abs(np.diff(rates[:-1], axis=0)))
+    step, neuron = np.unravel_index(np.argmin(change), change.shape)
+    smallest = change[step, neuron]
+    assert np.sum(change == smallest) == 1 and smallest > 0.0
+    suppressed_at = step + 2  # change[k] compares update k + 2 with update k + 1
+
+    def sent_by(log) -> set[tuple[int, int]]:
+        return set(zip(log["time"].astype(int).tolist(), log["neuron"].tolist(), strict=True))
+
+    expected = {(t, i) for t in range(suppressed_at + 1) for i in range(n)}
+    at_threshold = sent_by(messages(float(smallest)))
+    assert {m for m in at_threshold if m[0] <= suppressed_at} == expected - {
+        (suppressed_at, int(neuron))
+    }
+    below = sent_by(messages(float(np.nextafter(smallest, 0.0))))
+    assert {m for m in below if m[0] <= suppressed_at} == expected
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,9 +688,39 @@ def test_jitter_and_delay_sweep_writes_a_store_per_point_and_a_table(tmp_path, c
             run = open_run(tmp_path / f"s-jitter{jitter}-delay{delay}.zarr")
             assert run.status == "complete"
             assert run.attributes["scenario"]["event"]["jitter"] == float(jitter)
+    # the points ran differently: every pair of stores holds other trajectories, and a point
+    # equals a run of the scenario without a sweep, given that point's settings
+    states = {}
+    metrics = {}
+    for jitter in ("0", "0.3"):
+        for delay in ("1", "2"):
+            store = tmp_path / f"s-jitter{jitter}-delay{delay}.zarr"
+            states[jitter, delay] = xr.open_zarr(store, group="trajectory")["state"].values
+            metrics[jitter, delay] = xr.open_zarr(store, group="metrics")
+    for first, second in itertools.combinations(states, 2):
+        assert not np.array_equal(states[first], states[second]), (first, second)
+    (tmp_path / "plain").mkdir()
+    plain_scenario = scenario_files.write_scenario(tmp_path / "plain", epochs=3, duration=300)
+    for jitter, delay in (("0", "1"), ("0.3", "2")):
+        plain = tmp_path / f"plain-{jitter}-{delay}.zarr"
+        arguments = ["run", str(plain_scenario), "--out", str(plain), "--quiet"]
+        settings = ["--set", f"event.jitter={jitter}", "--set", f"event.delay={delay}"]
+        assert main([*arguments, "--backend", "event", *settings]) == EXIT_OK
+        np.testing.assert_array_equal(
+            xr.open_zarr(plain, group="trajectory")["state"].values, states[jitter, delay]
+        )
+    # the table has one row per point, with that point's own metrics
     table = (tmp_path / "s-sweep.md").read_text()
-    assert "| jitter | delay | switches |" in table
-    assert len([line for line in table.splitlines() if line.startswith("| 0")]) == 4
+    header = table.splitlines()[2].strip("|").split("|")
+    assert [cell.strip() for cell in header[:3]] == ["jitter", "delay", "switches"]
+    rows = [line for line in table.splitlines() if line.startswith("| 0")]
+    assert len(rows) == 4
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        point = metrics[cells[0], cells[1]]
+        for name, cell in zip(header[2:], cells[2:], strict=True):
+            value = float(point[name.strip()])
+            assert cell == ("-" if np.isnan(value) else f"{value:.4g}"), (row, name)
     assert "sweep (1 seed(s) per point" in capsys.readouterr().out
 
 
