@@ -18,10 +18,14 @@ from neurosim.kernels.activations import (
 from neurosim.kernels.dynamics import cost, energy, force, momentum_step, neuron_step, pressure
 from neurosim.kernels.random import normal, uniform
 from neurosim.kernels.rules import (
+    RULE_ASTDP,
+    RULE_MSTDP,
+    RULE_RATE_STDP,
     astdp_post,
     fake_target_draw,
     mstdp_post,
     rate_stdp_post,
+    rule_factors,
     smoothing_post,
 )
 
@@ -156,19 +160,84 @@ def test_rule_factors_are_the_model_formulas() -> None:
         assert smoothing_post(c, d, alpha) == pytest.approx(-alpha * c * d)
 
 
-def test_fake_target_probability_and_sign() -> None:
-    k, mu, magnitude = 4.0, 0.8, 0.25
-    dz, dz_mean = -0.02, 0.01
+@pytest.mark.parametrize("rule", ["astdp", "mstdp", "rate_stdp"])
+def test_rule_factors_gives_each_rules_dz_pre_and_post(rule: str) -> None:
+    """``rule_factors`` against MODEL.md's table, with five different inputs so that a
+    swapped argument or a factor from another rule fails:
+
+    - aSTDP: dz = rho(s^L) - rho(s^S), pre = rho(s^S) (new), post = alpha dz;
+    - MSTDP: dz = rho(s(t+1)) - rho(s(t)), pre = rho(s(t+1)), post = alpha dz;
+    - rate STDP: dz as MSTDP's, pre = rho(s(t)), post = alpha (s(t+1) - s(t)).
+    """
+    code = {"astdp": RULE_ASTDP, "mstdp": RULE_MSTDP, "rate_stdp": RULE_RATE_STDP}[rule]
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        rate_small, rate_large, rate_previous = rng.uniform(0.0, 1.0, 3)
+        state_new, state_previous = rng.uniform(-1.0, 1.0, 2)
+        alpha = rng.uniform(1e-3, 1.0)
+        if rule == "astdp":
+            expected = (
+                rate_large - rate_small,
+                rate_small,
+                alpha * (rate_large - rate_small),
+            )
+        elif rule == "mstdp":
+            expected = (
+                rate_small - rate_previous,
+                rate_small,
+                alpha * (rate_small - rate_previous),
+            )
+        else:
+            expected = (
+                rate_small - rate_previous,
+                rate_previous,
+                alpha * (state_new - state_previous),
+            )
+        got = rule_factors(
+            code, rate_small, rate_large, rate_previous, state_new, state_previous, alpha
+        )
+        np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+
+
+FAKE_TARGET_POINTS = [
+    # dz, dz_mean, k, mu, magnitude: both signs, dz_mean above and below |dz|, the
+    # probability below one and saturated at one
+    (-0.02, 0.01, 4.0, 0.8, 0.25),
+    (0.03, 0.05, 2.0, 0.9, 1.0),
+    (0.004, 0.002, 50.0, 0.5, 0.5),
+    (-0.2, 0.01, 1.5, 0.95, 0.3),
+    (0.05, 0.0, 3.0, 0.0, 0.7),
+]
+
+
+@pytest.mark.parametrize(("dz", "dz_mean", "k", "mu", "magnitude"), FAKE_TARGET_POINTS)
+def test_fake_target_probability_and_sign(dz, dz_mean, k, mu, magnitude) -> None:
+    """The moving average, the probability min(1, |dz| / (k dz_mean)) and the target
+    sign(dz) * magnitude (aSTDP paper, section 2.2.2), at several operating points."""
     new_mean = mu * dz_mean + (1 - mu) * abs(dz)
     probability = min(1.0, abs(dz) / (k * new_mean))
     draws = np.array([uniform(7, 1, step, 0) for step in range(20000)])
     results = [fake_target_draw(dz, dz_mean, u, k, magnitude, mu) for u in draws]
-    assert all(r[0] == pytest.approx(new_mean) for r in results)
-    assert all(r[2] == -magnitude for r in results)
+    assert all(r[0] == pytest.approx(new_mean, rel=1e-15) for r in results)
+    assert all(r[2] == (magnitude if dz > 0 else -magnitude) for r in results)
     active = np.mean([r[1] for r in results])
-    assert active == pytest.approx(probability, abs=0.015)
-    # no dz, no fake target, whatever the draw
+    # within 5 standard errors of the binomial
+    spread = np.sqrt(probability * (1 - probability) / draws.size)
+    assert abs(active - probability) <= 5 * spread + 1e-12
+
+
+def test_fake_target_decision_is_a_strict_comparison_of_the_draw() -> None:
+    """Active exactly when u * k * dz_mean < |dz|: at the boundary draw it is not, one ulp
+    below it is; no dz gives no fake target whatever the draw."""
+    dz, dz_mean, k, mu, magnitude = 0.01, 0.02, 2.0, 0.5, 0.25
+    new_mean = mu * dz_mean + (1 - mu) * abs(dz)
+    boundary = abs(dz) / (k * new_mean)
+    while boundary * k * new_mean < abs(dz):  # the smallest draw that is not below
+        boundary = np.nextafter(boundary, 1.0)
+    assert not fake_target_draw(dz, dz_mean, boundary, k, magnitude, mu)[1]
+    assert fake_target_draw(dz, dz_mean, np.nextafter(boundary, 0.0), k, magnitude, mu)[1]
     assert not fake_target_draw(0.0, 0.0, 0.0, k, magnitude, mu)[1]
+    assert not fake_target_draw(0.0, 0.3, 0.0, k, magnitude, mu)[1]
 
 
 def test_random_draws_are_pure_and_well_distributed() -> None:
