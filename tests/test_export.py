@@ -49,10 +49,15 @@ def make_store(path: Path, **overrides: Any) -> RunStore:
 
 def steps(start: int, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     time = np.arange(start, start + count, dtype=np.int64)
+    return time, values_at(time)
+
+
+def values_at(time: np.ndarray) -> dict[str, np.ndarray]:
+    """Every spec's values at the steps ``time``, each a function of the step number."""
     state = time[:, None, None] / 7 + np.arange(6).reshape(2, 3) / 3  # not exact in float32
     dz = np.sin(time)[:, None] * np.array([1.0, -2.0, 3.0])
     fake_target = (time[:, None] + np.arange(3)) % 3 == 0
-    return time, {"state": state, "dz": dz, "fake_target": fake_target}
+    return {"state": state, "dz": dz, "fake_target": fake_target}
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +78,33 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         writer.set_attribute("note", "written by the tests")
     return path
+
+
+# A late start and uneven gaps (1, 6, 11, 5, 10, ...) over three chunks of 16: an export that
+# wrote positions 0..n-1, or shifted, dropped or repeated steps, differs from them.
+LATE_STEPS = 1000 + np.concatenate(([0], np.cumsum(1 + np.arange(43) * 5 % 11)))
+LATE_SNAPSHOTS = [int(LATE_STEPS[0]), int(LATE_STEPS[-1])]
+
+
+@pytest.fixture(scope="module")
+def late_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete store of the steps ``LATE_STEPS``, written in two runs (stopped, reopened)."""
+    path = tmp_path_factory.mktemp("late") / "late.zarr"
+    with pytest.raises(KeyboardInterrupt), make_store(path) as writer:
+        writer.append(LATE_STEPS[:21], values_at(LATE_STEPS[:21]))
+        writer.snapshot_weights(LATE_SNAPSHOTS[0], np.arange(6) / 10, np.zeros(6))
+        raise KeyboardInterrupt
+    with RunStore.reopen(path) as writer:
+        writer.append(LATE_STEPS[21:], values_at(LATE_STEPS[21:]))
+        writer.snapshot_weights(LATE_SNAPSHOTS[1], np.arange(6) / 7, np.full(6, 0.5))
+    return path
+
+
+def late_expected() -> dict[str, np.ndarray]:
+    """The trajectory of ``late_store``, in the declared dtypes."""
+    values = values_at(LATE_STEPS)
+    values["state"] = values["state"].astype(np.float32)
+    return values
 
 
 def zarr_group(path: Path, group: str) -> xr.Dataset:
@@ -443,3 +475,67 @@ def test_an_interrupted_export_exits_130_and_leaves_nothing(
     assert main(["export", str(store), "--format", "netcdf", "-o", str(output)]) == EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
     assert len(written) == 3 and listing(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# the step numbers of a run that starts late, with gaps
+
+
+def test_netcdf_keeps_the_step_numbers_of_a_late_irregular_run(
+    late_store: Path, tmp_path: Path
+) -> None:
+    files = export_run(late_store, "netcdf", tmp_path / "late.nc")
+    with xr.open_dataset(files[1], engine="scipy") as trajectory:
+        assert trajectory.attrs["steps_done"] == len(LATE_STEPS)
+        assert trajectory["time"].attrs["neurosim_dtype"] == "int64"
+        assert trajectory["time"].values.tolist() == LATE_STEPS.tolist()
+        for name, values in late_expected().items():
+            np.testing.assert_array_equal(trajectory[name].values, values, err_msg=name)
+        step = int(LATE_STEPS[16])  # the first step of the second chunk
+        assert trajectory["dz"].sel(time=step, neuron=4).item() == np.sin(step) * 3.0
+    with xr.open_dataset(files[2], engine="scipy") as weights:
+        assert weights["snapshot_time"].values.tolist() == LATE_SNAPSHOTS
+
+
+def test_csv_keeps_the_step_numbers_of_a_late_irregular_run(
+    late_store: Path, tmp_path: Path
+) -> None:
+    export_run(late_store, "csv", tmp_path / "late.csv")
+    trajectory = pd.read_csv(tmp_path / "late.csv" / "trajectory.csv")
+    assert list(trajectory.columns) == TRAJECTORY_COLUMNS
+    # rows run over (time, copy, neuron): each step's 2 x 3 rows, in the order of the steps
+    assert trajectory["time"].tolist() == np.repeat(LATE_STEPS, 2 * 3).tolist()
+    expected = late_expected()
+    np.testing.assert_array_equal(
+        trajectory["state"].to_numpy(np.float32).reshape(-1, 2, 3), expected["state"]
+    )
+    for name in ("dz", "fake_target"):  # over (time, neuron), repeated along copy
+        by_step = trajectory[name].to_numpy().reshape(-1, 2, 3)
+        np.testing.assert_array_equal(by_step[:, 0], expected[name], err_msg=name)
+        np.testing.assert_array_equal(by_step[:, 1], expected[name], err_msg=name)
+    weights = pd.read_csv(tmp_path / "late.csv" / "weights.snapshot-edge.csv")
+    assert weights["snapshot_time"].tolist() == np.repeat(LATE_SNAPSHOTS, 6).tolist()
+
+
+def test_npz_keeps_the_step_numbers_of_a_late_irregular_run(
+    late_store: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "late.npz"
+    export_run(late_store, "npz", output)
+    with np.load(output) as data:
+        assert data["trajectory/time"].dtype == np.int64
+        np.testing.assert_array_equal(data["trajectory/time"], LATE_STEPS)
+        for name, values in late_expected().items():
+            np.testing.assert_array_equal(data[f"trajectory/{name}"], values, err_msg=name)
+        assert data["weights/snapshot_time"].tolist() == LATE_SNAPSHOTS
+        assert json.loads(str(data["attributes"]))["steps_done"] == len(LATE_STEPS)
+
+
+def test_inspect_counts_the_steps_of_a_late_irregular_run(late_store: Path, capsys) -> None:
+    assert main(["inspect", str(late_store)]) == EXIT_OK
+    printed = capsys.readouterr().out
+    # the number of steps recorded, not the last step number
+    assert f"status: complete; steps done: {len(LATE_STEPS)}\n" in printed
+    assert f"  trajectory/time: (time) ({len(LATE_STEPS)},)\n" in printed
+    assert f"  trajectory/state: (time, copy, neuron) ({len(LATE_STEPS)}, 2, 3)\n" in printed
+    assert "  weights/snapshot_time: (snapshot) (2,)\n" in printed

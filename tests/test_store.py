@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
+import xarray as xr
 import zarr
 
 from neurosim.errors import ValidationError
@@ -25,8 +27,6 @@ from neurosim.recording import (
     open_run,
     stop_on_signals,
 )
-
-xr = pytest.importorskip("xarray")
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -61,14 +61,25 @@ def make_store(path: Path, **overrides: Any) -> RunStore:
     return RunStore.create(path, **arguments)
 
 
-def steps(start: int, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Steps ``start..start+count-1`` with values that depend on the step, for every spec."""
-    time_values = np.arange(start, start + count, dtype=np.int64)
+def values_at(time_values: np.ndarray) -> dict[str, np.ndarray]:
+    """Every spec's values at the steps ``time_values``, each a function of the step number."""
     offsets = np.arange(2 * 2 * 3, dtype=np.float64).reshape(2, 2, 3)
     state = time_values[:, None, None, None] + offsets / 100
     dz = np.sin(time_values)[:, None] * np.array([1.0, -2.0, 3.0])
     fake_target = (time_values[:, None] + np.arange(3)) % 3 == 0
-    return time_values, {"state": state, "dz": dz, "fake_target": fake_target}
+    return {"state": state, "dz": dz, "fake_target": fake_target}
+
+
+def steps(start: int, count: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Steps ``start..start+count-1`` with values that depend on the step, for every spec."""
+    time_values = np.arange(start, start + count, dtype=np.int64)
+    return time_values, values_at(time_values)
+
+
+def steps_of(time_values: npt.ArrayLike) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The steps ``time_values`` (any step numbers) with their values, as ``append`` takes them."""
+    time_values = np.asarray(time_values, dtype=np.int64)
+    return time_values, values_at(time_values)
 
 
 def read_trajectory(path: Path) -> dict[str, np.ndarray]:
@@ -77,7 +88,12 @@ def read_trajectory(path: Path) -> dict[str, np.ndarray]:
 
 
 def expected_trajectory(count: int) -> dict[str, np.ndarray]:
-    time_values, values = steps(0, count)
+    return expected_at(np.arange(count, dtype=np.int64))
+
+
+def expected_at(time_values: np.ndarray) -> dict[str, np.ndarray]:
+    """What the store holds for the steps ``time_values``, in the declared dtypes."""
+    values = values_at(time_values)
     values["state"] = values["state"].astype(np.float32)
     return {"time": time_values, **values}
 
@@ -473,8 +489,9 @@ while True:  # forever, flushing often, until killed
     store.append(time, {"state": time[:, None] * np.arange(1.0, 5.0)})
     store.flush()
     step += count
-    if step > 100 and not ready.exists():
-        ready.write_text(str(store.steps_done))
+    if step > 100 and not ready.exists():  # written whole, then renamed: never read half
+        ready.with_suffix(".partial").write_text(str(store.steps_done))
+        ready.with_suffix(".partial").rename(ready)
 """
 
 
@@ -597,3 +614,164 @@ def test_a_checkpoint_cut_short_leaves_the_previous_one_in_force(
     arrays, attributes = open_run(path).checkpoint()
     assert attributes == {"stage": 1}
     np.testing.assert_array_equal(arrays["state"], np.zeros(4))
+
+
+# --------------------------------------------------------------------------------------------
+# the time axis holds the step numbers given, whatever they are
+
+# A late start and uneven gaps (1, 6, 11, 5, 10, ...): a store that wrote positions 0..n-1, or
+# shifted, dropped or repeated a chunk, holds other step numbers or other values at them.
+LATE_STEPS = 1000 + np.concatenate(([0], np.cumsum(1 + np.arange(59) * 5 % 11)))
+
+
+def assert_holds_exactly(path: Path, time_values: np.ndarray) -> None:
+    """The store holds the steps ``time_values``, each with its values, and no other step,
+    as ``open_run`` and as xarray read it."""
+    expected = expected_at(np.asarray(time_values, dtype=np.int64))
+    reader = open_run(path)
+    assert reader.steps_done == len(time_values)
+    for name, values in expected.items():
+        stored = reader.array("trajectory", name)
+        assert stored.dtype == values.dtype, name
+        np.testing.assert_array_equal(stored, values, err_msg=name)
+    trajectory = xr.open_zarr(path, group="trajectory")
+    assert trajectory.indexes["time"].tolist() == expected["time"].tolist()
+    for name in SPECS:
+        np.testing.assert_array_equal(trajectory[name].values, expected[name], err_msg=name)
+    # a zarr reader that ignores consolidated metadata reads each array's own shape
+    own = zarr.open_group(path, path="trajectory", mode="r", use_consolidated=False)
+    np.testing.assert_array_equal(own["time"][...], expected["time"])
+
+
+def test_late_irregular_steps_are_stored_as_step_numbers_across_chunks(tmp_path: Path) -> None:
+    path = tmp_path / "late.zarr"
+    with make_store(path) as store:  # time_chunk 16
+        store.append(*steps_of(LATE_STEPS[:18]))  # fills chunk 0 through the buffer, 2 left
+        store.flush()  # a partial chunk on disk
+        assert_holds_exactly(path, LATE_STEPS[:18])
+        store.append(*steps_of(LATE_STEPS[18:48]))  # written straight: the partial, then whole
+        assert store.buffered_steps == 0
+        assert_holds_exactly(path, LATE_STEPS[:48])
+        store.append(*steps_of(LATE_STEPS[48:53]))
+        store.append(*steps_of(LATE_STEPS[53:]))  # buffered until close
+    assert_holds_exactly(path, LATE_STEPS)
+
+    trajectory = xr.open_zarr(path, group="trajectory")
+    for position in (0, 15, 16, 17, 47, 48, 59):  # either side of every chunk boundary
+        step = int(LATE_STEPS[position])
+        np.testing.assert_array_equal(
+            trajectory["dz"].sel(time=step).values, np.sin(step) * np.array([1.0, -2.0, 3.0])
+        )
+        assert trajectory["state"].sel(time=step, batch=1, copy=0, neuron=4).item() == (
+            np.float32(step + 0.08)
+        )
+    with pytest.raises(KeyError):
+        trajectory["dz"].sel(time=1002)  # between two recorded steps: not a label
+
+
+def test_a_reopened_store_goes_on_with_the_given_step_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "reopened.zarr"
+    with pytest.raises(KeyboardInterrupt), make_store(path) as store:
+        store.append(*steps_of(LATE_STEPS[:21]))  # 16 written, 5 written when interrupted
+        raise KeyboardInterrupt
+    assert_holds_exactly(path, LATE_STEPS[:21])
+    with pytest.raises(KeyboardInterrupt), RunStore.reopen(path) as store:
+        assert store.steps_done == 21
+        store.append(*steps_of(LATE_STEPS[21:40]))  # completes chunk 1, 8 steps into chunk 2
+        raise KeyboardInterrupt
+    assert_holds_exactly(path, LATE_STEPS[:40])
+    # what a writer killed before its commit leaves past steps_done: steps beyond any given
+    for name in ("time", *SPECS):
+        stale = zarr.open_array(path / "trajectory" / name, mode="r+")
+        stale.resize((64, *stale.shape[1:]))
+        if name == "time":
+            stale[40:] = 9000 + np.arange(24)
+    with RunStore.reopen(path) as store:
+        store.append(*steps_of(LATE_STEPS[40:]))
+    assert open_run(path).status == "complete"
+    assert_holds_exactly(path, LATE_STEPS)
+
+
+def test_repeated_and_decreasing_steps_within_one_append_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "one-call.zarr"
+    store = make_store(path)
+    store.append(*steps_of([990, 995, 998]))  # buffered
+    bad_calls = [
+        ([1000, 1003, 1003, 1010], "step 1003 is repeated"),
+        ([1000, 1010, 1005], "step 1005 comes after step 1010"),
+        # long enough to fill the buffer's chunk, so a partial write would show on disk
+        ([*LATE_STEPS[:18], LATE_STEPS[17]], f"step {LATE_STEPS[17]} is repeated"),
+        ([*LATE_STEPS[:18], 1001], f"step 1001 comes after step {LATE_STEPS[17]}"),
+    ]
+    for time_values, message in bad_calls:
+        with pytest.raises(ValidationError, match=re.escape(message)):
+            store.append(*steps_of(time_values))
+        assert (store.steps_appended, store.steps_done) == (3, 0), time_values
+        assert open_run(path).steps_done == 0, time_values
+    store.append(*steps_of(LATE_STEPS[:18]))
+    store.close()
+    assert_holds_exactly(path, np.concatenate(([990, 995, 998], LATE_STEPS[:18])))
+
+
+@pytest.mark.parametrize("last_step_is", ["buffered", "written", "reopened"])
+def test_steps_that_repeat_or_precede_earlier_appends_are_refused(
+    tmp_path: Path, last_step_is: str
+) -> None:
+    path = tmp_path / "across-calls.zarr"
+    earlier = LATE_STEPS[:16] if last_step_is == "written" else LATE_STEPS[:21]
+    store = make_store(path)
+    store.append(*steps_of(earlier[:7]))
+    store.append(*steps_of(earlier[7:]))
+    if last_step_is == "written":  # a whole chunk: on disk, nothing buffered
+        assert (store.steps_done, store.buffered_steps) == (16, 0)
+    if last_step_is == "reopened":
+        store.close("interrupted", "stopped to be reopened")
+        store = RunStore.reopen(path)
+    last = int(earlier[-1])
+    bad_calls = [
+        ([last, last + 4], f"after step {last} in {path}: step {last} is repeated"),
+        ([last - 1], f"step {last - 1} comes after step {last}"),
+        ([int(earlier[3]), last + 10], f"step {earlier[3]} comes after step {last}"),
+    ]
+    for time_values, message in bad_calls:
+        with pytest.raises(ValidationError, match=re.escape(message)):
+            store.append(*steps_of(time_values))
+        assert store.steps_appended == len(earlier), time_values
+    store.append(*steps_of([last + 1, last + 40]))  # the steps after the last are still free
+    store.close()
+    assert_holds_exactly(path, np.concatenate((earlier, [last + 1, last + 40])))
+
+
+def test_a_repeated_or_earlier_snapshot_time_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "snapshots.zarr"
+    weights = [np.arange(6.0) + index for index in range(3)]
+    bias = [np.full(N_NEURONS, float(index)) for index in range(3)]
+    store = make_store(path)
+    store.snapshot_weights(1000, weights[0], bias[0])
+    store.snapshot_weights(1250, weights[1], bias[1])
+
+    def assert_snapshots(times: list[int]) -> None:
+        reader = open_run(path)
+        assert reader.snapshots_done == len(times)
+        np.testing.assert_array_equal(reader.array("weights", "snapshot_time"), times)
+        np.testing.assert_array_equal(reader.array("weights", "W"), weights[: len(times)])
+        np.testing.assert_array_equal(reader.array("weights", "b"), bias[: len(times)])
+        assert xr.open_zarr(path, group="weights")["snapshot_time"].values.tolist() == times
+        own = zarr.open_group(path, path="weights", mode="r", use_consolidated=False)
+        assert own["snapshot_time"][...].tolist() == times
+
+    for refused in (1250, 1100, 1000):
+        with pytest.raises(
+            ValidationError, match=f"time {refused} is not after the last snapshot's, 1250"
+        ):
+            store.snapshot_weights(refused, weights[2] + 100, bias[2] + 100)
+        assert store.snapshots_done == 2
+    assert_snapshots([1000, 1250])
+    store.close("interrupted", "stopped to be reopened")
+    store = RunStore.reopen(path)
+    with pytest.raises(ValidationError, match="time 1250 is not after the last snapshot's, 1250"):
+        store.snapshot_weights(1250, weights[2] + 100, bias[2] + 100)
+    assert_snapshots([1000, 1250])
+    store.snapshot_weights(1251, weights[2], bias[2])
+    store.close()
+    assert_snapshots([1000, 1250, 1251])

@@ -504,13 +504,18 @@ class RunStore:
                 f"{times.shape} and dtype {times.dtype}"
             )
         n_steps = len(times)
-        if n_steps and (
-            np.any(np.diff(times.astype(np.int64)) <= 0)
-            or (self._last_time is not None and int(times[0]) <= self._last_time)
-        ):
+        # the steps already appended end at _last_time: the new ones must go on from there
+        sequence = times.astype(np.int64)
+        if self._last_time is not None:
+            sequence = np.concatenate(([self._last_time], sequence))
+        backwards = np.flatnonzero(np.diff(sequence) <= 0)
+        if n_steps and backwards.size:
+            earlier, later = int(sequence[backwards[0]]), int(sequence[backwards[0] + 1])
+            after = "" if self._last_time is None else f" after step {self._last_time}"
             raise ValidationError(
-                f"append: time must increase strictly, got {_preview(times)} after step "
-                f"{self._last_time} in {self._path}"
+                f"append: time must increase strictly, got {_preview(times)}{after} in "
+                f"{self._path}: step {later} "
+                + ("is repeated" if later == earlier else f"comes after step {earlier}")
             )
         given = {}
         for name, value in values.items():
