@@ -240,6 +240,9 @@ def _inspect(arguments: argparse.Namespace) -> int:
         f"seed {attributes.get('seed')}), neurosim {attributes.get('neurosim_version')}"
     )
     print(f"status: {run.status_description}; steps done: {run.steps_done}")
+    if "trajectory" in run.groups() and run.steps_done:
+        time = run.array("trajectory", "time")
+        print(f"recorded steps: {time[0]} to {time[-1]}")
     counters = attributes.get("event_counters")
     if counters:
         print(

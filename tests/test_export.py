@@ -534,8 +534,9 @@ def test_npz_keeps_the_step_numbers_of_a_late_irregular_run(
 def test_inspect_counts_the_steps_of_a_late_irregular_run(late_store: Path, capsys) -> None:
     assert main(["inspect", str(late_store)]) == EXIT_OK
     printed = capsys.readouterr().out
-    # the number of steps recorded, not the last step number
+    # the number of steps recorded, not the last step number, and the first and last step
     assert f"status: complete; steps done: {len(LATE_STEPS)}\n" in printed
+    assert f"recorded steps: {LATE_STEPS[0]} to {LATE_STEPS[-1]}\n" in printed
     assert f"  trajectory/time: (time) ({len(LATE_STEPS)},)\n" in printed
     assert f"  trajectory/state: (time, copy, neuron) ({len(LATE_STEPS)}, 2, 3)\n" in printed
     assert "  weights/snapshot_time: (snapshot) (2,)\n" in printed
