@@ -34,6 +34,11 @@ from neurosim.data import (
 )
 from neurosim.errors import DataError, ValidationError
 
+try:
+    from tests.real_data import REQUIRE_DATA, real_mnist
+except ImportError:  # pytest put tests/ itself on sys.path
+    from real_data import REQUIRE_DATA, real_mnist
+
 REAL_DATA = Path(
     os.environ.get("NEUROSIM_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
@@ -377,14 +382,32 @@ def test_cli_data_fetch(tmp_path, monkeypatch, mirrors, capsys) -> None:
     assert str(tmp_path / "environment" / "mnist") in error
 
 
-@pytest.mark.skipif(
-    not any(
-        (folder / NAMES["train_images"]).is_file() for folder in (REAL_DATA, REAL_DATA / "mnist")
-    ),
-    reason=f"no MNIST in {REAL_DATA}",
-)
+def test_missing_real_data_is_skipped_unless_required(tmp_path, monkeypatch) -> None:
+    """Without NEUROSIM_REQUIRE_DATA a real-data test skips where the data set is absent; with
+    it set to 1 (as CI does wherever it sets NEUROSIM_DATA) it fails, naming where it looked."""
+    nowhere = tmp_path / "nowhere"
+    for unset in (None, "0", ""):
+        if unset is None:
+            monkeypatch.delenv(REQUIRE_DATA, raising=False)
+        else:
+            monkeypatch.setenv(REQUIRE_DATA, unset)
+        with pytest.raises(pytest.skip.Exception, match="MNIST not found"):
+            real_mnist(nowhere)
+    monkeypatch.setenv(REQUIRE_DATA, "1")
+    with pytest.raises(pytest.fail.Exception, match=f"{REQUIRE_DATA}=1") as raised:
+        real_mnist(nowhere)
+    assert f"{nowhere / 'mnist'} (--data-dir)" in str(raised.value)
+    # a data set that is there is returned whatever the variable says
+    monkeypatch.setitem(DATASETS, "mnist", tiny_spec())
+    found = write_tiny(tmp_path / "found" / "mnist")
+    assert real_mnist(found.parent).source == found
+
+
 def test_real_mnist() -> None:
-    dataset = load_dataset("mnist", REAL_DATA)
+    """The real MNIST in ``NEUROSIM_DATA`` (else ../shared/data): skipped where it is absent,
+    failed there when ``NEUROSIM_REQUIRE_DATA=1``."""
+    dataset = real_mnist(REAL_DATA)
+    assert dataset.source in (REAL_DATA, REAL_DATA / "mnist")
     assert dataset.verified
     assert dataset.train_images.shape == (60000, 784) and dataset.test_images.shape == (10000, 784)
     assert len(dataset.test_labels) == 10000

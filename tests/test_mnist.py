@@ -1,5 +1,6 @@
 """The MNIST experiment (aSTDP paper, section 3.1): key checks, the whole pipeline on a tiny
-synthetic data set, and the small scenario on the real MNIST."""
+synthetic data set (which it must learn), the readout and generation on networks built by
+hand to know the tiny classes, and the small scenario on the real MNIST."""
 
 from __future__ import annotations
 
@@ -15,11 +16,18 @@ import xarray as xr
 
 from neurosim.backends.sync import SyncSimulator
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, main
-from neurosim.data import Dataset, DatasetNotFoundError, Place, load_dataset
+from neurosim.data import Dataset, Place
 from neurosim.errors import ValidationError
 from neurosim.experiments import mnist
+from neurosim.model.network import CompiledNetwork
+from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunInterrupted, open_run
 from neurosim.scenario.schema import check_scenario, load_scenario
+
+try:
+    from tests.real_data import real_mnist
+except ImportError:  # pytest put tests/ itself on sys.path
+    from real_data import real_mnist
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 SMALL = SCENARIOS / "mnist_astdp_supervised_small.toml"
@@ -50,16 +58,27 @@ settle_max_steps = 50
 """
 
 
+def _class_blocks() -> np.ndarray:
+    """(10, 784) booleans: the pixels of each tiny class's 7 x 7 block (class k at row k // 4,
+    column k % 4 of a grid of blocks)."""
+    blocks = np.zeros((10, 28, 28), dtype=bool)
+    for label in range(10):
+        row, column = divmod(label, 4)
+        blocks[label, 7 * row : 7 * row + 7, 7 * column : 7 * column + 7] = True
+    return blocks.reshape(10, 784)
+
+
+CLASS_BLOCKS = _class_blocks()
+
+
 def _tiny_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Ten classes, each a bright 7 x 7 block at its own place on a noisy background."""
 
     def digits(n: int) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(0, 10, size=n).astype(np.uint8)
-        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
-        for image, label in zip(images, labels, strict=True):
-            row, column = divmod(int(label), 4)
-            image[7 * row : 7 * row + 7, 7 * column : 7 * column + 7] = 255
-        return images.reshape(n, 784), labels
+        images = rng.integers(0, 40, size=(n, 784)).astype(np.uint8)
+        images[CLASS_BLOCKS[labels]] = 255
+        return images, labels
 
     train_images, train_labels = digits(200)
     test_images, test_labels = digits(80)
@@ -131,6 +150,17 @@ def _with(text: str, **keys: object) -> str:
     return "\n".join(kept + added) + "\n"
 
 
+# TINY is too small to learn (it runs the pipeline); with the small scenario's alpha, betas and
+# alpha decay, 64 hidden neurons and four epochs it learns the tiny classes in seconds
+LEARNING = _with(
+    TINY.replace("alpha = 0.03", "alpha = 0.04\nbeta_small = 0.5\nbeta_large = 1.0"),
+    hidden=[64],
+    epochs=4,
+    alpha_decay=0.5,
+    settle_digits=0,
+)
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> tuple[Path, list[str]]:
     return _run_tiny(tmp_path_factory.mktemp("mnist"), TINY)
@@ -162,7 +192,8 @@ def test_tiny_pipeline_writes_every_metric_with_its_dims(tiny_run) -> None:
     assert 1 <= metrics["steps_to_settle"].values[0] <= 50
     assert 0 <= metrics["steps_to_decide"].values[0] <= 50
     assert "generated_images" not in metrics
-    # learning is tested on the real data below; here only the pipeline
+    # learning is tested by test_tiny_classes_are_learned_far_above_chance and on the real
+    # data below; here only the pipeline
     for name in ("validation_accuracy", "test_accuracy"):
         assert np.all((metrics[name].values >= 0.0) & (metrics[name].values <= 1.0))
 
@@ -177,9 +208,162 @@ def test_generate_mode_stores_judged_images_and_plots_them(generate_run, tmp_pat
     assert 0.0 <= float(metrics["generated_recognised"].values[0]) <= 1.0
     # the tiny classes (one bright block each) are easy for the judge
     assert float(metrics["judge_accuracy"].values) > 0.9
+    # the stored share is the judge's verdict on the stored images, each with its row's label
+    dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
+    table = check_scenario(open_run(out).attributes["scenario"], None).settings["experiment"]
+    judge = mnist._fit_judge(dataset, *mnist.split_indices(table, dataset))
+    labels = np.repeat(np.arange(10), 3)
+    assert float(metrics["generated_recognised"].values[0]) == pytest.approx(
+        judge.recognised(images.values[0].reshape(30, 784), labels)
+    )
     image = tmp_path / "generate.png"
     assert main(["plot", str(out), "-o", str(image)]) == EXIT_OK
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("mode", ["supervised", "unsupervised"])
+def test_tiny_classes_are_learned_far_above_chance(tmp_path, mode) -> None:
+    """Four epochs of the 160 tiny training digits (784-64-10, ``LEARNING``), seed 0, measured:
+    supervised, validation 0.325, 0.875, 1.0, 0.975 after the epochs and test accuracy 0.983;
+    unsupervised (the label in-painted), 0.5, 0.9, 1.0, 0.975 and 0.983; chance is 0.1 (seeds
+    1-3 gave test accuracies of 0.83-0.98). A prediction read from the wrong neurons, or a
+    network that does not learn, stays near chance."""
+    out, _ = _run_tiny(tmp_path, _with(LEARNING, mode=mode))
+    metrics = xr.open_zarr(out, group="metrics")
+    assert float(metrics["test_accuracy"].values[0]) >= 0.9
+    validation = metrics["validation_accuracy"].values[0]
+    assert validation[-1] >= 0.9
+    assert validation[-1] >= validation[0] + 0.3  # learned over the epochs, not at the start
+
+
+def test_prediction_is_the_argmax_of_the_output_states(monkeypatch) -> None:
+    """``predict`` reads each digit's label as the output neuron with the largest state, in the
+    order of ``indices``, batch after batch: output states made up so that the label's neuron
+    is largest, another one smallest, and the inputs and hidden neurons larger still, give back
+    exactly the labels (argmin, an output shifted by one or another slice would not)."""
+    layout = mnist.Layout(800, slice(0, 784), slice(790, 800))
+    labels = np.array([3, 0, 9, 5, 1, 7, 2, 8, 6, 4, 9, 0])
+    rng = np.random.default_rng(0)
+    states = np.empty((len(labels), 800))
+    states[:, :784] = 9.0
+    states[:, 784:790] = 5.0
+    states[:, 790:] = rng.uniform(-0.5, 0.3, size=(len(labels), 10))
+    rows = np.arange(len(labels))
+    states[rows, 790 + labels] = 0.6
+    states[rows, 790 + (labels + 5) % 10] = -0.9  # argmin points elsewhere
+    shown: list[np.ndarray] = []
+
+    def made_up_states(network, params, layout, images, indices, *, steps, batch_size, seed):
+        for start in range(0, len(indices), batch_size):
+            batch = indices[start : start + batch_size]
+            shown.append(batch)
+            yield states[batch]
+
+    monkeypatch.setattr(mnist, "relaxed_states", made_up_states)
+    order = np.array([5, 2, 11, 0, 7, 1, 10, 3, 8, 4, 9, 6])
+    predicted = mnist.predict(
+        None, None, layout, np.zeros((12, 784)), order, steps=1, batch_size=5, seed=0
+    )
+    assert len(shown) == 3
+    np.testing.assert_array_equal(predicted, labels[order])
+
+
+def _hand_built_network(
+    params: ModelParameters, direction: str
+) -> tuple[CompiledNetwork, mnist.Layout]:
+    """784-10-10 (``build_network([10], ...)``) with weights set by hand so that it knows the
+    tiny classes without training: hidden neuron k stands for class k. ``direction``
+    "recognise": the pixels of class k's block excite hidden k, which excites output k;
+    "generate": output k excites hidden k, which excites class k's block. Nothing feeds back,
+    so what is clamped alone decides the rest. With TINY's model (betas 0.25 / 0.4,
+    sigmoid4_centred) a clamped block pixel's rate is about 0.23 and a background pixel's
+    0.12; a label clamped with three times the betas has rate 0.43, the other outputs 0.12.
+    Each hidden bias sits halfway between its neuron's drive with and without its class; the
+    last layer's bias keeps dark what no active hidden neuron drives."""
+    network, layout = mnist.build_network([10], params, seed=0)
+    hidden = np.flatnonzero(network.hidden)
+    outputs = np.arange(network.n_neurons)[layout.outputs]
+    weights = np.zeros((network.n_neurons, network.n_neurons))
+    network.bias[:] = 0.0
+    for label in range(10):
+        block = np.flatnonzero(CLASS_BLOCKS[label])
+        if direction == "recognise":
+            weights[block, hidden[label]] = 0.4
+            weights[hidden[label], outputs[label]] = 2.0
+        else:
+            weights[outputs[label], hidden[label]] = 7.0
+            weights[hidden[label], block] = 2.0
+    if direction == "recognise":
+        network.bias[hidden] = -3.5
+        network.bias[outputs] = -0.8
+    else:
+        network.bias[hidden] = -1.75
+        network.bias[layout.inputs] = -0.7
+    network.set_edge_weights(weights[network.edge_pre, network.edge_post])
+    return network, layout
+
+
+def test_a_network_that_knows_the_classes_predicts_every_label() -> None:
+    """On the hand-built recognising network (``_hand_built_network``) all 80 tiny test digits
+    are predicted right, in batches of 8 whose state carries over from digit to digit as in
+    evaluation (measured 80 of 80 for simulator seeds 0-4); the label's output settles at
+    0.59-0.65 and every other output at -0.17 (measured)."""
+    params = check_scenario(tomllib.loads(TINY)).phase_parameters[0]
+    network, layout = _hand_built_network(params, "recognise")
+    arrays = _tiny_arrays(np.random.default_rng(0))
+    images, labels = arrays["test_images"], arrays["test_labels"]
+    indices = np.arange(len(labels))
+    settings = {"steps": 20, "batch_size": 8, "seed": 0}
+    predicted = mnist.predict(network, params, layout, images, indices, **settings)
+    np.testing.assert_array_equal(predicted, labels)
+    outputs = np.concatenate(
+        list(mnist.relaxed_states(network, params, layout, images, indices, **settings))
+    )[:, layout.outputs]
+    own = outputs[indices, labels]
+    others = np.where(np.eye(10, dtype=bool)[labels], np.nan, outputs)
+    assert own.min() > 0.5 and np.nanmax(others) < 0.0
+
+
+def test_generated_images_show_their_label_on_a_network_that_knows_the_classes() -> None:
+    """The experiment's generation (``_generation``: ``generate`` with the label clamped, then
+    the judge) on the hand-built generating network (``_hand_built_network``), 3 images per
+    label, 40 steps, betas times 3: every image lights its own label's block (block mean
+    0.58-0.76, and 0.57 at least over simulator seeds 0-4) and leaves every other pixel dark
+    (0.0), lies nearest to its own class's mean training image, and the judge recognises all
+    of them (measured 1.0), against 0.1 by chance. A generator that does not clamp the label
+    gives every label the same blank image."""
+    scenario = check_scenario(tomllib.loads(TINY))
+    params = scenario.phase_parameters[0]
+    table = {
+        **scenario.settings["experiment"],
+        "generate_samples": 3,
+        "generate_steps": 40,
+        "generate_beta_scale": 3.0,
+    }
+    network, layout = _hand_built_network(params, "generate")
+    dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
+    train, validation = mnist.split_indices(table, dataset)
+    judge = mnist._fit_judge(dataset, train, validation)
+    results = mnist._Results(1, 1, 3, np.zeros(0, dtype=np.int64))
+    mnist._generation(results, 0, network, params, layout, judge, table)
+    images = results.generated_images[0]  # (label, sample, pixel)
+    for label in range(10):
+        own = images[label][:, CLASS_BLOCKS[label]]
+        rest = images[label][:, ~CLASS_BLOCKS[label]]
+        assert own.mean(axis=1).min() > 0.4, label
+        assert rest.max() < 0.1, label
+    class_means = np.stack(
+        [
+            dataset.train_images[dataset.train_labels == label].mean(axis=0) / 255
+            for label in range(10)
+        ]
+    )
+    distances = ((images[:, :, None, :] - class_means) ** 2).sum(axis=-1)
+    np.testing.assert_array_equal(
+        distances.argmin(axis=-1), np.repeat(np.arange(10), 3).reshape(10, 3)
+    )
+    assert judge.held_out_accuracy > 0.9
+    assert results.generated_recognised[0] >= 0.9
 
 
 def test_learning_curve_reads_the_network_between_batches(tmp_path) -> None:
@@ -615,11 +799,9 @@ def _run_on_real_mnist(
     folder: Path, scenario: Path, model: dict[str, object] | None = None, **experiment: object
 ) -> xr.Dataset:
     """The metrics of ``scenario`` run on the real MNIST with ``model`` and ``experiment``
-    keys set (skipped where the data set is not found)."""
-    try:
-        load_dataset("mnist")
-    except DatasetNotFoundError:
-        pytest.skip("MNIST not found (set NEUROSIM_DATA)")
+    keys set (where the data set is not found: skipped, or failed with
+    NEUROSIM_REQUIRE_DATA=1; tests/real_data.py)."""
+    real_mnist()
     out = folder / f"{scenario.stem}.zarr"
     keys = {f"model.{key}": value for key, value in (model or {}).items()}
     keys |= {f"experiment.{key}": value for key, value in experiment.items()}
@@ -628,17 +810,20 @@ def _run_on_real_mnist(
     return xr.open_zarr(out, group="metrics")
 
 
-def test_small_scenario_on_real_mnist_reaches_80_percent(tmp_path) -> None:
-    """The CI variant: 6,000 training digits, one epoch, 1,000 test digits (0.818 to 0.822
-    over seeds 0, 1 and 2; docs/mnist-findings.md)."""
+def test_small_scenario_on_real_mnist_reaches_81_percent(tmp_path) -> None:
+    """The CI variant: 6,000 training digits, one epoch, 1,000 test digits. Measured (seed 0,
+    the scenario's): test accuracy 0.826, validation 0.867 (seeds 1 and 2: test 0.826 and
+    0.822, validation 0.853 and 0.823)."""
     metrics = _run_on_real_mnist(tmp_path, SMALL)
     assert metrics["confusion"].values.sum() == 1000
-    assert float(metrics["test_accuracy"].values[0]) >= 0.80
+    assert float(metrics["test_accuracy"].values[0]) >= 0.81
+    assert float(metrics["validation_accuracy"].values[0, -1]) >= 0.84
 
 
 def test_unsupervised_in_painting_on_real_mnist_is_far_above_chance(tmp_path) -> None:
     """Image and label learned as one pattern, the label in-painted from the image: 3,000
-    training digits (validation 0.77; docs/mnist-findings.md), against 0.1 by chance."""
+    training digits, against 0.1 by chance. Measured: test accuracy 0.802 on the first 500
+    test digits, validation 0.799."""
     metrics = _run_on_real_mnist(
         tmp_path,
         SCENARIOS / "mnist_astdp_unsupervised.toml",
@@ -649,16 +834,17 @@ def test_unsupervised_in_painting_on_real_mnist_is_far_above_chance(tmp_path) ->
         epochs=1,
         eval_batch_size=500,
     )
-    assert float(metrics["test_accuracy"].values[0]) >= 0.6
+    assert float(metrics["test_accuracy"].values[0]) >= 0.78
+    assert float(metrics["validation_accuracy"].values[0, -1]) >= 0.77
 
 
 def test_mstdp_learns_real_mnist_with_the_scenarios_settings(tmp_path) -> None:
     """The MSTDP scenario with 256 hidden neurons instead of 2048 and 4,000 training digits
     (batch 1, 320 steps per digit), at the alpha measured for 256 (3e-4; the scenario's 1e-4
-    is for 2048, whose label neurons have eight times the inputs): test accuracy 0.408 on
-    the first 500 test digits, against 0.1 by chance and 0.096 with model.beta = 0.8
-    (docs/mnist-findings.md, fifth round); its learning curve on the first 300 validation digits,
-    0.063, 0.183, 0.360 and 0.430 after 1,000 to 4,000 digits."""
+    is for 2048, whose label neurons have eight times the inputs). Measured: test accuracy
+    0.382 on the first 500 test digits, against 0.1 by chance and 0.096 with model.beta =
+    0.8 (docs/mnist-findings.md, fifth round); its learning curve on the first 300 validation
+    digits, 0.060, 0.187, 0.377 and 0.393 after 1,000 to 4,000 digits."""
     metrics = _run_on_real_mnist(
         tmp_path,
         SCENARIOS / "mnist_mstdp.toml",
@@ -669,11 +855,11 @@ def test_mstdp_learns_real_mnist_with_the_scenarios_settings(tmp_path) -> None:
         test_digits=500,
         settle_digits=0,
     )
-    assert float(metrics["test_accuracy"].values[0]) >= 0.25
+    assert float(metrics["test_accuracy"].values[0]) >= 0.35
     # the scenario's learning curve, every 1,000 digits on 300 validation digits, rises
     curve = metrics["learning_curve"]
     assert list(curve["digits"].values) == [1000, 2000, 3000, 4000]
-    assert curve.values[0, -1] >= curve.values[0, 0] + 0.1
+    assert curve.values[0, -1] >= curve.values[0, 0] + 0.25
 
 
 def test_the_event_backend_is_refused_before_anything_is_written(tmp_path, capsys) -> None:

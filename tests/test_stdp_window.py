@@ -178,3 +178,138 @@ def test_default_eps_gives_no_depression_lobe() -> None:
     swapped = window_metrics(offsets, curve(base.replace(eps_small=0.2, eps_large=0.5)), 4)
     assert swapped["peak_depression"] < -0.5 * swapped["peak_potentiation"]
     assert swapped["asymmetry"] < 2
+
+
+def _gaussian(offsets: np.ndarray, centre: float, half_width: float) -> np.ndarray:
+    """A bump of height 1 at ``centre`` that falls to 1/2 at ``centre +- half_width``."""
+    sigma = half_width / np.sqrt(2.0 * np.log(2.0))
+    return np.exp(-((offsets - centre) ** 2) / (2.0 * sigma**2))
+
+
+# Two Gaussian lobes on a baseline, sampled every 2 steps. Each half-width lies halfway between
+# two samples, so the lobe's samples at or above half its peak span exactly its full width at
+# half maximum (3 samples = 6 steps, 5 samples = 10 steps), far from any rounding edge; the
+# lobes are too far apart, and from the ends, to touch each other or the baseline (< 1e-5).
+GAUSS_STEP = 2
+GAUSS_OFFSETS = np.arange(-40, 41, GAUSS_STEP)
+BASELINE = 0.3
+POTENTIATION = {"height": 2.0, "centre": 10, "half_width": 3.0}
+DEPRESSION = {"height": 0.5, "centre": -16, "half_width": 5.0}
+
+
+def _two_lobes(offsets: np.ndarray) -> np.ndarray:
+    return (
+        BASELINE
+        + POTENTIATION["height"]
+        * _gaussian(offsets, POTENTIATION["centre"], POTENTIATION["half_width"])
+        - DEPRESSION["height"] * _gaussian(offsets, DEPRESSION["centre"], DEPRESSION["half_width"])
+    )
+
+
+def test_window_metrics_of_two_gaussian_lobes() -> None:
+    """Peaks, their offsets, widths at half maximum, baseline and asymmetry of a curve whose
+    figures are known: potentiation 2.0 at +10 (FWHM 6), depression -0.5 at -16 (FWHM 10),
+    on a baseline of 0.3."""
+    metrics = window_metrics(GAUSS_OFFSETS, _two_lobes(GAUSS_OFFSETS), GAUSS_STEP)
+    expected = {
+        "far": BASELINE,
+        "raw_max": BASELINE + POTENTIATION["height"],
+        "raw_min": BASELINE - DEPRESSION["height"],
+        "peak_potentiation": POTENTIATION["height"],
+        "peak_potentiation_offset": POTENTIATION["centre"],
+        "peak_depression": -DEPRESSION["height"],
+        "peak_depression_offset": DEPRESSION["centre"],
+        "fwhm_potentiation": 2 * POTENTIATION["half_width"],
+        "fwhm_depression": 2 * DEPRESSION["half_width"],
+        "asymmetry": POTENTIATION["height"] / DEPRESSION["height"],
+    }
+    assert set(metrics) == set(expected)
+    for name, value in expected.items():
+        assert metrics[name] == pytest.approx(value, abs=1e-5), name
+
+
+def test_window_metrics_follow_the_sign_and_the_side_of_each_lobe() -> None:
+    """Post leading is a negative offset and depression a negative change: the same two lobes
+    mirrored (pre and post swapped) keep their signs and widths at mirrored offsets; negated,
+    the lobes swap roles (the former depression lobe is now the potentiation lobe, with its
+    width) and the asymmetry inverts."""
+    mirrored = window_metrics(GAUSS_OFFSETS, _two_lobes(-GAUSS_OFFSETS), GAUSS_STEP)
+    assert mirrored["peak_potentiation"] == pytest.approx(POTENTIATION["height"], abs=1e-5)
+    assert mirrored["peak_potentiation_offset"] == -POTENTIATION["centre"]
+    assert mirrored["peak_depression_offset"] == -DEPRESSION["centre"]
+    assert mirrored["fwhm_potentiation"] == 2 * POTENTIATION["half_width"]
+    assert mirrored["fwhm_depression"] == 2 * DEPRESSION["half_width"]
+    negated = window_metrics(GAUSS_OFFSETS, -_two_lobes(GAUSS_OFFSETS), GAUSS_STEP)
+    assert negated["far"] == pytest.approx(-BASELINE, abs=1e-5)
+    assert negated["peak_potentiation"] == pytest.approx(DEPRESSION["height"], abs=1e-5)
+    assert negated["peak_potentiation_offset"] == DEPRESSION["centre"]
+    assert negated["fwhm_potentiation"] == 2 * DEPRESSION["half_width"]
+    assert negated["peak_depression"] == pytest.approx(-POTENTIATION["height"], abs=1e-5)
+    assert negated["peak_depression_offset"] == POTENTIATION["centre"]
+    assert negated["fwhm_depression"] == 2 * POTENTIATION["half_width"]
+    assert negated["asymmetry"] == pytest.approx(DEPRESSION["height"] / POTENTIATION["height"])
+
+
+def test_window_metrics_of_a_bi_and_poo_exponential_window() -> None:
+    """The classical window, one step apart: ``A+ exp(-t / tau+)`` for t > 0 (pre leads),
+    ``-A- exp(t / tau-)`` for t < 0, no change at 0. Each lobe peaks next to 0 and decays to
+    one side only, to half its peak after ``tau ln 2`` steps (chosen 2.5 and 5.5 steps, away
+    from a sample): the potentiation lobe is the 3 offsets +1..+3, the depression lobe the 6
+    offsets -1..-6."""
+    offsets = np.arange(-120, 121)
+    amplitude_plus, amplitude_minus = 1.0, 0.6
+    tau_plus, tau_minus = 2.5 / np.log(2.0), 5.5 / np.log(2.0)
+    curve = np.where(
+        offsets > 0,
+        amplitude_plus * np.exp(-offsets / tau_plus),
+        -amplitude_minus * np.exp(offsets / tau_minus),
+    )
+    curve[offsets == 0] = 0.0
+    metrics = window_metrics(offsets, curve, 1)
+    peak_plus = amplitude_plus * np.exp(-1.0 / tau_plus)
+    peak_minus = amplitude_minus * np.exp(-1.0 / tau_minus)
+    assert metrics["far"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["peak_potentiation"] == pytest.approx(peak_plus, rel=1e-5)
+    assert metrics["peak_potentiation_offset"] == 1
+    assert metrics["peak_depression"] == pytest.approx(-peak_minus, rel=1e-5)
+    assert metrics["peak_depression_offset"] == -1
+    assert metrics["fwhm_potentiation"] == np.floor(tau_plus * np.log(2.0)) + 1 == 3
+    assert metrics["fwhm_depression"] == np.floor(tau_minus * np.log(2.0)) + 1 == 6
+    assert metrics["asymmetry"] == pytest.approx(peak_plus / peak_minus, rel=1e-5)
+
+
+def test_window_metrics_of_a_curve_with_one_lobe() -> None:
+    """A lobe that is missing has size 0, no offset, no width; the asymmetry is then infinite
+    (no depression) or 0 (no potentiation)."""
+    bump = 0.1 + 3.0 * _gaussian(GAUSS_OFFSETS, 4, 3.0)
+    only_potentiation = window_metrics(GAUSS_OFFSETS, bump, GAUSS_STEP)
+    assert only_potentiation["peak_potentiation"] == pytest.approx(3.0, abs=1e-5)
+    assert only_potentiation["peak_potentiation_offset"] == 4
+    assert only_potentiation["fwhm_potentiation"] == 6
+    assert only_potentiation["peak_depression"] == 0.0
+    assert np.isnan(only_potentiation["peak_depression_offset"])
+    assert np.isnan(only_potentiation["fwhm_depression"])
+    assert only_potentiation["asymmetry"] == float("inf")
+    only_depression = window_metrics(GAUSS_OFFSETS, -bump, GAUSS_STEP)
+    assert only_depression["peak_depression"] == pytest.approx(-3.0, abs=1e-5)
+    assert only_depression["peak_depression_offset"] == 4
+    assert only_depression["fwhm_depression"] == 6
+    assert only_depression["peak_potentiation"] == 0.0
+    assert np.isnan(only_depression["peak_potentiation_offset"])
+    assert np.isnan(only_depression["fwhm_potentiation"])
+    assert only_depression["asymmetry"] == 0.0
+
+
+def test_window_baseline_is_the_mean_of_the_two_extreme_offsets() -> None:
+    """``far`` averages both ends (they need not agree), and the peaks are measured from it;
+    the raw extremes are not."""
+    offsets = np.array([-4, -2, 0, 2, 4])
+    metrics = window_metrics(offsets, np.array([1.0, 0.5, 6.0, 2.0, 3.0]), 2)
+    assert metrics["far"] == 2.0
+    assert (metrics["raw_max"], metrics["raw_min"]) == (6.0, 0.5)
+    assert (metrics["peak_potentiation"], metrics["peak_potentiation_offset"]) == (4.0, 0)
+    assert (metrics["peak_depression"], metrics["peak_depression_offset"]) == (-1.5, -2)
+    # relative curve -1, -1.5, 4, 0, 1: potentiation is one sample, depression two (-1 is
+    # more than half of -1.5)
+    assert (metrics["fwhm_potentiation"], metrics["fwhm_depression"]) == (2.0, 4.0)
+    assert metrics["asymmetry"] == pytest.approx(4.0 / 1.5)
