@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -23,10 +24,16 @@ SIGMOID4 = 0
 SIGMOID4_CENTRED = 1
 HARD_SIGMOID = 2
 
-# float32 constants keep float32 arithmetic in float32 (a float64 literal would promote it)
-ONE = np.float32(1.0)
-TWO = np.float32(2.0)
-MINUS_FOUR = np.float32(-4.0)
+# float32 constants keep float32 arithmetic in float32 (a float64 literal would promote it).
+# With the JIT off (NUMBA_DISABLE_JIT=1, as for debugging or mutation testing) NumPy's rules
+# would instead round float64 arithmetic through them to float32; Python floats, which NumPy
+# treats as weak, give there what Numba gives here.
+if numba.config.DISABLE_JIT:
+    ONE, TWO, MINUS_FOUR = 1.0, 2.0, -4.0
+else:
+    ONE = np.float32(1.0)
+    TWO = np.float32(2.0)
+    MINUS_FOUR = np.float32(-4.0)
 
 ACTIVATION_CODES: dict[str, int] = {
     "sigmoid4": SIGMOID4,
