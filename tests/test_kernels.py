@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -253,3 +254,36 @@ def test_random_draws_are_pure_and_well_distributed() -> None:
     normals = np.array([normal(11, 2, 3, index) for index in range(50000)])
     assert abs(normals.mean()) < 0.02
     assert abs(normals.std() - 1.0) < 0.02
+
+
+def _splitmix64_finaliser(z: int) -> int:
+    """SplitMix64's output function on a 64-bit integer (Steele, Lea and Flood 2014)."""
+    mask = (1 << 64) - 1
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+def test_random_draws_are_the_documented_splitmix64_stream() -> None:
+    """The draws are part of what a seed means: the same seed must give the same store in
+    every version. Each is recomputed here with Python's integers from the documented
+    construction (SplitMix64's finaliser over a key combined from seed, stream, step and
+    index with the golden-ratio increment; the top 53 bits as the uniform; Box-Muller on two
+    uniforms for the normal)."""
+    mask = (1 << 64) - 1
+    golden = 0x9E3779B97F4A7C15
+    mix1 = 0xBF58476D1CE4E5B9
+
+    def expected_uniform(seed: int, stream: int, step: int, index: int) -> float:
+        key = _splitmix64_finaliser((seed * golden + stream) & mask)
+        key = _splitmix64_finaliser(key ^ ((step * golden) & mask))
+        bits = _splitmix64_finaliser(key ^ ((index * mix1 + golden) & mask))
+        return (bits >> 11) / 2.0**53
+
+    cases = [(0, 1, 0, 0), (7, 1, 3, 5), (123456, 2, 99, 4321), (2**31, 3, 2**40, 2**20 + 7)]
+    for seed, stream, step, index in cases:
+        assert uniform(seed, stream, step, index) == expected_uniform(seed, stream, step, index)
+        u1 = expected_uniform(seed, stream, step, 2 * index)
+        u2 = expected_uniform(seed, stream, step, 2 * index + 1)
+        expected_normal = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+        assert normal(seed, stream, step, index) == pytest.approx(expected_normal, rel=1e-15)
