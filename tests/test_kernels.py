@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from neurosim.backends.event import STREAM_CLOCK
 from neurosim.errors import ValidationError
 from neurosim.kernels.activations import (
     ACTIVATION_CODES,
@@ -15,9 +16,10 @@ from neurosim.kernels.activations import (
     rate,
     rate_derivative,
     rate_derivative_from_rate,
+    rate_derivative_scalar,
 )
 from neurosim.kernels.dynamics import cost, energy, force, momentum_step, neuron_step, pressure
-from neurosim.kernels.random import normal, uniform
+from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
 from neurosim.kernels.rules import (
     RULE_ASTDP,
     RULE_MSTDP,
@@ -29,6 +31,7 @@ from neurosim.kernels.rules import (
     rule_factors,
     smoothing_post,
 )
+from neurosim.model.parameters import ModelParameters
 
 THRESHOLD = -0.3
 
@@ -287,3 +290,45 @@ def test_random_draws_are_the_documented_splitmix64_stream() -> None:
         u2 = expected_uniform(seed, stream, step, 2 * index + 1)
         expected_normal = math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
         assert normal(seed, stream, step, index) == pytest.approx(expected_normal, rel=1e-15)
+
+
+def test_activation_code_refuses_a_name_that_is_not_a_string() -> None:
+    with pytest.raises(ValidationError, match=r"activation \['relu'\] is unknown"):
+        activation_code(["relu"])
+
+
+def test_hard_sigmoid_derivative_is_zero_at_both_kinks() -> None:
+    """rho' of the hard sigmoid is 1 strictly inside its linear part: at the kinks
+    (threshold and threshold + 1) the rate stops changing on one side, and 0 there keeps the
+    pressure from pushing a state that sits exactly on a kink."""
+    code = activation_code("hard_sigmoid")
+    for x, expected in ((THRESHOLD, 0.0), (THRESHOLD + 1.0, 0.0), (THRESHOLD + 0.5, 1.0)):
+        assert rate_derivative_scalar(x, code, THRESHOLD) == expected
+    np.testing.assert_array_equal(
+        rate_derivative(np.array([THRESHOLD, THRESHOLD + 1.0]), "hard_sigmoid", THRESHOLD), 0.0
+    )
+
+
+def test_default_hard_sigmoid_threshold_is_the_models() -> None:
+    """The array functions' default threshold is the model's default, so an analysis that
+    leaves it out reads the rates the simulation used."""
+    default = ModelParameters().hard_sigmoid_threshold
+    x = np.linspace(-1.5, 1.0, 26)
+    np.testing.assert_array_equal(rate(x, "hard_sigmoid"), rate(x, "hard_sigmoid", default))
+    np.testing.assert_array_equal(
+        rate_derivative(x, "hard_sigmoid"), rate_derivative(x, "hard_sigmoid", default)
+    )
+    weights = np.array([[0.0, 0.4], [-0.3, 0.0]])
+    bias = np.array([0.1, -0.2])
+    state = np.array([[-0.7, 0.2], [0.1, 0.45]])
+    np.testing.assert_array_equal(
+        energy(state, weights, bias, "hard_sigmoid"),
+        energy(state, weights, bias, "hard_sigmoid", default),
+    )
+
+
+def test_random_streams_are_distinct_and_fixed() -> None:
+    """Fake targets, Langevin noise and the event backend's clock jitter draw from their own
+    streams (one shared stream would correlate them), with the numbers a seed has always used
+    (a renumbered stream changes every stored run of that seed)."""
+    assert (STREAM_FAKE_TARGET, STREAM_NOISE, STREAM_CLOCK) == (1, 2, 3)
