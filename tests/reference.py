@@ -389,3 +389,24 @@ def step(
         learned=learns,
         sent=sends,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# comparison
+
+# float64 agreement with the reference, relative to each array's scale (at least 1): the
+# arithmetic gives a few 1e-15; a parameter rounded to float32 on the way errs by ~3e-8
+RTOL = 1e-12
+
+
+def assert_close(got, expected, name: str, where: str, tolerance: float = RTOL) -> None:
+    """``got`` equals ``expected`` within ``tolerance`` times the array's scale (>= 1)."""
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+    np.testing.assert_allclose(
+        np.asarray(got, dtype=np.float64),
+        expected,
+        rtol=0,
+        atol=tolerance * scale,
+        err_msg=f"{name} differs from the reference {where}",
+    )

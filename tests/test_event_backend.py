@@ -48,8 +48,6 @@ RIVALRY = Path(__file__).parents[1] / "scenarios" / "rivalry.toml"
 ALPHA = 0.05
 SEED = 7
 N_STEPS = 500
-# relative to each array's scale (at least 1); measured: a few 1e-15
-RTOL = 1e-12
 
 
 def make_params(config: str) -> ModelParameters:
@@ -118,10 +116,7 @@ def test_lock_step_reproduces_sync(config, network, tmp_path):
             "b": (event.network.bias, sync.network.bias),
         }
         for name, (got, expected) in checks.items():
-            scale = max(1.0, float(np.max(np.abs(expected))))
-            np.testing.assert_allclose(
-                got, expected, rtol=0, atol=RTOL * scale, err_msg=f"{name} differs after step {t}"
-            )
+            reference.assert_close(got, expected, name, f"after step {t}")
         np.testing.assert_array_equal(event.fake_target, sync.fake_target)
         fake_seen |= bool(event.fake_target.any())
     np.testing.assert_array_equal(event.update_count, n_steps)

@@ -32,8 +32,7 @@ NETWORKS = ("recurrent", "sparse")
 ALPHA = 0.05
 SEED = 7
 N_STEPS = 60
-# float64 agreement, relative to each array's scale (at least 1)
-RTOL = 1e-12
+RTOL = reference.RTOL
 # float32: the float32 rounding of one step (2**-24 relative) grows through the dynamics;
 # after 50 steps at most 12.4 ulps at scale 1 were measured
 FLOAT32_TOLERANCE = 32 * float(np.finfo(np.float32).eps)
@@ -76,19 +75,6 @@ def data(sim: SyncSimulator, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return target, clamp
 
 
-def assert_close(got, expected, name: str, where: str, tolerance: float = RTOL) -> None:
-    """``got`` equals ``expected`` within ``tolerance`` times the array's scale (>= 1)."""
-    expected = np.asarray(expected, dtype=np.float64)
-    scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-    np.testing.assert_allclose(
-        np.asarray(got, dtype=np.float64),
-        expected,
-        rtol=0,
-        atol=tolerance * scale,
-        err_msg=f"{name} differs from the reference {where}",
-    )
-
-
 def assert_matches(sim, ref: reference.Reference, where: str, tolerance: float = RTOL) -> None:
     checks = {
         "state": (sim.state, ref.s),
@@ -98,7 +84,7 @@ def assert_matches(sim, ref: reference.Reference, where: str, tolerance: float =
         "b": (sim.network.bias, ref.b),
     }
     for name, (got, expected) in checks.items():
-        assert_close(got, expected, name, where, tolerance)
+        reference.assert_close(got, expected, name, where, tolerance)
 
 
 def run_side_by_side(
@@ -120,7 +106,7 @@ def run_side_by_side(
             np.testing.assert_array_equal(
                 sim.fake_target, ref.fake_active, err_msg=f"fake targets differ {where}"
             )
-            assert_close(sim.dz_mean, ref.dz_mean, "dz_mean", where, tolerance)
+            reference.assert_close(sim.dz_mean, ref.dz_mean, "dz_mean", where, tolerance)
     return ref
 
 
