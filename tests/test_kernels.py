@@ -332,3 +332,7 @@ def test_random_streams_are_distinct_and_fixed() -> None:
     streams (one shared stream would correlate them), with the numbers a seed has always used
     (a renumbered stream changes every stored run of that seed)."""
     assert (STREAM_FAKE_TARGET, STREAM_NOISE, STREAM_CLOCK) == (1, 2, 3)
+    draws = {stream: uniform(7, stream, 11, 13) for stream in (1, 2, 3)}
+    assert len(set(draws.values())) == 3
+    assert uniform(7, STREAM_FAKE_TARGET, 11, 13) == draws[1]
+    assert uniform(7, STREAM_NOISE, 11, 13) == draws[2]
