@@ -1,15 +1,16 @@
-"""tools/mutation_test.py on a throwaway module and its test: generation, coverage-based
+"""tools/mutation_test.py's parts on a throwaway module and its test: generation, coverage-based
 selection, forked runs with the mutated source served from memory, the score and the report."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from types import ModuleType
 
-TOOL = Path(__file__).resolve().parent.parent / "tools" / "mutation_test.py"
+# the tool's parts, imported as tools/mutation_test.py imports them
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+from mutation import execution, generation, results, selection
 
 MODULE = """\
 def offset(x):
@@ -67,23 +68,13 @@ OPERATORS = [
 ]
 
 
-def load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mutation_test", TOOL)
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("mutation_test", tool)  # dataclasses look their module up
-    spec.loader.exec_module(tool)
-    return tool
-
-
 def test_killed_surviving_and_not_covered_mutants(tmp_path: Path) -> None:
     """``x + 1`` is pinned by a test, ``x * 3`` only run, ``x / 2`` checked through a module
     fixture set up in another test's set-up, ``x - 2`` never run."""
-    tool = load_tool()
     (tmp_path / "throwaway_arithmetic.py").write_text(MODULE)
     (tmp_path / "test_throwaway_arithmetic.py").write_text(TESTS)
-    files = tool.module_files(["throwaway_arithmetic.py"], tmp_path)
-    mutants, sources = tool.enumerate_mutants(files, tmp_path, OPERATORS)
+    files = generation.module_files(["throwaway_arithmetic.py"], tmp_path)
+    mutants, sources = generation.enumerate_mutants(files, tmp_path, OPERATORS)
     assert [(m.line, m.mutated.strip()) for m in mutants] == [
         (2, "return x - 1"),
         (6, "return x / 3"),
@@ -93,7 +84,7 @@ def test_killed_surviving_and_not_covered_mutants(tmp_path: Path) -> None:
 
     work = tmp_path / "work"
     work.mkdir()
-    baseline = tool.run_baseline(tmp_path, ["test_throwaway_arithmetic.py"], files, work)
+    baseline = selection.run_baseline(tmp_path, ["test_throwaway_arithmetic.py"], files, work)
     test_ids = "test_throwaway_arithmetic.py::test_"
     offset, scaled, half_set_up, half_right = (
         f"{test_ids}{name}" for name in ("offset", "scaled_runs", "half_is_set_up", "half_is_right")
@@ -102,35 +93,35 @@ def test_killed_surviving_and_not_covered_mutants(tmp_path: Path) -> None:
     assert baseline.failed == [f"{test_ids}broken_without_any_mutation"]
     assert baseline.fixture_creators == {half_right: {half_set_up}}
 
-    tool.select_tests(mutants, sources, baseline)
+    selection.select_tests(mutants, sources, baseline)
     assert [set(m.tests) for m in mutants] == [
         {offset},
         {scaled},
         {half_set_up, half_right},
         set(),
     ]
-    tool.run_mutants(mutants, sources, baseline, tmp_path, work, jobs=2, progress=False)
+    execution.run_mutants(mutants, sources, baseline, tmp_path, work, jobs=2, progress=False)
     assert [m.outcome for m in mutants] == ["killed", "survived", "killed", "not covered"]
     assert (mutants[0].killed_by, mutants[2].killed_by) == (offset, half_right)
     assert (tmp_path / "throwaway_arithmetic.py").read_text() == MODULE  # never written
 
-    overall = tool.scores(mutants)["overall"]
+    overall = results.scores(mutants)["overall"]
     assert (overall["mutants"], overall["killed"], overall["survived"]) == (4, 2, 1)
     assert overall["not covered"] == 1
     assert overall["score"] == 2 / 4
-    assert tool.format_survivor(mutants[1]) == (
+    assert results.format_survivor(mutants[1]) == (
         "throwaway_arithmetic.py:6  ReplaceBinaryOperator_Mul_Div  return x / 3"
     )
 
     report = tmp_path / "report.json"
-    tool.write_report(report, mutants, baseline, ["."], ["tests"], OPERATORS, 1.0)
+    results.write_report(report, mutants, baseline, ["."], ["tests"], OPERATORS, 1.0)
     written = json.loads(report.read_text())
     outcomes = [m["outcome"] for m in written["mutants"]]
     assert outcomes == ["killed", "survived", "killed", "not covered"]
     assert written["baseline"]["failed_without_mutation"] == baseline.failed
     # --only-survivors finds the same two mutants again by key
-    keys, _ = tool.survivor_keys(report)
-    again, _ = tool.enumerate_mutants(files, tmp_path, OPERATORS)
+    keys, _ = results.survivor_keys(report)
+    again, _ = generation.enumerate_mutants(files, tmp_path, OPERATORS)
     assert [m.line for m in again if m.key in keys] == [6, 14]
 
 
@@ -139,7 +130,6 @@ def test_the_fast_mutation_is_the_one_cosmic_ray_makes(tmp_path: Path) -> None:
     produces for that operator and occurrence (the child process runs the latter)."""
     from cosmic_ray.mutating import mutate_code
 
-    tool = load_tool()
     source = (
         "import numba\n\n\n"
         "@numba.njit(cache=True)\n"
@@ -155,13 +145,15 @@ def test_the_fast_mutation_is_the_one_cosmic_ray_makes(tmp_path: Path) -> None:
         "        return 0\n"
     )
     (tmp_path / "sample.py").write_text(source)
-    mutants, _ = tool.enumerate_mutants([tmp_path / "sample.py"], tmp_path)
+    mutants, _ = generation.enumerate_mutants([tmp_path / "sample.py"], tmp_path)
     assert len(mutants) > 40
     # nothing in the annotations or in Numba's decorator
     assert not [m for m in mutants if m.line in (4, 5) and m.operator != "ReplaceTrueWithFalse"]
     for mutant in mutants:
-        mutated = mutate_code(source, tool._operator_instance(mutant.operator), mutant.occurrence)
-        assert tool._changed_line(source, mutated, 1) == (
+        mutated = mutate_code(
+            source, generation.operator_instance(mutant.operator), mutant.occurrence
+        )
+        assert generation.changed_line(source, mutated, 1) == (
             mutant.line,
             mutant.original,
             mutant.mutated,
@@ -172,7 +164,6 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
     """A constant's mutant runs the tests that read the constant first, then the module's other
     tests; a default's mutant only the tests that run its function; a statement that never ran
     (the branch for the other JIT setting) is not covered."""
-    tool = load_tool()
     source = (
         "import os\n"
         "\n"
@@ -190,11 +181,11 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         "    return 2 * x\n"
     )
     (tmp_path / "constants.py").write_text(source)
-    mutants, sources = tool.enumerate_mutants(
+    mutants, sources = generation.enumerate_mutants(
         [tmp_path / "constants.py"], tmp_path, ["NumberReplacer"]
     )
     reads_limit, reads_floor, doubles = "t.py::test_capped", "t.py::test_floor", "t.py::test_double"
-    baseline = tool.Baseline(
+    baseline = selection.Baseline(
         durations={reads_limit: 2.0, reads_floor: 3.0, doubles: 1.0},
         setup_durations={},
         passed={reads_limit, reads_floor, doubles},
@@ -206,7 +197,7 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         collection_seconds=0.0,
         seconds=0.0,
     )
-    tool.select_tests(mutants, sources, baseline)
+    selection.select_tests(mutants, sources, baseline)
     selected = {(m.line, m.mutated.strip()): (m.outcome, m.tests) for m in mutants}
     assert selected[(4, "LIMIT = 10")] == ("not covered", [])
     # the tests reading LIMIT (fastest first), then the module's other test
