@@ -105,17 +105,7 @@ def run_against_reference(
         sim.run(1)
         record = reference.step(ref, params, SEED, target, clamp)
         where = f"after step {t}"
-        checks = {
-            "state": (sim.state, ref.s),
-            "velocity": (sim.velocity, ref.v),
-            "dz": (sim.dz, ref.dz),
-            "dz_mean": (sim.dz_mean, ref.dz_mean),
-            "W": (sim.network.dense_matrix(), ref.W),
-            "b": (sim.network.bias, ref.b),
-        }
-        for name, (got, expected) in checks.items():
-            reference.assert_close(got, expected, name, where)
-        np.testing.assert_array_equal(sim.fake_target, ref.fake_active, err_msg=where)
+        reference.assert_matches(sim, ref, where)
         fake_seen |= bool(ref.fake_active.any())
         # the log's messages at time t are the reference's
         log = sim.take_events()
