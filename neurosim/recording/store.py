@@ -509,7 +509,7 @@ class RunStore:
         if self._last_time is not None:
             sequence = np.concatenate(([self._last_time], sequence))
         backwards = np.flatnonzero(np.diff(sequence) <= 0)
-        if n_steps and backwards.size:
+        if backwards.size:
             earlier, later = int(sequence[backwards[0]]), int(sequence[backwards[0] + 1])
             after = "" if self._last_time is None else f" after step {self._last_time}"
             raise ValidationError(
