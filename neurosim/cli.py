@@ -335,6 +335,17 @@ def _data_fetch(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scenarios(arguments: argparse.Namespace) -> int:
+    from neurosim.builtin import scenario_descriptions, scenario_directory
+
+    descriptions = scenario_descriptions()
+    width = max(map(len, descriptions))
+    for name, description in descriptions.items():
+        print(f"{name:<{width}}  {description}")
+    print(f"\n(the files are in {scenario_directory()}; run one with: neurosim run NAME)")
+    return EXIT_OK
+
+
 def _demo(arguments: argparse.Namespace) -> int:
     from neurosim.demo import run_demo
 
@@ -349,7 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run a scenario file and record it in a run store")
-    run.add_argument("scenario", nargs="?", help="scenario file (TOML)")
+    run.add_argument(
+        "scenario",
+        nargs="?",
+        help="scenario file (TOML) or the name of a built-in scenario (neurosim scenarios)",
+    )
     run.add_argument(
         "--resume",
         metavar="STORE",
@@ -375,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing run store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
+    scenarios = commands.add_parser(
+        "scenarios", help="list the built-in scenarios, each with its description"
+    )
+    scenarios.set_defaults(handler=_scenarios)
     inspect = commands.add_parser("inspect", help="summarise a run store")
     inspect.add_argument("path", help="run store directory")
     inspect.set_defaults(handler=_inspect)

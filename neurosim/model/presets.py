@@ -1,5 +1,5 @@
-"""Model presets: the papers' parameters as TOML files in ``models/``, read into
-ModelParameters with every key checked.
+"""Model presets: the papers' parameters as TOML files in ``models/`` (installed with the
+package, see neurosim.builtin), read into ModelParameters with every key checked.
 
 A preset is a flat table of ModelParameters fields plus the sub-tables ``[fake_target]`` and
 ``[oscillator]``. An unknown key, a wrong type or an out-of-range value gives one
@@ -13,11 +13,11 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from neurosim.builtin import preset_directory, preset_names
 from neurosim.checks import read_toml
 from neurosim.errors import ValidationError
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
 
-PRESET_DIRECTORY = Path(__file__).resolve().parents[2] / "models"
 _SUB_TABLES = {"fake_target": FakeTargetParameters, "oscillator": ClampOscillator}
 
 
@@ -55,14 +55,14 @@ def parameters_from_mapping(mapping: Mapping[str, Any], prefix: str = "model") -
 
 def available_presets() -> list[str]:
     """Names of the presets shipped in ``models/``."""
-    return sorted(path.stem for path in PRESET_DIRECTORY.glob("*.toml"))
+    return preset_names()
 
 
 def load_preset(name: str | Path) -> ModelParameters:
     """A preset by name (``"astdp"``) or by the path of a TOML file."""
     path = Path(name)
     if path.suffix != ".toml":
-        path = PRESET_DIRECTORY / f"{name}.toml"
+        path = preset_directory() / f"{name}.toml"
         if not path.exists():
             raise ValidationError(
                 f"model preset {str(name)!r} is unknown; available: "

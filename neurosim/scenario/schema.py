@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.backends.sync import RECORDABLE
+from neurosim.builtin import scenario_path
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
 from neurosim.errors import ValidationError
 from neurosim.model.parameters import ModelParameters
@@ -611,8 +612,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
-    """Read, override and check a scenario file."""
-    path = Path(path)
+    """Read, override and check a scenario file, given by its path or as the name of a
+    built-in scenario (``"rivalry"``, see ``neurosim scenarios``)."""
+    path = scenario_path(path)
     raw = read_toml(path, "scenario file")
     try:
         return check_scenario(apply_overrides(raw, overrides), path)
