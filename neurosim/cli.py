@@ -13,6 +13,7 @@ from pathlib import Path
 
 from neurosim import __version__
 from neurosim.errors import NeurosimError, ValidationError
+from neurosim.registry import backend_names
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -35,66 +36,9 @@ def _topology_check(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _default_store(name: str) -> Path:
-    """runs/NAME.zarr, or runs/NAME-2.zarr, ... if that exists."""
-    candidate = Path("runs") / f"{name}.zarr"
-    number = 2
-    while candidate.exists():
-        candidate = Path("runs") / f"{name}-{number}.zarr"
-        number += 1
-    return candidate
-
-
-def _sweep_points(sweep: dict[str, list[float]]) -> list[dict[str, float]]:
-    """Every combination of the ``event.sweep`` values (jitter x delay)."""
-    import itertools
-
-    keys = list(sweep)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*sweep.values())]
-
-
-def _spread(values: Sequence[float]) -> str:
-    """mean ± sd (min, max; n) of the finite values."""
-    import numpy as np
-
-    array = np.array(values, dtype=float)
-    array = array[np.isfinite(array)]
-    if array.size == 0:
-        return "undefined in every run"
-    return (
-        f"{array.mean():.4g} ± {array.std():.4g}  (min {array.min():.4g}, max "
-        f"{array.max():.4g}; {array.size} runs)"
-    )
-
-
-def _sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[float]]]) -> str:
-    """A Markdown table: one row per sweep point, each metric's mean ± sd over the seeds (its
-    value, with one seed)."""
-    import numpy as np
-
-    names = list(metrics[0])
-    keys = list(points[0])
-    lines = [
-        "| " + " | ".join(keys + names) + " |",
-        "|" + "---|" * (len(keys) + len(names)),
-    ]
-    for point, values in zip(points, metrics, strict=True):
-        cells = [f"{point[key]:g}" for key in keys]
-        for name in names:
-            array = np.array(values[name], dtype=float)
-            array = array[np.isfinite(array)]
-            if array.size > 1:
-                cells.append(f"{array.mean():.4g} ± {array.std():.3g}")
-            else:
-                cells.append(f"{array[0]:.4g}" if array.size else "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def _run(arguments: argparse.Namespace) -> int:
+    from neurosim import runs
     from neurosim.recording.store import RunInterrupted
-    from neurosim.scenario.runner import run_scenario
-    from neurosim.scenario.schema import load_scenario
 
     if arguments.resume is not None:
         return _resume(arguments)
@@ -103,89 +47,56 @@ def _run(arguments: argparse.Namespace) -> int:
     overrides = list(arguments.set or [])
     if arguments.backend is not None:
         overrides.append(f"scenario.backend={arguments.backend}")
-    seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else [None])
-    first = load_scenario(
-        arguments.scenario,
-        overrides + ([] if seeds[0] is None else [f"scenario.seed={seeds[0]}"]),
-    )
-    name = first.name
-    sweep = first.settings.get("event", {}).get("sweep")
-    points = _sweep_points(sweep) if sweep else [{}]
-    base = Path(arguments.out) if arguments.out else Path("runs") / name
-    # every run's scenario is checked before the first one runs
-    runs = []
-    for point in points:
-        for seed in seeds:
-            extra = [f"event.{key}={value}" for key, value in point.items()]
-            extra += [] if seed is None else [f"scenario.seed={seed}"]
-            if len(seeds) == 1 and not point:
-                out = Path(arguments.out) if arguments.out else _default_store(name)
-            else:
-                label = "".join(f"-{key}{value:g}" for key, value in point.items())
-                label += "" if len(seeds) == 1 else f"-seed{seed}"
-                out = base.with_name(f"{base.name}{label}.zarr")
-            runs.append((point, load_scenario(arguments.scenario, overrides + extra), out))
+    seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else None)
+    plan = runs.plan_runs(arguments.scenario, overrides, seeds, arguments.out)
     summaries = []
-    for point, scenario, out in runs:
+    for run in plan.runs:
         started = time.perf_counter()
         try:
-            summary = run_scenario(
-                scenario, out, overwrite=arguments.overwrite, progress=not arguments.quiet
+            summary = runs.execute(
+                run.scenario, run.out, overwrite=arguments.overwrite, progress=not arguments.quiet
             )
         except (KeyboardInterrupt, RunInterrupted):
-            print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted(run.out)
         except NeurosimError as error:
-            if out.exists() and not isinstance(error, ValidationError):
+            if run.out.exists() and not isinstance(error, ValidationError):
                 print(
-                    f"neurosim: error: {error}\nthe run store {out} keeps the steps before it "
-                    "(status: failed)",
+                    f"neurosim: error: {error}\nthe run store {run.out} keeps the steps before "
+                    "it (status: failed)",
                     file=sys.stderr,
                 )
                 return EXIT_FAILED
             raise
         seconds = time.perf_counter() - started
-        size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+        size = sum(path.stat().st_size for path in run.out.rglob("*") if path.is_file())
         # experiments that run several seeds name them in experiment.seeds
-        seed = scenario.settings.get("experiment", {}).get(
-            "seeds", scenario.settings["scenario"]["seed"]
-        )
-        where = "".join(f", {key} {value:g}" for key, value in point.items())
+        settings = run.scenario.settings
+        seed = settings.get("experiment", {}).get("seeds", settings["scenario"]["seed"])
+        where = "".join(f", {key} {value:g}" for key, value in run.point.items())
         print(
-            f"{name} (seed {seed}{where}): {summary.steps} steps, {summary.status}, "
-            f"{seconds:.1f} s; run store {out} ({size / 1e6:.1f} MB)"
+            f"{run.scenario.name} (seed {seed}{where}): {summary.steps} steps, "
+            f"{summary.status}, {seconds:.1f} s; run store {run.out} ({size / 1e6:.1f} MB)"
         )
-        for metric, value in summary.metrics.items():
-            print(f"  {metric}: {value:.4g}")
+        _print_metrics(summary.metrics)
         summaries.append(summary)
-    if not summaries[0].metrics:
-        return EXIT_OK
-    by_point = [
-        {
-            metric: [s.metrics[metric] for s in summaries[k * len(seeds) : (k + 1) * len(seeds)]]
-            for metric in summaries[0].metrics
-        }
-        for k in range(len(points))
-    ]
-    if len(seeds) > 1 and not sweep:
-        print(f"over {len(seeds)} seeds (mean ± sd):")
-        for metric, values in by_point[0].items():
-            print(f"  {metric}: {_spread(values)}")
-    if sweep:
-        table = _sweep_table(points, by_point)
-        report = base.with_name(f"{base.name}-sweep.md")
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(
-            f"# {name}: event.sweep ({len(seeds)} seed(s) per point, mean ± sd)\n\n{table}"
-        )
-        print(f"sweep ({len(seeds)} seed(s) per point, mean ± sd):\n{table}wrote {report}")
+    print(runs.spread_report(plan, summaries), end="")
     return EXIT_OK
+
+
+def _interrupted(out: Path) -> int:
+    print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    for metric, value in metrics.items():
+        print(f"  {metric}: {value:.4g}")
 
 
 def _resume(arguments: argparse.Namespace) -> int:
     """``neurosim run --resume STORE``: the stored settings, nothing else."""
-    from neurosim.experiments import KINDS, experiment
-    from neurosim.recording.store import RunInterrupted, open_run
+    from neurosim import runs
+    from neurosim.recording.store import RunInterrupted
 
     given = [
         option
@@ -206,26 +117,16 @@ def _resume(arguments: argparse.Namespace) -> int:
             "be given with it"
         )
     out = Path(arguments.resume)
-    kind = open_run(out).attributes.get("experiment")
-    resume = experiment(kind).resume if kind in KINDS else None
-    if resume is None:
-        what = f"experiments of kind {kind!r}" if kind else "scenario runs (phases)"
-        raise ValidationError(
-            f"{out}: {what} write no checkpoints, so they cannot be resumed (only MNIST "
-            "experiments can); run the scenario again with --overwrite"
-        )
     started = time.perf_counter()
     try:
-        summary = resume(out, not arguments.quiet)
+        summary = runs.resume(out, not arguments.quiet)
     except (KeyboardInterrupt, RunInterrupted):
-        print(f"neurosim: interrupted; what was recorded is kept in {out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted(out)
     print(
         f"{out} resumed: {summary.steps} steps in all, {summary.status}, "
         f"{time.perf_counter() - started:.1f} s"
     )
-    for metric, value in summary.metrics.items():
-        print(f"  {metric}: {value:.4g}")
+    _print_metrics(summary.metrics)
     return EXIT_OK
 
 
@@ -274,7 +175,7 @@ def _plot(arguments: argparse.Namespace) -> int:
         kind = analysis["kind"] if analysis else "trajectory"
     output = Path(arguments.output or Path(arguments.path).with_suffix(f".{kind}.png"))
     if "experiment" in settings and kind == settings["experiment"]["kind"]:
-        from neurosim.experiments import experiment
+        from neurosim.registry import experiment
 
         print(f"wrote {experiment(kind).plot(run, output)}")
         return EXIT_OK
@@ -386,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="one run per seed (stores OUT-seedN.zarr), with mean and spread",
     )
-    run.add_argument("--backend", choices=("sync", "event"), help="the backend")
+    run.add_argument("--backend", choices=backend_names(), help="the backend")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
@@ -418,8 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("path", help="run store directory")
     plot.add_argument(
         "--kind",
-        choices=("trajectory", "rivalry", "adaptation", "stdp_window", "ordering", "mnist"),
-        help="which figure (default: the scenario's analysis or experiment, else trajectory)",
+        help="which figure: trajectory, rivalry, adaptation, or the store's experiment kind "
+        "(default: the scenario's analysis or experiment, else trajectory)",
     )
     plot.add_argument("-o", "--output", help="image file (default: PATH.KIND.png)")
     plot.set_defaults(handler=_plot)

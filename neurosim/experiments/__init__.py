@@ -4,24 +4,22 @@
 Each kind lives in its own module, which defines ``EXPERIMENT``: the keys of its
 ``[experiment]`` table (checked like every scenario key), a ``run`` function that carries the
 protocol out and writes one run store (metrics, attributes, and whatever trajectories help),
-and a ``plot`` function that draws the paper's figure from that store.
+and a ``plot`` function that draws the paper's figure from that store. ``neurosim.registry``
+names the kinds.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from neurosim.keys import Key
     from neurosim.recording.store import RunReader
     from neurosim.scenario.runner import RunSummary
-    from neurosim.scenario.schema import Key, Scenario
-
-# kind -> module under neurosim.experiments
-KINDS = {"stdp_window": "stdp_window", "ordering": "ordering", "mnist": "mnist"}
+    from neurosim.scenario.schema import Scenario
 
 
 @dataclass(frozen=True)
@@ -42,14 +40,4 @@ class Experiment:
     resume: Callable[[Path, bool], RunSummary] | None = None
 
 
-def experiment(kind: str) -> Experiment:
-    """The experiment of a kind (its module is imported on first use)."""
-    module = importlib.import_module(f"neurosim.experiments.{KINDS[kind]}")
-    return module.EXPERIMENT
-
-
-def describe_kinds() -> str:
-    return ", ".join(KINDS)
-
-
-__all__ = ["KINDS", "Experiment", "describe_kinds", "experiment"]
+__all__ = ["Experiment"]

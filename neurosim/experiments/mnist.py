@@ -103,6 +103,7 @@ from neurosim.data import Dataset, batches, load_dataset, one_hot
 from neurosim.data.datasets import DATASETS, IMAGE_SHAPE, N_CLASSES
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
+from neurosim.keys import Key, boolean, choice, integer, integer_list, number, text
 from neurosim.model import topology
 from neurosim.model.network import ROLE_CODES, CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
@@ -114,17 +115,7 @@ from neurosim.recording.store import (
     stop_on_signals,
 )
 from neurosim.scenario.runner import RunSummary, create_experiment_store
-from neurosim.scenario.schema import (
-    Key,
-    Scenario,
-    _boolean,
-    _choice,
-    _integer,
-    _number,
-    _text,
-    check_scenario,
-    integer_list,
-)
+from neurosim.scenario.schema import Scenario, check_scenario
 
 PAPER_ACCURACY = {"supervised": 0.92, "unsupervised": 0.91}
 PAPER_SOURCE = "aSTDP paper, section 3.1 (784-512-10, batch 128)"
@@ -221,35 +212,35 @@ def _hidden_sizes(name: str, value: Any) -> list[int]:
 
 
 KEYS = {
-    "dataset": Key(_choice(tuple(DATASETS)), "mnist"),
-    "data_dir": Key(_text),
-    "mode": Key(_choice(tuple(MODES)), "supervised"),
+    "dataset": Key(choice(tuple(DATASETS)), "mnist"),
+    "data_dir": Key(text),
+    "mode": Key(choice(tuple(MODES)), "supervised"),
     "hidden": Key(_hidden_sizes, [512]),
-    "topology": Key(_choice(("layered", "recurrent")), "layered"),
-    "batch_size": Key(_integer(1, 4096), 128),
-    "train_digits": Key(_integer(0), 0),
-    "validation_digits": Key(_integer(1), 5000),
-    "test_digits": Key(_integer(0), 0),
-    "split_seed": Key(_integer(0), 0),
-    "epochs": Key(_integer(1), 1),
-    "free_steps": Key(_integer(0), 20),
-    "clamped_steps": Key(_integer(1), 20),
-    "learn_free": Key(_boolean, True),
-    "alpha_decay": Key(_number(0.0), 0.0),
-    "weight_decay": Key(_number(0.0), 0.0),
-    "pretrain_epochs": Key(_integer(0), 0),
-    "test_steps": Key(_integer(1), 40),
-    "eval_batch_size": Key(_integer(1), 1000),
-    "settle_digits": Key(_integer(0), 300),
-    "settle_threshold": Key(_number(0.0), 1e-3),
-    "settle_max_steps": Key(_integer(1), 500),
-    "generate_samples": Key(_integer(0), 0),
-    "generate_steps": Key(_integer(1), 100),
-    "generate_beta_scale": Key(_number(0.01, 10.0), 1.0),
+    "topology": Key(choice(("layered", "recurrent")), "layered"),
+    "batch_size": Key(integer(1, 4096), 128),
+    "train_digits": Key(integer(0), 0),
+    "validation_digits": Key(integer(1), 5000),
+    "test_digits": Key(integer(0), 0),
+    "split_seed": Key(integer(0), 0),
+    "epochs": Key(integer(1), 1),
+    "free_steps": Key(integer(0), 20),
+    "clamped_steps": Key(integer(1), 20),
+    "learn_free": Key(boolean, True),
+    "alpha_decay": Key(number(0.0), 0.0),
+    "weight_decay": Key(number(0.0), 0.0),
+    "pretrain_epochs": Key(integer(0), 0),
+    "test_steps": Key(integer(1), 40),
+    "eval_batch_size": Key(integer(1), 1000),
+    "settle_digits": Key(integer(0), 300),
+    "settle_threshold": Key(number(0.0), 1e-3),
+    "settle_max_steps": Key(integer(1), 500),
+    "generate_samples": Key(integer(0), 0),
+    "generate_steps": Key(integer(1), 100),
+    "generate_beta_scale": Key(number(0.01, 10.0), 1.0),
     "seeds": Key(integer_list(0), [0]),
-    "checkpoint_digits": Key(_integer(0), 5000),
-    "curve_every": Key(_integer(0), 0),
-    "curve_digits": Key(_integer(1), 500),
+    "checkpoint_digits": Key(integer(0), 5000),
+    "curve_every": Key(integer(0), 0),
+    "curve_digits": Key(integer(1), 500),
 }
 
 

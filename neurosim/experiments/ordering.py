@@ -40,12 +40,14 @@ from tqdm import tqdm
 
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
+from neurosim.keys import Key, choice, integer, integer_list
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
+from neurosim.registry import backend_names
 from neurosim.scenario.runner import RunSummary, create_experiment_store, make_simulator
-from neurosim.scenario.schema import BACKENDS, Key, Scenario, _choice, _integer, integer_list
+from neurosim.scenario.schema import Scenario
 from neurosim.streams import cyclic_order
 
 TEST_SEED_OFFSET = 1000
@@ -65,18 +67,18 @@ PAPER_SOURCE = "aSTDP paper, section 3.2.4: Table 3 (test at 160 steps), Table 4
 
 
 KEYS = {
-    "n_items": Key(_integer(2), 8),
-    "n_hidden": Key(_integer(1), 16),
+    "n_items": Key(integer(2), 8),
+    "n_hidden": Key(integer(1), 16),
     "strides": Key(integer_list(1), [1, 3]),
-    "epochs": Key(_integer(1), 1000),
-    "steps_per_item": Key(_integer(2), 160),
-    "free_steps": Key(_integer(0), 80),
+    "epochs": Key(integer(1), 1000),
+    "steps_per_item": Key(integer(2), 160),
+    "free_steps": Key(integer(0), 80),
     "test_steps": Key(integer_list(1), [160, 80]),
-    "test_items": Key(_integer(1), 40),
+    "test_items": Key(integer(1), 40),
     "seeds": Key(integer_list(0), [0, 1, 2, 3, 4]),
     # train on another backend than the tests (e.g. the synchronous one, to study asynchrony
     # at recall only)
-    "train_backend": Key(_choice(BACKENDS)),
+    "train_backend": Key(choice(backend_names())),
 }
 
 

@@ -31,11 +31,12 @@ from tqdm import tqdm
 from neurosim.checks import describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
+from neurosim.keys import Key, integer, integer_list, number
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import ArraySpec, RunReader, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_store, make_simulator
-from neurosim.scenario.schema import Key, Scenario, _integer, _number, integer_list
+from neurosim.scenario.schema import Scenario
 from neurosim.streams import Windows
 
 PRE, POST = 0, 1  # compiled indices of node 0 (input, layer 0) and node 1 (output, layer 1)
@@ -45,21 +46,21 @@ TRACE_ARRAYS = ("state", "dz", "clamp")
 def _beta_list(name: str, value: Any) -> list[float]:
     if not isinstance(value, list) or not value:
         raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
-    return [_number(0.0)(f"{name}[{k}]", item) for k, item in enumerate(value)]
+    return [number(0.0)(f"{name}[{k}]", item) for k, item in enumerate(value)]
 
 
 KEYS = {
     "window_sizes": Key(integer_list(1, unique=False), [5, 10, 15]),
-    "beta_small": Key(_number(0.0), 0.4),
+    "beta_small": Key(number(0.0), 0.4),
     "beta_large_values": Key(_beta_list, [0.5, 0.6, 0.7]),
-    "beta_large_for_window_panels": Key(_number(0.0), 0.5),
-    "window_for_beta_panels": Key(_integer(1), 10),
-    "offset_min": Key(_integer(), -30),
-    "offset_max": Key(_integer(), 30),
-    "offset_step": Key(_integer(1), 1),
-    "steps": Key(_integer(1), 200),
-    "window_start": Key(_integer(0), 60),
-    "trace_offset": Key(_integer(0), 5),
+    "beta_large_for_window_panels": Key(number(0.0), 0.5),
+    "window_for_beta_panels": Key(integer(1), 10),
+    "offset_min": Key(integer(), -30),
+    "offset_max": Key(integer(), 30),
+    "offset_step": Key(integer(1), 1),
+    "steps": Key(integer(1), 200),
+    "window_start": Key(integer(0), 60),
+    "trace_offset": Key(integer(0), 5),
 }
 
 

@@ -20,7 +20,7 @@ from neurosim.analysis.adaptation import adaptation_metrics
 from neurosim.analysis.rivalry import rivalry_metrics
 from neurosim.backends.event import EVENT_KINDS, EventSimulator
 from neurosim.backends.sync import SyncSimulator
-from neurosim.errors import BackendError, ValidationError
+from neurosim.errors import ValidationError
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
@@ -344,18 +344,6 @@ def run_scenario(
     Everything is built and checked before the store is created, so bad input writes nothing.
     """
     settings = scenario.settings
-    if "experiment" in settings:
-        from neurosim.experiments import experiment
-
-        return experiment(settings["experiment"]["kind"]).run(
-            scenario, Path(out), overwrite, progress
-        )
-    backend = settings["scenario"]["backend"]
-    if backend not in ("sync", "event"):
-        raise BackendError(
-            f"scenario.backend = {backend!r}: scenarios run on the synchronous ('sync') or "
-            "the event-driven ('event') backend"
-        )
     seed = settings["scenario"]["seed"]
     network = build_network(settings, scenario)
     streams = [
@@ -383,7 +371,7 @@ def run_scenario(
         network,
         attributes={
             "scenario": settings,
-            "backend": backend,
+            "backend": settings["scenario"]["backend"],
             "seed": seed,
             "phase_steps": phase_steps,
         },

@@ -22,69 +22,24 @@ from neurosim.backends.sync import RECORDABLE
 from neurosim.builtin import scenario_path
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
 from neurosim.errors import ValidationError
+from neurosim.keys import (
+    Key,
+    boolean,
+    check_table,
+    choice,
+    integer,
+    number,
+    number_list,
+    text,
+)
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
+from neurosim.registry import backend_names, experiment, experiment_kinds
 
-BACKENDS = ("sync", "event")
 BUILDERS = ("recurrent", "layered", "sparse_random", "small_world")
 STREAM_KINDS = ("patterns", "constant", "step", "windows")
 ORDERS = ("shuffled", "cyclic")
 NEURON_SETS = ("visible", "input", "output", "hidden", "all")
-
-
-@dataclass(frozen=True)
-class Key:
-    """One allowed key: its check (which returns the value as used) and default."""
-
-    check: Callable[[str, Any], Any]
-    default: Any = None
-    required: bool = False
-
-
-def _integer(low: int | None = None, high: int | None = None) -> Callable[[str, Any], int]:
-    return lambda name, value: check_integer(name, value, low, high)
-
-
-def _number(low: float | None = None, high: float | None = None) -> Callable[[str, Any], float]:
-    return lambda name, value: check_number(name, value, low, high)
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
-    return lambda name, value: check_choice(name, value, choices)
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"{name} = {describe(value)}: expected a string")
-    return value
-
-
-def _boolean(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValidationError(f"{name} = {describe(value)}: expected true or false")
-    return value
-
-
-def integer_list(low: int, unique: bool = True) -> Callable[[str, Any], list[int]]:
-    """A check of a non-empty list of integers >= ``low`` (each once, if ``unique``)."""
-
-    def check(name: str, value: Any) -> list[int]:
-        if not isinstance(value, list) or not value:
-            raise ValidationError(
-                f"{name} = {describe(value)}: expected a non-empty list of integers >= {low}"
-            )
-        items = [check_integer(f"{name}[{k}]", item, low) for k, item in enumerate(value)]
-        if unique and len(set(items)) != len(items):
-            raise ValidationError(f"{name} = {items}: a value repeats; give each once")
-        return items
-
-    return check
-
-
-def _number_list(name: str, value: Any) -> list[float]:
-    if not isinstance(value, list) or not value:
-        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
-    return [check_number(f"{name}[{k}]", item) for k, item in enumerate(value)]
 
 
 def _patterns(name: str, value: Any) -> str | list[list[float]]:
@@ -94,7 +49,7 @@ def _patterns(name: str, value: Any) -> str | list[list[float]]:
         raise ValidationError(
             f'{name} = {describe(value)}: expected "one_hot" or a list of patterns (lists)'
         )
-    rows = [_number_list(f"{name}[{k}]", row) for k, row in enumerate(value)]
+    rows = [number_list(f"{name}[{k}]", row) for k, row in enumerate(value)]
     if len({len(row) for row in rows}) > 1:
         raise ValidationError(f"{name}: the patterns have different lengths")
     return rows
@@ -144,7 +99,7 @@ def _phase_names(name: str, value: Any) -> list[str] | str:
         return value
     if not isinstance(value, list):
         raise ValidationError(f'{name} = {describe(value)}: expected "all" or a list of names')
-    return [_text(f"{name}[{k}]", item) for k, item in enumerate(value)]
+    return [text(f"{name}[{k}]", item) for k, item in enumerate(value)]
 
 
 def _sizes(name: str, value: Any) -> list[int]:
@@ -154,26 +109,26 @@ def _sizes(name: str, value: Any) -> list[int]:
 
 
 SCENARIO_KEYS = {
-    "name": Key(_text, required=True),
-    "description": Key(_text, ""),
-    "backend": Key(_choice(BACKENDS), "sync"),
-    "seed": Key(_integer(0), 0),
+    "name": Key(text, required=True),
+    "description": Key(text, ""),
+    "backend": Key(choice(backend_names()), "sync"),
+    "seed": Key(integer(0), 0),
 }
 TOPOLOGY_KEYS = {
-    "builder": Key(_choice(BUILDERS)),
-    "path": Key(_text),
-    "n_input": Key(_integer(1)),
-    "n_output": Key(_integer(0)),
-    "n_hidden": Key(_integer(1)),
+    "builder": Key(choice(BUILDERS)),
+    "path": Key(text),
+    "n_input": Key(integer(1)),
+    "n_output": Key(integer(0)),
+    "n_hidden": Key(integer(1)),
     "sizes": Key(_sizes),
-    "lateral": Key(_boolean),
-    "in_degree": Key(_integer(0)),
-    "probability": Key(_number(0.0, 1.0)),
-    "visible_density": Key(_number(0.0, 1.0)),
-    "k": Key(_integer(2)),
-    "rewire_probability": Key(_number(0.0, 1.0)),
-    "seed": Key(_integer(0)),
-    "layout": Key(_choice(("auto", "dense", "csr")), "auto"),
+    "lateral": Key(boolean),
+    "in_degree": Key(integer(0)),
+    "probability": Key(number(0.0, 1.0)),
+    "visible_density": Key(number(0.0, 1.0)),
+    "k": Key(integer(2)),
+    "rewire_probability": Key(number(0.0, 1.0)),
+    "seed": Key(integer(0)),
+    "layout": Key(choice(("auto", "dense", "csr")), "auto"),
 }
 # the keys each builder takes (besides builder, layout and seed)
 BUILDER_KEYS = {
@@ -190,24 +145,24 @@ BUILDER_KEYS = {
     "small_world": ("n_input", "n_output", "n_hidden", "k", "rewire_probability"),
 }
 PHASE_KEYS = {
-    "name": Key(_text),
-    "stream": Key(_choice(STREAM_KINDS), required=True),
+    "name": Key(text),
+    "stream": Key(choice(STREAM_KINDS), required=True),
     "neurons": Key(_neurons, "visible"),
-    "clamp": Key(_number(0.0, 1.0), 1.0),
-    "duration": Key(_integer(1)),
+    "clamp": Key(number(0.0, 1.0), 1.0),
+    "duration": Key(integer(1)),
     # patterns
     "patterns": Key(_patterns),
-    "order": Key(_choice(ORDERS), "shuffled"),
-    "stride": Key(_integer(), 1),
-    "epochs": Key(_integer(1)),
-    "steps_per_item": Key(_integer(1)),
+    "order": Key(choice(ORDERS), "shuffled"),
+    "stride": Key(integer(), 1),
+    "epochs": Key(integer(1)),
+    "steps_per_item": Key(integer(1)),
     # constant
-    "values": Key(_number_list),
+    "values": Key(number_list),
     # step
     "low": Key(lambda name, value: _number_or_list(name, value), 0.0),
     "high": Key(lambda name, value: _number_or_list(name, value), 1.0),
-    "on_step": Key(_integer(0)),
-    "off_step": Key(_integer(0)),
+    "on_step": Key(integer(0)),
+    "off_step": Key(integer(0)),
     # windows
     "windows": Key(_windows),
     "model": Key(lambda name, value: value),  # checked against the model below
@@ -220,11 +175,11 @@ PHASE_NEEDS = {
 }
 RECORD_KEYS = {
     "arrays": Key(_record_arrays, ["state", "dz", "fake_target"]),
-    "every": Key(_integer(1), 1),
+    "every": Key(integer(1), 1),
     "neurons": Key(_neurons, "all"),
     "phases": Key(_phase_names, "all"),
-    "time_chunk": Key(_integer(1), 1024),
-    "weight_snapshots": Key(_boolean, True),
+    "time_chunk": Key(integer(1), 1024),
+    "weight_snapshots": Key(boolean, True),
 }
 
 
@@ -236,18 +191,18 @@ def _neuron_pair(name: str, value: Any) -> list[Any]:
 
 ANALYSIS_KEYS = {
     "rivalry": {
-        "kind": Key(_text, required=True),
-        "phase": Key(_text, required=True),
+        "kind": Key(text, required=True),
+        "phase": Key(text, required=True),
         "units": Key(_neuron_pair, required=True),
-        "hysteresis": Key(_number(0.0), 0.2),
-        "copy": Key(_integer(0, 1), 0),
+        "hysteresis": Key(number(0.0), 0.2),
+        "copy": Key(integer(0, 1), 0),
     },
     "adaptation": {
-        "kind": Key(_text, required=True),
-        "phase": Key(_text, required=True),
+        "kind": Key(text, required=True),
+        "phase": Key(text, required=True),
         "unit": Key(lambda name, value: value, required=True),
-        "settle": Key(_integer(1), 50),
-        "copy": Key(_integer(0, 1), 0),
+        "settle": Key(integer(1), 50),
+        "copy": Key(integer(0, 1), 0),
     },
 }
 SECTIONS = (
@@ -329,7 +284,7 @@ EVENT_KEYS = {
     "period": Key(_clock(positive=True), 1.0),
     "jitter": Key(_clock(positive=False), 0.0),
     "delay": Key(_delays, 1.0),
-    "threshold": Key(_number(0.0), 0.0),
+    "threshold": Key(number(0.0), 0.0),
     "events": Key(_event_kinds, []),
     "oscillator_offset": Key(_clock(positive=False), 0),
     "sweep": Key(_sweep),
@@ -337,28 +292,7 @@ EVENT_KEYS = {
 
 
 def _number_or_list(name: str, value: Any) -> float | list[float]:
-    return _number_list(name, value) if isinstance(value, list) else check_number(name, value)
-
-
-def _check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, Any]:
-    """The table with every key checked and defaults filled in."""
-    if not isinstance(table, Mapping):
-        raise ValidationError(f"{prefix} = {describe(table)}: expected a table")
-    for key in table:
-        if key not in keys:
-            raise ValidationError(
-                f"{prefix}.{key} = {describe(table[key])}: unknown key; allowed keys in "
-                f"[{prefix}] are {', '.join(keys)}"
-            )
-    checked = {}
-    for key, spec in keys.items():
-        if key in table:
-            checked[key] = spec.check(f"{prefix}.{key}", table[key])
-        elif spec.required:
-            raise ValidationError(f"{prefix}.{key} is missing; it is required")
-        elif spec.default is not None:
-            checked[key] = copy.deepcopy(spec.default)
-    return checked
+    return number_list(name, value) if isinstance(value, list) else check_number(name, value)
 
 
 @dataclass(frozen=True)
@@ -402,7 +336,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
                 f"{', '.join(SECTIONS)}"
             )
     settings: dict[str, Any] = {
-        "scenario": _check_table("scenario", raw.get("scenario", {}), SCENARIO_KEYS)
+        "scenario": check_table("scenario", raw.get("scenario", {}), SCENARIO_KEYS)
     }
     model_table = raw.get("model", {})
     if not isinstance(model_table, Mapping):
@@ -410,7 +344,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     model_table = dict(model_table)
     preset = model_table.pop("preset", None)
     base = (
-        _parameters_mapping(load_preset(_text("model.preset", preset)))
+        _parameters_mapping(load_preset(text("model.preset", preset)))
         if preset is not None
         else _parameters_mapping(ModelParameters())
     )
@@ -419,7 +353,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     settings["model"] = _parameters_mapping(parameters) | (
         {"preset": preset} if preset is not None else {}
     )
-    settings["event"] = _check_table("event", raw.get("event", {}), EVENT_KEYS)
+    settings["event"] = check_table("event", raw.get("event", {}), EVENT_KEYS)
     if "sweep" in settings["event"] and settings["scenario"]["backend"] != "event":
         raise ValidationError(
             "event.sweep varies the event-driven backend's clocks and delays; set "
@@ -436,7 +370,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     current = _parameters_mapping(parameters)
     for k, phase in enumerate(phases):
         prefix = f"phase.{k}"
-        checked = _check_table(prefix, phase, PHASE_KEYS)
+        checked = check_table(prefix, phase, PHASE_KEYS)
         checked.setdefault("name", f"phase{k}")
         for needed in PHASE_NEEDS[checked["stream"]]:
             if needed not in checked:
@@ -471,7 +405,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     names = [phase["name"] for phase in settings["phase"]]
     if len(set(names)) != len(names):
         raise ValidationError(f"phase names repeat: {names}; give each phase its own name")
-    settings["record"] = _check_table("record", raw.get("record", {}), RECORD_KEYS)
+    settings["record"] = check_table("record", raw.get("record", {}), RECORD_KEYS)
     if settings["record"]["phases"] != "all":
         for name in settings["record"]["phases"]:
             if name not in names:
@@ -485,7 +419,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
             table.get("kind") if isinstance(table, Mapping) else None,
             tuple(ANALYSIS_KEYS),
         )
-        analysis = _check_table("analysis", table, ANALYSIS_KEYS[kind])
+        analysis = check_table("analysis", table, ANALYSIS_KEYS[kind])
         if analysis["phase"] not in names:
             raise ValidationError(
                 f"analysis.phase = {analysis['phase']!r}: not a phase; phases are "
@@ -524,14 +458,12 @@ def _check_experiment(
     source: Path | None,
 ) -> Scenario:
     """A scenario whose ``[experiment]`` table runs a protocol of its own."""
-    from neurosim.experiments import KINDS, experiment
-
     table = raw["experiment"]
     if not isinstance(table, Mapping):
         raise ValidationError(f"experiment = {describe(table)}: expected a table")
-    kind = check_choice("experiment.kind", table.get("kind"), tuple(KINDS))
-    keys = {"kind": Key(_text, required=True), **experiment(kind).keys}
-    settings["experiment"] = _check_table("experiment", table, keys)
+    kind = check_choice("experiment.kind", table.get("kind"), experiment_kinds())
+    keys = {"kind": Key(text, required=True), **experiment(kind).keys}
+    settings["experiment"] = check_table("experiment", table, keys)
     for section in ("topology", "phase", "record", "analysis"):
         if section in raw:
             raise ValidationError(
@@ -542,7 +474,7 @@ def _check_experiment(
 
 
 def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:
-    checked = _check_table("topology", table if table is not None else {}, TOPOLOGY_KEYS)
+    checked = check_table("topology", table if table is not None else {}, TOPOLOGY_KEYS)
     has_path = "path" in checked
     has_builder = "builder" in checked
     if has_path == has_builder:
@@ -570,15 +502,15 @@ def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:
     return checked
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
+def parse_override(override: str) -> tuple[list[str], Any]:
     """``key.path=value`` as (path parts, value): the value in TOML syntax (``1e-3``,
     ``true``, ``[1, 0]``, ``"text"``), or a bare word taken as a string."""
-    if "=" not in text:
-        raise ValidationError(f"--set {text!r}: expected KEY.PATH=VALUE, e.g. model.alpha=1e-3")
-    key, value_text = text.split("=", 1)
+    if "=" not in override:
+        raise ValidationError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. model.alpha=1e-3")
+    key, value_text = override.split("=", 1)
     parts = key.strip().split(".")
     if not all(parts):
-        raise ValidationError(f"--set {text!r}: {key!r} is not a dotted key path")
+        raise ValidationError(f"--set {override!r}: {key!r} is not a dotted key path")
     try:
         value = tomllib.loads(f"value = {value_text}")["value"]
     except tomllib.TOMLDecodeError:
@@ -589,8 +521,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """A copy of ``raw`` with each ``key.path=value`` override set (tables made as needed)."""
     result = copy.deepcopy(raw)
-    for text in overrides:
-        parts, value = parse_override(text)
+    for override in overrides:
+        parts, value = parse_override(override)
         node: Any = result
         for depth, part in enumerate(parts[:-1]):
             where = ".".join(parts[: depth + 1])
@@ -598,15 +530,17 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
                 index = int(part) if part.isdigit() else -1
                 if not 0 <= index < len(node):
                     raise ValidationError(
-                        f"--set {text!r}: {where} is not a phase (there are {len(node)})"
+                        f"--set {override!r}: {where} is not a phase (there are {len(node)})"
                     )
                 node = node[index]
             else:
                 node = node.setdefault(part, {})
             if not isinstance(node, dict | list):
-                raise ValidationError(f"--set {text!r}: {where} is a value, not a table")
+                raise ValidationError(f"--set {override!r}: {where} is a value, not a table")
         if isinstance(node, list):
-            raise ValidationError(f"--set {text!r}: name a phase by its number, e.g. phase.0.key")
+            raise ValidationError(
+                f"--set {override!r}: name a phase by its number, e.g. phase.0.key"
+            )
         node[parts[-1]] = value
     return result
 

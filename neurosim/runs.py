@@ -1,0 +1,182 @@
+"""Runs of a scenario: one per seed and sweep point, each in its own store; resuming a stopped
+one. The ``neurosim`` command parses its arguments and prints; this module decides what runs.
+
+A scenario with ``[[phase]]`` tables runs through ``neurosim.scenario.runner``; one with an
+``[experiment]`` table runs the protocol of its kind, found in ``neurosim.registry``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.errors import ValidationError
+from neurosim.recording.store import open_run
+from neurosim.registry import experiment, experiment_kinds
+from neurosim.scenario.runner import RunSummary, run_scenario
+from neurosim.scenario.schema import Scenario, load_scenario
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a plan: its checked scenario, where it is stored, its seed (None: the
+    scenario's own) and its sweep point (``event.sweep`` values, empty without a sweep)."""
+
+    scenario: Scenario
+    out: Path
+    seed: int | None = None
+    point: dict[str, float] = field(default_factory=dict)
+
+
+def default_store(name: str) -> Path:
+    """runs/NAME.zarr, or runs/NAME-2.zarr, ... if that exists."""
+    candidate = Path("runs") / f"{name}.zarr"
+    number = 2
+    while candidate.exists():
+        candidate = Path("runs") / f"{name}-{number}.zarr"
+        number += 1
+    return candidate
+
+
+def sweep_points(sweep: dict[str, list[float]]) -> list[dict[str, float]]:
+    """Every combination of the ``event.sweep`` values (jitter x delay)."""
+    keys = list(sweep)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*sweep.values())]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The runs of one ``neurosim run``: seed-minor within each sweep point."""
+
+    runs: list[PlannedRun]
+    n_seeds: int
+    base: Path  # stores of several runs are named BASE-LABEL.zarr
+
+    @property
+    def points(self) -> list[dict[str, float]]:
+        return [run.point for run in self.runs[:: self.n_seeds]]
+
+
+def plan_runs(
+    source: str | Path,
+    overrides: Sequence[str] = (),
+    seeds: Sequence[int] | None = None,
+    out: str | Path | None = None,
+) -> Plan:
+    """Every run of a scenario: one per seed (None: its own seed) and per ``event.sweep``
+    point. Every scenario is checked before any runs, so bad input writes nothing. One run
+    goes to ``out`` (default runs/NAME.zarr, numbered if taken); several to OUT-LABEL.zarr
+    with the sweep point and seed in the label."""
+    chosen: list[int | None] = list(seeds) if seeds else [None]
+    seed_override = [] if chosen[0] is None else [f"scenario.seed={chosen[0]}"]
+    first = load_scenario(source, [*overrides, *seed_override])
+    sweep = first.settings.get("event", {}).get("sweep")
+    points = sweep_points(sweep) if sweep else [{}]
+    base = Path(out) if out else Path("runs") / first.name
+    runs = []
+    for point in points:
+        for seed in chosen:
+            extra = [f"event.{key}={value}" for key, value in point.items()]
+            extra += [] if seed is None else [f"scenario.seed={seed}"]
+            if len(chosen) == 1 and not point:
+                where = Path(out) if out else default_store(first.name)
+            else:
+                label = "".join(f"-{key}{value:g}" for key, value in point.items())
+                label += "" if len(chosen) == 1 else f"-seed{seed}"
+                where = base.with_name(f"{base.name}{label}.zarr")
+            runs.append(PlannedRun(load_scenario(source, [*overrides, *extra]), where, seed, point))
+    return Plan(runs, len(chosen), base)
+
+
+def spread_report(plan: Plan, summaries: Sequence[RunSummary]) -> str:
+    """What to print after the runs: each metric's spread over the seeds, or with a sweep a
+    Markdown table by sweep point, which is also written to BASE-sweep.md. Empty when the
+    runs have no metrics or there is one run."""
+    if not summaries or not summaries[0].metrics:
+        return ""
+    n = plan.n_seeds
+    by_point = [
+        {
+            metric: [summary.metrics[metric] for summary in summaries[k * n : (k + 1) * n]]
+            for metric in summaries[0].metrics
+        }
+        for k in range(len(summaries) // n)
+    ]
+    points = plan.points[: len(by_point)]
+    if not points[0]:
+        if n == 1:
+            return ""
+        lines = [f"over {n} seeds (mean ± sd):"]
+        lines += [f"  {metric}: {spread(values)}" for metric, values in by_point[0].items()]
+        return "\n".join(lines) + "\n"
+    table = sweep_table(points, by_point)
+    report = plan.base.with_name(f"{plan.base.name}-sweep.md")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    title = f"{plan.runs[0].scenario.name}: event.sweep ({n} seed(s) per point, mean ± sd)"
+    report.write_text(f"# {title}\n\n{table}")
+    return f"sweep ({n} seed(s) per point, mean ± sd):\n{table}wrote {report}\n"
+
+
+def execute(
+    scenario: Scenario, out: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> RunSummary:
+    """Run a checked scenario into a new run store at ``out``: its phases, or the protocol of
+    its experiment kind."""
+    if "experiment" in scenario.settings:
+        kind = scenario.settings["experiment"]["kind"]
+        return experiment(kind).run(scenario, Path(out), overwrite, progress)
+    return run_scenario(scenario, out, overwrite=overwrite, progress=progress)
+
+
+def resume(out: str | Path, progress: bool = True) -> RunSummary:
+    """Continue the stopped run in the store ``out`` from its last checkpoint, with the
+    settings it started with."""
+    out = Path(out)
+    kind = open_run(out).attributes.get("experiment")
+    resume_kind = experiment(kind).resume if kind in experiment_kinds() else None
+    if resume_kind is None:
+        what = f"experiments of kind {kind!r}" if kind else "scenario runs (phases)"
+        resumable = [name for name in experiment_kinds() if experiment(name).resume is not None]
+        raise ValidationError(
+            f"{out}: {what} write no checkpoints, so they cannot be resumed (only experiments "
+            f"of kind {', '.join(resumable)} can); run the scenario again with --overwrite"
+        )
+    return resume_kind(out, progress)
+
+
+def spread(values: Sequence[float]) -> str:
+    """mean ± sd (min, max; n) of the finite values."""
+    array = np.array(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return "undefined in every run"
+    return (
+        f"{array.mean():.4g} ± {array.std():.4g}  (min {array.min():.4g}, max "
+        f"{array.max():.4g}; {array.size} runs)"
+    )
+
+
+def sweep_table(points: list[dict[str, float]], metrics: list[dict[str, list[float]]]) -> str:
+    """A Markdown table: one row per sweep point, each metric's mean ± sd over the seeds (its
+    value, with one seed)."""
+    names = list(metrics[0])
+    keys = list(points[0])
+    lines = [
+        "| " + " | ".join(keys + names) + " |",
+        "|" + "---|" * (len(keys) + len(names)),
+    ]
+    for point, values in zip(points, metrics, strict=True):
+        cells = [f"{point[key]:g}" for key in keys]
+        for name in names:
+            array = np.array(values[name], dtype=float)
+            array = array[np.isfinite(array)]
+            if array.size > 1:
+                cells.append(f"{array.mean():.4g} ± {array.std():.3g}")
+            else:
+                cells.append(f"{array[0]:.4g}" if array.size else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
