@@ -31,11 +31,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from neurosim.errors import ValidationError
@@ -324,13 +321,10 @@ def plot(run: RunReader, path: Path) -> Path:
     seeds_done = run.attributes.get("seeds_done", "?")
     paper = run.attributes.get("paper_tables", PAPER_TABLES)
     size = max(len(networks), len(orders))
-    figure, axes = plt.subplots(
-        1,
-        len(lengths),
-        figsize=(1.5 + 1.4 * size * len(lengths), 0.9 + 1.2 * size),
-        squeeze=False,
-        constrained_layout=True,
+    figure = Figure(
+        figsize=(1.5 + 1.4 * size * len(lengths), 0.9 + 1.2 * size), layout="constrained"
     )
+    axes = figure.subplots(1, len(lengths), squeeze=False)
     for t, length in enumerate(lengths):
         ax = axes[0, t]
         image = ax.imshow(100 * mean[:, :, t], vmin=0, vmax=100, cmap="viridis")
@@ -358,7 +352,6 @@ def plot(run: RunReader, path: Path) -> Path:
     figure.suptitle(f"data ordering: accuracy, mean ± sd over {seeds_done} seeds", fontsize=10)
     path = Path(path)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from neurosim.checks import describe
@@ -394,11 +395,6 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
 
 def plot(run_reader: RunReader, path: Path) -> Path:
     """Figure 6's layout: window sizes on top, beta pairs below; ΔW / alpha against offset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if "weight_change" not in run_reader.names("metrics"):
         raise ValidationError(f"{run_reader.path}: no weight_change metric (the run did not end)")
     curves = run_reader.array("metrics", "weight_change")
@@ -410,9 +406,8 @@ def plot(run_reader: RunReader, path: Path) -> Path:
     n_top = len(table["window_sizes"])
     n_bottom = len(table["beta_large_values"])
     columns = max(n_top, n_bottom)
-    figure, axes = plt.subplots(
-        2, columns, figsize=(3.6 * columns, 6.2), squeeze=False, sharex=True
-    )
+    figure = Figure(figsize=(3.6 * columns, 6.2))
+    axes = figure.subplots(2, columns, squeeze=False, sharex=True)
     positions = [(0, k) for k in range(n_top)] + [(1, k) for k in range(n_bottom)]
     for row, (label, (r, c)) in enumerate(zip(labels, positions, strict=True)):
         axis = axes[r][c]
@@ -440,7 +435,6 @@ def plot(run_reader: RunReader, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
 
 

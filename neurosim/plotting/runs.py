@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from neurosim.analysis.rivalry import dominance
 from neurosim.errors import ValidationError
@@ -29,7 +27,7 @@ def _trajectory(run: RunReader) -> tuple[np.ndarray, dict[str, np.ndarray], list
 
 
 def _panel(
-    axes: plt.Axes, time: np.ndarray, arrays: dict[str, np.ndarray], column: int, title: str
+    axes: Axes, time: np.ndarray, arrays: dict[str, np.ndarray], column: int, title: str
 ) -> None:
     state = arrays["state"]
     for copy in range(state.shape[1]):
@@ -58,9 +56,8 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
     names = [str(name) for name in run.array("neurons", "name")]
     if kind == "trajectory":
         shown = list(range(min(8, len(recorded))))
-        figure, axes = plt.subplots(
-            len(shown), 1, figsize=(9, 1.4 * len(shown)), sharex=True, squeeze=False
-        )
+        figure = Figure(figsize=(9, 1.4 * len(shown)))
+        axes = figure.subplots(len(shown), 1, sharex=True, squeeze=False)
         for row, column in enumerate(shown):
             neuron = recorded[column]
             _panel(axes[row, 0], time, arrays, column, f"{roles[neuron]} {names[neuron]}")
@@ -71,7 +68,8 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
             raise ValidationError(f"{run.path}: the scenario has no adaptation analysis")
         unit = int(np.flatnonzero(np.array(names) == str(analysis["unit"]))[0])
         column = recorded.index(unit)
-        figure, axes = plt.subplots(1, 1, figsize=(9, 3.5), squeeze=False)
+        figure = Figure(figsize=(9, 3.5))
+        axes = figure.subplots(1, 1, squeeze=False)
         start = run.attributes["phase_steps"][analysis["phase"]][0]
         _panel(axes[0, 0], time - start, arrays, column, f"{roles[unit]} {names[unit]}")
         levels = {
@@ -95,9 +93,9 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
         hidden = [c for c, n in enumerate(recorded) if roles[n] == "hidden"][:4]
         part = slice(0, min(window, time.size))
         time = time - time[0] + 1  # steps into the recorded phase
-        figure, axes = plt.subplots(
-            3, 4, figsize=(12, 7), squeeze=False, gridspec_kw={"height_ratios": [3, 3, 1]}
-        )
+        figure = Figure(figsize=(12, 7))
+        grid = figure.add_gridspec(3, 4, height_ratios=[3, 3, 1])
+        axes = grid.subplots(squeeze=False)
         for row, columns in enumerate((visible, hidden)):
             for position in range(4):
                 if position >= len(columns):
@@ -119,7 +117,7 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
         ]
         state = arrays["state"][:, analysis["copy"]]
         dominant = dominance(state[:, units[0]], state[:, units[1]], analysis["hysteresis"])
-        strip = plt.subplot2grid((3, 4), (2, 0), colspan=4, fig=figure)
+        strip = figure.add_subplot(grid[2, :])
         for axis in axes[2]:
             axis.set_axis_off()
         strip.plot(time, dominant, drawstyle="steps-post", color="black", lw=0.6)
@@ -133,5 +131,4 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
 import networkx as nx
+from matplotlib.figure import Figure
 
 from neurosim.model.topology import DEFAULT_LAYER_BY_ROLE
 
@@ -29,7 +26,8 @@ def draw_topology(graph: nx.DiGraph, path: str | Path, title: str | None = None)
     }
     nx.set_node_attributes(layout_graph := graph.copy(), layers, "layer")
     positions = nx.multipartite_layout(layout_graph, subset_key="layer")
-    figure, axes = plt.subplots(figsize=(8, 6))
+    figure = Figure(figsize=(8, 6))
+    axes = figure.subplots()
     if graph.number_of_edges() <= MAX_DRAWN_EDGES:
         nx.draw_networkx_edges(graph, positions, ax=axes, alpha=0.15, arrows=False, width=0.5)
     colours = [ROLE_COLOURS[data["role"]] for _, data in graph.nodes(data=True)]
@@ -43,5 +41,4 @@ def draw_topology(graph: nx.DiGraph, path: str | Path, title: str | None = None)
     axes.set_title(f"{title}: {counts}" if title else counts)
     path = Path(path)
     figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(figure)
     return path
