@@ -74,11 +74,19 @@ def integer_list(low: int, unique: bool = True) -> Callable[[str, Any], list[int
     return check
 
 
-def number_list(name: str, value: Any) -> list[float]:
-    """A non-empty list of finite numbers."""
-    if not isinstance(value, list) or not value:
-        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
-    return [check_number(f"{name}[{k}]", item) for k, item in enumerate(value)]
+def number_list(
+    low: float | None = None, high: float | None = None
+) -> Callable[[str, Any], list[float]]:
+    """A non-empty list of finite numbers, each in [low, high]."""
+
+    def check(name: str, value: Any) -> list[float]:
+        if not isinstance(value, list) or not value:
+            raise ValidationError(
+                f"{name} = {describe(value)}: expected a non-empty list of numbers"
+            )
+        return [check_number(f"{name}[{k}]", item, low, high) for k, item in enumerate(value)]
+
+    return check
 
 
 def check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, Any]:

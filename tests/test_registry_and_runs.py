@@ -37,9 +37,11 @@ def test_key_factories_check_bounds_and_types() -> None:
     assert integer(0, 3)("k", 3) == 3
     with pytest.raises(ValidationError, match="k = 4"):
         integer(0, 3)("k", 4)
-    assert number_list("v", [1, 2.5]) == [1.0, 2.5]
+    assert number_list()("v", [1, 2.5]) == [1.0, 2.5]
+    with pytest.raises(ValidationError, match=r"v\[1\] = -1"):
+        number_list(0.0)("v", [1, -1])
     with pytest.raises(ValidationError, match="non-empty list of numbers"):
-        number_list("v", [])
+        number_list()("v", [])
     with pytest.raises(ValidationError, match="expected a string"):
         text("t", 3)
 

@@ -29,10 +29,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from neurosim.checks import describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
-from neurosim.keys import Key, integer, integer_list, number
+from neurosim.keys import Key, integer, integer_list, number, number_list
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording.store import ArraySpec, RunReader, stop_on_signals
@@ -44,16 +43,10 @@ PRE, POST = 0, 1  # compiled indices of node 0 (input, layer 0) and node 1 (outp
 TRACE_ARRAYS = ("state", "dz", "clamp")
 
 
-def _beta_list(name: str, value: Any) -> list[float]:
-    if not isinstance(value, list) or not value:
-        raise ValidationError(f"{name} = {describe(value)}: expected a non-empty list of numbers")
-    return [number(0.0)(f"{name}[{k}]", item) for k, item in enumerate(value)]
-
-
 KEYS = {
     "window_sizes": Key(integer_list(1, unique=False), [5, 10, 15]),
     "beta_small": Key(number(0.0), 0.4),
-    "beta_large_values": Key(_beta_list, [0.5, 0.6, 0.7]),
+    "beta_large_values": Key(number_list(0.0), [0.5, 0.6, 0.7]),
     "beta_large_for_window_panels": Key(number(0.0), 0.5),
     "window_for_beta_panels": Key(integer(1), 10),
     "offset_min": Key(integer(), -30),

@@ -49,7 +49,7 @@ def _patterns(name: str, value: Any) -> str | list[list[float]]:
         raise ValidationError(
             f'{name} = {describe(value)}: expected "one_hot" or a list of patterns (lists)'
         )
-    rows = [number_list(f"{name}[{k}]", row) for k, row in enumerate(value)]
+    rows = [number_list()(f"{name}[{k}]", row) for k, row in enumerate(value)]
     if len({len(row) for row in rows}) > 1:
         raise ValidationError(f"{name}: the patterns have different lengths")
     return rows
@@ -157,7 +157,7 @@ PHASE_KEYS = {
     "epochs": Key(integer(1)),
     "steps_per_item": Key(integer(1)),
     # constant
-    "values": Key(number_list),
+    "values": Key(number_list()),
     # step
     "low": Key(lambda name, value: _number_or_list(name, value), 0.0),
     "high": Key(lambda name, value: _number_or_list(name, value), 1.0),
@@ -292,7 +292,7 @@ EVENT_KEYS = {
 
 
 def _number_or_list(name: str, value: Any) -> float | list[float]:
-    return number_list(name, value) if isinstance(value, list) else check_number(name, value)
+    return number_list()(name, value) if isinstance(value, list) else check_number(name, value)
 
 
 @dataclass(frozen=True)
