@@ -14,7 +14,9 @@ import pytest
 import xarray as xr
 
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from neurosim.errors import ValidationError
 from neurosim.recording.store import open_run
+from neurosim.scenario.schema import load_scenario
 
 try:
     from tests.scenario_files import write_scenario
@@ -181,3 +183,32 @@ def test_adaptation_overshoot_grows_with_momentum(tmp_path, capsys) -> None:
     figure = tmp_path / "adaptation.png"
     assert main(["plot", str(strong), "-o", str(figure)]) == EXIT_OK
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("topology", "message"),
+    [
+        (
+            'builder = "small_world"\nn_input = 2\nn_hidden = 6',
+            "topology.k is missing; the small_world builder needs n_input, n_output, n_hidden, "
+            "k, rewire_probability",
+        ),
+        ('builder = "layered"', "topology.sizes is missing; the layered builder needs sizes"),
+        (
+            'builder = "layered"\nsizes = [2, 3]\nn_hidden = 4',
+            "topology.n_hidden = 4: the layered builder takes sizes, lateral",
+        ),
+    ],
+)
+def test_each_builder_takes_and_needs_the_keys_of_its_parameters(
+    tmp_path, topology, message
+) -> None:
+    path = tmp_path / "net.toml"
+    path.write_text(
+        '[scenario]\nname = "n"\n[model]\npreset = "astdp"\n'
+        f"[topology]\n{topology}\n"
+        '[[phase]]\nstream = "constant"\nvalues = [1.0, 0.0]\nduration = 5\n'
+    )
+    with pytest.raises(ValidationError) as error:
+        load_scenario(path)
+    assert message in str(error.value)

@@ -12,13 +12,14 @@ with an explicit ``seed``: the same seed gives the identical graph.
 
 from __future__ import annotations
 
+import inspect
 import io
 import itertools
 import math
 import numbers
 import os
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -291,6 +292,25 @@ def small_world(
 
 # --------------------------------------------------------------------------------------------
 # validation
+
+
+# The builders a scenario's ``topology.builder`` names; each one's parameters are the
+# [topology] keys it takes (those without a default are required).
+BUILDERS: dict[str, Callable[..., nx.DiGraph]] = {
+    "recurrent": recurrent,
+    "layered": layered,
+    "sparse_random": sparse_random,
+    "small_world": small_world,
+}
+
+
+def builder_parameters(name: str) -> dict[str, bool]:
+    """The parameters of a builder, each mapped to whether it is required."""
+    signature = inspect.signature(BUILDERS[name])
+    return {
+        parameter.name: parameter.default is inspect.Parameter.empty
+        for parameter in signature.parameters.values()
+    }
 
 
 def _node_name(node: Hashable) -> str:

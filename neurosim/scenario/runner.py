@@ -133,18 +133,9 @@ def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwo
         arguments = {
             key: value for key, value in table.items() if key not in ("builder", "layout", "seed")
         }
-        required = ("sizes",) if builder == "layered" else ("n_input", "n_hidden")
-        missing = [key for key in required if key not in arguments]
-        if missing:
-            raise ValidationError(
-                f"topology.{missing[0]} is missing; the {builder} builder needs "
-                f"{', '.join(required)}"
-            )
-        if builder != "layered":
-            arguments.setdefault("n_output", 0)
-        if builder in ("sparse_random", "small_world"):
+        if "seed" in topology.builder_parameters(builder):
             arguments["seed"] = seed
-        graph = getattr(topology, builder)(**arguments)
+        graph = topology.BUILDERS[builder](**arguments)
     return compile_graph(graph, scenario.phase_parameters[0], seed=seed, layout=table["layout"])
 
 

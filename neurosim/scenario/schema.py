@@ -34,9 +34,9 @@ from neurosim.keys import (
 )
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
+from neurosim.model.topology import BUILDERS, builder_parameters
 from neurosim.registry import backend_names, experiment, experiment_kinds
 
-BUILDERS = ("recurrent", "layered", "sparse_random", "small_world")
 STREAM_KINDS = ("patterns", "constant", "step", "windows")
 ORDERS = ("shuffled", "cyclic")
 NEURON_SETS = ("visible", "input", "output", "hidden", "all")
@@ -115,7 +115,7 @@ SCENARIO_KEYS = {
     "seed": Key(integer(0), 0),
 }
 TOPOLOGY_KEYS = {
-    "builder": Key(choice(BUILDERS)),
+    "builder": Key(choice(tuple(BUILDERS))),
     "path": Key(text),
     "n_input": Key(integer(1)),
     "n_output": Key(integer(0)),
@@ -129,20 +129,6 @@ TOPOLOGY_KEYS = {
     "rewire_probability": Key(number(0.0, 1.0)),
     "seed": Key(integer(0)),
     "layout": Key(choice(("auto", "dense", "csr")), "auto"),
-}
-# the keys each builder takes (besides builder, layout and seed)
-BUILDER_KEYS = {
-    "recurrent": ("n_input", "n_output", "n_hidden"),
-    "layered": ("sizes", "lateral"),
-    "sparse_random": (
-        "n_input",
-        "n_output",
-        "n_hidden",
-        "in_degree",
-        "probability",
-        "visible_density",
-    ),
-    "small_world": ("n_input", "n_output", "n_hidden", "k", "rewire_probability"),
 }
 PHASE_KEYS = {
     "name": Key(text),
@@ -483,15 +469,26 @@ def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:
             f"({', '.join(BUILDERS)}) or topology.path (a GraphML file)"
         )
     own = ("builder", "path", "layout", "seed")
-    allowed = BUILDER_KEYS[checked["builder"]] if has_builder else ()
+    # the scenario's seed feeds a builder that draws; n_output defaults to 0 (no output role)
+    parameters = builder_parameters(checked["builder"]) if has_builder else {}
+    allowed = [name for name in parameters if name != "seed"]
     for key in checked:
         if key not in own and key not in allowed:
             what = (
                 f"the {checked['builder']} builder takes {', '.join(allowed)}"
-                if (has_builder)
+                if has_builder
                 else "a GraphML topology takes only path, layout and seed"
             )
             raise ValidationError(f"topology.{key} = {describe(checked[key])}: {what}")
+    if "n_output" in parameters:
+        checked.setdefault("n_output", 0)
+    required = [name for name in allowed if parameters[name]]
+    for key in required:
+        if key not in checked:
+            raise ValidationError(
+                f"topology.{key} is missing; the {checked['builder']} builder needs "
+                f"{', '.join(required)}"
+            )
     if has_path:
         path = Path(checked["path"])
         if not path.is_absolute() and source is not None:
