@@ -32,12 +32,12 @@ from neurosim.keys import (
     number_list,
     text,
 )
+from neurosim.model.network import LAYOUTS
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
 from neurosim.model.topology import BUILDERS, builder_parameters
 from neurosim.registry import backend_names, experiment, experiment_kinds
 
-STREAM_KINDS = ("patterns", "constant", "step", "windows")
 ORDERS = ("shuffled", "cyclic")
 NEURON_SETS = ("visible", "input", "output", "hidden", "all")
 
@@ -128,8 +128,16 @@ TOPOLOGY_KEYS = {
     "k": Key(integer(2)),
     "rewire_probability": Key(number(0.0, 1.0)),
     "seed": Key(integer(0)),
-    "layout": Key(choice(("auto", "dense", "csr")), "auto"),
+    "layout": Key(choice(LAYOUTS), "auto"),
 }
+# each stream kind and the phase keys it needs
+PHASE_NEEDS = {
+    "patterns": ("patterns", "steps_per_item"),
+    "constant": ("values", "duration"),
+    "step": ("on_step", "duration"),
+    "windows": ("windows", "duration"),
+}
+STREAM_KINDS = tuple(PHASE_NEEDS)
 PHASE_KEYS = {
     "name": Key(text),
     "stream": Key(choice(STREAM_KINDS), required=True),
@@ -152,12 +160,6 @@ PHASE_KEYS = {
     # windows
     "windows": Key(_windows),
     "model": Key(lambda name, value: value),  # checked against the model below
-}
-PHASE_NEEDS = {
-    "patterns": ("patterns", "steps_per_item"),
-    "constant": ("values", "duration"),
-    "step": ("on_step", "duration"),
-    "windows": ("windows", "duration"),
 }
 RECORD_KEYS = {
     "arrays": Key(_record_arrays, ["state", "dz", "fake_target"]),
