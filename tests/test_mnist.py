@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -614,6 +615,30 @@ def test_plot_writes_a_png(tiny_run, tmp_path) -> None:
     out, _ = tiny_run
     image = tmp_path / "mnist.png"
     assert main(["plot", str(out), "-o", str(image)]) == EXIT_OK
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figure_leaves_the_matplotlib_backend_to_the_caller(tiny_run, tmp_path) -> None:
+    """Importing the experiment and drawing its figure neither picks a backend nor starts
+    pyplot: a program that chose its own backend keeps it, and still gets the PNG."""
+    out, _ = tiny_run
+    image = tmp_path / "own_backend.png"
+    program = "\n".join(
+        [
+            "import sys",
+            "import matplotlib",
+            "matplotlib.use('pdf')",
+            "from neurosim.experiments import mnist",
+            "from neurosim.recording.store import open_run",
+            "mnist.figure.plot(open_run(sys.argv[1]), sys.argv[2])",
+            "assert matplotlib.get_backend() == 'pdf', matplotlib.get_backend()",
+            "assert 'matplotlib.pyplot' not in sys.modules",
+        ]
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program, str(out), str(image)], capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -1,16 +1,17 @@
 """The experiment's figure: the learning curve, the confusion matrix, the input weights of
-the first hidden units and, where digits were generated, a grid of them."""
+the first hidden units and, where digits were generated, a grid of them.
+
+Drawn on a ``matplotlib.figure.Figure`` made directly (not through pyplot), which writes
+files without choosing a backend.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from neurosim.data.datasets import IMAGE_SHAPE, N_CLASSES
 from neurosim.errors import ValidationError
@@ -34,7 +35,8 @@ def plot(run: RunReader, path: Path) -> Path:
     seeds = run.array("metrics", "seed")
     generated = "generated_images" in run.names("metrics")
     n_panels = 4 if generated else 3
-    figure, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 4.6), constrained_layout=True)
+    figure = Figure(figsize=(5 * n_panels, 4.6), layout="constrained")
+    axes = figure.subplots(1, n_panels)
     curve, matrix, fields = axes[:3]
     _plot_learning_curve(run, curve, validation, seeds, test)
     paper = run.attributes.get("paper_accuracy")
@@ -66,7 +68,6 @@ def plot(run: RunReader, path: Path) -> Path:
         )
     path = Path(path)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 
