@@ -52,6 +52,8 @@ class Results:
             setattr(self, name, saved if np.ndim(value) else float(saved))
 
     def write(self, store: RunStore, seeds: list[int]) -> None:
+        """Every metric into the store's ``metrics/`` (again after each epoch and seed, so a
+        stopped run keeps what it has)."""
         seed = {"seed": np.array(seeds)}
         classes = np.arange(N_CLASSES)
         store.write_metric(
@@ -160,6 +162,7 @@ class Results:
         )
 
     def summary(self) -> dict[str, float]:
+        """The means over the finished seeds that the end of a run prints."""
         done = ~np.isnan(self.test_accuracy)
         if not done.any():
             return {}
