@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -116,7 +117,7 @@ def _run_tiny(
     given; (store, events). ``argv`` replaces the command line (``--resume``)."""
     events: list[str] = []
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), events)
-    train_epoch = mnist.train_epoch
+    train_epoch = mnist.training.train_epoch
 
     def logged_train_epoch(*args, **kwargs) -> None:
         events.append("train")
@@ -134,7 +135,7 @@ def _run_tiny(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mnist, "load_dataset", lambda name, data_dir=None: dataset)
-        patch.setattr(mnist, "train_epoch", logged_train_epoch)
+        patch.setattr(mnist.runner, "train_epoch", logged_train_epoch)
         scenario = folder / "tiny.toml"
         scenario.write_text(text)
         out = folder / "tiny.zarr"
@@ -211,7 +212,7 @@ def test_generate_mode_stores_judged_images_and_plots_them(generate_run, tmp_pat
     # the stored share is the judge's verdict on the stored images, each with its row's label
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
     table = check_scenario(open_run(out).attributes["scenario"], None).settings["experiment"]
-    judge = mnist._fit_judge(dataset, *mnist.split_indices(table, dataset))
+    judge = mnist.evaluation.fit_judge(dataset, *mnist.protocol.split_indices(table, dataset))
     labels = np.repeat(np.arange(10), 3)
     assert float(metrics["generated_recognised"].values[0]) == pytest.approx(
         judge.recognised(images.values[0].reshape(30, 784), labels)
@@ -241,7 +242,7 @@ def test_prediction_is_the_argmax_of_the_output_states(monkeypatch) -> None:
     order of ``indices``, batch after batch: output states made up so that the label's neuron
     is largest, another one smallest, and the inputs and hidden neurons larger still, give back
     exactly the labels (argmin, an output shifted by one or another slice would not)."""
-    layout = mnist.Layout(800, slice(0, 784), slice(790, 800))
+    layout = mnist.network.Layout(800, slice(0, 784), slice(790, 800))
     labels = np.array([3, 0, 9, 5, 1, 7, 2, 8, 6, 4, 9, 0])
     rng = np.random.default_rng(0)
     states = np.empty((len(labels), 800))
@@ -259,9 +260,9 @@ def test_prediction_is_the_argmax_of_the_output_states(monkeypatch) -> None:
             shown.append(batch)
             yield states[batch]
 
-    monkeypatch.setattr(mnist, "relaxed_states", made_up_states)
+    monkeypatch.setattr(mnist.evaluation, "relaxed_states", made_up_states)
     order = np.array([5, 2, 11, 0, 7, 1, 10, 3, 8, 4, 9, 6])
-    predicted = mnist.predict(
+    predicted = mnist.evaluation.predict(
         None, None, layout, np.zeros((12, 784)), order, steps=1, batch_size=5, seed=0
     )
     assert len(shown) == 3
@@ -270,7 +271,7 @@ def test_prediction_is_the_argmax_of_the_output_states(monkeypatch) -> None:
 
 def _hand_built_network(
     params: ModelParameters, direction: str
-) -> tuple[CompiledNetwork, mnist.Layout]:
+) -> tuple[CompiledNetwork, mnist.network.Layout]:
     """784-10-10 (``build_network([10], ...)``) with weights set by hand so that it knows the
     tiny classes without training: hidden neuron k stands for class k. ``direction``
     "recognise": the pixels of class k's block excite hidden k, which excites output k;
@@ -280,7 +281,7 @@ def _hand_built_network(
     0.12; a label clamped with three times the betas has rate 0.43, the other outputs 0.12.
     Each hidden bias sits halfway between its neuron's drive with and without its class; the
     last layer's bias keeps dark what no active hidden neuron drives."""
-    network, layout = mnist.build_network([10], params, seed=0)
+    network, layout = mnist.network.build_network([10], params, seed=0)
     hidden = np.flatnonzero(network.hidden)
     outputs = np.arange(network.n_neurons)[layout.outputs]
     weights = np.zeros((network.n_neurons, network.n_neurons))
@@ -314,10 +315,10 @@ def test_a_network_that_knows_the_classes_predicts_every_label() -> None:
     images, labels = arrays["test_images"], arrays["test_labels"]
     indices = np.arange(len(labels))
     settings = {"steps": 20, "batch_size": 8, "seed": 0}
-    predicted = mnist.predict(network, params, layout, images, indices, **settings)
+    predicted = mnist.evaluation.predict(network, params, layout, images, indices, **settings)
     np.testing.assert_array_equal(predicted, labels)
     outputs = np.concatenate(
-        list(mnist.relaxed_states(network, params, layout, images, indices, **settings))
+        list(mnist.evaluation.relaxed_states(network, params, layout, images, indices, **settings))
     )[:, layout.outputs]
     own = outputs[indices, labels]
     others = np.where(np.eye(10, dtype=bool)[labels], np.nan, outputs)
@@ -342,10 +343,10 @@ def test_generated_images_show_their_label_on_a_network_that_knows_the_classes()
     }
     network, layout = _hand_built_network(params, "generate")
     dataset = SpyDataset(_tiny_arrays(np.random.default_rng(0)), [])
-    train, validation = mnist.split_indices(table, dataset)
-    judge = mnist._fit_judge(dataset, train, validation)
-    results = mnist._Results(1, 1, 3, np.zeros(0, dtype=np.int64))
-    mnist._generation(results, 0, network, params, layout, judge, table)
+    train, validation = mnist.protocol.split_indices(table, dataset)
+    judge = mnist.evaluation.fit_judge(dataset, train, validation)
+    results = mnist.results.Results(1, 1, 3, np.zeros(0, dtype=np.int64))
+    mnist.evaluation.measure_generation(results, 0, network, params, layout, judge, table)
     images = results.generated_images[0]  # (label, sample, pixel)
     for label in range(10):
         own = images[label][:, CLASS_BLOCKS[label]]
@@ -428,7 +429,7 @@ def test_recurrent_topology_runs_mstdp_with_its_oscillator(tmp_path) -> None:
     metrics = xr.open_zarr(out, group="metrics")
     assert metrics["confusion"].values.sum() == 60
     params = load_scenario(tmp_path / "tiny.toml").phase_parameters[0]
-    network, layout = mnist.build_network([16], params, 0, "recurrent")
+    network, layout = mnist.network.build_network([16], params, 0, "recurrent")
     assert (layout.inputs, layout.outputs) == (slice(0, 784), slice(784, 794))
     assert network.n_neurons == 810
 
@@ -441,7 +442,7 @@ def test_predict_reads_every_batch_at_the_same_oscillator_phase(monkeypatch) -> 
     from neurosim.model.presets import load_preset
 
     params = load_preset("mstdp")
-    network, layout = mnist.build_network([8], params, 0, "recurrent")
+    network, layout = mnist.network.build_network([8], params, 0, "recurrent")
     period = len(params.phase_schedules()[0])
     assert 160 % period != 0
     shown_at: list[int] = []
@@ -453,7 +454,7 @@ def test_predict_reads_every_batch_at_the_same_oscillator_phase(monkeypatch) -> 
 
     monkeypatch.setattr(SyncSimulator, "set_input", logged)
     images = np.random.default_rng(0).integers(0, 256, size=(6, 784), dtype=np.uint8)
-    predicted = mnist.predict(
+    predicted = mnist.evaluation.predict(
         network, params, layout, images, np.arange(6), steps=160, batch_size=2, seed=0
     )
     assert predicted.shape == (6,)
@@ -492,10 +493,10 @@ def test_probe_tool_reads_the_trained_network_back(tiny_run, monkeypatch) -> Non
     ]
     assert all(0.0 <= accuracy <= 1.0 for _, accuracy in rows)
     run = open_run(out)
-    network, _, params, table = mnist.trained_network(run)
+    network, _, params, table = mnist.network.trained_network(run)
     np.testing.assert_array_equal(network.edge_weights(), run.array("weights", "W")[0])
     np.testing.assert_array_equal(network.bias, run.array("weights", "b")[0])
-    untrained, _ = mnist.build_network(table["hidden"], params, table["seeds"][0])
+    untrained, _ = mnist.network.build_network(table["hidden"], params, table["seeds"][0])
     assert not np.array_equal(network.edge_weights(), untrained.edge_weights())
     with pytest.raises(ValidationError, match="weights of 1 seed"):
         tool.probe(out, fit_digits=100, seed_index=1)
@@ -512,20 +513,20 @@ def test_interference_tool_measures_one_digits_pull_on_the_answers(tmp_path, mon
     path = tmp_path / "tiny.toml"
     path.write_text(_with(TINY, batch_size=1))
     answers: list[np.ndarray] = []  # every evaluation's states, in the order they were read
-    relaxed_states = mnist.relaxed_states
+    relaxed_states = mnist.evaluation.relaxed_states
 
     def recorded(*args, **kwargs):
         states = list(relaxed_states(*args, **kwargs))
         answers.append(np.concatenate(states))
         yield from states
 
-    monkeypatch.setattr(mnist, "relaxed_states", recorded)
+    monkeypatch.setattr(mnist.evaluation, "relaxed_states", recorded)
     scenario = load_scenario(path, ["model.alpha=1.0"])
     rows = tool.measure(scenario, digits=3, warmup=0, watched=8)
     assert len(rows) == 3 and len(answers) == 6
     assert all(row[1] > 0.0 and row[2] > 0.0 for row in rows)
     # every row, recomputed from the answers read before and after its digit
-    _, layout = mnist.build_network([16], scenario.phase_parameters[0], 0)
+    _, layout = mnist.network.build_network([16], scenario.phase_parameters[0], 0)
     for row, before, after in zip(rows, answers[0::2], answers[1::2], strict=True):
         before, after = before[:, layout.outputs], after[:, layout.outputs]
         label, moved = row[0], after - before
@@ -559,7 +560,7 @@ def test_interference_tool_measures_one_digits_pull_on_the_answers(tmp_path, mon
 def test_presentations_clamp_what_each_mode_shows() -> None:
     """supervised: image, then image and label; unsupervised: both throughout; generate:
     label, then label and image."""
-    layout = mnist.Layout(800, slice(0, 784), slice(790, 800))
+    layout = mnist.network.Layout(800, slice(0, 784), slice(790, 800))
     images = np.full((2, 784), 0.5, dtype=np.float32)
     labels = np.array([3, 7])
     visible = {"inputs": layout.inputs, "outputs": layout.outputs}
@@ -570,7 +571,7 @@ def test_presentations_clamp_what_each_mode_shows() -> None:
     }
     rng = np.random.default_rng(0)
     for mode, (free, clamped) in expected.items():
-        shown = mnist.MODES[mode](layout, images, labels, rng)
+        shown = mnist.modes.MODES[mode](layout, images, labels, rng)
         for clamp, parts in ((shown.free_clamp, free), (shown.clamped_clamp, clamped)):
             for name, where in visible.items():
                 assert np.all(clamp[where] == (1.0 if name in parts else 0.0)), (mode, name)
@@ -579,9 +580,11 @@ def test_presentations_clamp_what_each_mode_shows() -> None:
 
 
 def test_selfsupervised_mode_frees_one_square_patch_per_image() -> None:
-    layout = mnist.Layout(800, slice(0, 784), slice(790, 800))
+    layout = mnist.network.Layout(800, slice(0, 784), slice(790, 800))
     images = np.full((3, 784), 0.5, dtype=np.float32)
-    shown = mnist.MODES["selfsupervised"](layout, images, np.zeros(3), np.random.default_rng(1))
+    shown = mnist.modes.MODES["selfsupervised"](
+        layout, images, np.zeros(3), np.random.default_rng(1)
+    )
     assert not shown.clamped_clamp[:, 784:].any() and shown.clamped_clamp[:, :784].all()
     assert not shown.free_clamp[:, 784:].any()
     for free in shown.free_clamp[:, :784].reshape(3, 28, 28) == 0.0:
@@ -615,16 +618,40 @@ def test_plot_writes_a_png(tiny_run, tmp_path) -> None:
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_figure_leaves_the_matplotlib_backend_to_the_caller(tiny_run, tmp_path) -> None:
+    """Importing the experiment and drawing its figure neither picks a backend nor starts
+    pyplot: a program that chose its own backend keeps it, and still gets the PNG."""
+    out, _ = tiny_run
+    image = tmp_path / "own_backend.png"
+    program = "\n".join(
+        [
+            "import sys",
+            "import matplotlib",
+            "matplotlib.use('pdf')",
+            "from neurosim.experiments import mnist",
+            "from neurosim.recording.store import open_run",
+            "mnist.figure.plot(open_run(sys.argv[1]), sys.argv[2])",
+            "assert matplotlib.get_backend() == 'pdf', matplotlib.get_backend()",
+            "assert 'matplotlib.pyplot' not in sys.modules",
+        ]
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program, str(out), str(image)], capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_confusion_matrix_puts_labels_in_rows() -> None:
-    matrix = mnist.confusion_matrix(np.array([1, 1, 2]), np.array([1, 3, 2]))
+    matrix = mnist.evaluation.confusion_matrix(np.array([1, 1, 2]), np.array([1, 3, 2]))
     assert matrix[1, 1] == 1 and matrix[1, 3] == 1 and matrix[2, 2] == 1
     assert matrix.sum() == 3
 
 
 def test_decayed_alpha_falls_as_one_over_the_digits_seen() -> None:
-    assert mnist.decayed_alpha(0.04, 0.0, 50_000) == 0.04
-    assert mnist.decayed_alpha(0.04, 0.5, 0) == 0.04
-    assert mnist.decayed_alpha(0.04, 0.5, 2000) == pytest.approx(0.02)
+    assert mnist.training.decayed_alpha(0.04, 0.0, 50_000) == 0.04
+    assert mnist.training.decayed_alpha(0.04, 0.5, 0) == 0.04
+    assert mnist.training.decayed_alpha(0.04, 0.5, 2000) == pytest.approx(0.02)
 
 
 def test_train_epoch_decays_alpha_batch_by_batch() -> None:
@@ -633,7 +660,7 @@ def test_train_epoch_decays_alpha_batch_by_batch() -> None:
     scenario = check_scenario(tomllib.loads(TINY))
     params = scenario.phase_parameters[0]
     arrays = _tiny_arrays(np.random.default_rng(2))
-    network, layout = mnist.build_network([16], params, seed=0)
+    network, layout = mnist.network.build_network([16], params, seed=0)
     sim = SyncSimulator(network, params, batch_size=8, seed=0)
     order = np.arange(20)  # two batches of 8; the last 4 digits are left out
     run_params = []
@@ -644,7 +671,7 @@ def test_train_epoch_decays_alpha_batch_by_batch() -> None:
         run(steps)
 
     sim.run = logged_run
-    mnist.train_epoch(
+    mnist.training.train_epoch(
         sim,
         layout,
         arrays["train_images"],
@@ -659,7 +686,7 @@ def test_train_epoch_decays_alpha_batch_by_batch() -> None:
         digits_seen=500,
     )
     alphas = [p.alpha for p in run_params]
-    expected = [mnist.decayed_alpha(0.03, 2.0, n) for n in (500, 500, 508, 508)]
+    expected = [mnist.training.decayed_alpha(0.03, 2.0, n) for n in (500, 500, 508, 508)]
     np.testing.assert_allclose(alphas, expected)
     assert run_params[-1] == params.replace(alpha=expected[-1])
 
@@ -672,13 +699,13 @@ def test_weight_decay_shrinks_the_weights_after_each_batch() -> None:
     images, labels = arrays["train_images"], arrays["train_labels"]
     common = {"mode": "supervised", "free_steps": 2, "clamped_steps": 3, "alpha_decay": 1.0}
 
-    def simulator() -> tuple[SyncSimulator, mnist.Layout]:
-        network, layout = mnist.build_network([16], params, seed=0)
+    def simulator() -> tuple[SyncSimulator, mnist.network.Layout]:
+        network, layout = mnist.network.build_network([16], params, seed=0)
         return SyncSimulator(network, params, batch_size=8, seed=0), layout
 
     for learn_free, steps in ((True, 5), (False, 3)):
         decayed, layout = simulator()
-        mnist.train_epoch(
+        mnist.training.train_epoch(
             decayed,
             layout,
             images,
@@ -692,7 +719,7 @@ def test_weight_decay_shrinks_the_weights_after_each_batch() -> None:
         )
         by_hand, _ = simulator()
         for batch, seen in ((np.arange(8), 100), (np.arange(8, 16), 108)):
-            mnist.train_epoch(
+            mnist.training.train_epoch(
                 by_hand,
                 layout,
                 images,
@@ -751,24 +778,28 @@ def test_sizes_that_need_the_data_set_are_checked_against_it() -> None:
     table = check_scenario(tomllib.loads(TINY)).settings["experiment"]
     for key, value in (("validation_digits", 200), ("train_digits", 161), ("settle_digits", 41)):
         with pytest.raises(ValidationError, match=f"experiment.{key}"):
-            mnist._check_settings({**table, key: value}, dataset, 0.03)
+            mnist.protocol.check_settings({**table, key: value}, dataset, 0.03)
     # the curve's digits only count where there is a curve
-    mnist._check_settings({**table, "curve_digits": 41}, dataset, 0.03)
+    mnist.protocol.check_settings({**table, "curve_digits": 41}, dataset, 0.03)
     with pytest.raises(ValidationError, match=r"experiment\.curve_digits = 41: expected at most"):
-        mnist._check_settings({**table, "curve_digits": 41, "curve_every": 8}, dataset, 0.03)
+        mnist.protocol.check_settings(
+            {**table, "curve_digits": 41, "curve_every": 8}, dataset, 0.03
+        )
     with pytest.raises(
         ValidationError,
         match=r"curve_every = 12: expected a multiple of "
         r"experiment\.batch_size = 8",
     ):
-        mnist._check_settings({**table, "curve_every": 12, "curve_digits": 40}, dataset, 0.03)
+        mnist.protocol.check_settings(
+            {**table, "curve_every": 12, "curve_digits": 40}, dataset, 0.03
+        )
     recurrent = {**table, "topology": "recurrent", "hidden": [16, 16]}
     with pytest.raises(ValidationError, match=r"experiment\.hidden.*one size"):
-        mnist._check_settings(recurrent, dataset, 0.03)
+        mnist.protocol.check_settings(recurrent, dataset, 0.03)
     # 20 learning steps at alpha 0.03: a batch would scale the weights by 1 - 0.6 lambda
-    mnist._check_settings({**table, "weight_decay": 1.6}, dataset, 0.03)
+    mnist.protocol.check_settings({**table, "weight_decay": 1.6}, dataset, 0.03)
     with pytest.raises(ValidationError, match=r"experiment\.weight_decay = 1\.7.*< 1\.667"):
-        mnist._check_settings({**table, "weight_decay": 1.7}, dataset, 0.03)
+        mnist.protocol.check_settings({**table, "weight_decay": 1.7}, dataset, 0.03)
 
 
 def test_scenario_files_check() -> None:

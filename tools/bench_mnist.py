@@ -33,7 +33,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from neurosim.backends.sync import SyncSimulator  # noqa: E402
 from neurosim.data import load_dataset  # noqa: E402
-from neurosim.experiments.mnist import build_network, predict, train_epoch  # noqa: E402
+from neurosim.experiments.mnist.evaluation import predict  # noqa: E402
+from neurosim.experiments.mnist.network import build_network  # noqa: E402
+from neurosim.experiments.mnist.training import train_epoch  # noqa: E402
 from neurosim.scenario.schema import load_scenario  # noqa: E402
 
 SCENARIO = REPO_ROOT / "scenarios" / "mnist_astdp_supervised.toml"

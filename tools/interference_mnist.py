@@ -59,20 +59,20 @@ def measure(
         )
     params = scenario.phase_parameters[0]
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
-    train, validation = mnist.split_indices(table, dataset)
+    train, validation = mnist.protocol.split_indices(table, dataset)
     if warmup + digits > len(train):
         raise ValidationError(
             f"--warmup {warmup} + --digits {digits}: the training split has {len(train)} digits"
         )
     seed = table["seeds"][0]
-    network, layout = mnist.build_network(table["hidden"], params, seed, table["topology"])
+    network, layout = mnist.network.build_network(table["hidden"], params, seed, table["topology"])
     sim = SyncSimulator(network, params, batch_size=1, seed=seed)
     order = np.random.default_rng(seed).permutation(train)
     images, labels = dataset.train_images, dataset.train_labels
 
     def learn(indices: np.ndarray, seen: int) -> None:
         """Train ``indices`` as the run would after ``seen`` digits (its decayed alpha)."""
-        mnist.train_epoch(
+        mnist.training.train_epoch(
             sim,
             layout,
             images,
@@ -89,8 +89,10 @@ def measure(
         )
 
     def answers(indices: np.ndarray) -> np.ndarray:
-        evaluation = mnist.evaluation_settings(table)
-        states = mnist.relaxed_states(network, params, layout, images, indices, **evaluation)
+        evaluation = mnist.evaluation.evaluation_settings(table)
+        states = mnist.evaluation.relaxed_states(
+            network, params, layout, images, indices, **evaluation
+        )
         return np.concatenate(list(states))[:, layout.outputs]
 
     if warmup:

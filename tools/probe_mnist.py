@@ -39,16 +39,20 @@ from neurosim.recording.store import open_run  # noqa: E402
 def probe(store: Path, fit_digits: int, seed_index: int) -> list[tuple[str, float]]:
     """(readout, validation accuracy) rows: the network's own, then per hidden layer the
     least-squares and the logistic-regression probe, then the same two on the pixels."""
-    network, layout, params, table = mnist.trained_network(open_run(store), seed_index)
+    network, layout, params, table = mnist.network.trained_network(open_run(store), seed_index)
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
-    train, validation = mnist.split_indices(table, dataset)
+    train, validation = mnist.protocol.split_indices(table, dataset)
     fitted = np.random.default_rng(table["split_seed"]).permutation(train)[:fit_digits]
 
     def states(indices: np.ndarray) -> np.ndarray:
-        evaluation = mnist.evaluation_settings(table)
+        evaluation = mnist.evaluation.evaluation_settings(table)
         images = dataset.train_images
         return np.concatenate(
-            list(mnist.relaxed_states(network, params, layout, images, indices, **evaluation))
+            list(
+                mnist.evaluation.relaxed_states(
+                    network, params, layout, images, indices, **evaluation
+                )
+            )
         )
 
     fit_states, validation_states = states(fitted), states(validation)

@@ -1,0 +1,92 @@
+"""MNIST and Fashion-MNIST with aSTDP (aSTDP paper, section 3.1; MODEL.md's experiments table).
+
+The network is ``layered([784, *hidden, 10])`` or, with ``topology`` "recurrent", the MSTDP
+paper's layout (``recurrent(784, 10, hidden)``: visible <-> hidden, hidden all-to-all). Each
+digit is shown as ``mode`` says: "supervised" (the paper's algorithm 2: the image clamped on
+the inputs with the outputs free for ``free_steps`` steps, then the one-hot label clamped on
+the outputs as well for ``clamped_steps`` steps), "unsupervised", "generate" or
+"selfsupervised". After training, every seed is validated, measured and tested on a copy of
+the network with learning off.
+
+The package, by job: ``protocol`` (the ``[experiment]`` keys, their checks, the data split),
+``network`` (the layout and the trained network of a run), ``modes`` (what each mode
+clamps), ``training`` (an epoch, the learning-rate and weight decay), ``evaluation``
+(prediction, settling, generation, the learning curve), ``results`` (the metrics and how
+they are stored), ``checkpoints`` (resume), ``runner`` (the seeds carried out) and
+``figure`` (the paper's figure). Each module's docstring gives the details of its part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neurosim.data import load_dataset
+from neurosim.errors import ValidationError
+from neurosim.experiments import Experiment
+from neurosim.experiments.mnist.figure import plot
+from neurosim.experiments.mnist.network import build_network
+from neurosim.experiments.mnist.protocol import (
+    KEYS,
+    PAPER_ACCURACY,
+    PAPER_SOURCE,
+    check_settings,
+    split_indices,
+)
+from neurosim.experiments.mnist.runner import carry_out
+from neurosim.recording.store import RunStore, open_run
+from neurosim.scenario.runner import RunSummary, create_experiment_store
+from neurosim.scenario.schema import Scenario, check_scenario
+
+
+def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
+    """Carry the experiment of ``scenario`` out into a new run store at ``out``, after every
+    check that needs the data set (nothing is written where one fails)."""
+    table = scenario.settings["experiment"]
+    if scenario.settings["scenario"]["backend"] != "sync":
+        raise ValidationError(
+            "scenario.backend = 'event': the MNIST experiments (1,306 neurons and more, tens of "
+            "millions of steps) are too large for the event-driven backend; run them on the "
+            "synchronous backend (scenario.backend = 'sync' or --backend sync)"
+        )
+    dataset = load_dataset(table["dataset"], table.get("data_dir"))
+    params = scenario.phase_parameters[0]
+    check_settings(table, dataset, params.alpha)
+    train_indices, _ = split_indices(table, dataset)
+    # a network built before the store: its neurons and synapses describe the store
+    layout_network, _ = build_network(table["hidden"], params, table["seeds"][0], table["topology"])
+    store = create_experiment_store(
+        out,
+        layout_network,
+        scenario,
+        kind="mnist",
+        seeds=table["seeds"],
+        overwrite=overwrite,
+        dataset_source=str(dataset.source),
+        train_digits_used=len(train_indices),
+        paper_accuracy=PAPER_ACCURACY.get(table["mode"]),
+        paper_source=PAPER_SOURCE,
+    )
+    return carry_out(scenario, dataset, store, progress, None)
+
+
+def resume(out: Path, progress: bool) -> RunSummary:
+    """Continue the stopped run in the store ``out`` from its checkpoint, with the settings
+    it was started with; the result is the one the run would have given without the stop."""
+    reader = open_run(out)
+    if reader.status == "complete":
+        raise ValidationError(f"{out}: the run is complete; there is nothing to resume")
+    saved = reader.checkpoint()
+    if saved is None:
+        raise ValidationError(
+            f"{out}: the run stopped before its first checkpoint (none is stored); run the "
+            "scenario again"
+        )
+    scenario = check_scenario(reader.attributes["scenario"], None)
+    table = scenario.settings["experiment"]
+    dataset = load_dataset(table["dataset"], table.get("data_dir"))
+    check_settings(table, dataset, scenario.phase_parameters[0].alpha)
+    store = RunStore.reopen(out)
+    return carry_out(scenario, dataset, store, progress, saved)
+
+
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)
