@@ -58,7 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.errors import ValidationError
-from neurosim.recording.store import GROUPS, RunReader, open_run
+from neurosim.recording import GROUPS, RunReader, open_run
 
 FORMATS: Final = ("netcdf", "csv", "npz")
 """Formats ``export_run`` writes."""

@@ -21,7 +21,7 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import mnist
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import RunInterrupted, open_run
+from neurosim.recording import RunInterrupted, open_run
 from neurosim.scenario.schema import check_scenario, load_scenario
 
 try:

@@ -1,4 +1,4 @@
-"""Tests of neurosim.recording.store: the zarr v3 run store, as written and as xarray reads it."""
+"""Tests of neurosim.recording: the zarr v3 run store, as written and as xarray reads it."""
 
 from __future__ import annotations
 
@@ -597,7 +597,7 @@ def test_the_latest_checkpoint_replaces_the_previous_one(tmp_path: Path) -> None
 def test_a_checkpoint_cut_short_leaves_the_previous_one_in_force(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import neurosim.recording.store as store_module
+    import neurosim.recording.checkpoint as store_module
 
     path = tmp_path / "cut.zarr"
     write_whole = store_module._write_whole

@@ -107,7 +107,7 @@ from neurosim.keys import Key, boolean, choice, integer, integer_list, number, t
 from neurosim.model import topology
 from neurosim.model.network import ROLE_CODES, CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import (
+from neurosim.recording import (
     RunReader,
     RunStore,
     StopRequest,
