@@ -9,7 +9,7 @@ between writes. See ``docs/run-store.md`` for the layout and its guarantees.
 
 from __future__ import annotations
 
-from neurosim.recording.layout import GROUPS, STATUSES, ArraySpec
+from neurosim.recording.layout import GROUPS, STATUSES, ArraySpec, as_unicode
 from neurosim.recording.reader import RunReader, open_run
 from neurosim.recording.signals import RunInterrupted, StopRequest, stop_on_signals
 from neurosim.recording.writer import RunStore
@@ -22,6 +22,7 @@ __all__ = [
     "RunReader",
     "RunStore",
     "StopRequest",
+    "as_unicode",
     "open_run",
     "stop_on_signals",
 ]
