@@ -38,7 +38,7 @@ def _topology_check(arguments: argparse.Namespace) -> int:
 
 def _run(arguments: argparse.Namespace) -> int:
     from neurosim import runs
-    from neurosim.recording.store import RunInterrupted
+    from neurosim.recording import RunInterrupted
 
     if arguments.resume is not None:
         return _resume(arguments)
@@ -96,7 +96,7 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 def _resume(arguments: argparse.Namespace) -> int:
     """``neurosim run --resume STORE``: the stored settings, nothing else."""
     from neurosim import runs
-    from neurosim.recording.store import RunInterrupted
+    from neurosim.recording import RunInterrupted
 
     given = [
         option
@@ -131,7 +131,7 @@ def _resume(arguments: argparse.Namespace) -> int:
 
 
 def _inspect(arguments: argparse.Namespace) -> int:
-    from neurosim.recording.store import open_run
+    from neurosim.recording import open_run
 
     run = open_run(arguments.path)
     attributes = run.attributes
@@ -165,7 +165,7 @@ def _inspect(arguments: argparse.Namespace) -> int:
 
 def _plot(arguments: argparse.Namespace) -> int:
     from neurosim.plotting.runs import plot_run
-    from neurosim.recording.store import open_run
+    from neurosim.recording import open_run
 
     run = open_run(arguments.path)
     settings = run.attributes.get("scenario", {})

@@ -58,7 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.errors import ValidationError
-from neurosim.recording.store import GROUPS, RunReader, open_run
+from neurosim.recording import GROUPS, RunReader, as_unicode, open_run
 
 FORMATS: Final = ("netcdf", "csv", "npz")
 """Formats ``export_run`` writes."""
@@ -130,18 +130,12 @@ def _read_group(path: Path, group: str, attributes: Mapping[str, Any]) -> xr.Dat
         dataset = dataset.isel(snapshot=slice(0, int(attributes.get("snapshots_done", 0))))
     for name, variable in list(dataset.variables.items()):
         if variable.dtype.kind in "OT":
-            strings = _as_unicode(variable.values)
+            strings = as_unicode(variable.values)
             if name in dataset.indexes:
                 dataset = dataset.assign_coords({name: (variable.dims, strings, variable.attrs)})
             else:
                 dataset[name] = variable.copy(data=strings)
     return dataset
-
-
-def _as_unicode(values: np.ndarray) -> np.ndarray:
-    if values.size == 0:
-        return np.empty(values.shape, dtype="<U1")
-    return np.array(values.tolist(), dtype=np.str_)
 
 
 def _names(dataset: xr.Dataset) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import ValidationError
-from neurosim.recording.store import open_run
+from neurosim.recording import open_run
 from neurosim.registry import experiment, experiment_kinds
 from neurosim.scenario.runner import RunSummary, run_scenario
 from neurosim.scenario.schema import Scenario, load_scenario

@@ -33,7 +33,7 @@ from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import FakeTargetParameters, ModelParameters
 from neurosim.model.topology import read_graphml, recurrent, sparse_random, write_graphml
-from neurosim.recording.store import open_run
+from neurosim.recording import open_run
 from neurosim.streams import Constant, StepInput
 
 try:

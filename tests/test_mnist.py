@@ -22,7 +22,7 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import mnist
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import RunInterrupted, open_run
+from neurosim.recording import RunInterrupted, open_run
 from neurosim.scenario.schema import check_scenario, load_scenario
 
 try:
@@ -629,7 +629,7 @@ def test_figure_leaves_the_matplotlib_backend_to_the_caller(tiny_run, tmp_path) 
             "import matplotlib",
             "matplotlib.use('pdf')",
             "from neurosim.experiments import mnist",
-            "from neurosim.recording.store import open_run",
+            "from neurosim.recording import open_run",
             "mnist.figure.plot(open_run(sys.argv[1]), sys.argv[2])",
             "assert matplotlib.get_backend() == 'pdf', matplotlib.get_backend()",
             "assert 'matplotlib.pyplot' not in sys.modules",

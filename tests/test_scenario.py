@@ -15,7 +15,7 @@ import xarray as xr
 
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import ValidationError
-from neurosim.recording.store import open_run
+from neurosim.recording import open_run
 from neurosim.scenario.schema import load_scenario
 
 try:

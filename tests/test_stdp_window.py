@@ -11,7 +11,7 @@ from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.experiments.stdp_window import run_protocol, window_metrics
 from neurosim.model.parameters import FakeTargetParameters
 from neurosim.model.presets import load_preset
-from neurosim.recording.store import open_run
+from neurosim.recording import open_run
 from neurosim.scenario.schema import load_scenario
 
 SCENARIO = """

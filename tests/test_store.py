@@ -1,7 +1,8 @@
-"""Tests of neurosim.recording.store: the zarr v3 run store, as written and as xarray reads it."""
+"""Tests of neurosim.recording: the zarr v3 run store, as written and as xarray reads it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -24,6 +25,7 @@ from neurosim.recording import (
     ArraySpec,
     RunInterrupted,
     RunStore,
+    as_unicode,
     open_run,
     stop_on_signals,
 )
@@ -597,7 +599,7 @@ def test_the_latest_checkpoint_replaces_the_previous_one(tmp_path: Path) -> None
 def test_a_checkpoint_cut_short_leaves_the_previous_one_in_force(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import neurosim.recording.store as store_module
+    import neurosim.recording.checkpoint as store_module
 
     path = tmp_path / "cut.zarr"
     write_whole = store_module._write_whole
@@ -775,3 +777,123 @@ def test_a_repeated_or_earlier_snapshot_time_is_refused(tmp_path: Path) -> None:
     store.snapshot_weights(1251, weights[2], bias[2])
     store.close()
     assert_snapshots([1000, 1250, 1251])
+
+
+# --------------------------------------------------------------------------------------------
+# the on-disk format, pinned: every node's metadata as the store format 1 writes it
+
+
+def stored_layout(path: Path) -> dict[str, Any]:
+    """Every node under ``path``: a group's attributes (without the version), or an array's
+    dtype, shape, chunk shape, dimension names and attribute names."""
+    layout: dict[str, Any] = {}
+    for metadata_file in sorted(path.rglob("zarr.json")):
+        node = json.loads(metadata_file.read_text())
+        where = metadata_file.parent.relative_to(path).as_posix()
+        if node["node_type"] == "group":
+            layout[where] = {
+                key: value for key, value in node["attributes"].items() if key != "neurosim_version"
+            }
+            continue
+        layout[where] = (
+            node["data_type"],
+            node["shape"],
+            node["chunk_grid"]["configuration"]["chunk_shape"],
+            node.get("dimension_names"),
+            sorted(node["attributes"]),
+        )
+    return layout
+
+
+STORE_FORMAT_1 = {
+    ".": {
+        "backend": "event",
+        "events_done": 2,
+        "scenario": {"scenario": {"name": "pinned"}},
+        "seed": 3,
+        "snapshots_done": 1,
+        "status": "complete",
+        "status_message": None,
+        "steps_done": 6,
+        "store_format": 1,
+        "time_unit": "step",
+    },
+    "checkpoint": {"latest": "state1"},
+    "checkpoint/state1": {"epoch": 2},
+    "checkpoint/state1/rng": ("int64", [3], [3], ["rng_0"], []),
+    "checkpoint/state1/w": ("float64", [2, 2], [2, 2], ["w_0", "w_1"], []),
+    "events": {"kinds": ["send", "receive"]},
+    "events/kind": ("int8", [2], [65536], ["event"], []),
+    "events/neuron": ("int32", [2], [65536], ["event"], []),
+    "events/t": ("float64", [2], [65536], ["event"], []),
+    "metrics": {},
+    "metrics/error": ("float64", [2], [2], ["seed"], ["units"]),
+    "metrics/label": ("string", [], [], None, []),
+    "metrics/seed": ("int64", [2], [2], ["seed"], []),
+    "neurons": {},
+    "neurons/layer": ("int64", [3], [3], ["neuron"], []),
+    "neurons/name": ("string", [3], [3], ["neuron"], []),
+    "neurons/neuron": ("int64", [3], [3], ["neuron"], []),
+    "neurons/role": ("string", [3], [3], ["neuron"], []),
+    "trajectory": {},
+    "trajectory/dz": ("float64", [6, 2], [4, 2], ["time", "neuron"], []),
+    "trajectory/neuron": ("int64", [2], [2], ["neuron"], []),
+    "trajectory/state": ("float32", [6, 2, 2], [4, 2, 2], ["time", "copy", "neuron"], []),
+    "trajectory/time": ("int64", [6], [4], ["time"], []),
+    "weights": {},
+    "weights/W": ("float32", [1, 2], [1, 2], ["snapshot", "edge"], []),
+    "weights/b": ("float32", [1, 3], [1, 3], ["snapshot", "neuron"], []),
+    "weights/edge_dst": ("int64", [2], [2], ["edge"], []),
+    "weights/edge_src": ("int64", [2], [2], ["edge"], []),
+    "weights/neuron": ("int64", [3], [3], ["neuron"], []),
+    "weights/snapshot_time": ("int64", [1], [256], ["snapshot"], []),
+}
+
+
+def test_every_group_is_written_in_store_format_1(tmp_path: Path) -> None:
+    # Readers of older stores (and --resume) rely on this: a change here is a new format.
+    path = tmp_path / "pinned.zarr"
+    with RunStore.create(
+        path,
+        attributes={"scenario": {"scenario": {"name": "pinned"}}, "backend": "event", "seed": 3},
+        neurons={"role": ROLES[[0, 2, 3]], "layer": LAYERS[[0, 2, 3]], "name": NAMES[[0, 2, 3]]},
+        arrays={
+            "state": ArraySpec(("copy", "neuron"), (2, 2), "float32"),
+            "dz": ArraySpec(("neuron",), (2,), "float64"),
+        },
+        recorded_neurons=np.array([1, 2]),
+        edge_src=np.array([0, 1]),
+        edge_dst=np.array([2, 2]),
+        time_chunk=4,
+        weight_dtype="float32",
+    ) as store:
+        store.append(np.arange(5, 11), {"state": np.ones((6, 2, 2)), "dz": np.zeros((6, 2))})
+        store.snapshot_weights(10, np.array([0.5, -0.5]), np.zeros(3))
+        store.append_events(
+            {
+                "t": np.array([0.5, 1.5]),
+                "neuron": np.array([0, 2], dtype=np.int32),
+                "kind": np.array([1, 0], dtype=np.int8),
+            },
+            ("send", "receive"),
+        )
+        store.write_checkpoint({"rng": np.arange(2)}, {"epoch": 1})
+        store.write_checkpoint({"rng": np.arange(3), "w": np.ones((2, 2))}, {"epoch": 2})
+        store.write_metric("error", [0.1, 0.2], ("seed",), {"units": "fraction"}, {"seed": [1, 2]})
+        store.write_metric("label", "x", ())
+    assert stored_layout(path) == STORE_FORMAT_1
+
+
+def test_as_unicode_gives_numpy_unicode_for_every_kind_of_strings() -> None:
+    for strings in (
+        np.array(["in0", "hidden"]),
+        np.array(["in0", "hidden"], dtype=object),
+        np.array(["in0", "hidden"], dtype=np.dtypes.StringDType()),
+    ):
+        converted = as_unicode(strings)
+        assert converted.dtype.kind == "U" and converted.tolist() == ["in0", "hidden"]
+    grid = as_unicode(np.array([["a", "bc"], ["d", "e"]], dtype=object))
+    assert grid.dtype == np.dtype("<U2") and grid.shape == (2, 2)
+    for shape in ((0,), (2, 0)):
+        empty = as_unicode(np.empty(shape, dtype=object))
+        assert empty.dtype.kind == "U" and empty.shape == shape

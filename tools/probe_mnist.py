@@ -33,7 +33,7 @@ from neurosim.data import load_dataset  # noqa: E402
 from neurosim.errors import ValidationError  # noqa: E402
 from neurosim.experiments import mnist  # noqa: E402
 from neurosim.kernels.activations import rate  # noqa: E402
-from neurosim.recording.store import open_run  # noqa: E402
+from neurosim.recording import open_run  # noqa: E402
 
 
 def probe(store: Path, fit_digits: int, seed_index: int) -> list[tuple[str, float]]:

@@ -55,7 +55,7 @@ def _metrics(store: Path) -> dict[str, object]:
     """The scalar metrics (per-seed ones as their mean) and the settings of a finished run
     store."""
     sys.path.insert(0, str(REPO_ROOT))
-    from neurosim.recording.store import open_run
+    from neurosim.recording import open_run
 
     run = open_run(store)
     values: dict[str, object] = {"status": run.status}

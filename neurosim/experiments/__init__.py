@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from neurosim.keys import Key
-    from neurosim.recording.store import RunReader
+    from neurosim.recording import RunReader
     from neurosim.scenario.runner import RunSummary
     from neurosim.scenario.schema import Scenario
 

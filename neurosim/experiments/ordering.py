@@ -41,7 +41,7 @@ from neurosim.keys import Key, choice, integer, integer_list
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import RunReader, RunStore, StopRequest, stop_on_signals
+from neurosim.recording import RunReader, RunStore, StopRequest, stop_on_signals
 from neurosim.registry import backend_names
 from neurosim.scenario.runner import RunSummary, create_experiment_store, make_simulator
 from neurosim.scenario.schema import Scenario

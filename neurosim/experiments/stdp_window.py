@@ -34,7 +34,7 @@ from neurosim.experiments import Experiment
 from neurosim.keys import Key, integer, integer_list, number, number_list
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import ArraySpec, RunReader, stop_on_signals
+from neurosim.recording import ArraySpec, RunReader, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_store, make_simulator
 from neurosim.scenario.schema import Scenario
 from neurosim.streams import Windows

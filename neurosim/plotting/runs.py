@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from neurosim.analysis.rivalry import dominance
 from neurosim.errors import ValidationError
-from neurosim.recording.store import RunReader
+from neurosim.recording import RunReader
 
 COPY_STYLES = (("tab:green", "copy 0 (small beta)"), ("tab:blue", "copy 1 (large beta)"))
 PLOT_KINDS = ("trajectory", "rivalry", "adaptation")

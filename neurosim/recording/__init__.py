@@ -1,21 +1,18 @@
 """Recording: the run store every run writes (a zarr v3 directory), and reading it back.
 
-See ``docs/run-store.md`` for the layout and its guarantees.
+``layout`` describes the store (groups, attributes, ``ArraySpec``) and creates an empty one;
+``writer`` records a run into it (``RunStore``), with ``validation`` checking what it is
+given and ``metrics``, ``events`` and ``checkpoint`` owning those groups; ``reader`` reads it
+back (``open_run``, ``RunReader``); ``signals`` turns SIGTERM and Ctrl-C into a request to stop
+between writes. See ``docs/run-store.md`` for the layout and its guarantees.
 """
 
 from __future__ import annotations
 
-from neurosim.recording.store import (
-    GROUPS,
-    STATUSES,
-    ArraySpec,
-    RunInterrupted,
-    RunReader,
-    RunStore,
-    StopRequest,
-    open_run,
-    stop_on_signals,
-)
+from neurosim.recording.layout import GROUPS, STATUSES, ArraySpec, as_unicode
+from neurosim.recording.reader import RunReader, open_run
+from neurosim.recording.signals import RunInterrupted, StopRequest, stop_on_signals
+from neurosim.recording.writer import RunStore
 
 __all__ = [
     "GROUPS",
@@ -25,6 +22,7 @@ __all__ = [
     "RunReader",
     "RunStore",
     "StopRequest",
+    "as_unicode",
     "open_run",
     "stop_on_signals",
 ]

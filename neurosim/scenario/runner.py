@@ -24,7 +24,7 @@ from neurosim.errors import ValidationError
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import (
+from neurosim.recording import (
     ArraySpec,
     RunStore,
     StopRequest,

@@ -33,7 +33,7 @@ from neurosim.experiments.mnist.protocol import (
     split_indices,
 )
 from neurosim.experiments.mnist.runner import carry_out
-from neurosim.recording.store import RunStore, open_run
+from neurosim.recording import RunStore, open_run
 from neurosim.scenario.runner import RunSummary, create_experiment_store
 from neurosim.scenario.schema import Scenario, check_scenario
 

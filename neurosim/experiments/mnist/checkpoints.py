@@ -19,7 +19,7 @@ import numpy as np
 
 from neurosim.backends.sync import SyncSimulator
 from neurosim.experiments.mnist.results import Results
-from neurosim.recording.store import RunStore
+from neurosim.recording import RunStore
 
 
 @dataclass

@@ -48,7 +48,7 @@ from neurosim.experiments.mnist.network import Layout
 from neurosim.experiments.mnist.results import Results
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import RunStore
+from neurosim.recording import RunStore
 
 
 def evaluation_settings(table: dict[str, Any]) -> dict[str, int]:

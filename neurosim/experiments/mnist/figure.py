@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from neurosim.data.datasets import IMAGE_SHAPE, N_CLASSES
 from neurosim.errors import ValidationError
 from neurosim.experiments.mnist.training import whole_batches
-from neurosim.recording.store import RunReader
+from neurosim.recording import RunReader
 from neurosim.scenario.schema import check_scenario
 
 N_RECEPTIVE_FIELDS = 64

@@ -14,7 +14,7 @@ from neurosim.errors import ValidationError
 from neurosim.model import topology
 from neurosim.model.network import ROLE_CODES, CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import RunReader
+from neurosim.recording import RunReader
 from neurosim.scenario.schema import check_scenario
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from neurosim.data.datasets import IMAGE_SHAPE, N_CLASSES
 from neurosim.experiments.mnist.protocol import PAPER_ACCURACY, PAPER_SOURCE
-from neurosim.recording.store import RunStore
+from neurosim.recording import RunStore
 
 
 class Results:

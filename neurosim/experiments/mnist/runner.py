@@ -36,7 +36,7 @@ from neurosim.experiments.mnist.network import build_network
 from neurosim.experiments.mnist.protocol import split_indices
 from neurosim.experiments.mnist.results import Results
 from neurosim.experiments.mnist.training import train_epoch, whole_batches
-from neurosim.recording.store import RunStore, stop_on_signals
+from neurosim.recording import RunStore, stop_on_signals
 from neurosim.scenario.runner import RunSummary
 from neurosim.scenario.schema import Scenario
 

@@ -29,7 +29,7 @@ from neurosim.data import batches
 from neurosim.experiments.mnist.modes import MODES
 from neurosim.experiments.mnist.network import Layout
 from neurosim.model.parameters import ModelParameters
-from neurosim.recording.store import StopRequest
+from neurosim.recording import StopRequest
 
 
 def decayed_alpha(alpha: float, alpha_decay: float, digits_seen: int) -> float:

@@ -1,0 +1,252 @@
+"""The run store's layout: its groups, attributes and arrays, and the empty store a run starts from.
+
+Layout (the contract; ``docs/run-store.md`` has the full description)::
+
+    RUN.zarr/                      root attributes: neurosim_version, store_format, scenario,
+                                   backend, seed, time_unit ("step"), status, status_message,
+                                   steps_done, snapshots_done, and any the caller adds
+      neurons/     neuron (coordinate), role, layer, name        over (neuron,)
+      trajectory/  time (coordinate), neuron (coordinate: the recorded neurons),
+                   one array per declared ArraySpec               over (time, *spec.dims)
+      weights/     edge_src, edge_dst over (edge,); neuron (coordinate);
+                   W over (snapshot, edge); b over (snapshot, neuron); snapshot_time (snapshot,)
+      metrics/     arrays written whole by analyses, with the dims the caller names
+      events/      only when a run logs events (event-driven backend): one row per event,
+                   columns over (event,) as ``append_events`` was given them, and the group
+                   attribute ``kinds`` naming the codes of a ``kind`` column
+      checkpoint/  only when a run checkpoints: the latest complete state for ``--resume``
+
+Every array carries zarr v3 ``dimension_names``, and each group carries consolidated metadata
+that is rewritten at every commit, so ``xarray.open_zarr(path, group="trajectory")`` gives
+labelled arrays without extra arguments or warnings.
+
+Names with a leading underscore here and in the package's other modules are shared between
+those modules only; ``neurosim.recording`` exports the public ones.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import zarr
+import zarr.storage
+
+from neurosim.errors import ValidationError
+
+STATUSES: Final = ("running", "complete", "failed", "interrupted")
+"""Values of the root attribute ``status``; ``running`` until the store is closed."""
+
+GROUPS: Final = ("neurons", "trajectory", "weights", "metrics")
+"""The groups every run store has."""
+
+STORE_FORMAT: Final = 1
+"""Version of this layout, stored as the root attribute ``store_format``."""
+
+TIME_UNIT: Final = "step"
+
+REQUIRED_ATTRIBUTES: Final = ("scenario", "backend", "seed")
+"""Root attributes the caller of ``RunStore.create`` must give."""
+
+MANAGED_ATTRIBUTES: Final = (
+    "neurosim_version",
+    "store_format",
+    "time_unit",
+    "status",
+    "status_message",
+    "steps_done",
+    "snapshots_done",
+)
+"""Root attributes the store sets itself; a caller cannot set them."""
+
+NEURON_FIELDS: Final = ("role", "layer", "name")
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What the names of arrays, dims and metrics must look like."""
+
+_NUMERIC_KINDS = "biuf"
+"""NumPy dtype kinds a stored number array may have: bool, integers, floats."""
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """One trajectory array, declared before the run: its dims and shape per step, and dtype.
+
+    ``dims`` and ``shape`` leave out ``time`` (the store adds it in front): ``state`` of two
+    copies over 20 recorded neurons is ``ArraySpec(("copy", "neuron"), (2, 20), "float32")``.
+    Each ``append`` then gives it as an array of shape ``(n_steps, 2, 20)``. A dim named
+    ``neuron`` must have the number of recorded neurons. Allowed dtypes: bool, integers,
+    floats.
+    """
+
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+    def __init__(self, dims: tuple[str, ...], shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
+        if isinstance(dims, str) or not isinstance(dims, tuple | list):
+            raise ValidationError(
+                f"ArraySpec dims must be a tuple of names, got {dims!r} (for one dim write "
+                f'("{dims}",))'
+            )
+        dims = tuple(dims)
+        for dim in dims:
+            if not isinstance(dim, str) or not _NAME.match(dim):
+                raise ValidationError(
+                    f"ArraySpec dim {dim!r} is not allowed: use a name of letters, digits and "
+                    "underscores that does not start with a digit"
+                )
+        if "time" in dims:
+            raise ValidationError(
+                f"ArraySpec dims {dims} include 'time': leave it out, the store adds it in front"
+            )
+        if len(set(dims)) != len(dims):
+            raise ValidationError(f"ArraySpec dims {dims} repeat a name")
+        if isinstance(shape, int | np.integer):
+            shape = (int(shape),)
+        try:
+            shape = tuple(int(size) for size in shape)
+        except (TypeError, ValueError) as error:
+            raise ValidationError(
+                f"ArraySpec shape must be a tuple of ints, got {shape!r}"
+            ) from error
+        if len(shape) != len(dims) or any(size < 0 for size in shape):
+            raise ValidationError(
+                f"ArraySpec shape {shape} does not fit dims {dims}: give one size >= 0 per dim"
+            )
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as error:
+            raise ValidationError(f"ArraySpec dtype {dtype!r} is not a numpy dtype") from error
+        if dtype.kind not in _NUMERIC_KINDS:
+            raise ValidationError(
+                f"ArraySpec dtype {dtype} is not allowed; allowed: bool, integers, floats"
+            )
+        object.__setattr__(self, "dims", dims)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "dtype", dtype)
+
+    @property
+    def step_nbytes(self) -> int:
+        """Bytes one step of this array takes."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def as_unicode(array: np.ndarray) -> np.ndarray:
+    """Strings of any NumPy kind (unicode, StringDType, objects) as a NumPy unicode array."""
+    if array.size == 0:
+        return np.empty(array.shape, dtype="<U1")
+    return np.array(array.tolist(), dtype=np.str_)
+
+
+def _dims_of(node: zarr.Array) -> tuple[str, ...]:
+    """The dimension names stored with ``node``."""
+    names = node.metadata.dimension_names or ()  # type: ignore[union-attr]
+    return tuple(str(name) for name in names)
+
+
+def _write_whole(
+    group: zarr.Group,
+    name: str,
+    values: np.ndarray,
+    dims: tuple[str, ...],
+    attributes: dict[str, Any],
+) -> None:
+    """Create (or replace) ``group/name`` holding ``values`` in one chunk."""
+    is_string = values.dtype.kind in "UOT"
+    target = group.create_array(
+        name,
+        shape=values.shape,
+        chunks=tuple(max(size, 1) for size in values.shape),
+        dtype=str if is_string else values.dtype,
+        dimension_names=dims,
+        attributes=attributes,
+        overwrite=True,
+    )
+    if values.size:
+        target[...] = values
+
+
+def _consolidate(zarr_store: zarr.storage.LocalStore, groups: tuple[str, ...]) -> zarr.Group:
+    """Rewrite the consolidated metadata of ``groups``, then of the root; return the root.
+
+    Consolidated metadata is what ``xarray.open_zarr`` reads first; without it xarray falls
+    back to reading each array's metadata and warns. zarr warns that consolidated metadata is
+    not (yet) part of the v3 specification; that warning is expected here and silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Consolidated metadata is currently not part", category=UserWarning
+        )
+        for group in groups:
+            zarr.consolidate_metadata(zarr_store, path=group)
+        return zarr.consolidate_metadata(zarr_store)
+
+
+def _build(
+    building: Path,
+    *,
+    root_attributes: dict[str, Any],
+    neuron_arrays: dict[str, np.ndarray],
+    specs: dict[str, ArraySpec],
+    recorded: np.ndarray,
+    sources: np.ndarray,
+    destinations: np.ndarray,
+    time_chunk: int,
+    weight_dtype: np.dtype[Any],
+) -> None:
+    """Write a new, empty run store into the directory ``building``."""
+    zarr_store = zarr.storage.LocalStore(building)
+    root = zarr.open_group(zarr_store, mode="w", zarr_format=3, attributes=root_attributes)
+    n_neurons = len(neuron_arrays["role"])
+    neuron_index = np.arange(n_neurons, dtype=np.int64)
+
+    neurons = root.create_group("neurons")
+    _write_whole(neurons, "neuron", neuron_index, ("neuron",), {})
+    for field in NEURON_FIELDS:
+        _write_whole(neurons, field, neuron_arrays[field], ("neuron",), {})
+
+    trajectory = root.create_group("trajectory")
+    trajectory.create_array(
+        "time", shape=(0,), chunks=(time_chunk,), dtype=np.int64, dimension_names=("time",)
+    )
+    _write_whole(trajectory, "neuron", recorded, ("neuron",), {})
+    for name, spec in specs.items():
+        trajectory.create_array(
+            name,
+            shape=(0, *spec.shape),
+            chunks=(time_chunk, *(max(size, 1) for size in spec.shape)),
+            dtype=spec.dtype,
+            dimension_names=("time", *spec.dims),
+        )
+
+    weights = root.create_group("weights")
+    _write_whole(weights, "edge_src", sources, ("edge",), {})
+    _write_whole(weights, "edge_dst", destinations, ("edge",), {})
+    _write_whole(weights, "neuron", neuron_index, ("neuron",), {})
+    weights.create_array(
+        "W",
+        shape=(0, len(sources)),
+        chunks=(1, max(len(sources), 1)),
+        dtype=weight_dtype,
+        dimension_names=("snapshot", "edge"),
+    )
+    weights.create_array(
+        "b",
+        shape=(0, n_neurons),
+        chunks=(1, max(n_neurons, 1)),
+        dtype=weight_dtype,
+        dimension_names=("snapshot", "neuron"),
+    )
+    weights.create_array(
+        "snapshot_time", shape=(0,), chunks=(256,), dtype=np.int64, dimension_names=("snapshot",)
+    )
+
+    root.create_group("metrics")
+    _consolidate(zarr_store, GROUPS)

@@ -1,0 +1,168 @@
+"""Reading a run store back: ``open_run`` checks that a path holds one and returns a
+``RunReader``, which reads exactly what the writer committed, even after a crash."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+import zarr.storage
+
+from neurosim.errors import ValidationError
+from neurosim.recording.checkpoint import _read_checkpoint
+from neurosim.recording.layout import STATUSES, _dims_of, as_unicode
+
+_STATUS_DESCRIPTIONS = {
+    "running": (
+        "running or killed (the writer has not closed the store: it is still running, or it "
+        "stopped without closing it, e.g. killed)"
+    ),
+    "complete": "complete",
+    "failed": "failed",
+    "interrupted": "interrupted",
+}
+
+
+class RunReader:
+    """A run store opened read-only (see ``open_run``).
+
+    Reads what is on disk without consolidated metadata, and cuts arrays along ``time`` to
+    ``steps_done`` and along ``snapshot`` to ``snapshots_done``, so that a store whose writer
+    was killed reads exactly what was committed.
+    """
+
+    def __init__(self, path: Path, root: zarr.Group) -> None:
+        """Wrap an opened root group; use ``open_run``."""
+        self._path = path
+        self._root = root
+        self._attributes = dict(root.attrs)
+
+    @property
+    def path(self) -> Path:
+        """The store's directory."""
+        return self._path
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The root attributes (a copy): scenario, backend, seed, status, steps_done, ..."""
+        return dict(self._attributes)
+
+    @property
+    def status(self) -> str:
+        """The stored status: running, complete, failed or interrupted."""
+        return str(self._attributes["status"])
+
+    @property
+    def status_message(self) -> str | None:
+        """Why the run stopped (failed or interrupted), or None."""
+        return self._attributes.get("status_message")
+
+    @property
+    def status_description(self) -> str:
+        """The status in words; ``running`` reads "running or killed", since a store whose
+        writer was killed cannot tell it apart from one still being written."""
+        text = _STATUS_DESCRIPTIONS.get(self.status, self.status)
+        if self.status_message:
+            text = f"{text}: {self.status_message}"
+        return text
+
+    @property
+    def steps_done(self) -> int:
+        """Steps committed to ``trajectory``."""
+        return int(self._attributes.get("steps_done", 0))
+
+    @property
+    def snapshots_done(self) -> int:
+        """Weight snapshots committed."""
+        return int(self._attributes.get("snapshots_done", 0))
+
+    def checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The latest checkpoint's arrays and attributes (``RunStore.write_checkpoint``), or
+        None where the run wrote none."""
+        return _read_checkpoint(self._root)
+
+    def groups(self) -> list[str]:
+        """Names of the store's groups."""
+        return sorted(name for name, _ in self._root.groups())
+
+    def names(self, group: str) -> list[str]:
+        """Names of the arrays in ``group``."""
+        return sorted(name for name, _ in self._group(group).arrays())
+
+    def dims(self, group: str, name: str) -> tuple[str, ...]:
+        """Dimension names of ``group/name``."""
+        return _dims_of(self._node(group, name))
+
+    def array(self, group: str, name: str) -> np.ndarray:
+        """The array ``group/name`` as NumPy, cut to the committed steps and snapshots.
+
+        Strings come back as NumPy unicode arrays.
+        """
+        node = self._node(group, name)
+        dims = _dims_of(node)
+        if dims and dims[0] == "time":
+            values = node[: self.steps_done]
+        elif dims and dims[0] == "snapshot":
+            values = node[: self.snapshots_done]
+        else:
+            values = node[...]
+        values = np.asarray(values)
+        if values.dtype.kind in "OT":
+            values = as_unicode(values)
+        return values
+
+    def __repr__(self) -> str:
+        return (
+            f"RunReader({str(self._path)!r}, status={self.status!r}, steps_done={self.steps_done})"
+        )
+
+    def _group(self, group: str) -> zarr.Group:
+        available = self.groups()
+        if group not in available:
+            raise ValidationError(
+                f"run store {self._path} has no group {group!r}; groups: {available}"
+            )
+        return self._root[group]  # type: ignore[return-value]
+
+    def _node(self, group: str, name: str) -> zarr.Array:
+        node_group = self._group(group)
+        names = sorted(key for key, _ in node_group.arrays())
+        if name not in names:
+            raise ValidationError(
+                f"run store {self._path} has no array {group}/{name}; arrays in {group}: {names}"
+            )
+        return node_group[name]  # type: ignore[return-value]
+
+
+def open_run(path: str | os.PathLike[str]) -> RunReader:
+    """Open the run store at ``path`` read-only.
+
+    Raises ``ValidationError`` naming the path when it does not exist or is not a neurosim run
+    store (no zarr v3 group, or no ``neurosim_version``/``status`` attributes).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(f"no run store at {path}: the path does not exist")
+    try:
+        root = zarr.open_group(
+            zarr.storage.LocalStore(path, read_only=True), mode="r", use_consolidated=False
+        )
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ValidationError(
+            f"{path} is not a neurosim run store: it is not a zarr group ({error})"
+        ) from error
+    attributes = dict(root.attrs)
+    missing = [key for key in ("neurosim_version", "status") if key not in attributes]
+    if root.metadata.zarr_format != 3 or missing:
+        raise ValidationError(
+            f"{path} is not a neurosim run store: a zarr v{root.metadata.zarr_format} group "
+            f"without the root attributes {missing or ['(zarr v3)']}"
+        )
+    if attributes["status"] not in STATUSES:
+        raise ValidationError(
+            f"{path}: status {attributes['status']!r} is not one of {', '.join(STATUSES)}"
+        )
+    return RunReader(path, root)

@@ -1,0 +1,540 @@
+"""Writing a run store: ``RunStore`` creates it, records a run into it as the run goes, and
+closes it with the run's status.
+
+Writing is incremental. ``RunStore.append`` copies steps into a buffer of at most
+``time_chunk`` steps (up to the next chunk boundary along ``time``) and writes it out when it
+fills; ``flush`` writes it out at once. Each write is a *commit*: the data first, then the
+group's consolidated metadata, then the root attributes ``steps_done`` / ``snapshots_done``.
+``steps_done`` never counts a step whose data is not on disk, so after a crash (even SIGKILL)
+the store is readable and everything counted by ``steps_done`` is there. zarr's local store
+writes each file atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+import zarr
+import zarr.storage
+
+from neurosim.checks import check_integer
+from neurosim.errors import ValidationError
+from neurosim.recording.checkpoint import CHECKPOINT, _write_checkpoint
+from neurosim.recording.events import _append_events
+from neurosim.recording.layout import (
+    MANAGED_ATTRIBUTES,
+    STATUSES,
+    ArraySpec,
+    _build,
+    _consolidate,
+    _dims_of,
+)
+from neurosim.recording.metrics import _write_metric
+from neurosim.recording.reader import open_run
+from neurosim.recording.signals import RunInterrupted
+from neurosim.recording.validation import (
+    _to_json,
+    _validate_edges,
+    _validate_neurons,
+    _validate_recorded_neurons,
+    _validate_root_attributes,
+    _validate_snapshot,
+    _validate_specs,
+    _validate_steps,
+    _validate_weight_dtype,
+)
+
+
+class RunStore:
+    """Writes one run's store. Make one with ``RunStore.create``; use it as a context manager.
+
+    Inside ``with RunStore.create(...) as store:`` the run calls ``append`` every recorded
+    step (or every few), ``snapshot_weights`` now and then, and ``write_metric`` at the end.
+    Leaving the block closes the store: ``complete`` on a normal exit, ``interrupted`` on
+    ``KeyboardInterrupt`` (including ``RunInterrupted``), ``failed`` with the error's message
+    on any other exception; buffered steps are written first in every case, and the exception
+    always propagates. After closing, ``write_metric`` and ``set_attribute`` still work (for
+    analyses); appending does not.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        arrays: Mapping[str, ArraySpec],
+        n_neurons: int,
+        n_edges: int,
+        recorded_neurons: np.ndarray,
+        time_chunk: int,
+        weight_dtype: np.dtype[Any],
+    ) -> None:
+        """Open the handles of a store that ``create`` has just written; use ``create``."""
+        self._path = path
+        self._specs = dict(arrays)
+        self._n_neurons = n_neurons
+        self._n_edges = n_edges
+        self._recorded_neurons = recorded_neurons
+        self._time_chunk = time_chunk
+        self._weight_dtype = weight_dtype
+        self._zarr_store = zarr.storage.LocalStore(path)
+        self._root = zarr.open_group(self._zarr_store, mode="r+", use_consolidated=False)
+        self._time = self._open_array("trajectory/time")
+        self._trajectory = {name: self._open_array(f"trajectory/{name}") for name in arrays}
+        self._weights = self._open_array("weights/W")
+        self._bias = self._open_array("weights/b")
+        self._snapshot_time = self._open_array("weights/snapshot_time")
+        self._steps_done = 0
+        self._snapshots_done = 0
+        self._last_time: int | None = None
+        self._last_snapshot_time: int | None = None
+        self._buffer_time = np.empty(time_chunk, dtype=np.int64)
+        self._buffer = {
+            name: np.empty((time_chunk, *spec.shape), dtype=spec.dtype)
+            for name, spec in arrays.items()
+        }
+        self._buffered = 0
+        self._status = "running"
+        self._closed = False
+
+    def _open_array(self, path: str) -> zarr.Array:
+        return self._root[path]  # type: ignore[return-value]
+
+    # ----------------------------------------------------------------------------------------
+    # creation
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        attributes: Mapping[str, Any],
+        neurons: Mapping[str, npt.ArrayLike],
+        arrays: Mapping[str, ArraySpec],
+        recorded_neurons: npt.ArrayLike | None,
+        edge_src: npt.ArrayLike,
+        edge_dst: npt.ArrayLike,
+        time_chunk: int = 256,
+        overwrite: bool = False,
+        weight_dtype: npt.DTypeLike = np.float64,
+    ) -> RunStore:
+        """Create the store at ``path`` for a run that starts now, with status ``running``.
+
+        ``attributes``: root attributes, JSON-able; must include ``scenario`` (the fully
+        resolved scenario, a dict), ``backend`` and ``seed``; the store adds
+        ``neurosim_version``, ``store_format``, ``time_unit``, ``status``, ``status_message``,
+        ``steps_done`` and ``snapshots_done``. ``neurons``: ``role`` and ``name`` (strings) and
+        ``layer`` (integers, -1 for none), one entry per neuron. ``arrays``: the trajectory
+        arrays, by name. ``recorded_neurons``: indices of the neurons the trajectory arrays'
+        ``neuron`` dim holds (None: all, in order). ``edge_src``/``edge_dst``: the synapses'
+        pre- and postsynaptic neuron indices, the order of every weight snapshot.
+        ``time_chunk``: steps per chunk along ``time``, also the most steps kept in memory;
+        choose it so that ``time_chunk`` steps of all arrays fit comfortably in memory.
+        ``weight_dtype``: float dtype of the stored weight snapshots.
+
+        Everything is checked before anything is written; a bad argument raises
+        ``ValidationError`` and leaves no files. An existing ``path`` is refused unless
+        ``overwrite`` is true, and even then only if it is a run store or an empty directory.
+        The store is built in a temporary sibling directory and renamed into place, so a
+        failure while creating it leaves nothing behind either.
+        """
+        path = Path(path)
+        root_attributes = _validate_root_attributes(attributes)
+        neuron_arrays = _validate_neurons(neurons)
+        n_neurons = len(neuron_arrays["role"])
+        recorded = _validate_recorded_neurons(recorded_neurons, n_neurons)
+        specs = _validate_specs(arrays, len(recorded))
+        sources, destinations = _validate_edges(edge_src, edge_dst, n_neurons)
+        time_chunk = check_integer("time_chunk", time_chunk, 1)
+        weight_dtype = _validate_weight_dtype(weight_dtype)
+        _check_destination(path, overwrite)
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            _build(
+                building,
+                root_attributes=root_attributes,
+                neuron_arrays=neuron_arrays,
+                specs=specs,
+                recorded=recorded,
+                sources=sources,
+                destinations=destinations,
+                time_chunk=time_chunk,
+                weight_dtype=weight_dtype,
+            )
+            if path.exists():  # overwrite, checked above
+                shutil.rmtree(path)
+            building.rename(path)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return cls(
+            path,
+            arrays=specs,
+            n_neurons=n_neurons,
+            n_edges=len(sources),
+            recorded_neurons=recorded,
+            time_chunk=time_chunk,
+            weight_dtype=weight_dtype,
+        )
+
+    @classmethod
+    def reopen(cls, path: str | os.PathLike[str]) -> RunStore:
+        """Open an interrupted, failed or killed run's store to continue it (``neurosim run
+        --resume``): status ``running`` again, appends and snapshots go on after the committed
+        ones (anything a killed writer left beyond them is cut off). A complete run is
+        refused."""
+        reader = open_run(path)
+        if reader.status == "complete":
+            raise ValidationError(f"{reader.path}: the run is complete; there is nothing to resume")
+        path = reader.path
+        root = reader._root
+        trajectory = root["trajectory"]
+        names = sorted(name for name, _ in trajectory.arrays() if name not in ("time", "neuron"))
+        specs = {}
+        for name in names:
+            node = trajectory[name]
+            specs[name] = ArraySpec(_dims_of(node)[1:], node.shape[1:], node.dtype)
+        store = cls(
+            path,
+            arrays=specs,
+            n_neurons=int(root["neurons/role"].shape[0]),
+            n_edges=int(root["weights/edge_src"].shape[0]),
+            recorded_neurons=np.asarray(trajectory["neuron"][...]),
+            time_chunk=int(trajectory["time"].chunks[0]),
+            weight_dtype=root["weights/W"].dtype,
+        )
+        steps, snapshots = reader.steps_done, reader.snapshots_done
+        for name in ("time", *names):
+            store._root[f"trajectory/{name}"].resize((steps, *trajectory[name].shape[1:]))
+        for name in ("W", "b", "snapshot_time"):
+            node = store._root[f"weights/{name}"]
+            node.resize((snapshots, *node.shape[1:]))
+        store._steps_done, store._snapshots_done = steps, snapshots
+        if steps:
+            store._last_time = int(store._time[steps - 1])
+        if snapshots:
+            store._last_snapshot_time = int(store._snapshot_time[snapshots - 1])
+        store._commit(
+            "trajectory", "weights", attributes={"status": "running", "status_message": None}
+        )
+        return store
+
+    def write_checkpoint(
+        self, arrays: Mapping[str, npt.ArrayLike], attributes: Mapping[str, Any]
+    ) -> None:
+        """Replace the store's checkpoint (``checkpoint/``) with ``arrays`` (flat names) and
+        JSON-able ``attributes``. They are written into a new subgroup, which the group's
+        attribute ``latest`` names only once it is complete; then the previous one is removed.
+        A write cut short therefore leaves the previous checkpoint in force."""
+        self._check_open("write_checkpoint")
+        _write_checkpoint(self._root, self._path, arrays, attributes)
+        self._commit(CHECKPOINT)
+
+    # ----------------------------------------------------------------------------------------
+    # properties
+
+    @property
+    def path(self) -> Path:
+        """The store's directory."""
+        return self._path
+
+    @property
+    def arrays(self) -> dict[str, ArraySpec]:
+        """The declared trajectory arrays, by name."""
+        return dict(self._specs)
+
+    @property
+    def time_chunk(self) -> int:
+        """Steps per chunk along ``time``; also the most steps ever buffered in memory."""
+        return self._time_chunk
+
+    @property
+    def recorded_neurons(self) -> np.ndarray:
+        """Indices of the neurons in the trajectory's ``neuron`` dim."""
+        return self._recorded_neurons.copy()
+
+    @property
+    def steps_done(self) -> int:
+        """Steps written to disk (the root attribute ``steps_done``)."""
+        return self._steps_done
+
+    @property
+    def steps_appended(self) -> int:
+        """Steps given to ``append`` so far: those on disk plus those buffered."""
+        return self._steps_done + self._buffered
+
+    @property
+    def buffered_steps(self) -> int:
+        """Steps held in memory, not yet written; never more than ``time_chunk``."""
+        return self._buffered
+
+    @property
+    def buffer_nbytes(self) -> int:
+        """Bytes of the (preallocated) step buffer: ``time_chunk`` steps of every array."""
+        return self._buffer_time.nbytes + sum(buffer.nbytes for buffer in self._buffer.values())
+
+    @property
+    def snapshots_done(self) -> int:
+        """Weight snapshots written."""
+        return self._snapshots_done
+
+    @property
+    def status(self) -> str:
+        """``running`` until closed, then the status it was closed with."""
+        return self._status
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` has run."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return (
+            f"RunStore({str(self._path)!r}, status={self._status!r}, "
+            f"steps_done={self._steps_done}, buffered_steps={self._buffered})"
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # writing
+
+    def append(self, time: npt.ArrayLike, values: Mapping[str, npt.ArrayLike]) -> None:
+        """Record steps: ``time`` (step numbers, increasing) and every declared array.
+
+        ``values[name]`` has shape ``(len(time), *spec.shape)`` and a dtype that casts to the
+        spec's within its kind (float64 into float32 is fine, float into bool is not). Every
+        argument is checked before anything is kept: on ``ValidationError`` (naming the array
+        and the shapes) nothing of this call is buffered or written. Steps are buffered up to
+        the next ``time_chunk`` boundary and written when the buffer fills.
+        """
+        self._check_open("append")
+        times, given = _validate_steps(self._specs, self._last_time, time, values, self._path)
+        n_steps = len(times)
+        if n_steps == 0:
+            return
+        self._last_time = int(times[-1])
+
+        position = 0
+        while position < n_steps:
+            capacity = self._capacity()
+            if self._buffered == 0 and n_steps - position >= capacity:
+                piece = slice(position, position + capacity)  # a whole chunk: no copy
+                self._write(times[piece], {name: array[piece] for name, array in given.items()})
+                position += capacity
+                continue
+            count = min(capacity - self._buffered, n_steps - position)
+            piece = slice(position, position + count)
+            target = slice(self._buffered, self._buffered + count)
+            self._buffer_time[target] = times[piece]
+            for name, array in given.items():
+                self._buffer[name][target] = array[piece]
+            self._buffered += count
+            position += count
+            if self._buffered == capacity:
+                self._write_buffer()
+
+    def flush(self) -> None:
+        """Write the buffered steps now and update ``steps_done``; a no-op when none are.
+
+        Call it where a reader should see the steps so far, e.g. before a checkpoint.
+        """
+        self._check_open("flush")
+        self._write_buffer()
+
+    def snapshot_weights(self, time: int, weights: npt.ArrayLike, bias: npt.ArrayLike) -> None:
+        """Write the weights (one per edge, in ``edge_src``/``edge_dst`` order) and biases.
+
+        ``time`` is the step number, increasing from snapshot to snapshot. Written at once
+        (no buffering), then counted in ``snapshots_done``.
+        """
+        self._check_open("snapshot_weights")
+        time, checked_weights, checked_bias = _validate_snapshot(
+            time,
+            weights,
+            bias,
+            last_snapshot_time=self._last_snapshot_time,
+            n_edges=self._n_edges,
+            n_neurons=self._n_neurons,
+            weight_dtype=self._weight_dtype,
+        )
+        index = self._snapshots_done
+        for target, array in zip(
+            (self._weights, self._bias), (checked_weights, checked_bias), strict=True
+        ):
+            target.resize((index + 1, target.shape[1]))
+            target[index] = array
+        self._snapshot_time.resize((index + 1,))
+        self._snapshot_time[index] = time
+        self._snapshots_done = index + 1
+        self._last_snapshot_time = time
+        self._commit("weights")
+
+    def write_metric(
+        self,
+        name: str,
+        values: npt.ArrayLike,
+        dims: tuple[str, ...],
+        attributes: Mapping[str, Any] | None = None,
+        coords: Mapping[str, npt.ArrayLike] | None = None,
+    ) -> None:
+        """Write (or replace) the array ``metrics/NAME`` whole, over ``dims``.
+
+        ``dims`` is ``()`` for a scalar. ``attributes`` (JSON-able, e.g. ``description``,
+        ``paper_value``) are stored on the array. ``coords`` labels dims: each becomes the
+        array ``metrics/DIM`` over ``(DIM,)``; a dim used by several metrics must have the same
+        size, and the same labels, in all of them. Works after ``close`` too.
+        """
+        _write_metric(self._zarr_store, name, values, dims, attributes, coords)
+        self._commit("metrics")
+
+    def append_events(
+        self, columns: Mapping[str, npt.ArrayLike], kinds: tuple[str, ...] = ()
+    ) -> None:
+        """Append rows to the ``events/`` group (created by the first call): every column a
+        1-D array of the same length, the same names and dtypes at every call. ``kinds``
+        names the codes of a ``kind`` column (stored as the group attribute ``kinds``)."""
+        self._check_open("append_events")
+        events_done = _append_events(self._root, columns, kinds)
+        self._commit("events", attributes={"events_done": events_done})
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one root attribute (JSON-able) now; the managed ones (status...) are refused."""
+        if key in MANAGED_ATTRIBUTES:
+            raise ValidationError(
+                f"set_attribute: {key!r} is set by the store itself (managed: "
+                f"{', '.join(MANAGED_ATTRIBUTES)}); close() sets the status"
+            )
+        if not isinstance(key, str) or not key:
+            raise ValidationError(f"set_attribute: key must be a non-empty string, got {key!r}")
+        self._commit(attributes={key: _to_json(value, f"attribute {key!r}")})
+
+    def close(self, status: str = "complete", message: str | None = None) -> None:
+        """Write what is buffered, then set ``status``, ``status_message`` and ``steps_done``.
+
+        ``status`` is ``complete``, ``failed`` or ``interrupted``; ``message`` says why it
+        stopped. Closing twice does nothing the second time. If writing the buffer fails, the
+        store is marked ``failed`` with that error and the error propagates.
+        """
+        if self._closed:
+            return
+        if status not in STATUSES[1:]:
+            raise ValidationError(
+                f"close: status {status!r} is not allowed; allowed: {', '.join(STATUSES[1:])}"
+            )
+        if message is not None and not isinstance(message, str):
+            raise ValidationError(f"close: message must be a string or None, got {message!r}")
+        self._closed = True
+        try:
+            self._write_buffer()
+        except BaseException as error:
+            self._status = "failed"
+            reason = f"writing the last buffered steps failed: {type(error).__name__}: {error}"
+            if message:
+                reason = f"{message}; {reason}"
+            with contextlib.suppress(Exception):  # the write error is the one to report
+                self._commit(attributes={"status": "failed", "status_message": reason})
+            raise
+        self._status = status
+        self._commit(attributes={"status": status, "status_message": message})
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._closed:
+            return
+        if exc is None:
+            self.close("complete")
+            return
+        if isinstance(exc, KeyboardInterrupt):
+            status = "interrupted"
+            default = (
+                "terminated by SIGTERM"
+                if isinstance(exc, RunInterrupted)
+                else "KeyboardInterrupt (Ctrl-C)"
+            )
+            message = str(exc) or default
+        else:
+            status = "failed"
+            message = f"{type(exc).__name__}: {exc}"
+        try:
+            self.close(status, message)
+        except Exception as error:  # never hide the run's own exception
+            exc.add_note(f"closing the run store {self._path} also failed: {error!r}")
+
+    # ----------------------------------------------------------------------------------------
+    # internals
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise ValidationError(
+                f"{what}: the run store {self._path} is closed (status {self._status!r})"
+            )
+
+    def _capacity(self) -> int:
+        """Steps that fill the buffer: up to the next chunk boundary along ``time``."""
+        return self._time_chunk - self._steps_done % self._time_chunk
+
+    def _write_buffer(self) -> None:
+        if self._buffered == 0:
+            return
+        count = self._buffered
+        self._write(
+            self._buffer_time[:count],
+            {name: buffer[:count] for name, buffer in self._buffer.items()},
+        )
+        self._buffered = 0
+
+    def _write(self, times: np.ndarray, blocks: Mapping[str, np.ndarray]) -> None:
+        """Write steps to disk, then commit them (``steps_done`` last)."""
+        start = self._steps_done
+        stop = start + len(times)
+        for name, target in self._trajectory.items():
+            target.resize((stop, *target.shape[1:]))
+            target[start:stop] = np.asarray(blocks[name], dtype=self._specs[name].dtype)
+        self._time.resize((stop,))
+        self._time[start:stop] = times
+        self._steps_done = stop
+        self._commit("trajectory")
+
+    def _commit(self, *groups: str, attributes: Mapping[str, Any] | None = None) -> None:
+        """Refresh consolidated metadata of ``groups`` and the root, then the root attributes."""
+        root = _consolidate(self._zarr_store, groups)
+        root.attrs.update(
+            {
+                **(attributes or {}),
+                "steps_done": self._steps_done,
+                "snapshots_done": self._snapshots_done,
+            }
+        )
+
+
+def _check_destination(path: Path, overwrite: bool) -> None:
+    if not path.exists():
+        return
+    if not overwrite:
+        raise ValidationError(
+            f"{path} already exists; choose another path or pass overwrite=True to replace it"
+        )
+    if path.is_dir() and not any(path.iterdir()):
+        return
+    try:
+        open_run(path)
+    except ValidationError as error:
+        raise ValidationError(
+            f"{path} exists and is not a neurosim run store; refusing to overwrite it ({error})"
+        ) from error
