@@ -229,7 +229,7 @@ def test_asynchronous_clocks_and_delays_run():
 def test_threshold_suppresses_small_messages():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
-    quiet = EventSimulator(compiled, params, seed=SEED, threshold=1e-3)
+    quiet = EventSimulator(compiled, params, seed=SEED, send_threshold=1e-3)
     quiet.set_input(*data(compiled, 0))
     quiet.run(300)
     assert 0 < quiet.messages_sent < 300 * compiled.n_neurons
@@ -341,7 +341,7 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
 
     def messages(threshold: float) -> dict[str, np.ndarray]:
         sim = EventSimulator(
-            compiled.copy(), params, seed=SEED, threshold=threshold, events=("message",)
+            compiled.copy(), params, seed=SEED, send_threshold=threshold, events=("message",)
         )
         sim.set_input(*data(compiled, 0))
         sim.run(40)
@@ -383,7 +383,7 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
         (dict(jitter=-0.5), "jitter = -0.5"),
         (dict(period=1.0, jitter=2.0), "jitter = 2"),
         (dict(default_delay=-0.5), "default_delay = -0.5"),
-        (dict(threshold=-1.0), "threshold = -1"),
+        (dict(send_threshold=-1.0), "threshold = -1"),
     ],
 )
 def test_bad_clock_or_delay_is_rejected(options, named):
@@ -562,7 +562,7 @@ def test_event_log_has_one_row_per_update_and_message():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
     sim = EventSimulator(
-        compiled, params, seed=SEED, jitter=0.2, threshold=1e-3, events=("update", "message")
+        compiled, params, seed=SEED, jitter=0.2, send_threshold=1e-3, events=("update", "message")
     )
     sim.set_input(*data(compiled, 0))
     sim.run(50)
