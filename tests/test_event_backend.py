@@ -229,7 +229,7 @@ def test_asynchronous_clocks_and_delays_run():
 def test_threshold_suppresses_small_messages():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
-    quiet = EventSimulator(compiled, params, seed=SEED, threshold=1e-3)
+    quiet = EventSimulator(compiled, params, seed=SEED, send_threshold=1e-3)
     quiet.set_input(*data(compiled, 0))
     quiet.run(300)
     assert 0 < quiet.messages_sent < 300 * compiled.n_neurons
@@ -341,7 +341,7 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
 
     def messages(threshold: float) -> dict[str, np.ndarray]:
         sim = EventSimulator(
-            compiled.copy(), params, seed=SEED, threshold=threshold, events=("message",)
+            compiled.copy(), params, seed=SEED, send_threshold=threshold, events=("message",)
         )
         sim.set_input(*data(compiled, 0))
         sim.run(40)
@@ -383,7 +383,7 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
         (dict(jitter=-0.5), "jitter = -0.5"),
         (dict(period=1.0, jitter=2.0), "jitter = 2"),
         (dict(default_delay=-0.5), "default_delay = -0.5"),
-        (dict(threshold=-1.0), "threshold = -1"),
+        (dict(send_threshold=-1.0), "threshold = -1"),
     ],
 )
 def test_bad_clock_or_delay_is_rejected(options, named):
@@ -562,7 +562,7 @@ def test_event_log_has_one_row_per_update_and_message():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
     sim = EventSimulator(
-        compiled, params, seed=SEED, jitter=0.2, threshold=1e-3, events=("update", "message")
+        compiled, params, seed=SEED, jitter=0.2, send_threshold=1e-3, events=("update", "message")
     )
     sim.set_input(*data(compiled, 0))
     sim.run(50)
@@ -793,3 +793,37 @@ def test_oscillator_offset_shifts_each_neurons_own_oscillator():
     assert not np.array_equal(run(params, inputs_only), run(params, 0))
     with pytest.raises(ValidationError, match=r"oscillator_offset = 1\.5"):
         run(params, 1.5)
+
+
+def test_checkpoint_with_jitter_and_delays_continues_bit_for_bit():
+    """Asynchronous clocks, delays of 2.5 (the channels grow) and a send threshold: a fresh
+    simulator restored from a checkpoint taken at a time that is not a whole number
+    continues exactly as the first one, event for event."""
+    params = make_params("astdp_fake_momentum")
+    graph = recurrent(4, 0, 8)
+    for _, _, edge in graph.edges(data=True):
+        edge["delay"] = 2.5
+    options = dict(seed=SEED, jitter=0.4, send_threshold=1e-4, events=("update", "message"))
+
+    def make() -> EventSimulator:
+        return EventSimulator(compile_graph(graph, params, seed=3), params, **options)
+
+    first = make()
+    first.set_input(*data(first.network, 0))
+    first.run(37.3)
+    first.take_events()
+    saved = first.checkpoint()
+    assert first.channel_capacity > 2
+    expected = first.run(40, record_every=1, record=("state", "velocity", "dz"))
+    second = make()
+    second.restore(saved)
+    assert second.time == 37.3 and second.channel_capacity == first.channel_capacity
+    got = second.run(40, record_every=1, record=("state", "velocity", "dz"))
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    first_log, second_log = first.take_events(), second.take_events()
+    assert first_log["time"].size > 400
+    for name in first_log:
+        np.testing.assert_array_equal(second_log[name], first_log[name], err_msg=name)
+    np.testing.assert_array_equal(second.update_count, first.update_count)
+    np.testing.assert_array_equal(second.edge_weights(), first.edge_weights())

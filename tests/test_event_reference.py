@@ -85,7 +85,7 @@ def run_against_reference(
         params,
         seed=SEED,
         default_delay=default_delay,
-        threshold=threshold,
+        send_threshold=threshold,
         events=("message",),
     )
     ref = reference.Reference.from_simulator(

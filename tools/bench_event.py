@@ -129,7 +129,7 @@ def build(name: str, seed: int, fake_targets: bool = True):
 def make_simulator(network, params, seed: int, jitter: float, threshold: float):
     event_simulator = neurosim_imports()[0]
     sim = event_simulator(
-        network, params, seed=seed, period=1.0, jitter=jitter, threshold=threshold
+        network, params, seed=seed, period=1.0, jitter=jitter, send_threshold=threshold
     )
     visible = ~network.hidden
     rng = np.random.default_rng(seed)

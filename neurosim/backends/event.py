@@ -7,7 +7,7 @@ presynaptic neuron. It updates on its own clock (``period`` and ``jitter``, per 
 an update it sends its new rates to its postsynaptic neurons, and a message arrives after
 the edge's delay (GraphML ``delay``, or ``default_delay``). There is no global phase signal:
 the oscillator, the noise and the fake-target draws all follow the neuron's own update counter,
-and the data stream is a SimPy process of its own (``feed``).
+and the data stream's changes arrive on their own schedule (``feed``).
 
 One update of neuron ``i`` (its ``k``-th), in the order of MODEL.md:
 
@@ -37,12 +37,14 @@ message only once it has arrived, at its next update (step 0): exactly what a de
 at ``t + d`` would have written before that update, since a message changes nothing until a
 neuron uses it. The ring keeps every message some synapse may still need (it grows when a
 neuron sends faster than its slowest synapse delivers). The only SimPy events are the neurons'
-clocks, the stream's changes and the end of a ``run`` call.
+clocks (timeouts) and the ends of SimPy's loop (``env.run(until=time)``), where the stream's
+changes are applied.
 
 Lock-step mode (period 1, jitter 0, every delay 1, threshold 0) reproduces ``SyncSimulator``
 at B = 1: update ``k`` of every neuron happens at time ``k``, its message arrives at
-``k + 1``. Within one instant the end of a ``run`` call comes first, then the stream's input
-changes, then the neurons' updates (SimPy orders events by time, priority, then creation).
+``k + 1``. Within one instant the end of SimPy's loop comes first (SimPy puts it before every
+timeout), then the stream's input changes, then the neurons' updates (in the order they were
+scheduled).
 A neuron at time ``k + 1`` has heard every message sent at time ``k``, as the synchronous
 step order (integrate from the previous step's rates, learn, next drive from the new rates
 and the new W) requires.
@@ -62,17 +64,26 @@ Time unit: one integration step (a neuron with ``period`` 1 updates once per tim
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Sequence
-from functools import partial
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import simpy
 from numba import njit
-from simpy.events import Event
+from simpy.events import Timeout
 
-from neurosim.backends.sync import Recorder, model_constants
-from neurosim.checks import check_inputs, check_integer, check_number, describe
+from neurosim.backends.base import Backend, Recorder, Simulator, check_saved, event_columns
+from neurosim.backends.event_scenario import (
+    EVENT_KEYS,
+    EVENT_KINDS,
+    EXCLUSIVE_KEYS,
+    check_run_size,
+    event_options,
+)
+from neurosim.backends.sync import model_constants
+from neurosim.checks import check_integer, check_number, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import rate_derivative_from_rate, rate_scalar
 from neurosim.kernels.dynamics import force, neuron_step, pressure
@@ -91,15 +102,10 @@ from neurosim.kernels.rules import (
 )
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
-from neurosim.streams.base import Change
+from neurosim.streams.base import Change, Stream, checked_changes
 
 # The random stream of the neurons' clock jitter (kernels.random uses 1 and 2).
 STREAM_CLOCK = 3
-
-# SimPy orders simultaneous events by priority: the end of run(), input changes, updates.
-PRIORITY_STOP = 0
-PRIORITY_INPUT = 1
-PRIORITY_UPDATE = 2
 
 # What _update returns instead of the time to the next update.
 DIVERGED = -1.0
@@ -374,10 +380,8 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     return clocks[i, T_PERIOD] + clocks[i, T_JITTER] * (2.0 * u - 1.0)
 
 
-# The kinds of logged events.
-EVENT_KINDS = ("update", "message")
-EVENT_UPDATE = 0
-EVENT_MESSAGE = 1
+EVENT_UPDATE = EVENT_KINDS.index("update")
+EVENT_MESSAGE = EVENT_KINDS.index("message")
 
 
 class EventLog:
@@ -406,42 +410,30 @@ class EventLog:
         """The events logged since the last call: ``time``, ``neuron``, ``kind``, ``value``."""
         rows = self._rows
         self._rows = []
-        return {
-            "time": np.array([row[0] for row in rows], dtype=np.float64),
-            "neuron": np.array([row[1] for row in rows], dtype=np.int64),
-            "kind": np.array([row[2] for row in rows], dtype=np.uint8),
-            "value": np.array([row[3] for row in rows], dtype=np.float64),
-        }
+        return event_columns(rows)
 
 
-class _Scheduled(Event):
-    """An event that fires after ``delay`` with a given priority (SimPy's Timeout has a fixed
-    one; this is built as Timeout is); ``callback`` is called with the event when processed."""
-
-    def __init__(self, env: simpy.Environment, delay: float, priority: int, callback=None):
-        self.env = env
-        self.callbacks = [] if callback is None else [callback]
-        self._value = None
-        self._ok = True
-        env.schedule(self, priority, delay)
+class _DivergedError(Exception):
+    """Raised by the process of a neuron whose state stopped being finite (args: its index),
+    to end ``env.run`` at that instant."""
 
 
-def _finish(end: Event, _event: Event) -> None:
-    """The end of a ``run`` call (unless a divergence ended it already)."""
-    if not end.triggered:
-        end.succeed()
-
-
-def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int):
-    """Neuron ``i``: wait for its clock, update (and send); until its state stops being
-    finite. ``simulator._arrays`` is read at every update: growing the channels replaces it.
-    With an event log, each update (state of copy 0) and each message sent (its rate of
-    copy 0) is logged."""
+def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int, first: float):
+    """Neuron ``i``: wait for its clock (the first update at time ``first``), update (and
+    send); until its state stops being finite. ``simulator._arrays`` is read at every update:
+    growing the channels replaces it. Each wait is a SimPy timeout, whose time and order
+    ``next_update`` and ``wait_order`` keep for a checkpoint. With an event log, each update
+    (state of copy 0) and each message sent (its rate of copy 0) is logged."""
     log = simulator._event_log
     counts = simulator._neuron_counts
     values = simulator._neuron_values
+    next_update = simulator._next_update
+    wait_order = simulator._wait_order
+    order = simulator._wait_count
     sent = 0
-    yield _Scheduled(env, 0.0, PRIORITY_UPDATE)
+    next_update[i] = first
+    wait_order[i] = next(order)
+    yield Timeout(env, _delay_until(env.now, first))
     while True:
         if log is not None:
             sent = counts[i, I_SENT]
@@ -450,33 +442,25 @@ def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int):
             if wait == CHANNEL_FULL:
                 simulator._grow_channels()
                 continue
-            simulator._diverged(i)
-            return
+            raise _DivergedError(i)
         if log is not None:
             if log.updates:
                 log.add(env.now, i, EVENT_UPDATE, values[i, F_STATE])
             if log.messages and counts[i, I_SENT] != sent:
                 log.add(env.now, i, EVENT_MESSAGE, values[i, F_RATE])
-        yield _Scheduled(env, wait, PRIORITY_UPDATE)
+        next_update[i] = env.now + wait
+        wait_order[i] = next(order)
+        yield Timeout(env, wait)
 
 
-def _stream_process(
-    env: simpy.Environment,
-    simulator: EventSimulator,
-    changes: Iterable[Change],
-    start: float,
-    feed: int,
-):
-    """The data stream, on its own schedule: each change is applied at ``start + step``, before
-    the updates due at that instant; neurons read their own entry at their next update. It
-    ends with its changes or when a later ``feed`` replaces it."""
-    for change in changes:
-        wait = start + change.step - env.now
-        if wait > 0:
-            yield _Scheduled(env, wait, PRIORITY_INPUT)
-        if simulator._feeds != feed:
-            return
-        simulator.set_input(change.target, change.clamp)
+def _delay_until(now: float, time: float) -> float:
+    """The delay that SimPy, adding it to ``now``, turns into exactly ``time`` (>= now)."""
+    delay = time - now
+    while now + delay < time:
+        delay = np.nextafter(delay, math.inf)
+    while now + delay > time:
+        delay = np.nextafter(delay, -math.inf)
+    return float(delay)
 
 
 def _per_neuron(name: str, value: object, n: int, low: float, low_open: bool) -> np.ndarray:
@@ -526,14 +510,15 @@ def _parameter_arrays(
     return codes, values
 
 
-class EventSimulator:
+class EventSimulator(Simulator):
     """Runs a compiled network with the event-driven SimPy backend (one state, B = 1).
 
     ``period`` and ``jitter`` (scalars or one value per compiled neuron) set each neuron's
     clock: the first update at time 0, then every ``period + jitter * (2 u - 1)`` with ``u``
     a counter-based uniform draw, so ``0 <= jitter <= period``. ``default_delay`` is the delay
     of a synapse whose graph gives none. A neuron sends after an update only when one of the
-    values it sends changed by more than ``threshold`` since its last message (0: always).
+    values it sends changed by more than ``send_threshold`` since its last message (0:
+    always).
     ``events`` names what to log in ``take_events()`` ("update", "message"; nothing by
     default, since a log holds one row per event). ``oscillator_offset`` (an integer >= 0, or
     one per neuron) shifts each neuron's clamp oscillator (``model.oscillator``) by that many
@@ -545,6 +530,9 @@ class EventSimulator:
     same state for a seed.
     """
 
+    batch_size = 1
+    event_kinds = EVENT_KINDS
+
     def __init__(
         self,
         network: CompiledNetwork,
@@ -554,7 +542,7 @@ class EventSimulator:
         period: float | np.ndarray = 1.0,
         jitter: float | np.ndarray = 0.0,
         default_delay: float = 1.0,
-        threshold: float = 0.0,
+        send_threshold: float = 0.0,
         initial_state_scale: float = 0.5,
         events: Sequence[str] = (),
         oscillator_offset: int | np.ndarray = 0,
@@ -580,7 +568,7 @@ class EventSimulator:
                 f"(neuron {network.node_ids[i]!r}): allowed range is [0, period]"
             )
         self.default_delay = check_number("default_delay", default_delay, 0.0)
-        self.threshold = check_number("threshold", threshold, 0.0)
+        self.send_threshold = check_number("send_threshold", send_threshold, 0.0)
         initial_state_scale = check_number("initial_state_scale", initial_state_scale, 0.0)
         delays = np.where(np.isnan(network.edge_delay), self.default_delay, network.edge_delay)
         bad_delay = np.flatnonzero(~np.isfinite(delays) | (delays < 0))
@@ -595,6 +583,7 @@ class EventSimulator:
                 "expected a finite number >= 0"
             )
         self._event_log = EventLog(events) if events else None
+        self._logged_kinds = tuple(events)
         offsets = _per_neuron("oscillator_offset", oscillator_offset, n, 0.0, low_open=False)
         fractional = np.flatnonzero(offsets != np.round(offsets))
         if fractional.size:
@@ -607,7 +596,6 @@ class EventSimulator:
         self.network = network
         self.params = params
         self.seed = seed
-        self.env = simpy.Environment()
         dtype = network.dtype
         copies = params.spec.copies
         rng = np.random.default_rng(seed)
@@ -648,7 +636,7 @@ class EventSimulator:
         channels = np.zeros((n, capacity, MESSAGE_WIDTH), dtype=dtype)
         self._neuron_values = neuron_values
         self._neuron_counts = neuron_counts
-        self._codes, self._values = _parameter_arrays(params, seed, self.threshold, network)
+        self._codes, self._values = _parameter_arrays(params, seed, self.send_threshold, network)
         self._arrays = (
             self._codes,
             self._values,
@@ -664,11 +652,12 @@ class EventSimulator:
         channels[:, 0, M_RATE : M_RATE + copies] = neuron_values[:, F_RATE : F_RATE + copies]
         _receive_all(0.0, neuron_counts, clocks, synapses, links, channels)
 
-        for i in range(n):
-            self.env.process(_neuron_process(self.env, self, i))
-        self._feeds = 0
         self._failure: DivergenceError | None = None
-        self._end = self.env.event()
+        # the fed stream: its changes, its time origin, the next change to apply
+        self._changes: Iterator[Change] = iter(())
+        self._stream_origin = 0.0
+        self._upcoming: Change | None = None
+        self._start_processes(0.0, np.zeros(n), np.arange(n))
 
     # ----------------------------------------------------------------------------------------
     # the user's view, as SyncSimulator's at B = 1
@@ -743,20 +732,27 @@ class EventSimulator:
         """Whole time units elapsed (in lock-step: the number of steps done)."""
         return math.floor(self.env.now + 1e-9)
 
-    def set_input(self, target: np.ndarray | float, clamp: np.ndarray | float) -> None:
-        """Set what the data clamps (a scalar, an (N,) or a (1, N) array each); neurons read
-        their own entry at their next update."""
-        self.target[:], self.clamp[:] = check_inputs(
-            target, clamp, 1, self.network.n_neurons, self.network.dtype
-        )
-
     def feed(self, changes: Iterable[Change], start: float | None = None) -> None:
         """Let a stream's changes (``Stream.changes()``, possibly unbounded) arrive on their
-        own schedule, as a SimPy process: change step ``s`` is applied at time ``start + s``
-        (default: now), while the network computes. A later ``feed`` replaces this one."""
-        self._feeds += 1
+        own schedule: change step ``s`` is applied at time ``start + s`` (default: now), before
+        the updates due at that instant, while the network computes (``run`` stops SimPy's
+        loop there). A later ``feed`` replaces this one."""
         origin = self.env.now if start is None else check_number("start", start, self.env.now)
-        self.env.process(_stream_process(self.env, self, changes, origin, self._feeds))
+        self._changes = iter(changes)
+        self._stream_origin = origin
+        self._upcoming = next(self._changes, None)
+        self._apply_due_changes()
+
+    def follow(self, stream: Stream) -> None:
+        self.feed(checked_changes(stream))
+
+    def _apply_due_changes(self) -> None:
+        """``set_input`` of every fed change whose time has come."""
+        while (
+            self._upcoming is not None and self._stream_origin + self._upcoming.step <= self.env.now
+        ):
+            self.set_input(self._upcoming.target, self._upcoming.clamp)
+            self._upcoming = next(self._changes, None)
 
     @property
     def logs_events(self) -> bool:
@@ -770,48 +766,142 @@ class EventSimulator:
             raise ValidationError("select_events: this simulator was made without events")
         self._event_log.select(kinds)
 
+    def log_events(self, enabled: bool) -> None:
+        if self._event_log is not None:
+            self._event_log.select(self._logged_kinds if enabled else ())
+
+    def run_attributes(self) -> dict[str, Any]:
+        """The counters of the run, as the run store's root attribute ``event_counters``."""
+        return {
+            "event_counters": {
+                "updates": int(self.update_count.sum()),
+                "messages_sent": self.messages_sent,
+                "messages_suppressed": self.messages_suppressed,
+                "channel_capacity": self.channel_capacity,
+            }
+        }
+
     def take_events(self) -> dict[str, np.ndarray]:
         """The events logged since the last call (see ``EventLog``); empty arrays when the
         simulator logs none."""
-        return (EventLog(()) if self._event_log is None else self._event_log).take()
+        return super().take_events() if self._event_log is None else self._event_log.take()
 
     def invalidate(self) -> None:
         """Call after changing ``state`` from outside: each neuron recomputes the rates it
         will send next from its own state. Its neighbours learn of it only by messages."""
         _refresh_rates(self._codes, self._values, self._neuron_values, self._neuron_counts)
 
-    def set_parameters(self, params: ModelParameters) -> None:
-        """Continue with other parameters, as ``SyncSimulator.set_parameters``: the rule, the
-        activation and the dtype stay those the run started with.
+    def _state_changed(self) -> None:
+        """After ``set_state``: every neuron's next rates, from its new state, are what every
+        synapse delivers from now on, as if each neuron had just sent them."""
+        self.invalidate()
+        self._broadcast_rates()
 
-        Each neuron recomputes the rates it sends next (the noise follows the new
+    def _broadcast_rates(self) -> None:
+        """Write each neuron's next rates into every message of its channel and into what its
+        synapses heard (the presynaptic factors on the way stay)."""
+        copies = self.params.spec.copies
+        *_, synapses, links, channels = self._arrays
+        rates = self._neuron_values[:, F_RATE : F_RATE + copies]
+        channels[:, :, M_RATE : M_RATE + copies] = rates[:, None, :]
+        senders = links[:, L_SENDER].astype(np.int64)
+        synapses[:, S_HEARD + M_RATE : S_HEARD + M_RATE + copies] = rates[senders]
+
+    def _use_parameters(self, params: ModelParameters) -> None:
+        """Each neuron recomputes the rates it sends next (the noise follows the new
         parameters). When the noise changes, the rates on the way and heard are refreshed
         too: a parameter change reaches every neuron at once, as the synchronous backend's
-        next drive does.
-        """
-        if not isinstance(params, ModelParameters):
-            raise ValidationError("params: expected ModelParameters")
-        fixed = ("rule", "activation", "dtype")
-        changed = [name for name in fixed if getattr(params, name) != getattr(self.params, name)]
-        if changed:
-            raise ValidationError(
-                f"model.{changed[0]} cannot change during a run (from "
-                f"{getattr(self.params, changed[0])!r} to {getattr(params, changed[0])!r})"
-            )
+        next drive does."""
         noise_changed = params.noise_sigma != self.params.noise_sigma
         self.params = params
         self._codes, self._values = _parameter_arrays(
-            params, self.seed, self.threshold, self.network
+            params, self.seed, self.send_threshold, self.network
         )
         self._arrays = (self._codes, self._values, *self._arrays[2:])
         self.invalidate()
         if noise_changed:
-            copies = params.spec.copies
-            *_, synapses, links, channels = self._arrays
-            rates = self._neuron_values[:, F_RATE : F_RATE + copies]
-            channels[:, :, M_RATE : M_RATE + copies] = rates[:, None, :]
-            senders = links[:, L_SENDER].astype(np.int64)
-            synapses[:, S_HEARD + M_RATE : S_HEARD + M_RATE + copies] = rates[senders]
+            self._broadcast_rates()
+
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """Copies of everything a later ``restore`` needs to continue exactly as this
+        simulator would: the neurons' arrays (states, velocities, dz and its mean, biases,
+        targets, held weight changes, counters), the synapses' weights, the channels with
+        their messages and send times, the time, and each neuron's next update (time and
+        order among simultaneous ones). The fed stream and the event log are not included."""
+        if self._failure is not None:
+            raise ValidationError("checkpoint: the run diverged; there is nothing to continue")
+        saved = {name: array.copy() for name, array in self._checkpointed().items()}
+        saved["time"] = np.array(self.env.now, dtype=np.float64)
+        saved["next_update"] = np.array(self._next_update, dtype=np.float64)
+        saved["wait_order"] = np.argsort(self._wait_order).astype(np.int64)
+        return saved
+
+    def restore(self, saved: Mapping[str, np.ndarray]) -> None:
+        """Continue from ``checkpoint()``'s arrays, taken from a simulator of the same network
+        and options (checked: a mismatch names the array). The fed stream stops."""
+        n = self.network.n_neurons
+        shapes: dict[str, tuple[int, ...] | None] = {
+            name: array.shape for name, array in self._checkpointed().items()
+        }
+        # the channels may have grown
+        shapes["clocks"] = shapes["channels"] = None
+        check_saved(
+            saved,
+            shapes | {"time": (), "next_update": (n,), "wait_order": (n,)},
+            "same network and options",
+        )
+        capacity = np.shape(saved["channels"])[1]
+        if np.shape(saved["channels"]) != (n, capacity, MESSAGE_WIDTH) or np.shape(
+            saved["clocks"]
+        ) != (n, T_SENT + capacity):
+            raise ValidationError(
+                f"checkpoint: channels {np.shape(saved['channels'])} and clocks "
+                f"{np.shape(saved['clocks'])} do not fit {n} neurons (same network and options)"
+            )
+        codes, values, neuron_values, neuron_counts, _, synapses, links, _ = self._arrays
+        neuron_values[...] = saved["neuron_values"]
+        neuron_counts[...] = saved["neuron_counts"]
+        synapses[...] = saved["synapses"]
+        clocks = np.array(saved["clocks"], dtype=np.float64)
+        channels = np.array(saved["channels"], dtype=self.network.dtype)
+        self._arrays = (
+            codes,
+            values,
+            neuron_values,
+            neuron_counts,
+            clocks,
+            synapses,
+            links,
+            channels,
+        )
+        self._failure = None
+        self._changes, self._upcoming = iter(()), None
+        self._start_processes(float(saved["time"]), saved["next_update"], saved["wait_order"])
+        self._write_back()
+
+    def _checkpointed(self) -> dict[str, np.ndarray]:
+        """The arrays a checkpoint holds, by name (links and parameters follow from the
+        network and the options)."""
+        _, _, neuron_values, neuron_counts, clocks, synapses, _, channels = self._arrays
+        return {
+            "neuron_values": neuron_values,
+            "neuron_counts": neuron_counts,
+            "clocks": clocks,
+            "synapses": synapses,
+            "channels": channels,
+        }
+
+    def _start_processes(self, now: float, next_update: np.ndarray, order: np.ndarray) -> None:
+        """A new SimPy environment at time ``now`` with every neuron's process, neuron
+        ``order[k]`` started k-th, each waiting for its update at ``next_update``."""
+        n = self.network.n_neurons
+        self.env = simpy.Environment(initial_time=now)
+        self._next_update = [0.0] * n
+        self._wait_order = [0] * n
+        self._wait_count = itertools.count()
+        for i in order:
+            i = int(i)
+            self.env.process(_neuron_process(self.env, self, i, float(next_update[i])))
 
     def run(
         self,
@@ -855,15 +945,34 @@ class EventSimulator:
         return recorder.result()
 
     def _run_until(self, end: float) -> None:
-        """Advance to time ``end`` (>= now); see ``run``."""
-        stop = self.env.event()
-        self._end = stop
-        _Scheduled(self.env, max(end - self.env.now, 0.0), PRIORITY_STOP, partial(_finish, stop))
-        self.env.run(until=stop)
-        self.network.set_edge_weights(self.edge_weights())
-        self.network.bias[:] = self.bias
+        """Advance to time ``end`` (>= now), applying the fed changes due on the way; see
+        ``run``."""
+        try:
+            while self._upcoming is not None:
+                change_time = self._stream_origin + self._upcoming.step
+                if change_time > end:
+                    break
+                self._advance_to(change_time)
+                self._apply_due_changes()
+            self._advance_to(end)
+        finally:
+            self._write_back()
         if self._failure is not None:
             raise self._failure
+
+    def _advance_to(self, time: float) -> None:
+        """SimPy's loop up to ``time``: its stop comes before the updates due then."""
+        if time <= self.env.now:
+            return
+        try:
+            self.env.run(until=time)
+        except _DivergedError as diverged:
+            self._failure = self._divergence(int(diverged.args[0]))
+
+    def _write_back(self) -> None:
+        """The network's weights and biases become the simulator's."""
+        self.network.set_edge_weights(self.edge_weights())
+        self.network.bias[:] = self.bias
 
     def edge_weights(self) -> np.ndarray:
         """Synaptic weights in canonical edge order, with each neuron's change not yet applied
@@ -912,12 +1021,36 @@ class EventSimulator:
             grown_clocks[rows[kept], T_SENT + new] = clocks[rows[kept], T_SENT + old]
         self._arrays = (*head_arrays, grown_clocks, synapses, links, grown)
 
-    def _diverged(self, i: int) -> None:
-        """Neuron ``i``'s state is not finite: keep the error and end the run now."""
+    def _divergence(self, i: int) -> DivergenceError:
+        """The error of neuron ``i``, whose state is not finite."""
         values = self.state[:, 0, i]
         value = float(values[~np.isfinite(values)][0])
-        self._failure = DivergenceError(
-            int(self.update_count[i]), self.network.node_ids[i], value, None
-        )
-        if not self._end.triggered:
-            self._end.succeed()
+        return DivergenceError(int(self.update_count[i]), self.network.node_ids[i], value, None)
+
+
+def _make(
+    settings: Mapping[str, Any] | None,
+    network: CompiledNetwork,
+    params: ModelParameters,
+    seed: int,
+    steps: int,
+    initial_state_scale: float,
+) -> EventSimulator:
+    """The event-driven simulator of a scenario run of ``steps`` steps, with the ``[event]``
+    clocks, delays and threshold, after checking that the run fits the backend."""
+    options = event_options(settings, network)
+    check_run_size(network, options["period"], steps)
+    return EventSimulator(
+        network, params, seed=seed, initial_state_scale=initial_state_scale, **options
+    )
+
+
+BACKEND = Backend(
+    name="event",
+    description="every neuron a SimPy agent with its own clock, messages along delayed synapses",
+    simulator=EventSimulator,
+    make=_make,
+    batched=False,
+    keys=EVENT_KEYS,
+    exclusive_keys=EXCLUSIVE_KEYS,
+)

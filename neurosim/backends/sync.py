@@ -27,7 +27,7 @@ seed and independent of how steps are split into calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -36,11 +36,11 @@ from numba import njit
 from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
-from neurosim.checks import check_inputs, check_integer
+from neurosim.backends.base import Backend, Recorder, Simulator, check_saved
+from neurosim.checks import check_integer
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import (
     activation_code,
-    rate,
     rate_derivative_from_rate,
     rate_into,
     rate_scalar,
@@ -72,10 +72,9 @@ from neurosim.model.network import (
     CompiledNetwork,
 )
 from neurosim.model.parameters import ModelParameters
+from neurosim.streams.base import Change, Stream, checked_changes
 
 RULE_CODES = {"astdp": RULE_ASTDP, "mstdp": RULE_MSTDP, "rate_stdp": RULE_RATE_STDP}
-
-RECORDABLE = ("state", "rate", "velocity", "dz", "fake_target", "target", "clamp")
 
 # Rank-1 weight changes held back at B = 1 before they are written into W. The drive
 # correction costs O(count * N) per step, the write one pass over W per flush.
@@ -507,55 +506,7 @@ def _thread_limiter() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-class Recorder:
-    """The arrays one ``run`` call of a simulator records, in the format both backends return.
-
-    ``take(time)`` copies the arrays named in ``record`` (``state``/``rate``/``velocity`` as
-    (copy, batch, neuron), the others as (batch, neuron)) for the neurons selected;
-    ``result()`` stacks them along a leading time axis, with ``time``.
-    """
-
-    def __init__(
-        self, simulator: Any, record: Sequence[str], record_neurons: np.ndarray | None
-    ) -> None:
-        unknown = [name for name in record if name not in RECORDABLE]
-        if unknown:
-            raise ValidationError(
-                f"record = {unknown!r}: allowed names are {', '.join(RECORDABLE)}"
-            )
-        self._simulator = simulator
-        self._names = tuple(record)
-        self._neurons = slice(None) if record_neurons is None else np.asarray(record_neurons)
-        self._values: dict[str, list[np.ndarray]] = {name: [] for name in record} | {"time": []}
-
-    def _array(self, name: str) -> np.ndarray:
-        simulator = self._simulator
-        if name == "rate":
-            values = rate(
-                simulator.state,
-                simulator.params.activation,
-                simulator.params.hard_sigmoid_threshold,
-            )
-        else:
-            values = getattr(simulator, name)
-        return values[..., self._neurons]
-
-    def take(self, time: int) -> None:
-        self._values["time"].append(np.array(time))
-        for name in self._names:
-            self._values[name].append(self._array(name).copy())
-
-    def result(self) -> dict[str, np.ndarray]:
-        if not self._values["time"]:  # no record time fell into this call
-            empty = {
-                name: np.empty((0, *self._array(name).shape), dtype=self._array(name).dtype)
-                for name in self._names
-            }
-            return empty | {"time": np.empty(0, dtype=np.int64)}
-        return {name: np.stack(values) for name, values in self._values.items()}
-
-
-class SyncSimulator:
+class SyncSimulator(Simulator):
     """Runs a compiled network with the synchronous Numba backend.
 
     The simulator learns in place: ``network``'s weight and bias arrays are the ones it
@@ -601,6 +552,10 @@ class SyncSimulator:
         self.seed = seed
         self.threads = threads
         self.step_count = 0
+        # the followed stream: its changes, where it started, the next change to apply
+        self._changes: Iterator[Change] = iter(())
+        self._stream_origin = 0
+        self._upcoming: Change | None = None
         dtype = network.dtype
         n = network.n_neurons
         shape = (params.spec.copies, batch_size, n)
@@ -684,29 +639,7 @@ class SyncSimulator:
             hidden_index=np.flatnonzero(self.network.hidden),
         )
 
-    def set_input(self, target: np.ndarray | float, clamp: np.ndarray | float) -> None:
-        """Set what the data clamps: ``target`` values and ``clamp`` factors in [0, 1].
-
-        Each is a scalar, an (N,) array for every sample, or a (B, N) array. A neuron's
-        clamping strength in copy c is ``clamp * beta_c`` (or ``clamp * role_beta[role]``);
-        0 means no target.
-        """
-        self.target[:], self.clamp[:] = check_inputs(
-            target, clamp, self.batch_size, self.network.n_neurons, self.network.dtype
-        )
-
-    def set_parameters(self, params: ModelParameters) -> None:
-        """Continue with other parameters (rates, clamping, momentum, noise, fake targets, the
-        oscillator); the rule, the activation and the dtype stay those the run started with."""
-        if not isinstance(params, ModelParameters):
-            raise ValidationError("params: expected ModelParameters")
-        fixed = ("rule", "activation", "dtype")
-        changed = [name for name in fixed if getattr(params, name) != getattr(self.params, name)]
-        if changed:
-            raise ValidationError(
-                f"model.{changed[0]} cannot change during a run (from "
-                f"{getattr(self.params, changed[0])!r} to {getattr(params, changed[0])!r})"
-            )
+    def _use_parameters(self, params: ModelParameters) -> None:
         n_terms = 2 if params.alpha_smoothing > 0 else 1
         if n_terms != self._arrays.pre_factor.shape[0]:
             shape = (n_terms, *self._arrays.pre_factor.shape[1:])
@@ -721,6 +654,34 @@ class SyncSimulator:
     def invalidate(self) -> None:
         """Call after changing ``state`` or the network's weights from outside."""
         self._drive_valid = False
+
+    _state_changed = invalidate
+
+    def log_events(self, enabled: bool) -> None:
+        """The synchronous backend logs no events."""
+
+    def follow(self, stream: Stream) -> None:
+        """Take the inputs from ``stream``: its change at step ``s`` is applied when the step
+        count reaches ``s`` steps after this call, a ``run`` call ending there."""
+        self._changes = checked_changes(stream)
+        self._stream_origin = self.step_count
+        self._upcoming = next(self._changes, None)
+        self._apply_due_changes()
+
+    def _apply_due_changes(self) -> None:
+        """``set_input`` of every followed change whose step has come."""
+        while (
+            self._upcoming is not None
+            and self._stream_origin + self._upcoming.step <= self.step_count
+        ):
+            self.set_input(self._upcoming.target, self._upcoming.clamp)
+            self._upcoming = next(self._changes, None)
+
+    def _steps_to_change(self) -> int | None:
+        """Steps until the next followed change (None: no change coming)."""
+        if self._upcoming is None:
+            return None
+        return self._stream_origin + self._upcoming.step - self.step_count
 
     def scale_weights(self, factor: float) -> None:
         """Multiply every weight (not the biases) by ``factor``, e.g. a weight decay between
@@ -743,14 +704,9 @@ class SyncSimulator:
         """Continue from ``checkpoint()``'s arrays, taken from a simulator of the same network
         layout, batch size and rule (checked: a mismatch names the array)."""
         targets = self._checkpointed()
-        for name, target in targets.items():
-            if name not in saved:
-                raise ValidationError(f"checkpoint: the array {name!r} is missing")
-            if np.shape(saved[name]) != target.shape:
-                raise ValidationError(
-                    f"checkpoint: {name} has shape {np.shape(saved[name])}, this simulator "
-                    f"needs {target.shape} (same network, batch size and rule)"
-                )
+        shapes = {name: target.shape for name, target in targets.items()}
+        needs = "same network, batch size and rule"
+        check_saved(saved, shapes | {"step_count": (), "drive_valid": ()}, needs)
         for name, target in targets.items():
             target[...] = saved[name]
         self.step_count = int(saved["step_count"])
@@ -797,15 +753,20 @@ class SyncSimulator:
                 self._drive_valid = True
             remaining = n_steps
             while remaining > 0:
+                self._apply_due_changes()
                 # records fall on multiples of record_every in the global step count, so that
                 # a run split into calls records the same steps as one call
                 steps = remaining
                 if record_every > 0:
                     steps = min(remaining, record_every - self.step_count % record_every)
+                to_change = self._steps_to_change()
+                if to_change is not None:
+                    steps = min(steps, to_change)
                 self._advance(steps)
                 remaining -= steps
                 if record_every > 0 and self.step_count % record_every == 0:
                     recorder.take(self.step_count)
+            self._apply_due_changes()
         return recorder.result() if record_every > 0 else {}
 
     def _advance(self, n_steps: int) -> None:
@@ -942,3 +903,24 @@ class SyncSimulator:
             value,
             sample if self.batch_size > 1 else None,
         )
+
+
+def _make(
+    settings: Mapping[str, Any] | None,
+    network: CompiledNetwork,
+    params: ModelParameters,
+    seed: int,
+    steps: int,
+    initial_state_scale: float,
+) -> SyncSimulator:
+    """The synchronous simulator of a scenario run (it has no settings of its own)."""
+    return SyncSimulator(network, params, seed=seed, initial_state_scale=initial_state_scale)
+
+
+BACKEND = Backend(
+    name="sync",
+    description="all neurons in lock-step, B states at once, on Numba and BLAS",
+    simulator=SyncSimulator,
+    make=_make,
+    batched=True,
+)

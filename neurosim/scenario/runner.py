@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from neurosim import registry
 from neurosim.analysis.adaptation import adaptation_metrics
 from neurosim.analysis.rivalry import rivalry_metrics
-from neurosim.backends.event import EVENT_KINDS, EventSimulator
-from neurosim.backends.sync import SyncSimulator
+from neurosim.backends.base import Simulator
 from neurosim.errors import ValidationError
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
@@ -158,74 +158,6 @@ def select_neurons(network: CompiledNetwork, spec: str | list[Any], key: str) ->
     return np.array(indices, dtype=np.int64)
 
 
-# Above this many neuron updates a scenario is refused on the event-driven backend: about an
-# hour at the 300,000 updates/s tools/bench_event.py measures on a 2-core machine.
-EVENT_MAX_UPDATES = 1e9
-EVENT_UPDATES_PER_SECOND = 3e5
-# Above this many synapses its per-synapse arrays (about 60 bytes each) pass 3 GB.
-EVENT_MAX_SYNAPSES = 50_000_000
-
-
-def _node_index(network: CompiledNetwork, node: str, key: str) -> int:
-    """The compiled index of a neuron named in a TOML key (always a string there)."""
-    for candidate in (node, int(node) if node.lstrip("-").isdigit() else None):
-        if candidate is None:
-            continue
-        try:
-            return network.index_of(candidate)
-        except KeyError:
-            pass
-    raise ValidationError(
-        f"{key}: no neuron {node!r} in the network; keys are roles "
-        f"({', '.join(topology.ROLES)}) or neuron ids"
-    )
-
-
-def _clock_values(
-    value: float | dict[str, float], network: CompiledNetwork, key: str, default: float
-) -> float | np.ndarray:
-    """One clock setting per neuron: a number, or a table by role then by neuron id."""
-    if not isinstance(value, dict):
-        return value
-    values = np.full(network.n_neurons, default)
-    roles = np.array(topology.ROLES)[network.role]
-    for name, entry in value.items():
-        if name in topology.ROLES:
-            values[roles == name] = entry
-    for name, entry in value.items():
-        if name not in topology.ROLES:
-            values[_node_index(network, name, f"{key}.{name}")] = entry
-    return values
-
-
-def event_options(settings: dict[str, Any], network: CompiledNetwork) -> dict[str, Any]:
-    """``EventSimulator`` keyword arguments from the ``[event]`` table. A delay table by
-    projection ("input->hidden") is written into the network's synapses that have no delay
-    of their own (GraphML ``delay``)."""
-    table = settings["event"]
-    delay = table["delay"]
-    default_delay = delay
-    if isinstance(delay, dict):
-        default_delay = delay.get("default", 1.0)
-        unset = np.isnan(network.edge_delay)
-        pre_role = network.role[network.edge_pre]
-        post_role = network.role[network.edge_post]
-        for projection, value in delay.items():
-            if projection != "default":
-                pre, post = (topology.ROLES.index(role) for role in projection.split("->"))
-                network.edge_delay[unset & (pre_role == pre) & (post_role == post)] = value
-    return {
-        "period": _clock_values(table["period"], network, "event.period", 1.0),
-        "jitter": _clock_values(table["jitter"], network, "event.jitter", 0.0),
-        "default_delay": default_delay,
-        "threshold": table["threshold"],
-        "events": tuple(table["events"]),
-        "oscillator_offset": _clock_values(
-            table["oscillator_offset"], network, "event.oscillator_offset", 0.0
-        ),
-    }
-
-
 def make_simulator(
     settings: dict[str, Any] | None,
     network: CompiledNetwork,
@@ -235,27 +167,12 @@ def make_simulator(
     *,
     backend: str | None = None,
     initial_state_scale: float = 0.5,
-) -> SyncSimulator | EventSimulator:
-    """The simulator of the scenario's backend (or ``backend``; settings None: synchronous)
-    for a run of ``steps`` steps; on the event-driven backend with the ``[event]`` clocks,
-    delays and threshold, after checking that the run fits it."""
-    if settings is None or (backend or settings["scenario"]["backend"]) == "sync":
-        return SyncSimulator(network, params, seed=seed, initial_state_scale=initial_state_scale)
-    options = event_options(settings, network)
-    updates = float(np.sum(steps / np.broadcast_to(options["period"], network.n_neurons)))
-    if updates > EVENT_MAX_UPDATES or network.n_edges > EVENT_MAX_SYNAPSES:
-        hours = updates / EVENT_UPDATES_PER_SECOND / 3600
-        raise ValidationError(
-            f"the scenario is too large for the event-driven backend: {network.n_neurons} "
-            f"neurons and {network.n_edges} synapses over {steps} steps make {updates:.3g} "
-            f"neuron updates (about {hours:.1f} h at {EVENT_UPDATES_PER_SECOND:,.0f} updates/s; "
-            f"the limits are {EVENT_MAX_UPDATES:.0e} updates and {EVENT_MAX_SYNAPSES:,} "
-            "synapses); run it on the synchronous backend (scenario.backend = 'sync' or "
-            "--backend sync)"
-        )
-    return EventSimulator(
-        network, params, seed=seed, initial_state_scale=initial_state_scale, **options
-    )
+) -> Simulator:
+    """The simulator of the scenario's backend (or ``backend``; settings None: the
+    synchronous one with its defaults) for a run of ``steps`` steps, built from the backend's
+    section of the settings; a run too large for the backend is refused."""
+    name = backend or ("sync" if settings is None else settings["scenario"]["backend"])
+    return registry.backend(name).make(settings, network, params, seed, steps, initial_state_scale)
 
 
 def phase_duration(phase: dict[str, Any], stream: Stream, key: str) -> int:
@@ -385,25 +302,14 @@ def run_scenario(
                     if record["phases"] == "all" or phase["name"] in record["phases"]
                     else 0
                 )
-                if isinstance(simulator, EventSimulator):
-                    if simulator.logs_events:  # events are logged in recorded phases
-                        simulator.select_events(settings["event"]["events"] if every else ())
-                    # the stream is a process of its own; the run stops after the phase
-                    simulator.feed(stream.changes())
-                    _advance(simulator, duration, store, specs, recorded, every, bar, stop)
-                else:
-                    for change, until in Limit(stream, duration).segments():
-                        simulator.set_input(change.target, change.clamp)
-                        _advance(
-                            simulator,
-                            until - change.step,
-                            store,
-                            specs,
-                            recorded,
-                            every,
-                            bar,
-                            stop,
-                        )
+                simulator.log_events(bool(every))  # events are logged in recorded phases
+                simulator.follow(stream)
+                # one call per stretch of constant input: where calls end fixes when the
+                # synchronous backend writes its held-back weight changes, so its rounding
+                for change, until in Limit(stream, duration).segments():
+                    _advance(
+                        simulator, until - change.step, store, specs, recorded, every, bar, stop
+                    )
                 if record["weight_snapshots"]:
                     store.snapshot_weights(
                         simulator.step_count, network.edge_weights(), network.bias
@@ -411,8 +317,8 @@ def run_scenario(
         finally:
             # the simulated steps, however the run ends (the store counts recorded steps)
             store.set_attribute("steps_simulated", simulator.step_count)
-            if isinstance(simulator, EventSimulator):
-                store.set_attribute("event_counters", event_counters(simulator))
+            for key, value in simulator.run_attributes().items():
+                store.set_attribute(key, value)
     metrics = {}
     if "analysis" in settings:
         metrics = analyze(store, settings, network, phase_steps)
@@ -486,16 +392,6 @@ def analyze(
 UNRECORDED_PIECE = 1000
 
 
-def event_counters(simulator: EventSimulator) -> dict[str, int]:
-    """The event-driven run's counters, as stored in the root attribute ``event_counters``."""
-    return {
-        "updates": int(simulator.update_count.sum()),
-        "messages_sent": simulator.messages_sent,
-        "messages_suppressed": simulator.messages_suppressed,
-        "channel_capacity": simulator.channel_capacity,
-    }
-
-
 def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> ArraySpec:
     if name in ("state", "rate", "velocity"):
         return ArraySpec(("copy", "neuron"), (copies, n_recorded), dtype)
@@ -505,7 +401,7 @@ def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> Arr
 
 
 def _advance(
-    simulator: SyncSimulator | EventSimulator,
+    simulator: Simulator,
     steps: int,
     store: RunStore,
     specs: dict[str, ArraySpec],
@@ -535,10 +431,9 @@ def _advance(
                     for name in specs
                 },
             )
-        if isinstance(simulator, EventSimulator) and simulator.logs_events:
-            events = simulator.take_events()
-            if events["time"].size:
-                store.append_events(events, EVENT_KINDS)
+        events = simulator.take_events()
+        if events["time"].size:
+            store.append_events(events, simulator.event_kinds)
         steps -= count
         bar.update(count)
         stop.check()

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from neurosim.backends.sync import RECORDABLE
+from neurosim.backends.base import RECORDABLE
 from neurosim.builtin import scenario_path
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
 from neurosim.errors import ValidationError
@@ -36,7 +36,7 @@ from neurosim.model.network import LAYOUTS
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
 from neurosim.model.topology import BUILDERS, builder_parameters
-from neurosim.registry import backend_names, experiment, experiment_kinds
+from neurosim.registry import backend, backend_names, experiment, experiment_kinds
 
 ORDERS = ("shuffled", "cyclic")
 NEURON_SETS = ("visible", "input", "output", "hidden", "all")
@@ -193,90 +193,24 @@ ANALYSIS_KEYS = {
         "copy": Key(integer(0, 1), 0),
     },
 }
-SECTIONS = (
-    "scenario",
-    "model",
-    "topology",
-    "event",
-    "phase",
-    "record",
-    "analysis",
-    "experiment",
-)
-ROLE_NAMES = ("input", "output", "hidden")
-EVENT_KINDS = ("update", "message")
-SWEEP_KEYS = ("jitter", "delay")
 
 
-def _clock(positive: bool) -> Callable[[str, Any], float | dict[str, float]]:
-    """A clock setting: one number for every neuron, or a table by role (input, output,
-    hidden) and neuron id (an id's entry wins over its role's)."""
-
-    def check(name: str, value: Any) -> float | dict[str, float]:
-        def one(key: str, item: Any) -> float:
-            return check_number(key, item, 0.0, low_open=positive)
-
-        if isinstance(value, Mapping):
-            if not value:
-                raise ValidationError(f"{name} = {{}}: expected a number or a non-empty table")
-            return {str(key): one(f"{name}.{key}", item) for key, item in value.items()}
-        return one(name, value)
-
-    return check
+def _backend_sections() -> tuple[str, ...]:
+    """The backends that have a section of their own, named after them."""
+    return tuple(name for name in backend_names() if backend(name).keys is not None)
 
 
-def _delays(name: str, value: Any) -> float | dict[str, float]:
-    """The delay of synapses the graph gives none: one number, or a table by projection
-    ("input->hidden" = 2.0, role names) with an optional "default"."""
-    if not isinstance(value, Mapping):
-        return check_number(name, value, 0.0)
-    checked = {}
-    for key, item in value.items():
-        if key != "default":
-            parts = str(key).split("->")
-            if len(parts) != 2 or any(part not in ROLE_NAMES for part in parts):
-                raise ValidationError(
-                    f"{name}.{key}: expected 'default' or a projection 'PRE->POST' of roles "
-                    f'({", ".join(ROLE_NAMES)}), e.g. "input->hidden"'
-                )
-        checked[str(key)] = check_number(f"{name}.{key}", item, 0.0)
-    return checked
-
-
-def _event_kinds(name: str, value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise ValidationError(
-            f"{name} = {describe(value)}: expected a list of {', '.join(EVENT_KINDS)}"
-        )
-    return [check_choice(f"{name}[{k}]", item, EVENT_KINDS) for k, item in enumerate(value)]
-
-
-def _sweep(name: str, value: Any) -> dict[str, list[float]]:
-    if not isinstance(value, Mapping) or not value:
-        raise ValidationError(
-            f"{name} = {describe(value)}: expected a table of lists ({', '.join(SWEEP_KEYS)})"
-        )
-    checked = {}
-    for key, items in value.items():
-        if key not in SWEEP_KEYS:
-            raise ValidationError(
-                f"{name}.{key}: unknown key; a sweep varies {', '.join(SWEEP_KEYS)}"
-            )
-        if not isinstance(items, list) or not items:
-            raise ValidationError(f"{name}.{key} = {describe(items)}: expected a list of numbers")
-        checked[key] = [check_number(f"{name}.{key}[{k}]", x, 0.0) for k, x in enumerate(items)]
-    return checked
-
-
-EVENT_KEYS = {
-    "period": Key(_clock(positive=True), 1.0),
-    "jitter": Key(_clock(positive=False), 0.0),
-    "delay": Key(_delays, 1.0),
-    "threshold": Key(number(0.0), 0.0),
-    "events": Key(_event_kinds, []),
-    "oscillator_offset": Key(_clock(positive=False), 0),
-    "sweep": Key(_sweep),
-}
+def _sections() -> tuple[str, ...]:
+    return (
+        "scenario",
+        "model",
+        "topology",
+        *_backend_sections(),
+        "phase",
+        "record",
+        "analysis",
+        "experiment",
+    )
 
 
 def _number_or_list(name: str, value: Any) -> float | list[float]:
@@ -317,11 +251,12 @@ def _parameters_mapping(parameters: ModelParameters) -> dict[str, Any]:
 
 def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenario:
     """Check a parsed scenario and resolve its model parameters (one set per phase)."""
+    sections = _sections()
     for section in raw:
-        if section not in SECTIONS:
+        if section not in sections:
             raise ValidationError(
                 f"{section} = {describe(raw[section])}: unknown section; allowed sections are "
-                f"{', '.join(SECTIONS)}"
+                f"{', '.join(sections)}"
             )
     settings: dict[str, Any] = {
         "scenario": check_table("scenario", raw.get("scenario", {}), SCENARIO_KEYS)
@@ -341,12 +276,15 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     settings["model"] = _parameters_mapping(parameters) | (
         {"preset": preset} if preset is not None else {}
     )
-    settings["event"] = check_table("event", raw.get("event", {}), EVENT_KEYS)
-    if "sweep" in settings["event"] and settings["scenario"]["backend"] != "event":
-        raise ValidationError(
-            "event.sweep varies the event-driven backend's clocks and delays; set "
-            "scenario.backend = 'event' (or run with --backend event)"
-        )
+    for name in _backend_sections():
+        own = backend(name)
+        settings[name] = check_table(name, raw.get(name, {}), own.keys)
+        for key, reason in own.exclusive_keys.items():
+            if key in settings[name] and settings["scenario"]["backend"] != name:
+                raise ValidationError(
+                    f"{name}.{key} {reason}; set scenario.backend = '{name}' (or run with "
+                    f"--backend {name})"
+                )
     if "experiment" in raw:
         return _check_experiment(raw, settings, parameters, source)
     settings["topology"] = _check_topology(raw.get("topology"), source)

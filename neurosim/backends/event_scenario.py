@@ -1,0 +1,182 @@
+"""The event-driven backend's scenario section ``[event]``: its keys, their checks, and the
+simulator options and size guard a scenario run derives from them.
+
+Clock settings (``period``, ``jitter``, ``oscillator_offset``) are one number for every
+neuron or a table by role and neuron id; ``delay`` is the delay of synapses the graph gives
+none, one number or a table by projection ("input->hidden"); ``threshold`` is the send
+threshold; ``events`` what the run store's ``events/`` group logs; ``sweep`` lists values of
+``jitter`` and ``delay`` to run every combination of (``neurosim.runs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from neurosim.checks import check_choice, check_number, describe
+from neurosim.errors import ValidationError
+from neurosim.keys import Key, check_table, number
+from neurosim.model import topology
+from neurosim.model.network import CompiledNetwork
+
+# The kinds of logged events.
+EVENT_KINDS = ("update", "message")
+SWEEP_KEYS = ("jitter", "delay")
+
+# Above this many neuron updates a scenario is refused on the event-driven backend: about an
+# hour at the 300,000 updates/s tools/bench_event.py measures on a 2-core machine.
+EVENT_MAX_UPDATES = 1e9
+EVENT_UPDATES_PER_SECOND = 3e5
+# Above this many synapses its per-synapse arrays (about 60 bytes each) pass 3 GB.
+EVENT_MAX_SYNAPSES = 50_000_000
+
+
+def _clock(positive: bool) -> Callable[[str, Any], float | dict[str, float]]:
+    """A clock setting: one number for every neuron, or a table by role (input, output,
+    hidden) and neuron id (an id's entry wins over its role's)."""
+
+    def check(name: str, value: Any) -> float | dict[str, float]:
+        def one(key: str, item: Any) -> float:
+            return check_number(key, item, 0.0, low_open=positive)
+
+        if isinstance(value, Mapping):
+            if not value:
+                raise ValidationError(f"{name} = {{}}: expected a number or a non-empty table")
+            return {str(key): one(f"{name}.{key}", item) for key, item in value.items()}
+        return one(name, value)
+
+    return check
+
+
+def _delays(name: str, value: Any) -> float | dict[str, float]:
+    """The delay of synapses the graph gives none: one number, or a table by projection
+    ("input->hidden" = 2.0, role names) with an optional "default"."""
+    if not isinstance(value, Mapping):
+        return check_number(name, value, 0.0)
+    checked = {}
+    for key, item in value.items():
+        if key != "default":
+            parts = str(key).split("->")
+            if len(parts) != 2 or any(part not in topology.ROLES for part in parts):
+                raise ValidationError(
+                    f"{name}.{key}: expected 'default' or a projection 'PRE->POST' of roles "
+                    f'({", ".join(topology.ROLES)}), e.g. "input->hidden"'
+                )
+        checked[str(key)] = check_number(f"{name}.{key}", item, 0.0)
+    return checked
+
+
+def _event_kinds(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a list of {', '.join(EVENT_KINDS)}"
+        )
+    return [check_choice(f"{name}[{k}]", item, EVENT_KINDS) for k, item in enumerate(value)]
+
+
+def _sweep(name: str, value: Any) -> dict[str, list[float]]:
+    if not isinstance(value, Mapping) or not value:
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected a table of lists ({', '.join(SWEEP_KEYS)})"
+        )
+    checked = {}
+    for key, items in value.items():
+        if key not in SWEEP_KEYS:
+            raise ValidationError(
+                f"{name}.{key}: unknown key; a sweep varies {', '.join(SWEEP_KEYS)}"
+            )
+        if not isinstance(items, list) or not items:
+            raise ValidationError(f"{name}.{key} = {describe(items)}: expected a list of numbers")
+        checked[key] = [check_number(f"{name}.{key}[{k}]", x, 0.0) for k, x in enumerate(items)]
+    return checked
+
+
+EVENT_KEYS = {
+    "period": Key(_clock(positive=True), 1.0),
+    "jitter": Key(_clock(positive=False), 0.0),
+    "delay": Key(_delays, 1.0),
+    "threshold": Key(number(0.0), 0.0),
+    "events": Key(_event_kinds, []),
+    "oscillator_offset": Key(_clock(positive=False), 0),
+    "sweep": Key(_sweep),
+}
+# keys that mean nothing on another backend, with the reason given when one is set there
+EXCLUSIVE_KEYS = {"sweep": "varies the event-driven backend's clocks and delays"}
+
+
+def _node_index(network: CompiledNetwork, node: str, key: str) -> int:
+    """The compiled index of a neuron named in a TOML key (always a string there)."""
+    for candidate in (node, int(node) if node.lstrip("-").isdigit() else None):
+        if candidate is None:
+            continue
+        try:
+            return network.index_of(candidate)
+        except KeyError:
+            pass
+    raise ValidationError(
+        f"{key}: no neuron {node!r} in the network; keys are roles "
+        f"({', '.join(topology.ROLES)}) or neuron ids"
+    )
+
+
+def _clock_values(
+    value: float | dict[str, float], network: CompiledNetwork, key: str, default: float
+) -> float | np.ndarray:
+    """One clock setting per neuron: a number, or a table by role then by neuron id."""
+    if not isinstance(value, dict):
+        return value
+    values = np.full(network.n_neurons, default)
+    roles = np.array(topology.ROLES)[network.role]
+    for name, entry in value.items():
+        if name in topology.ROLES:
+            values[roles == name] = entry
+    for name, entry in value.items():
+        if name not in topology.ROLES:
+            values[_node_index(network, name, f"{key}.{name}")] = entry
+    return values
+
+
+def event_options(settings: Mapping[str, Any] | None, network: CompiledNetwork) -> dict[str, Any]:
+    """``EventSimulator`` keyword arguments from the ``[event]`` table (settings None: its
+    defaults). A delay table by projection ("input->hidden") is written into the network's
+    synapses that have no delay of their own (GraphML ``delay``)."""
+    table = check_table("event", {}, EVENT_KEYS) if settings is None else settings["event"]
+    delay = table["delay"]
+    default_delay = delay
+    if isinstance(delay, dict):
+        default_delay = delay.get("default", 1.0)
+        unset = np.isnan(network.edge_delay)
+        pre_role = network.role[network.edge_pre]
+        post_role = network.role[network.edge_post]
+        for projection, value in delay.items():
+            if projection != "default":
+                pre, post = (topology.ROLES.index(role) for role in projection.split("->"))
+                network.edge_delay[unset & (pre_role == pre) & (post_role == post)] = value
+    return {
+        "period": _clock_values(table["period"], network, "event.period", 1.0),
+        "jitter": _clock_values(table["jitter"], network, "event.jitter", 0.0),
+        "default_delay": default_delay,
+        "send_threshold": table["threshold"],
+        "events": tuple(table["events"]),
+        "oscillator_offset": _clock_values(
+            table["oscillator_offset"], network, "event.oscillator_offset", 0.0
+        ),
+    }
+
+
+def check_run_size(network: CompiledNetwork, period: float | np.ndarray, steps: int) -> None:
+    """Refuse a run of ``steps`` steps that would take the event-driven backend hours or
+    more memory than a machine has, pointing to the synchronous backend."""
+    updates = float(np.sum(steps / np.broadcast_to(period, network.n_neurons)))
+    if updates > EVENT_MAX_UPDATES or network.n_edges > EVENT_MAX_SYNAPSES:
+        hours = updates / EVENT_UPDATES_PER_SECOND / 3600
+        raise ValidationError(
+            f"the scenario is too large for the event-driven backend: {network.n_neurons} "
+            f"neurons and {network.n_edges} synapses over {steps} steps make {updates:.3g} "
+            f"neuron updates (about {hours:.1f} h at {EVENT_UPDATES_PER_SECOND:,.0f} updates/s; "
+            f"the limits are {EVENT_MAX_UPDATES:.0e} updates and {EVENT_MAX_SYNAPSES:,} "
+            "synapses); run it on the synchronous backend (scenario.backend = 'sync' or "
+            "--backend sync)"
+        )
