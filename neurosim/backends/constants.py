@@ -102,7 +102,7 @@ def pack(constants: ModelConstants) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def unpack(integers: np.ndarray, floats: np.ndarray) -> ModelConstants:
     """The ``ModelConstants`` that ``pack`` packed (its arrays are views into ``floats``)."""
     copies = integers[_COPIES]

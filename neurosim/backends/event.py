@@ -152,14 +152,14 @@ L_DELAY = 1
 # threshold appended as the last value.
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _columns(values, i, first, count):
     """Neuron ``i``'s columns first..first + count of ``values`` as a (count, 1, 1) view: what
     the step reads as (copy, sample, neuron)."""
     return values[i : i + 1, first : first + count].T[:, np.newaxis, :]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _own_arrays(i, copies, neuron_values, neuron_counts):
     """Neuron ``i``'s own values as the step's NeuronArrays (B = 1, one neuron)."""
     f = neuron_values
@@ -224,7 +224,9 @@ def _receive_all(now, neuron_counts, clocks, synapses, links, channels):
             synapses[e, S_HEARD + v] = channels[sender, slot, v]
 
 
-@njit(cache=True)
+# Compiled without Numba's reference counting: the update allocates nothing, and counting the
+# references to the views of the neuron's own values (_own_arrays) cost more than its arithmetic.
+@njit(cache=True, _nrt=False)
 def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapses, links, channels):
     """One update of neuron ``i`` (steps 0-5 of the module docstring).
 

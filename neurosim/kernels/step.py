@@ -38,7 +38,7 @@ from neurosim.kernels.activations import rate_derivative_from_rate, rate_scalar
 from neurosim.kernels.neurons import rate as neuron
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, draw_key, normal, uniform_at
 from neurosim.kernels.rules import rule_factors
-from neurosim.kernels.rules.fake_target import fake_target_draw
+from neurosim.kernels.rules.fake_target import fake_target_draw, fake_target_value
 from neurosim.kernels.rules.smoothing import smoothing_post
 
 
@@ -66,7 +66,16 @@ class NeuronArrays(NamedTuple):
     previous_rate: np.ndarray
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _clamping(target, clamp, clamp_factor, fake_active, dz, fake_magnitude):
+    """A neuron's target and clamping strength in this step: its fake target with strength 1
+    when it drew one, else the data's."""
+    if fake_active:
+        return fake_target_value(dz, fake_magnitude), 1.0
+    return np.float64(target), clamp * clamp_factor
+
+
+@njit(cache=True, inline="always")
 def integrate(b, step, phase, constants, arrays, first, width):
     """Phase 1 for every neuron of sample ``b``: fake targets, the state and rate before the
     step (``previous_state``/``previous_rate``), the smoothing factors and the integration of
@@ -77,72 +86,86 @@ def integrate(b, step, phase, constants, arrays, first, width):
     rho(s + eta) of the current states, the rates the drive was computed from.
     """
     k = constants
-    a = arrays
-    n_copies, batch, n = a.state.shape
+    # each array read once from its tuple: every read of a field costs a reference count
+    state, velocity, drive, rates = arrays.state, arrays.velocity, arrays.drive, arrays.drive_rates
+    bias, target, clamp = arrays.bias, arrays.target[b], arrays.clamp[b]
+    dz, dz_mean, fake_active = arrays.dz[b], arrays.dz_mean[b], arrays.fake_active[b]
+    copy_beta, activation = k.copy_beta, k.activation
+    n_copies, batch, n = state.shape
     scale = k.learn_schedule[phase] / batch
     momentum = k.momentum_schedule[phase]
-    neuron_target = a.target[b].astype(np.float64)
-    neuron_beta = a.clamp[b] * k.clamp_schedule[phase]
-    if k.fake_enabled:
+    clamp_factor = k.clamp_schedule[phase]
+    fake_enabled, fake_magnitude = k.fake_enabled, k.fake_magnitude
+    if fake_enabled:
         key = draw_key(k.seed, STREAM_FAKE_TARGET, step)
+        hidden = k.hidden
         for i in range(n):
-            if k.hidden[first + i] == 0:
+            if hidden[first + i] == 0:
                 continue
-            new_mean, active, fake_value = fake_target_draw(
-                a.dz[b, i],
-                a.dz_mean[b, i],
+            new_mean, active, _ = fake_target_draw(
+                dz[i],
+                dz_mean[i],
                 uniform_at(key, b * width + first + i),
                 k.fake_k,
-                k.fake_magnitude,
+                fake_magnitude,
                 k.fake_mu,
             )
-            a.dz_mean[b, i] = new_mean
-            a.fake_active[b, i] = active
-            if active:
-                neuron_target[i] = fake_value
-                neuron_beta[i] = 1.0
+            dz_mean[i] = new_mean
+            fake_active[i] = active
     if k.needs_previous_state:
-        a.previous_state[b] = a.state[0, b]
+        previous_state, previous_rate = arrays.previous_state[b], arrays.previous_rate[b]
         if k.noise_sigma > 0.0:
             for i in range(n):
-                a.previous_rate[b, i] = rate_scalar(
-                    a.state[0, b, i], k.activation, k.hard_sigmoid_threshold
-                )
+                previous_state[i] = state[0, b, i]
+                previous_rate[i] = rate_scalar(state[0, b, i], activation, k.hard_sigmoid_threshold)
         else:
-            a.previous_rate[b] = a.drive_rates[0, b]
+            for i in range(n):
+                previous_state[i] = state[0, b, i]
+                previous_rate[i] = rates[0, b, i]
+    pre_factor, post_factor = arrays.pre_factor, arrays.post_factor
     if k.alpha_smoothing > 0.0:
         # the gradient of 1/2 |F|^2 where this step starts: copy 0, the drive of the old W
         for i in range(n):
-            derivative = rate_derivative_from_rate(a.drive_rates[0, b, i], k.activation)
+            neuron_target, beta = _clamping(
+                target[i], clamp[i], clamp_factor, fake_enabled and fake_active[i], dz[i],
+                fake_magnitude,
+            )  # fmt: skip
+            derivative = rate_derivative_from_rate(rates[0, b, i], activation)
             force_value = neuron.force(
-                a.state[0, b, i],
-                neuron.pressure(derivative, a.drive[0, b, i], a.bias[i]),
-                k.copy_beta[0, first + i] * neuron_beta[i],
-                neuron_target[i],
+                state[0, b, i],
+                neuron.pressure(derivative, drive[0, b, i], bias[i]),
+                copy_beta[0, first + i] * beta,
+                neuron_target,
             )
-            a.pre_factor[1, b, i] = a.drive_rates[0, b, i]
-            a.post_factor[1, b, i] = scale * smoothing_post(
+            pre_factor[1, b, i] = rates[0, b, i]
+            post_factor[1, b, i] = scale * smoothing_post(
                 force_value, derivative, k.alpha_smoothing
             )
-    elif a.post_factor.shape[0] > 1:  # room for smoothing, which is off: no change
-        a.pre_factor[1, b] = 0.0
-        a.post_factor[1, b] = 0.0
-    for c in range(n_copies):
-        copy_state = a.state[c, b]
-        copy_velocity = a.velocity[c, b]
-        copy_drive = a.drive[c, b]
-        copy_rates = a.drive_rates[c, b]
+    elif post_factor.shape[0] > 1:  # room for smoothing, which is off: no change
         for i in range(n):
+            pre_factor[1, b, i] = 0.0
+            post_factor[1, b, i] = 0.0
+    for c in range(n_copies):
+        copy_state = state[c, b]
+        copy_velocity = velocity[c, b]
+        copy_drive = drive[c, b]
+        copy_rates = rates[c, b]
+        copy_eps = k.copy_eps[c]
+        for i in range(n):
+            neuron_target, beta = _clamping(
+                target[i], clamp[i], clamp_factor, fake_enabled and fake_active[i], dz[i],
+                fake_magnitude,
+            )  # fmt: skip
             new_state, new_velocity, _ = neuron.integrate(
                 copy_state[i],
                 copy_velocity[i],
                 copy_drive[i],
-                a.bias[i],
-                neuron_target[i],
-                k.copy_beta[c, first + i] * neuron_beta[i],
-                k.copy_eps[c],
+                bias[i],
+                neuron_target,
+                copy_beta[c, first + i] * beta,
+                copy_eps,
                 momentum,
-                rate_derivative_from_rate(copy_rates[i], k.activation),
+                rate_derivative_from_rate(copy_rates[i], activation),
             )
             copy_state[i] = new_state
             copy_velocity[i] = new_velocity
@@ -152,53 +175,56 @@ def integrate(b, step, phase, constants, arrays, first, width):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_rates(b, constants, arrays):
     """Phase 2 for sample ``b``: ``drive_rates`` <- rho(s) of every copy's new state."""
-    for c in range(arrays.state.shape[0]):
-        for i in range(arrays.state.shape[2]):
-            arrays.drive_rates[c, b, i] = rate_scalar(
-                arrays.state[c, b, i], constants.activation, constants.hard_sigmoid_threshold
-            )
+    state, rates = arrays.state, arrays.drive_rates
+    activation, threshold = constants.activation, constants.hard_sigmoid_threshold
+    for c in range(state.shape[0]):
+        for i in range(state.shape[2]):
+            rates[c, b, i] = rate_scalar(state[c, b, i], activation, threshold)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def learn(b, step, phase, constants, arrays, first, width):
     """Phase 3 for sample ``b``: ``dz`` and the rule's factors from the new rates that
     ``drive_rates`` holds on entry; on exit it holds the rates for the next drive (with the
     next step's noise)."""
     k = constants
-    a = arrays
-    n_copies, batch, n = a.state.shape
+    state, rates = arrays.state, arrays.drive_rates
+    dz, pre_factor, post_factor = arrays.dz[b], arrays.pre_factor, arrays.post_factor
+    n_copies, batch, n = state.shape
     scale = k.learn_schedule[phase] / batch
-    rate_small = a.drive_rates[0, b]
-    rate_large = a.drive_rates[n_copies - 1, b]
-    rate_before = a.previous_rate[b]
+    rule, alpha = k.rule, k.alpha
+    rate_small = rates[0, b]
+    rate_large = rates[n_copies - 1, b]
+    rate_before = arrays.previous_rate[b]
+    state_before = arrays.previous_state[b]
     for i in range(n):
-        dz, pre, post = rule_factors(
-            k.rule,
+        dz_value, pre, post = rule_factors(
+            rule,
             rate_small[i],
             rate_large[i],
             rate_before[i],
-            a.state[0, b, i],
-            a.previous_state[b, i],
-            k.alpha,
+            state[0, b, i],
+            state_before[i],
+            alpha,
         )
-        a.dz[b, i] = dz
-        a.pre_factor[0, b, i] = pre
-        a.post_factor[0, b, i] = scale * post
+        dz[i] = dz_value
+        pre_factor[0, b, i] = pre
+        post_factor[0, b, i] = scale * post
     if k.noise_sigma > 0.0:
         for c in range(n_copies):
             for i in range(n):
                 noise = k.noise_sigma * normal(
                     k.seed, STREAM_NOISE, step + 1, (c * batch + b) * width + first + i
                 )
-                a.drive_rates[c, b, i] = rate_scalar(
-                    a.state[c, b, i] + noise, k.activation, k.hard_sigmoid_threshold
+                rates[c, b, i] = rate_scalar(
+                    state[c, b, i] + noise, k.activation, k.hard_sigmoid_threshold
                 )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_sample(b, step_index, phase, constants, arrays, first, width):
     """Phases 1-3 for sample ``b``; returns the first neuron whose state is not finite (the
     step then stops after phase 1) or -1."""

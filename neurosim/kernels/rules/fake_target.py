@@ -19,5 +19,11 @@ def fake_target_draw(
     magnitude_dz = abs(dz)
     dz_mean = mu * dz_mean + (1.0 - mu) * magnitude_dz
     active = uniform_draw * k * dz_mean < magnitude_dz
-    target = magnitude if dz > 0.0 else -magnitude
-    return dz_mean, active, target
+    return dz_mean, active, fake_target_value(dz, magnitude)
+
+
+@njit(cache=True)
+def fake_target_value(dz: float, magnitude: float) -> float:
+    """The fake target ``sign(dz) * magnitude`` (``-magnitude`` at ``dz = 0``, where no fake
+    target is ever active)."""
+    return magnitude if dz > 0.0 else -magnitude
