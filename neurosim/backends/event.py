@@ -153,10 +153,10 @@ L_DELAY = 1
 
 
 @njit(cache=True, inline="always")
-def _columns(values, i, first, count):
-    """Neuron ``i``'s columns first..first + count of ``values`` as a (count, 1, 1) view: what
-    the step reads as (copy, sample, neuron)."""
-    return values[i : i + 1, first : first + count].T[:, np.newaxis, :]
+def _columns(table, i, column, count):
+    """Neuron ``i``'s ``count`` columns of ``table`` from ``column`` on, as a (count, 1, 1)
+    view: what the step reads as (copy, sample, neuron)."""
+    return table[i : i + 1, column : column + count].T[:, np.newaxis, :]
 
 
 @njit(cache=True, inline="always")

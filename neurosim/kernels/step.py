@@ -12,16 +12,18 @@ The step is three compiled phases over the neurons of one sample, called in this
 3. ``learn``: ``dz`` (or the change of rate) and the rule's factors from the new states
    (``kernels.rules``), then the rates the next drive uses (with the next step's noise).
 
-``step_sample`` runs the three in order; ``update_bias`` applies the factors to the biases once the
-step of every sample is done. The weights change by the same factors, as each backend
-arranges its synapses (see ``kernels.rules``).
+``step_sample`` runs the three in order; ``update_bias`` applies the factors to the biases
+once the step of every sample is done. The weights change by the same factors, as each
+backend arranges its synapses (see ``kernels.rules``).
 
 The phases read ``NeuronArrays`` laid out as (copy, sample, neuron) and (sample, neuron). The
 synchronous backend hands its arrays for B samples of all neurons; the event backend hands
 views of one neuron's own values (B = 1, one neuron), with ``first`` the neuron's index in the
 network: per-neuron constants and the random draws are indexed from it, so a neuron updating
 alone draws what it would draw in the whole network. Each loop runs over one sample's neurons
-without neuron-dependent control flow, so that the compiler vectorises it.
+with no neuron-dependent control flow beyond a select, so that the compiler vectorises it.
+The phases are inlined into their callers, where the compiler can drop most of the reference
+counting on the arrays they read (the event backend calls them once per neuron update).
 
 Time unit: one integration step. Random draws (fake targets, Langevin noise) come from
 ``kernels.random``, a pure function of (seed, step, neuron).
