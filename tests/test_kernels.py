@@ -18,19 +18,19 @@ from neurosim.kernels.activations import (
     rate_derivative_from_rate,
     rate_derivative_scalar,
 )
-from neurosim.kernels.dynamics import cost, energy, force, momentum_step, neuron_step, pressure
+from neurosim.kernels.dynamics import cost, energy
+from neurosim.kernels.neurons.rate import force, momentum_step, pressure
+from neurosim.kernels.neurons.rate import integrate as neuron_step
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, normal, uniform
-from neurosim.kernels.rules import (
-    RULE_ASTDP,
-    RULE_MSTDP,
-    RULE_RATE_STDP,
-    astdp_post,
-    fake_target_draw,
-    mstdp_post,
-    rate_stdp_post,
-    rule_factors,
-    smoothing_post,
-)
+from neurosim.kernels.rules import rule_factors
+from neurosim.kernels.rules.astdp import CODE as RULE_ASTDP
+from neurosim.kernels.rules.astdp import astdp_post
+from neurosim.kernels.rules.fake_target import fake_target_draw
+from neurosim.kernels.rules.mstdp import CODE as RULE_MSTDP
+from neurosim.kernels.rules.mstdp import mstdp_post
+from neurosim.kernels.rules.rate_stdp import CODE as RULE_RATE_STDP
+from neurosim.kernels.rules.rate_stdp import rate_stdp_post
+from neurosim.kernels.rules.smoothing import smoothing_post
 from neurosim.model.parameters import ModelParameters
 
 THRESHOLD = -0.3

@@ -18,8 +18,9 @@ One update of neuron ``i`` (its ``k``-th), in the order of MODEL.md:
    with ``post_i`` the factor the neuron kept from that update and ``pre_j`` the factor the
    last message from ``j`` carried (the bias changed already at update ``k - 1``);
 2. the drive of each copy, ``sum_j W[j, i] * heard rate_j``;
-3. integrate (fake target first), ``kernels.dynamics.neuron_step``;
-4. the rule's factors (``kernels.rules``) from the new states, the bias change;
+3-4. the neuron's step (``kernels.step``, the same compiled phases as the synchronous
+   backend's): fake target, integration of every copy, the rule's factors from the new
+   states; then the bias change;
 5. send, unless nothing changed by more than the threshold: one message with the rates the
    next drive of its postsynaptic neurons uses (with the next update's Langevin noise) and
    the presynaptic factors of this update's rule.
@@ -55,7 +56,8 @@ spends about 0.1 us per argument on dispatch, ten times more on a NamedTuple of 
 (``T_*``: the clock, then the channel's message count and send times side by side),
 ``synapses`` (per incoming synapse: the weight, and the message it delivers when
 ``edge_weights`` asks), ``links`` (per incoming synapse: presynaptic neuron and delay),
-``channels`` and the parameters (``codes``, ``values``: ``K_*``, ``V_*``). An update reads
+``channels`` and the parameters (``codes``, ``values``: ``backends.constants.pack``'s). The
+step reads the neuron's own columns through views (``_own_arrays``). An update reads
 each synapse's message in place in the sender's channel, one cache line for its count and
 send times and one for its values.
 
@@ -75,6 +77,7 @@ from numba import njit
 from simpy.events import Timeout
 
 from neurosim.backends.base import Backend, Recorder, Simulator, check_saved, event_columns
+from neurosim.backends.constants import model_constants, pack, unpack
 from neurosim.backends.event_scenario import (
     EVENT_KEYS,
     EVENT_KINDS,
@@ -82,24 +85,10 @@ from neurosim.backends.event_scenario import (
     check_run_size,
     event_options,
 )
-from neurosim.backends.sync import model_constants
 from neurosim.checks import check_integer, check_number, describe
 from neurosim.errors import DivergenceError, ValidationError
-from neurosim.kernels.activations import rate_derivative_from_rate, rate_scalar
-from neurosim.kernels.dynamics import force, neuron_step, pressure
-from neurosim.kernels.random import (
-    STREAM_FAKE_TARGET,
-    STREAM_NOISE,
-    draw_key,
-    normal,
-    uniform,
-    uniform_at,
-)
-from neurosim.kernels.rules import (
-    fake_target_draw,
-    rule_factors,
-    smoothing_post,
-)
+from neurosim.kernels.random import uniform
+from neurosim.kernels.step import NeuronArrays, noisy_rates, step_sample, update_bias
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
 from neurosim.streams.base import Change, Stream, checked_changes
@@ -118,7 +107,7 @@ M_PRE_RULE = 2
 M_PRE_SMOOTHING = 3
 MESSAGE_WIDTH = 4
 
-# neuron_values columns (the model's dtype)
+# neuron_values columns (the model's dtype); the step reads them through NeuronArrays views
 F_STATE = 0  # one per copy
 F_VELOCITY = 2  # one per copy
 F_RATE = 4  # the rate it sends next, one per copy
@@ -130,19 +119,23 @@ F_POST_SMOOTHING = 11
 F_BIAS = 12
 F_TARGET = 13
 F_CLAMP = 14
-N_VALUES = 15
+F_PRE_RULE = 15  # this update's presynaptic factors
+F_PRE_SMOOTHING = 16
+F_PREVIOUS_STATE = 17
+F_PREVIOUS_RATE = 18
+N_VALUES = 19
+FACTOR_TERMS = 2  # the rule's, then smoothing's (zero when off)
 
 # neuron_counts columns (int64)
 I_UPDATES = 0
 I_IN_START = 1  # its incoming synapses: rows I_IN_START:I_IN_STOP of synapses and links
 I_IN_STOP = 2
-I_HIDDEN = 3
-I_PENDING = 4  # it holds a weight change
-I_FAKE_ACTIVE = 5
-I_SENT = 6
-I_SUPPRESSED = 7
-I_PHASE_OFFSET = 8  # where its clamp oscillator starts, in updates
-N_COUNTS = 9
+I_PENDING = 3  # it holds a weight change
+I_FAKE_ACTIVE = 4
+I_SENT = 5
+I_SUPPRESSED = 6
+I_PHASE_OFFSET = 7  # where its clamp oscillator starts, in updates
+N_COUNTS = 8
 
 # clocks columns (float64)
 T_PERIOD = 0
@@ -160,39 +153,54 @@ S_HEARD = 1
 L_SENDER = 0
 L_DELAY = 1
 
-# codes (int64) and values (float64): the parameters
-K_SEED, K_RULE, K_ACTIVATION, K_LEARN, K_FAKE, K_COPIES, K_PHASES = range(7)
-V_HARD_THRESHOLD = 0
-V_EPS = 1  # one per copy
-V_NOISE = 3
-V_ALPHA = 4
-V_ALPHA_SMOOTHING = 5
-V_FAKE_K = 6
-V_FAKE_MAGNITUDE = 7
-V_FAKE_MU = 8
-V_SEND_THRESHOLD = 9
-V_SCHEDULES = 10  # the oscillator's clamp, learn and momentum schedules, K_PHASES each,
-# then each neuron's clamping strength per copy (copy c of neuron i at c * N + i)
+# The parameters: ``codes`` and ``values`` are ``constants.pack``'s two arrays, with the send
+# threshold appended as the last value.
 
 
-@njit(cache=True)
-def _next_rates(i, step, codes, values, neuron_values):
-    """The rates neuron ``i`` sends for the drive of its update ``step``: rho(s + eta(step))."""
-    n = neuron_values.shape[0]
-    for c in range(codes[K_COPIES]):
-        noise = 0.0
-        if values[V_NOISE] > 0.0:
-            noise = values[V_NOISE] * normal(codes[K_SEED], STREAM_NOISE, step, c * n + i)
-        neuron_values[i, F_RATE + c] = rate_scalar(
-            neuron_values[i, F_STATE + c] + noise, codes[K_ACTIVATION], values[V_HARD_THRESHOLD]
-        )
+@njit(cache=True, inline="always")
+def _columns(table, i, column, count):
+    """Neuron ``i``'s ``count`` columns of ``table`` from ``column`` on, as a (count, 1, 1)
+    view: what the step reads as (copy, sample, neuron)."""
+    return table[i : i + 1, column : column + count].T[:, np.newaxis, :]
+
+
+@njit(cache=True, inline="always")
+def _own_arrays(i, copies, neuron_values, neuron_counts):
+    """Neuron ``i``'s own values as the step's NeuronArrays (B = 1, one neuron)."""
+    f = neuron_values
+    return NeuronArrays(
+        f[i : i + 1, F_BIAS],
+        f[i : i + 1, F_TARGET : F_TARGET + 1],
+        f[i : i + 1, F_CLAMP : F_CLAMP + 1],
+        _columns(f, i, F_STATE, copies),
+        _columns(f, i, F_VELOCITY, copies),
+        _columns(f, i, F_DRIVE, copies),
+        _columns(f, i, F_RATE, copies),
+        f[i : i + 1, F_DZ : F_DZ + 1],
+        f[i : i + 1, F_DZ_MEAN : F_DZ_MEAN + 1],
+        neuron_counts[i : i + 1, I_FAKE_ACTIVE : I_FAKE_ACTIVE + 1],
+        _columns(f, i, F_PRE_RULE, FACTOR_TERMS),
+        _columns(f, i, F_POST_RULE, FACTOR_TERMS),
+        f[i : i + 1, F_PREVIOUS_STATE : F_PREVIOUS_STATE + 1],
+        f[i : i + 1, F_PREVIOUS_RATE : F_PREVIOUS_RATE + 1],
+    )
 
 
 @njit(cache=True)
 def _refresh_rates(codes, values, neuron_values, neuron_counts):
     """Every neuron's next rates from its own state (after a change from outside)."""
-    for i in range(neuron_values.shape[0]):
-        _next_rates(i, neuron_counts[i, I_UPDATES], codes, values, neuron_values)
+    constants = unpack(codes, values)
+    n = neuron_values.shape[0]
+    copies = constants.copy_eps.size
+    for i in range(n):
+        noisy_rates(
+            neuron_counts[i, I_UPDATES],
+            constants,
+            _columns(neuron_values, i, F_STATE, copies),
+            _columns(neuron_values, i, F_RATE, copies),
+            i,
+            n,
+        )
 
 
 @njit(cache=True)
@@ -221,7 +229,9 @@ def _receive_all(now, neuron_counts, clocks, synapses, links, channels):
             synapses[e, S_HEARD + v] = channels[sender, slot, v]
 
 
-@njit(cache=True)
+# Compiled without Numba's reference counting: the update allocates nothing, and counting the
+# references to the views of the neuron's own values (_own_arrays) cost more than its arithmetic.
+@njit(cache=True, _nrt=False)
 def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapses, links, channels):
     """One update of neuron ``i`` (steps 0-5 of the module docstring).
 
@@ -240,10 +250,10 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     next_kept = T_SENT + ((head - capacity + 1) & mask)
     if head >= capacity and clocks[i, next_kept] + clocks[i, T_MAX_DELAY] > now:
         return CHANNEL_FULL
-    n_copies = codes[K_COPIES]
-    phases = codes[K_PHASES]
+    constants = unpack(codes, values)
+    n_copies = constants.copy_eps.size
     step = neuron_counts[i, I_UPDATES]
-    phase = (step + neuron_counts[i, I_PHASE_OFFSET]) % phases
+    phase = (step + neuron_counts[i, I_PHASE_OFFSET]) % constants.clamp_schedule.size
     start = neuron_counts[i, I_IN_START]
     stop = neuron_counts[i, I_IN_STOP]
     # 0-2 in one pass over the incoming synapses: hear, apply the previous update's weight
@@ -273,89 +283,20 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     f[i, F_DRIVE] = drive_small
     if n_copies == 2:
         f[i, F_DRIVE + 1] = drive_large
-    # 3. fake target, then integration
-    scale = values[V_SCHEDULES + phases + phase]
-    momentum = values[V_SCHEDULES + 2 * phases + phase]
-    neuron_target = f[i, F_TARGET]
-    neuron_beta = f[i, F_CLAMP] * values[V_SCHEDULES + phase]
-    betas = V_SCHEDULES + 3 * phases + i  # copy c's strength at betas + c * N
-    activation = codes[K_ACTIVATION]
-    hard_threshold = values[V_HARD_THRESHOLD]
-    if codes[K_FAKE] and neuron_counts[i, I_HIDDEN]:
-        key = draw_key(codes[K_SEED], STREAM_FAKE_TARGET, step)
-        new_mean, active, fake_value = fake_target_draw(
-            f[i, F_DZ],
-            f[i, F_DZ_MEAN],
-            uniform_at(key, i),
-            values[V_FAKE_K],
-            values[V_FAKE_MAGNITUDE],
-            values[V_FAKE_MU],
-        )
-        f[i, F_DZ_MEAN] = new_mean
-        neuron_counts[i, I_FAKE_ACTIVE] = active
-        if active:
-            neuron_target = fake_value
-            neuron_beta = 1.0
-    previous_state = f[i, F_STATE]
+    # 3-4: the neuron's step (kernels.step), then its bias change; the weight change waits
+    # for the presynaptic factors to arrive
     sent_small = f[i, F_RATE]
-    if values[V_NOISE] > 0.0:
-        previous_rate = rate_scalar(previous_state, activation, hard_threshold)
-    else:
-        previous_rate = sent_small
-    post_smoothing = 0.0
-    if values[V_ALPHA_SMOOTHING] > 0.0:
-        derivative = rate_derivative_from_rate(sent_small, activation)
-        force_value = force(
-            previous_state,
-            pressure(derivative, f[i, F_DRIVE], f[i, F_BIAS]),
-            values[betas] * neuron_beta,
-            neuron_target,
-        )
-        post_smoothing = scale * smoothing_post(force_value, derivative, values[V_ALPHA_SMOOTHING])
-    bad = False
-    for c in range(n_copies):
-        new_state, new_velocity, _ = neuron_step(
-            f[i, F_STATE + c],
-            f[i, F_VELOCITY + c],
-            f[i, F_DRIVE + c],
-            f[i, F_BIAS],
-            neuron_target,
-            values[betas + c * f.shape[0]] * neuron_beta,
-            values[V_EPS + c],
-            momentum,
-            rate_derivative_from_rate(f[i, F_RATE + c], activation),
-        )
-        f[i, F_STATE + c] = new_state
-        f[i, F_VELOCITY + c] = new_velocity
-        if not np.isfinite(new_state):
-            bad = True
-    # 4. dz and the rule's factors from the new states
-    rate_small = rate_scalar(f[i, F_STATE], activation, hard_threshold)
-    rate_large = rate_scalar(f[i, F_STATE + n_copies - 1], activation, hard_threshold)
-    dz, pre_rule, post_rule = rule_factors(
-        codes[K_RULE],
-        rate_small,
-        rate_large,
-        previous_rate,
-        f[i, F_STATE],
-        previous_state,
-        values[V_ALPHA],
-    )
-    f[i, F_DZ] = dz
-    post_rule *= scale
-    if codes[K_LEARN] and scale != 0.0:
-        f[i, F_BIAS] += post_rule
-        if values[V_ALPHA_SMOOTHING] > 0.0:
-            f[i, F_BIAS] += post_smoothing
-        f[i, F_POST_RULE] = post_rule
-        f[i, F_POST_SMOOTHING] = post_smoothing
-        neuron_counts[i, I_PENDING] = 1
-    if bad:
+    own = _own_arrays(i, n_copies, f, neuron_counts)
+    if step_sample(0, step, phase, constants, own, i, f.shape[0]) >= 0:
         return DIVERGED
+    if constants.learn and constants.learn_schedule[phase] != 0.0:
+        update_bias(own.post_factor, own.bias)
+        neuron_counts[i, I_PENDING] = 1
     # 5. the message: rates for the next drive, then this update's presynaptic factors
     step += 1
     neuron_counts[i, I_UPDATES] = step
-    _next_rates(i, step, codes, values, f)
+    pre_rule = f[i, F_PRE_RULE]
+    send_threshold = values[values.size - 1]
     last = (head - 1) & mask
     change = max(
         abs(pre_rule - channels[i, last, M_PRE_RULE]),
@@ -363,7 +304,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
     )
     for c in range(n_copies):
         change = max(change, abs(f[i, F_RATE + c] - channels[i, last, M_RATE + c]))
-    if change > values[V_SEND_THRESHOLD] or values[V_SEND_THRESHOLD] == 0.0:
+    if change > send_threshold or send_threshold == 0.0:
         slot = head & mask
         for c in range(n_copies):
             channels[i, slot, M_RATE + c] = f[i, F_RATE + c]
@@ -376,7 +317,7 @@ def _update(i, now, codes, values, neuron_values, neuron_counts, clocks, synapse
         neuron_counts[i, I_SUPPRESSED] += 1
     if clocks[i, T_JITTER] == 0.0:
         return clocks[i, T_PERIOD]
-    u = uniform(codes[K_SEED], STREAM_CLOCK, step, i)
+    u = uniform(constants.seed, STREAM_CLOCK, step, i)
     return clocks[i, T_PERIOD] + clocks[i, T_JITTER] * (2.0 * u - 1.0)
 
 
@@ -477,37 +418,11 @@ def _per_neuron(name: str, value: object, n: int, low: float, low_open: bool) ->
 
 def _parameter_arrays(
     params: ModelParameters, seed: int, threshold: float, network: CompiledNetwork
-):
-    """The parameters as the two arrays ``_update`` reads: ``codes`` and ``values``."""
-    constants = model_constants(params, seed, network)
-    phases = constants["clamp_schedule"].size
-    codes = np.zeros(K_PHASES + 1, dtype=np.int64)
-    codes[K_SEED] = constants["seed"]
-    codes[K_RULE] = constants["rule"]
-    codes[K_ACTIVATION] = constants["activation"]
-    codes[K_LEARN] = constants["learn"]
-    codes[K_FAKE] = constants["fake_enabled"]
-    codes[K_COPIES] = params.spec.copies
-    codes[K_PHASES] = phases
-    values = np.zeros(V_SCHEDULES + 3 * phases + constants["copy_beta"].size, dtype=np.float64)
-    values[V_HARD_THRESHOLD] = constants["threshold"]
-    values[V_EPS : V_EPS + params.spec.copies] = constants["copy_eps"]
-    values[V_NOISE] = constants["noise_sigma"]
-    values[V_ALPHA] = constants["alpha"]
-    values[V_ALPHA_SMOOTHING] = constants["alpha_smoothing"]
-    values[V_FAKE_K] = constants["fake_k"]
-    values[V_FAKE_MAGNITUDE] = constants["fake_magnitude"]
-    values[V_FAKE_MU] = constants["fake_mu"]
-    values[V_SEND_THRESHOLD] = threshold
-    values[V_SCHEDULES:] = np.concatenate(
-        [
-            constants["clamp_schedule"],
-            constants["learn_schedule"],
-            constants["momentum_schedule"],
-            constants["copy_beta"].ravel(),
-        ]
-    )
-    return codes, values
+) -> tuple[np.ndarray, np.ndarray]:
+    """The parameters as the two arrays ``_update`` reads: ``codes`` and ``values``
+    (``constants.pack``'s, the send threshold appended to the values)."""
+    codes, values = pack(model_constants(params, seed, network))
+    return codes, np.append(values, threshold)
 
 
 class EventSimulator(Simulator):
@@ -614,7 +529,6 @@ class EventSimulator(Simulator):
         neuron_counts = np.zeros((n, N_COUNTS), dtype=np.int64)
         neuron_counts[:, I_IN_START] = in_indptr[:-1]
         neuron_counts[:, I_IN_STOP] = in_indptr[1:]
-        neuron_counts[:, I_HIDDEN] = network.hidden
         neuron_counts[:, I_PHASE_OFFSET] = offsets
         max_delay = np.zeros(n)
         np.maximum.at(max_delay, network.edge_pre, delays)

@@ -1,15 +1,12 @@
 """The synchronous backend: all neurons in lock-step, B independent states at once, on Numba.
 
-One step, in the order of MODEL.md (the same for every rule):
+One step, in the order of MODEL.md (the same for every rule): each neuron's step
+(``kernels.step``: fake targets, integration of every copy, ``dz`` and the rule's factors from
+the new states), then W and b change by the rule's factors, then the synaptic drive of the
+next step is computed from the new rates and the new W.
 
-1. fake targets: each hidden neuron draws from the previous step's ``dz``;
-2. every state copy integrates from the current W and b (``kernels.dynamics.neuron_step``);
-3. ``dz`` (or the change of rate) from the new states;
-4. W and b change by the rule (``kernels.rules``), using the new states;
-5. the synaptic drive of the next step is computed from the new rates and the new W.
-
-Every rule changes W by outer products, ``dW = sum_terms mean_b pre (x) post``, so steps 4
-and 5 are one weight pass:
+Every rule changes W by outer products, ``dW = sum_terms mean_b pre (x) post``, so the weight
+change and the next drive are one weight pass:
 
 - B = 1: the rank-1 changes of up to ``PENDING_CAPACITY`` steps are kept as factor pairs and
   added to W in one pass when the list is full or the call returns; meanwhile the drive is
@@ -37,29 +34,17 @@ from scipy.linalg.blas import get_blas_funcs
 from threadpoolctl import ThreadpoolController
 
 from neurosim.backends.base import Backend, Recorder, Simulator, check_saved
+from neurosim.backends.constants import ModelConstants, model_constants
 from neurosim.checks import check_integer
 from neurosim.errors import DivergenceError, ValidationError
-from neurosim.kernels.activations import (
-    activation_code,
-    rate_derivative_from_rate,
-    rate_into,
-    rate_scalar,
-)
-from neurosim.kernels.dynamics import force, neuron_step, pressure
-from neurosim.kernels.random import (
-    STREAM_FAKE_TARGET,
-    STREAM_NOISE,
-    draw_key,
-    normal,
-    uniform_at,
-)
-from neurosim.kernels.rules import (
-    RULE_ASTDP,
-    RULE_MSTDP,
-    RULE_RATE_STDP,
-    fake_target_draw,
-    rule_factors,
-    smoothing_post,
+from neurosim.kernels.activations import rate_into
+from neurosim.kernels.step import (
+    NeuronArrays,
+    integrate,
+    learn,
+    noisy_rates,
+    step_sample,
+    update_bias,
 )
 from neurosim.model.network import (
     BLOCK_MASKED,
@@ -74,85 +59,9 @@ from neurosim.model.network import (
 from neurosim.model.parameters import ModelParameters
 from neurosim.streams.base import Change, Stream, checked_changes
 
-RULE_CODES = {"astdp": RULE_ASTDP, "mstdp": RULE_MSTDP, "rate_stdp": RULE_RATE_STDP}
-
 # Rank-1 weight changes held back at B = 1 before they are written into W. The drive
 # correction costs O(count * N) per step, the write one pass over W per flush.
 PENDING_CAPACITY = 16
-
-
-class Constants(NamedTuple):
-    """Everything a step reads but never changes."""
-
-    seed: int
-    rule: int
-    activation: int
-    threshold: float
-    copy_eps: np.ndarray
-    copy_beta: np.ndarray
-    noise_sigma: float
-    alpha: float
-    alpha_smoothing: float
-    learn: bool
-    fake_enabled: bool
-    fake_k: float
-    fake_magnitude: float
-    fake_mu: float
-    hidden_index: np.ndarray
-    clamp_schedule: np.ndarray
-    learn_schedule: np.ndarray
-    momentum_schedule: np.ndarray
-
-
-def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork) -> dict[str, Any]:
-    """The parameters as the plain values compiled code reads, shared by both backends:
-    rule and activation codes, per-copy step sizes, each neuron's clamping strength per copy
-    (copies, N), the oscillator's per-phase schedules."""
-    fake = params.fake_target
-    clamp_schedule, learn_schedule, momentum_schedule = params.phase_schedules()
-    return {
-        "seed": seed,
-        "rule": RULE_CODES[params.rule],
-        "activation": activation_code(params.activation),
-        "threshold": params.hard_sigmoid_threshold,
-        "copy_eps": np.array(params.copy_eps, dtype=np.float64),
-        "copy_beta": network.copy_betas(params),
-        "noise_sigma": params.noise_sigma,
-        "alpha": params.alpha,
-        "alpha_smoothing": params.alpha_smoothing,
-        "learn": params.alpha > 0 or params.alpha_smoothing > 0,
-        "fake_enabled": fake.enabled,
-        "fake_k": fake.k,
-        "fake_magnitude": fake.magnitude,
-        "fake_mu": fake.mu,
-        "clamp_schedule": clamp_schedule,
-        "learn_schedule": learn_schedule,
-        "momentum_schedule": momentum_schedule,
-    }
-
-
-class NeuronArrays(NamedTuple):
-    """Per-neuron arrays a step reads and writes; (copy, sample, neuron) or (sample, neuron).
-
-    ``drive`` is each copy's synaptic drive for the next step and ``drive_rates`` the rates
-    it was computed from (with that step's noise); ``pre_factor``/``post_factor`` hold this
-    step's rank-1 weight changes, one row per term (the rule, then smoothing).
-    """
-
-    bias: np.ndarray
-    target: np.ndarray
-    clamp: np.ndarray
-    state: np.ndarray
-    velocity: np.ndarray
-    drive: np.ndarray
-    drive_rates: np.ndarray
-    dz: np.ndarray
-    dz_mean: np.ndarray
-    fake_active: np.ndarray
-    pre_factor: np.ndarray
-    post_factor: np.ndarray
-    previous_state: np.ndarray
-    previous_rate: np.ndarray
 
 
 class Weights(NamedTuple):
@@ -169,144 +78,13 @@ class Weights(NamedTuple):
 
 
 @njit(cache=True)
-def _integrate_sample(b, step, phase, constants, arrays):
-    """Steps 1-2 for every neuron of sample ``b``: fake targets, the smoothing factors and
-    the integration of every copy. Keeps the state and rate before the step in
-    ``previous_state``/``previous_rate``; returns the first neuron whose state is not
-    finite, or -1.
-
-    On entry ``drive_rates`` holds rho(s + eta) of the current states, the rates the drive was
-    computed from. Each loop runs over one sample's neurons without neuron-dependent control
-    flow, so that the compiler vectorises it.
-    """
-    k = constants
-    a = arrays
-    n_copies, batch, n = a.state.shape
-    scale = k.learn_schedule[phase] / batch
-    momentum = k.momentum_schedule[phase]
-    neuron_target = a.target[b].astype(np.float64)
-    neuron_beta = a.clamp[b] * k.clamp_schedule[phase]
-    if k.fake_enabled:
-        key = draw_key(k.seed, STREAM_FAKE_TARGET, step)
-        for i in k.hidden_index:
-            new_mean, active, fake_value = fake_target_draw(
-                a.dz[b, i],
-                a.dz_mean[b, i],
-                uniform_at(key, b * n + i),
-                k.fake_k,
-                k.fake_magnitude,
-                k.fake_mu,
-            )
-            a.dz_mean[b, i] = new_mean
-            a.fake_active[b, i] = active
-            if active:
-                neuron_target[i] = fake_value
-                neuron_beta[i] = 1.0
-    a.previous_state[b] = a.state[0, b]
-    if k.noise_sigma > 0.0:
-        for i in range(n):
-            a.previous_rate[b, i] = rate_scalar(a.state[0, b, i], k.activation, k.threshold)
-    else:
-        a.previous_rate[b] = a.drive_rates[0, b]
-    if k.alpha_smoothing > 0.0:
-        # the gradient of 1/2 |F|^2 where this step starts: copy 0, the drive of the old W
-        for i in range(n):
-            derivative = rate_derivative_from_rate(a.drive_rates[0, b, i], k.activation)
-            force_value = force(
-                a.state[0, b, i],
-                pressure(derivative, a.drive[0, b, i], a.bias[i]),
-                k.copy_beta[0, i] * neuron_beta[i],
-                neuron_target[i],
-            )
-            a.pre_factor[1, b, i] = a.drive_rates[0, b, i]
-            a.post_factor[1, b, i] = scale * smoothing_post(
-                force_value, derivative, k.alpha_smoothing
-            )
-    for c in range(n_copies):
-        copy_state = a.state[c, b]
-        copy_velocity = a.velocity[c, b]
-        copy_drive = a.drive[c, b]
-        copy_rates = a.drive_rates[c, b]
-        for i in range(n):
-            new_state, new_velocity, _ = neuron_step(
-                copy_state[i],
-                copy_velocity[i],
-                copy_drive[i],
-                a.bias[i],
-                neuron_target[i],
-                k.copy_beta[c, i] * neuron_beta[i],
-                k.copy_eps[c],
-                momentum,
-                rate_derivative_from_rate(copy_rates[i], k.activation),
-            )
-            copy_state[i] = new_state
-            copy_velocity[i] = new_velocity
-        for i in range(n):
-            if not np.isfinite(copy_state[i]):
-                return i
-    return -1
-
-
-@njit(cache=True)
-def _learn_sample(b, step, phase, constants, arrays):
-    """Step 3 and the rule's factors for sample ``b``, from the new rates that ``drive_rates``
-    holds on entry; on exit it holds the rates for the next drive (with the next step's
-    noise)."""
-    k = constants
-    a = arrays
-    n_copies, batch, n = a.state.shape
-    scale = k.learn_schedule[phase] / batch
-    rate_small = a.drive_rates[0, b]
-    rate_large = a.drive_rates[n_copies - 1, b]
-    rate_before = a.previous_rate[b]
-    for i in range(n):
-        dz, pre, post = rule_factors(
-            k.rule,
-            rate_small[i],
-            rate_large[i],
-            rate_before[i],
-            a.state[0, b, i],
-            a.previous_state[b, i],
-            k.alpha,
-        )
-        a.dz[b, i] = dz
-        a.pre_factor[0, b, i] = pre
-        a.post_factor[0, b, i] = scale * post
-    if k.noise_sigma > 0.0:
-        for c in range(n_copies):
-            for i in range(n):
-                noise = k.noise_sigma * normal(
-                    k.seed, STREAM_NOISE, step + 1, (c * batch + b) * n + i
-                )
-                a.drive_rates[c, b, i] = rate_scalar(
-                    a.state[c, b, i] + noise, k.activation, k.threshold
-                )
-
-
-@njit(cache=True)
-def _pointwise_single(step, phase, constants, arrays):
-    """Steps 1-3 and the rule's factors at B = 1, all in compiled code; returns the first
-    bad neuron or -1."""
-    bad = _integrate_sample(0, step, phase, constants, arrays)
-    if bad >= 0:
-        return bad
-    for c in range(arrays.state.shape[0]):
-        for i in range(arrays.state.shape[2]):
-            arrays.drive_rates[c, 0, i] = rate_scalar(
-                arrays.state[c, 0, i], constants.activation, constants.threshold
-            )
-    _learn_sample(0, step, phase, constants, arrays)
-    return -1
-
-
-@njit(cache=True)
 def _integrate_batch(step, phase, constants, arrays):
-    """``_integrate_sample`` for every sample; returns the first bad flat index
-    (sample * N + neuron) or -1. Single-threaded: a second thread here would compete with
-    the BLAS threads, which keep spinning between products."""
+    """Phase 1 of the step (``kernels.step.integrate``) for every sample; returns the first
+    bad flat index (sample * N + neuron) or -1. Single-threaded: a second thread here would
+    compete with the BLAS threads, which keep spinning between products."""
     batch, n = arrays.target.shape
     for b in range(batch):
-        bad = _integrate_sample(b, step, phase, constants, arrays)
+        bad = integrate(b, step, phase, constants, arrays, 0, n)
         if bad >= 0:
             return b * n + bad
     return -1
@@ -314,37 +92,10 @@ def _integrate_batch(step, phase, constants, arrays):
 
 @njit(cache=True)
 def _learn_batch(step, phase, constants, arrays):
-    """``_learn_sample`` for every sample."""
-    for b in range(arrays.target.shape[0]):
-        _learn_sample(b, step, phase, constants, arrays)
-
-
-@njit(cache=True)
-def _noisy_rates(step, constants, state, drive_rates):
-    """Rates the drive of ``step`` is computed from: rho(s + eta(step))."""
-    k = constants
-    n_copies, batch, n = state.shape
-    for c in range(n_copies):
-        for b in range(batch):
-            for i in range(n):
-                noise = 0.0
-                if k.noise_sigma > 0.0:
-                    noise = k.noise_sigma * normal(
-                        k.seed, STREAM_NOISE, step, (c * batch + b) * n + i
-                    )
-                drive_rates[c, b, i] = rate_scalar(
-                    state[c, b, i] + noise, k.activation, k.threshold
-                )
-
-
-@njit(cache=True)
-def _bias_update(post_factor, bias):
-    """b_i += sum over rank-1 terms and samples of post_i (the 1/B is in the factor)."""
-    n_terms, batch, n = post_factor.shape
-    for q in range(n_terms):
-        for b in range(batch):
-            for i in range(n):
-                bias[i] += post_factor[q, b, i]
+    """Phase 3 of the step (``kernels.step.learn``) for every sample."""
+    batch, n = arrays.target.shape
+    for b in range(batch):
+        learn(b, step, phase, constants, arrays, 0, n)
 
 
 @njit(cache=True)
@@ -469,12 +220,12 @@ def _run_single(n_steps, step, constants, arrays, weights, update, count):
         if update and count + n_terms > capacity:
             return t, -1, count
         phase = (step + t) % period
-        bad = _pointwise_single(step + t, phase, constants, arrays)
+        bad = step_sample(0, step + t, phase, constants, arrays, 0, arrays.target.shape[1])
         if bad >= 0:
             return t, bad, count
         learn = update and constants.learn_schedule[phase] != 0.0
         if learn:
-            _bias_update(arrays.post_factor, arrays.bias)
+            update_bias(arrays.post_factor, arrays.bias)
             for q in range(n_terms):
                 weights.pending_pre[count] = arrays.pre_factor[q, 0]
                 weights.pending_post[count] = arrays.post_factor[q, 0]
@@ -633,11 +384,8 @@ class SyncSimulator(Simulator):
     def clamp(self) -> np.ndarray:
         return self._arrays.clamp
 
-    def _make_constants(self) -> Constants:
-        return Constants(
-            **model_constants(self.params, self.seed, self.network),
-            hidden_index=np.flatnonzero(self.network.hidden),
-        )
+    def _make_constants(self) -> ModelConstants:
+        return model_constants(self.params, self.seed, self.network)
 
     def _use_parameters(self, params: ModelParameters) -> None:
         n_terms = 2 if params.alpha_smoothing > 0 else 1
@@ -748,7 +496,14 @@ class SyncSimulator(Simulator):
         blas_threads = 1 if self.batch_size == 1 else self.threads
         with _thread_limiter().limit(limits=blas_threads, user_api="blas"):
             if not self._drive_valid:
-                _noisy_rates(self.step_count, self._constants, self.state, self._arrays.drive_rates)
+                noisy_rates(
+                    self.step_count,
+                    self._constants,
+                    self.state,
+                    self._arrays.drive_rates,
+                    0,
+                    self.network.n_neurons,
+                )
                 self._weight_pass(update=False)
                 self._drive_valid = True
             remaining = n_steps
@@ -804,12 +559,12 @@ class SyncSimulator(Simulator):
                 self.state,
                 self._arrays.drive_rates,
                 self._constants.activation,
-                self._constants.threshold,
+                self._constants.hard_sigmoid_threshold,
             )
             _learn_batch(self.step_count, phase, self._constants, self._arrays)
             learn = update and self._constants.learn_schedule[phase] != 0.0
             if learn:
-                _bias_update(self._arrays.post_factor, self._arrays.bias)
+                update_bias(self._arrays.post_factor, self._arrays.bias)
             self._weight_pass(update=learn)
             self.step_count += 1
 
@@ -843,7 +598,7 @@ class SyncSimulator(Simulator):
                 np.fill_diagonal(block, 0.0)
 
     def _weight_pass(self, update: bool) -> None:
-        """Steps 4 and 5 for B > 1, and the drive-only pass of any B."""
+        """The weight change and the next drive for B > 1, and the drive-only pass of any B."""
         arrays = self._arrays
         drive = arrays.drive
         drive[:] = 0.0

@@ -20,9 +20,19 @@ from numba import njit
 
 from neurosim.errors import ValidationError
 
-SIGMOID4 = 0
-SIGMOID4_CENTRED = 1
-HARD_SIGMOID = 2
+ACTIVATION_CODES: dict[str, int] = {}
+
+
+def _register(name: str) -> int:
+    """Give an activation its code (0, 1, ... in the order they register); ``model.activation``
+    accepts the registered names."""
+    ACTIVATION_CODES[name] = len(ACTIVATION_CODES)
+    return ACTIVATION_CODES[name]
+
+
+SIGMOID4 = _register("sigmoid4")
+SIGMOID4_CENTRED = _register("sigmoid4_centred")
+HARD_SIGMOID = _register("hard_sigmoid")
 
 # float32 constants keep float32 arithmetic in float32 (a float64 literal would promote it).
 # With the JIT off (NUMBA_DISABLE_JIT=1, as for debugging or mutation testing) NumPy's rules
@@ -34,12 +44,6 @@ else:
     ONE = np.float32(1.0)
     TWO = np.float32(2.0)
     MINUS_FOUR = np.float32(-4.0)
-
-ACTIVATION_CODES: dict[str, int] = {
-    "sigmoid4": SIGMOID4,
-    "sigmoid4_centred": SIGMOID4_CENTRED,
-    "hard_sigmoid": HARD_SIGMOID,
-}
 
 
 def activation_code(name: str) -> int:

@@ -13,45 +13,14 @@ import numpy as np
 
 from neurosim.checks import check_choice, check_number
 from neurosim.errors import ValidationError
+from neurosim.kernels.activations import ACTIVATION_CODES
+from neurosim.kernels.rules import RULE_SPECS, RuleSpec
 from neurosim.model.topology import ROLES
 
-ACTIVATIONS = ("sigmoid4", "sigmoid4_centred", "hard_sigmoid")
-RULES = ("astdp", "mstdp", "rate_stdp")
+# the names compiled code knows: what the activations and the rules register
+ACTIVATIONS = tuple(ACTIVATION_CODES)
+RULES = tuple(RULE_SPECS)
 DTYPES = ("float32", "float64")
-
-
-@dataclass(frozen=True)
-class RuleSpec:
-    """What a learning rule needs from a backend.
-
-    A backend reads this instead of special-casing rule names: how many state copies to keep,
-    whether the previous step's state must be kept, whether the rule learns only while the
-    input neurons' own oscillator is in its clamped phase. Spike rules (nearest-neighbour STDP,
-    SuperSpike, BCM) will add their own needs (spike traces, filtered errors) as new fields.
-    """
-
-    name: str
-    copies: int
-    needs_previous_state: bool
-    gated_by_clamp_phase: bool
-    provides_dz: bool
-
-
-RULE_SPECS: dict[str, RuleSpec] = {
-    "astdp": RuleSpec(
-        "astdp", copies=2, needs_previous_state=False, gated_by_clamp_phase=False, provides_dz=True
-    ),
-    "mstdp": RuleSpec(
-        "mstdp", copies=1, needs_previous_state=True, gated_by_clamp_phase=True, provides_dz=False
-    ),
-    "rate_stdp": RuleSpec(
-        "rate_stdp",
-        copies=1,
-        needs_previous_state=True,
-        gated_by_clamp_phase=False,
-        provides_dz=False,
-    ),
-}
 
 
 @dataclass(frozen=True)
