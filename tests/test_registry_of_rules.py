@@ -91,3 +91,19 @@ def test_packed_constants_unpack_to_the_same_values() -> None:
     unpacked = unpack(*pack(constants))
     for name, value in constants._asdict().items():
         np.testing.assert_array_equal(getattr(unpacked, name), value, err_msg=name)
+
+
+def test_every_registered_rule_has_a_preset_and_a_reference_entry() -> None:
+    """What docs/extending.md asks of a new rule besides its module: a preset in models/ and
+    a configuration of the plain-NumPy reference, which the reference tests then run."""
+    try:
+        from tests.reference import RULE_CONFIGS
+    except ImportError:  # pytest put tests/ itself on sys.path
+        from reference import RULE_CONFIGS
+    from neurosim.model.presets import available_presets, load_preset
+
+    preset_rules = {load_preset(name).rule for name in available_presets()}
+    reference_rules = {config.get("rule") for config in RULE_CONFIGS.values()}
+    for name in RULE_SPECS:
+        assert name in preset_rules, f"no preset in models/ uses the rule {name!r}"
+        assert name in reference_rules, f"no reference configuration runs the rule {name!r}"
