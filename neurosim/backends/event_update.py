@@ -197,7 +197,7 @@ def receive_all(now, neuron_counts, clocks, synapses, links, channels):
 # update allocates nothing, and counting the references to the views of the neuron's own values
 # (_own_arrays) cost more than its arithmetic: with it the sparse benchmark drops from 0.47 to
 # 0.22 of the raw SimPy rate. Safe to rely on: code that would allocate does not compile, and a
-# Numba without the option refuses it at import.
+# Numba without the option refuses it on the first call.
 @njit(cache=True, _nrt=False)
 def update_neuron(
     i, now, codes, values, neuron_values, neuron_counts, clocks, synapses, links, channels
