@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from neurosim.backends.event import STREAM_CLOCK
+from neurosim.backends.event_update import STREAM_CLOCK
 from neurosim.errors import ValidationError
 from neurosim.kernels.activations import (
     ACTIVATION_CODES,
