@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from neurosim.backends.base import Backend
     from neurosim.experiments import Experiment
 
+# the backend a scenario runs on unless it says otherwise
+DEFAULT_BACKEND = "sync"
 BUILTIN_BACKENDS = {"sync": "neurosim.backends.sync", "event": "neurosim.backends.event"}
 BUILTIN_EXPERIMENTS = {
     "stdp_window": "neurosim.experiments.stdp_window",

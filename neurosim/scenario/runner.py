@@ -168,10 +168,12 @@ def make_simulator(
     backend: str | None = None,
     initial_state_scale: float = 0.5,
 ) -> Simulator:
-    """The simulator of the scenario's backend (or ``backend``; settings None: the
-    synchronous one with its defaults) for a run of ``steps`` steps, built from the backend's
+    """The simulator of the scenario's backend (or ``backend``; settings None: the default
+    backend with its defaults) for a run of ``steps`` steps, built from the backend's
     section of the settings; a run too large for the backend is refused."""
-    name = backend or ("sync" if settings is None else settings["scenario"]["backend"])
+    name = backend or (
+        registry.DEFAULT_BACKEND if settings is None else settings["scenario"]["backend"]
+    )
     return registry.backend(name).make(settings, network, params, seed, steps, initial_state_scale)
 
 

@@ -36,7 +36,7 @@ from neurosim.model.network import LAYOUTS
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
 from neurosim.model.topology import BUILDERS, builder_parameters
-from neurosim.registry import backend, backend_names, experiment, experiment_kinds
+from neurosim.registry import DEFAULT_BACKEND, backend, backend_names, experiment, experiment_kinds
 
 ORDERS = ("shuffled", "cyclic")
 NEURON_SETS = ("visible", "input", "output", "hidden", "all")
@@ -111,7 +111,7 @@ def _sizes(name: str, value: Any) -> list[int]:
 SCENARIO_KEYS = {
     "name": Key(text, required=True),
     "description": Key(text, ""),
-    "backend": Key(choice(backend_names()), "sync"),
+    "backend": Key(choice(backend_names()), DEFAULT_BACKEND),
     "seed": Key(integer(0), 0),
 }
 TOPOLOGY_KEYS = {

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neurosim import registry
 from neurosim.data import load_dataset
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
@@ -42,11 +43,13 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     """Carry the experiment of ``scenario`` out into a new run store at ``out``, after every
     check that needs the data set (nothing is written where one fails)."""
     table = scenario.settings["experiment"]
-    if scenario.settings["scenario"]["backend"] != "sync":
+    name = scenario.settings["scenario"]["backend"]
+    if not registry.backend(name).batched:
+        batched = [other for other in registry.backend_names() if registry.backend(other).batched]
         raise ValidationError(
-            "scenario.backend = 'event': the MNIST experiments (1,306 neurons and more, tens of "
-            "millions of steps) are too large for the event-driven backend; run them on the "
-            "synchronous backend (scenario.backend = 'sync' or --backend sync)"
+            f"scenario.backend = {name!r}: the MNIST experiments (1,306 neurons and more, tens "
+            "of millions of steps, in batches) need a backend that runs batches; run them on "
+            f"{', '.join(batched)} (scenario.backend = {batched[0]!r} or --backend {batched[0]})"
         )
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     params = scenario.phase_parameters[0]
