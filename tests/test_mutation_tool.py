@@ -205,3 +205,24 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
     # a default acts only in a call: the tests that run the function are all it needs
     assert selected[(9, "def capped(x, floor= 1):")] == ("", [reads_limit, reads_floor])
     assert selected[(14, "return 3 * x")] == ("", [doubles])
+
+
+def test_a_mutant_that_breaks_a_test_module_s_import_is_killed(tmp_path: Path) -> None:
+    """A constant a test module checks when it is imported: pytest, given the selected test
+    ids, reports the broken import as a usage error (exit 4), which still kills the mutant."""
+    (tmp_path / "throwaway_limits.py").write_text("LIMIT = 3\n\n\ndef limit():\n    return LIMIT\n")
+    (tmp_path / "test_throwaway_limits.py").write_text(
+        "from throwaway_limits import LIMIT, limit\n\n"
+        "assert LIMIT == 3, 'the limit the tests below are written for'\n\n\n"
+        "def test_limit():\n    assert limit() >= 0\n"
+    )
+    files = generation.module_files(["throwaway_limits.py"], tmp_path)
+    mutants, sources = generation.enumerate_mutants(files, tmp_path, ["NumberReplacer"])
+    assert [m.mutated.strip() for m in mutants] == ["LIMIT = 4", "LIMIT = 2"]
+    work = tmp_path / "work"
+    work.mkdir()
+    baseline = selection.run_baseline(tmp_path, ["test_throwaway_limits.py"], files, work)
+    selection.select_tests(mutants, sources, baseline)
+    execution.run_mutants(mutants, sources, baseline, tmp_path, work, jobs=1, progress=False)
+    assert [m.outcome for m in mutants] == ["killed", "killed"]
+    assert mutants[0].killed_by == "collecting test_throwaway_limits.py"

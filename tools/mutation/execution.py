@@ -26,6 +26,8 @@ TIMEOUT_MARGIN_SECONDS = 10.0
 # pytest exit codes: 1 tests failed, 2 interrupted (a collection error under -x); 3 (internal
 # error) and 4 (usage error) are faults of the run, not of the mutant
 PYTEST_KILLED_EXIT_CODES = {1, 2}
+# how the first failure names a test module that failed to import
+COLLECTING = "collecting "
 
 
 class _FirstFailure:
@@ -38,7 +40,7 @@ class _FirstFailure:
 
     def pytest_collectreport(self, report: Any) -> None:
         if report.failed and not self.test:
-            self.test = f"collecting {report.nodeid}"
+            self.test = f"{COLLECTING}{report.nodeid}"
 
 
 def _mutant_files(mutant: Mutant, workdir: Path) -> tuple[Path, Path]:
@@ -153,6 +155,10 @@ def _judge(mutant: Mutant, exit_code: int | None, workdir: Path) -> None:
     mutant.killed_by = failure.read_text() if failure.exists() else ""
     if exit_code is None:
         mutant.outcome = TIMEOUT
+    elif mutant.killed_by.startswith(COLLECTING):
+        # the mutant broke the import of a test module: pytest, given test ids, ends that with
+        # "found no collectors" (exit 4) rather than a failure, but the mutant was noticed
+        mutant.outcome = KILLED
     elif exit_code == 0:
         mutant.outcome = SURVIVED
     elif exit_code in PYTEST_KILLED_EXIT_CODES or exit_code < 0:  # < 0: killed by a signal
