@@ -124,6 +124,21 @@ def test_killed_surviving_and_not_covered_mutants(tmp_path: Path) -> None:
     again, _ = generation.enumerate_mutants(files, tmp_path, OPERATORS)
     assert [m.line for m in again if m.key in keys] == [6, 14]
 
+    # --resume: a pass interrupted after two mutants takes their outcomes and runs the rest
+    written["mutants"][1]["outcome"] = ""  # not reached before the interruption
+    written["mutants"][2]["outcome"] = "error"  # an error of the run is decided again
+    interrupted = tmp_path / "interrupted.json"
+    interrupted.write_text(json.dumps(written))
+    decided, _ = results.decided_outcomes(interrupted)
+    resumed, _ = generation.enumerate_mutants(files, tmp_path, OPERATORS)
+    assert results.take_decided(resumed, decided) == 2
+    assert [m.outcome for m in resumed] == ["killed", "", "", "not covered"]
+    assert resumed[0].killed_by == offset
+    selection.select_tests(resumed, sources, baseline)
+    assert [set(m.tests) for m in resumed[1:3]] == [{scaled}, {half_set_up, half_right}]
+    execution.run_mutants(resumed, sources, baseline, tmp_path, work, jobs=2, progress=False)
+    assert [m.outcome for m in resumed] == ["killed", "survived", "killed", "not covered"]
+
 
 def test_the_fast_mutation_is_the_one_cosmic_ray_makes(tmp_path: Path) -> None:
     """The mutated line reported for each mutant is the one cosmic-ray's ``mutate_code``

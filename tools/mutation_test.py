@@ -30,6 +30,7 @@ Run from the repository root:
     python tools/mutation_test.py --count                  # count the mutants, run nothing
     python tools/mutation_test.py --report mutants.json    # keep every mutant's outcome
     python tools/mutation_test.py --only-survivors mutants.json   # rerun an earlier survivors
+    python tools/mutation_test.py --resume mutants.json   # go on with an interrupted pass
 """
 
 from __future__ import annotations
@@ -51,7 +52,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutation.execution import format_duration, run_mutants
 from mutation.generation import OPERATORS, enumerate_mutants, module_files
 from mutation.processes import TEST_ENVIRONMENT
-from mutation.results import count_table, print_results, survivor_keys, write_report
+from mutation.results import (
+    count_table,
+    decided_outcomes,
+    print_results,
+    survivor_keys,
+    take_decided,
+    write_report,
+)
 from mutation.selection import run_baseline, select_tests
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +200,12 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="REPORT",
         help="rerun only the survivors of an earlier --report",
     )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="REPORT",
+        help="take the outcomes an earlier (interrupted) --report decided and run the rest",
+    )
     parser.add_argument("--count", action="store_true", help="count the mutants and stop")
     parser.add_argument("--log-dir", type=Path, help="keep each mutant's pytest output here")
     parser.add_argument(
@@ -223,8 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = arguments.root.resolve()
     earlier: dict[str, Any] | None = None
     wanted_keys: set[str] | None = None
+    if arguments.only_survivors and arguments.resume:
+        raise SystemExit("mutation_test: --only-survivors and --resume do not go together")
     if arguments.only_survivors:
         wanted_keys, earlier = survivor_keys(arguments.only_survivors)
+    decided: dict[str, dict[str, Any]] = {}
+    if arguments.resume:
+        decided, earlier = decided_outcomes(arguments.resume)
     paths = arguments.paths or (earlier["paths"] if earlier else list(DEFAULT_PATHS))
     tests = arguments.tests or (earlier["tests"] if earlier else list(DEFAULT_TESTS))
     if arguments.tests:
@@ -244,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = len(wanted_keys) - len(mutants)
         print(f"{len(mutants)} survivors of {arguments.only_survivors} to rerun", end="")
         print(f" ({missing} no longer found: their lines changed)" if missing else "")
+    if decided:
+        taken = take_decided(mutants, decided)
+        print(f"{taken} outcomes taken from {arguments.resume}, {len(mutants) - taken} to decide")
     if arguments.sample is not None:
         chosen = random.Random(arguments.seed).sample(mutants, min(arguments.sample, len(mutants)))
         mutants = sorted(chosen, key=lambda m: (m.path, m.line, m.operator, m.occurrence))

@@ -107,6 +107,32 @@ def survivor_keys(report_path: Path) -> tuple[set[str], dict[str, Any]]:
     return keys, report
 
 
+def decided_outcomes(report_path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """An earlier report's mutants that have an outcome other than an error of the run, by key,
+    and the report."""
+    report = json.loads(report_path.read_text())
+    decided = {
+        mutant["key"]: mutant
+        for mutant in report["mutants"]
+        if mutant["outcome"] and mutant["outcome"] != ERROR
+    }
+    return decided, report
+
+
+def take_decided(mutants: Sequence[Mutant], decided: dict[str, dict[str, Any]]) -> int:
+    """Give each mutant an earlier outcome where there is one; how many got one."""
+    taken = 0
+    for mutant in mutants:
+        earlier = decided.get(mutant.key)
+        if earlier is not None:
+            mutant.outcome = earlier["outcome"]
+            mutant.tests = list(earlier["tests"])
+            mutant.seconds = earlier["seconds"]
+            mutant.killed_by = earlier["killed_by"]
+            taken += 1
+    return taken
+
+
 def count_table(mutants: Sequence[Mutant]) -> str:
     by_package = Counter(mutant.package for mutant in mutants)
     by_operator = Counter(mutant.operator for mutant in mutants)

@@ -312,6 +312,8 @@ def select_tests(mutants: Sequence[Mutant], sources: dict[str, str], baseline: B
         return set().union(*(file_lines.get(line, set()) for line in lines))
 
     for mutant in mutants:
+        if mutant.outcome:  # decided by an earlier pass (--resume)
+            continue
         lines, in_function_body = _statement_lines(trees[mutant.path], mutant.line)
         if in_function_body:
             mutant.tests = by_cost(tests_of(mutant.path, lines))
