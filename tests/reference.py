@@ -50,6 +50,13 @@ RULE_CONFIGS: dict[str, dict] = {
         momentum=0.6,
         fake_target=FakeTargetParameters(enabled=True, k=3.0, magnitude=0.25, mu=0.9),
     ),
+    # the same with the paper's momentum (Eqs. 19-20): clamp and fake targets outside it
+    "astdp_fake_momentum_outside": dict(
+        rule="astdp",
+        momentum=0.6,
+        momentum_includes_clamp=False,
+        fake_target=FakeTargetParameters(enabled=True, k=3.0, magnitude=0.25, mu=0.9),
+    ),
     "astdp": dict(rule="astdp"),
     "mstdp_oscillator": dict(
         rule="mstdp",
@@ -320,10 +327,16 @@ def step(
         R = rho_prime(s_tilde[c], params) * (drive + ref.b)
         # a role in role_beta is clamped with that strength in every copy
         beta = np.array([params.role_beta.get(role, betas[c]) for role in ref.role])
-        F = R - s_old[c] + beta * clamp_eff * (t_eff - s_old[c])
+        network_pull = R - s_old[c]
+        clamp_pull = beta * clamp_eff * (t_eff - s_old[c])
+        F = network_pull + clamp_pull
         force[c] = F
-        ref.v[c] = m * F + (1.0 - m) * ref.v[c]
-        ref.s[c] = s_old[c] + eps[c] * ref.v[c]
+        if params.momentum_includes_clamp:
+            ref.v[c] = m * F + (1.0 - m) * ref.v[c]
+            ref.s[c] = s_old[c] + eps[c] * ref.v[c]
+        else:  # the aSTDP paper's Eqs. 19-20: the clamp acts outside the velocity
+            ref.v[c] = m * network_pull + (1.0 - m) * ref.v[c]
+            ref.s[c] = s_old[c] + eps[c] * (ref.v[c] + clamp_pull)
 
     # (3) dz and the rule's factors from the new states
     s_new = ref.s

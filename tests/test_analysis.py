@@ -42,21 +42,67 @@ def test_bad_traces_are_rejected() -> None:
         dominance(np.zeros(3), np.zeros(3), -1)
 
 
-def test_adaptation_metrics_of_a_damped_step_response() -> None:
+def _cycled_response(cycle_noise: list[float]) -> np.ndarray:
+    """100 rest steps at 0.1, then one cycle per entry of ``cycle_noise``: 100 steps on that
+    jump to 1.3 and settle at 1.0, 100 off that drop to -0.2 and settle at 0.1, each plus an
+    alternating +-noise of that cycle's size."""
+    t = np.arange(100)
+    decay = 0.3 * np.exp(-t / 5.0) * (t > 0)
+    alternating = (-1.0) ** t
+    cycles = [
+        np.concatenate([1.0 + decay + noise * alternating, 0.1 - decay + noise * alternating])
+        for noise in cycle_noise
+    ]
+    return np.concatenate([np.full(100, 0.1), *cycles])
+
+
+def test_adaptation_metrics_of_a_cycled_damped_response() -> None:
     from neurosim.analysis.adaptation import adaptation_metrics
 
-    steps = np.arange(300)
-    trace = np.zeros(300)
-    # on at 100: rises to 1.3, settles at 1.0; off at 200: falls to -0.2, settles at 0.1
-    trace[100:200] = 1.0 + 0.3 * np.exp(-(steps[100:200] - 100) / 5.0) * (steps[100:200] > 100)
-    trace[200:] = 0.1 - 0.3 * np.exp(-(steps[200:] - 200) / 5.0) * (steps[200:] > 200)
-    metrics = adaptation_metrics(trace, on=100, off=200, settle=20)
-    assert metrics.rest == 0.0
-    assert metrics.settled_on == pytest.approx(1.0, abs=1e-3)
-    assert metrics.settled_off == pytest.approx(0.1, abs=1e-3)
-    assert metrics.overshoot == pytest.approx(0.3 * np.exp(-1 / 5.0), abs=1e-3)
-    assert metrics.undershoot == pytest.approx(0.3 * np.exp(-1 / 5.0), abs=1e-3)
+    jump = 0.3 * np.exp(-1 / 5.0)  # the largest excursion, one step after each switch
+    # three cycles whose fluctuations cancel in the average: nothing to correct
+    trace = _cycled_response([0.02, 0.0, -0.02])
+    metrics = adaptation_metrics(trace, 100, 200, 20, period=200, cycles=3, window=20)
+    assert metrics.rest == pytest.approx(0.1, abs=1e-12)
+    assert metrics.settled_on == pytest.approx(1.0, abs=1e-6)
+    assert metrics.settled_off == pytest.approx(0.1, abs=1e-6)
+    assert metrics.overshoot == pytest.approx(jump, abs=1e-6)
+    assert metrics.undershoot == pytest.approx(jump, abs=1e-6)
+    assert metrics.overshoot_uncorrected == pytest.approx(jump, abs=1e-6)
+    values = metrics.as_dict()
+    assert values["step_amplitude"] == pytest.approx(0.9, abs=1e-6)
+    assert values["overshoot_fraction"] == pytest.approx(jump / 0.9, abs=1e-6)
+
+    # fluctuations of 0.01 in every cycle: the maximum after the switch-on (at step 1, where
+    # the fluctuation is -0.01) exceeds the settled mean by jump - 0.01, and the settled
+    # window's own maximum by 0.01, which the correction takes off
+    metrics = adaptation_metrics(
+        _cycled_response([0.01, 0.01]), 100, 200, 20, period=200, cycles=2, window=20
+    )
+    assert metrics.overshoot_uncorrected == pytest.approx(jump - 0.01, abs=1e-6)
+    assert metrics.overshoot == pytest.approx(jump - 0.02, abs=1e-6)
+    assert metrics.undershoot_uncorrected == pytest.approx(jump + 0.01, abs=1e-6)
+    assert metrics.undershoot == pytest.approx(jump, abs=1e-6)
+
+    # one cycle to the end of the trace, no period needed
+    single = adaptation_metrics(_cycled_response([0.0]), 100, 200, 20)
+    assert single.overshoot == pytest.approx(jump, abs=1e-6)
     monotone = np.concatenate([np.zeros(100), 1 - np.exp(-np.arange(100) / 5.0), np.zeros(100)])
-    assert adaptation_metrics(monotone, 100, 200, 20).overshoot == pytest.approx(0.0, abs=1e-6)
-    with pytest.raises(ValidationError, match="settle <= on < off"):
+    # a response that approaches its level from below never passes it: still e^-3.8 short of
+    # it at the end of the 20-step window (negative, not clipped)
+    approach = adaptation_metrics(monotone, 100, 200, 20).overshoot
+    assert approach == pytest.approx(-np.exp(-19 / 5.0), abs=1e-6)
+
+
+def test_adaptation_metrics_refuse_what_the_trace_cannot_give() -> None:
+    from neurosim.analysis.adaptation import adaptation_metrics
+
+    trace = _cycled_response([0.0, 0.0])
+    with pytest.raises(ValidationError, match="settle <= on"):
         adaptation_metrics(trace, on=10, off=200, settle=20)
+    with pytest.raises(ValidationError, match="need 700 steps of trace, got 500"):
+        adaptation_metrics(trace, 100, 200, 20, period=200, cycles=3)
+    with pytest.raises(ValidationError, match="cycles = 2 needs a period"):
+        adaptation_metrics(trace, 100, 200, 20, cycles=2)
+    with pytest.raises(ValidationError, match="window 150"):
+        adaptation_metrics(trace, 100, 200, 20, period=200, cycles=2, window=150)

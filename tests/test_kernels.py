@@ -99,10 +99,21 @@ def test_neuron_step_is_the_model_equation() -> None:
         derivative = 4 * reference_rate(s, "sigmoid4") * (1 - reference_rate(s, "sigmoid4"))
         expected_force = derivative * (drive + b) - s + beta * (t - s)
         expected_velocity = m * expected_force + (1 - m) * v
-        new_s, new_v, f = neuron_step(s, v, drive, b, t, beta, eps, m, derivative)
+        new_s, new_v, f = neuron_step(s, v, drive, b, t, beta, eps, m, derivative, True)
         assert f == pytest.approx(expected_force, abs=1e-14)
         assert new_v == pytest.approx(expected_velocity, abs=1e-14)
         assert new_s == pytest.approx(s + eps * expected_velocity, abs=1e-14)
+        # the aSTDP paper's Eqs. 19-20: the velocity carries R - s only, the clamp acts at once
+        paper_velocity = m * (derivative * (drive + b) - s) + (1 - m) * v
+        paper_s, paper_v, paper_f = neuron_step(s, v, drive, b, t, beta, eps, m, derivative, False)
+        assert paper_f == pytest.approx(expected_force, abs=1e-14)
+        assert paper_v == pytest.approx(paper_velocity, abs=1e-14)
+        assert paper_s == pytest.approx(s + eps * (paper_velocity + beta * (t - s)), abs=1e-14)
+        # without momentum the two placements move the state alike (the velocities differ
+        # by the clamp's pull, which only one of them carries)
+        plain_s, _, plain_f = neuron_step(s, v, drive, b, t, beta, eps, 1.0, derivative, True)
+        paper_s, _, paper_f = neuron_step(s, v, drive, b, t, beta, eps, 1.0, derivative, False)
+        assert (paper_s, paper_f) == pytest.approx((plain_s, plain_f), abs=1e-15)
         assert pressure(derivative, drive, b) == pytest.approx(derivative * (drive + b))
         assert force(s, 0.3, beta, t) == pytest.approx(0.3 - s + beta * (t - s))
         assert momentum_step(s, v, f, eps, 1.0) == pytest.approx((s + eps * f, f))

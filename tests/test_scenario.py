@@ -186,6 +186,27 @@ def test_adaptation_overshoot_grows_with_momentum(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("analysis.window=250", "analysis: adaptation needs settle <= on and at least"),
+        ("analysis.settle=400", "got settle 400, window 100, on 300"),
+        ("phase.1.cycles=20", "phase.1.duration = 4300: 20 cycles of 400 steps"),
+        ("phase.1.period=150", "period = 150 steps is not longer than its 200 steps on"),
+        ("model.momentum_includes_clamp=1", "model.momentum_includes_clamp = 1: expected true"),
+    ],
+)
+def test_the_adaptation_scenario_refuses_a_layout_before_it_runs(
+    tmp_path, capsys, setting, message
+) -> None:
+    scenario = Path(__file__).parents[1] / "scenarios" / "adaptation.toml"
+    store = tmp_path / "run.zarr"
+    arguments = ["run", str(scenario), "--out", str(store), "--quiet", "--set", setting]
+    assert main(arguments) == EXIT_BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not store.exists()
+
+
+@pytest.mark.parametrize(
     ("topology", "message"),
     [
         (

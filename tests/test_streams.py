@@ -324,6 +324,14 @@ def test_step_input_switches_on_and_off() -> None:
     assert next(first.changes()).target[0] == 0.8  # on_step 0 starts high
 
 
+def test_step_input_repeats_its_cycles() -> None:
+    stream = StepInput(2, [0], 0.2, 0.8, on_step=30, off_step=50, duration=150, cycles=3, period=40)
+    changes = list(stream.changes())
+    assert [c.step for c in changes] == [0, 30, 50, 70, 90, 110, 130]
+    assert [c.target[0] for c in changes] == [0.2, 0.8, 0.2, 0.8, 0.2, 0.8, 0.2]
+    assert steps_of(StepInput(2, [0], 0.2, 0.8, 0, 5, 20, cycles=2, period=10)) == [0, 5, 10, 15]
+
+
 # ---------------------------------------------------------------- Windows
 
 
@@ -565,6 +573,15 @@ def test_a_runner_drives_the_simulator() -> None:
         (lambda: StepInput(4, [0], 0.0, 1.0, 3, 6, 5), "off_step"),
         (lambda: StepInput(4, [0], 0.0, 1.0, 1, 2, 0), "duration"),
         (lambda: StepInput(4, [0], 0.0, 1.0, 1, 2, 5, clamp=-0.5), "clamp"),
+        (lambda: StepInput(4, [0], 0.0, 1.0, 1, 2, 50, cycles=0, period=5), "cycles = 0"),
+        (lambda: StepInput(4, [0], 0.0, 1.0, 1, 2, 50, cycles=2), "cycles = 2 needs"),
+        (
+            lambda: StepInput(4, [0], 0.0, 1.0, 1, None, 50, cycles=2, period=5),
+            "cycles = 2 needs off_step",
+        ),
+        (lambda: StepInput(4, [0], 0.0, 1.0, 1, 4, 50, cycles=2, period=3), "period = 3"),
+        (lambda: StepInput(4, [0], 0.0, 1.0, 1, 4, 50, cycles=2, period=0), "period = 0"),
+        (lambda: StepInput(4, [0], 0.0, 1.0, 1, 4, 20, cycles=2, period=10), "duration = 20"),
         (lambda: Windows(0, [], 5), "n_neurons"),
         (lambda: Windows(2, 5, 5), "windows"),
         (lambda: Windows(2, [(0, 1, 2)], 5), r"windows\[0\]"),

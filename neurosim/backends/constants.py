@@ -46,6 +46,7 @@ class ModelConstants(NamedTuple):
     clamp_schedule: np.ndarray  # per oscillator phase
     learn_schedule: np.ndarray
     momentum_schedule: np.ndarray
+    momentum_includes_clamp: bool
 
 
 def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork) -> ModelConstants:
@@ -73,12 +74,14 @@ def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork
         clamp_schedule=clamp_schedule,
         learn_schedule=learn_schedule,
         momentum_schedule=momentum_schedule,
+        momentum_includes_clamp=params.momentum_includes_clamp,
     )
 
 
 # The packed form: where each value sits in the integer and the float array.
 _SEED, _RULE, _ACTIVATION, _NEEDS_PREVIOUS, _LEARN, _FAKE, _COPIES, _PHASES, _NEURONS = range(9)
-_HIDDEN = 9  # then one per neuron
+_MOMENTUM_INCLUDES_CLAMP = 9
+_HIDDEN = 10  # then one per neuron
 _THRESHOLD, _NOISE, _ALPHA, _ALPHA_SMOOTHING, _FAKE_K, _FAKE_MAGNITUDE, _FAKE_MU = range(7)
 _ARRAYS = 7  # then copy_eps, the three schedules and copy_beta, back to back
 
@@ -89,7 +92,7 @@ def pack(constants: ModelConstants) -> tuple[np.ndarray, np.ndarray]:
     copies, n = k.copy_beta.shape
     integers = [
         k.seed, k.rule, k.activation, k.needs_previous_state, k.learn, k.fake_enabled,
-        copies, k.clamp_schedule.size, n,
+        copies, k.clamp_schedule.size, n, k.momentum_includes_clamp,
     ]  # fmt: skip
     floats = [
         k.hard_sigmoid_threshold, k.noise_sigma, k.alpha, k.alpha_smoothing, k.fake_k,
@@ -131,4 +134,5 @@ def unpack(integers: np.ndarray, floats: np.ndarray) -> ModelConstants:
         floats[schedules : schedules + phases],
         floats[schedules + phases : schedules + 2 * phases],
         floats[schedules + 2 * phases : beta_start],
+        integers[_MOMENTUM_INCLUDES_CLAMP] != 0,
     )

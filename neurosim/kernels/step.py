@@ -96,6 +96,7 @@ def integrate(b, step, phase, constants, arrays, first, width):
     n_copies, batch, n = state.shape
     scale = k.learn_schedule[phase] / batch
     momentum = k.momentum_schedule[phase]
+    momentum_includes_clamp = k.momentum_includes_clamp
     clamp_factor = k.clamp_schedule[phase]
     fake_enabled, fake_magnitude = k.fake_enabled, k.fake_magnitude
     if fake_enabled:
@@ -168,6 +169,7 @@ def integrate(b, step, phase, constants, arrays, first, width):
                 copy_eps,
                 momentum,
                 rate_derivative_from_rate(copy_rates[i], activation),
+                momentum_includes_clamp,
             )
             copy_state[i] = new_state
             copy_velocity[i] = new_velocity

@@ -83,11 +83,14 @@ class ModelParameters:
 
     Two-copy rules (aSTDP) use ``beta_small``/``beta_large`` and ``eps_small``/``eps_large``;
     one-copy rules use ``beta`` and ``eps``. ``momentum`` is MODEL.md's ``m`` in
-    ``v <- m * F + (1 - m) * v``: 1 is the plain leaky update. ``role_beta`` maps a role
-    ("input", "output", "hidden") to one clamping strength that every copy uses for the
-    neurons of that role, instead of the copies' own betas: data clamped that way are held,
-    not nudged, so they add nothing to ``dz`` (empty by default: every neuron uses its copy's
-    beta, as in the papers).
+    ``v <- m * F + (1 - m) * v``: 1 is the plain leaky update. With
+    ``momentum_includes_clamp = False`` the velocity carries only the network's pull, as the
+    aSTDP paper's Eqs. 19-20 write it (``v <- m * (R - s) + (1 - m) * v``, then
+    ``s <- s + eps * (v + beta * (t - s))``; the same as the default at ``m = 1``).
+    ``role_beta`` maps a role ("input", "output", "hidden") to one clamping strength that every
+    copy uses for the neurons of that role, instead of the copies' own betas: data clamped that
+    way are held, not nudged, so they add nothing to ``dz`` (empty by default: every neuron
+    uses its copy's beta, as in the papers).
     """
 
     rule: str = "astdp"
@@ -102,6 +105,7 @@ class ModelParameters:
     beta_small: float = 0.25
     beta_large: float = 0.4
     momentum: float = 1.0
+    momentum_includes_clamp: bool = True
     role_beta: dict[str, float] = field(default_factory=dict)
     noise_sigma: float = 0.0
     fake_target: FakeTargetParameters = field(default_factory=FakeTargetParameters)
@@ -143,6 +147,11 @@ class ModelParameters:
                 "smaller and the larger beta, so beta_small <= beta_large"
             )
         check_number(f"{prefix}.momentum", self.momentum, 0.0, 1.0, low_open=True)
+        if not isinstance(self.momentum_includes_clamp, bool):
+            raise ValidationError(
+                f"{prefix}.momentum_includes_clamp = {self.momentum_includes_clamp!r}: "
+                "expected true or false"
+            )
         if not isinstance(self.role_beta, dict):
             raise ValidationError(
                 f"{prefix}.role_beta = {self.role_beta!r}: expected a table of role = beta"

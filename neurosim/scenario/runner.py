@@ -225,16 +225,21 @@ def build_stream(phase: dict[str, Any], network: CompiledNetwork, seed: int, key
             )
         return Constant(n, neurons, phase["values"], phase["duration"], clamp=phase["clamp"])
     if kind == "step":
-        return StepInput(
-            n,
-            neurons,
-            phase["low"],
-            phase["high"],
-            phase["on_step"],
-            phase.get("off_step"),
-            phase["duration"],
-            clamp=phase["clamp"],
-        )
+        try:
+            return StepInput(
+                n,
+                neurons,
+                phase["low"],
+                phase["high"],
+                phase["on_step"],
+                phase.get("off_step"),
+                phase["duration"],
+                clamp=phase["clamp"],
+                cycles=phase.get("cycles", 1),
+                period=phase.get("period"),
+            )
+        except ValidationError as error:  # the stream names its own keys: say whose they are
+            raise ValidationError(f"{key}.{error}") from None
     windows = []
     for position, (neuron, start, length, value) in enumerate(phase["windows"]):
         try:
@@ -335,11 +340,18 @@ RIVALRY_DESCRIPTIONS = {
     "dominance_share_second": "share of the phase the second unit dominated",
 }
 ADAPTATION_DESCRIPTIONS = {
-    "rest_level": "state before the step switched on",
-    "settled_on": "settled state while the step is on",
-    "settled_off": "settled state after the step switched off",
-    "overshoot": "largest excursion above the settled level after switch-on",
-    "undershoot": "largest excursion below the settled level after switch-off",
+    "rest_level": "state before the input first switched on",
+    "settled_on": "settled state while the input is on (cycle average)",
+    "settled_off": "settled state after the input switched off (cycle average)",
+    "step_amplitude": "settled_on - settled_off",
+    "overshoot": "excursion above the settled level after switch-on, beyond the settled "
+    "fluctuations (cycle average)",
+    "undershoot": "excursion below the settled level after switch-off, beyond the settled "
+    "fluctuations (cycle average)",
+    "overshoot_fraction": "overshoot / |step_amplitude|",
+    "undershoot_fraction": "undershoot / |step_amplitude|",
+    "overshoot_uncorrected": "max after switch-on - settled_on (cycle average)",
+    "undershoot_uncorrected": "settled_off - min after switch-off (cycle average)",
 }
 
 
@@ -383,7 +395,15 @@ def analyze(
         phase = next(p for p in settings["phase"] if p["name"] == analysis["phase"])
         off = phase.get("off_step", phase["duration"])
         trace = state[:, column(analysis["unit"], "analysis.unit")]
-        values = adaptation_metrics(trace, phase["on_step"], off, analysis["settle"]).as_dict()
+        values = adaptation_metrics(
+            trace,
+            phase["on_step"],
+            off,
+            analysis["settle"],
+            period=phase.get("period"),
+            cycles=phase.get("cycles", 1),
+            window=analysis.get("window"),
+        ).as_dict()
         descriptions = ADAPTATION_DESCRIPTIONS
     for name, value in values.items():
         store.write_metric(name, value, (), {"description": descriptions[name]})

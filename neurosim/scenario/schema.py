@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from neurosim.analysis.adaptation import check_layout as check_adaptation_layout
 from neurosim.backends.base import RECORDABLE
 from neurosim.builtin import scenario_path
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
@@ -157,6 +158,8 @@ PHASE_KEYS = {
     "high": Key(lambda name, value: _number_or_list(name, value), 1.0),
     "on_step": Key(integer(0)),
     "off_step": Key(integer(0)),
+    "cycles": Key(integer(1)),
+    "period": Key(integer(1)),
     # windows
     "windows": Key(_windows),
     "model": Key(lambda name, value: value),  # checked against the model below
@@ -189,7 +192,8 @@ ANALYSIS_KEYS = {
         "kind": Key(text, required=True),
         "phase": Key(text, required=True),
         "unit": Key(lambda name, value: value, required=True),
-        "settle": Key(integer(1), 50),
+        "settle": Key(integer(1), 100),
+        "window": Key(integer(1)),
         "copy": Key(integer(0, 1), 0),
     },
 }
@@ -368,6 +372,17 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
                     f"analysis.phase = {analysis['phase']!r}: the adaptation analysis needs a "
                     "'step' phase recorded every step (record.every = 1)"
                 )
+            # one cycle runs to the phase's end; without a period the stream refuses cycles
+            one_cycle = phase.get("cycles", 1) == 1
+            cycle = phase["duration"] - phase["on_step"] if one_cycle else phase.get("period")
+            off = phase.get("off_step", phase["duration"])
+            try:  # before anything runs, not after the simulation
+                if cycle is not None:
+                    check_adaptation_layout(
+                        phase["on_step"], off, cycle, analysis["settle"], analysis.get("window")
+                    )
+            except ValidationError as error:
+                raise ValidationError(f"analysis: {error}") from None
         if analysis["copy"] >= parameters.spec.copies:
             raise ValidationError(
                 f"analysis.copy = {analysis['copy']}: the model has {parameters.spec.copies} "

@@ -208,13 +208,16 @@ class Constant(Stream):
 
 
 class StepInput(Stream):
-    """Target ``low``, switched to ``high`` at ``on_step`` and back to ``low`` at ``off_step``.
+    """Target ``low``, switched to ``high`` at ``on_step`` and back to ``low`` at ``off_step``,
+    ``cycles`` times, every ``period`` steps.
 
-    The neural-adaptation experiment: a step change of the input and its offset. Steps are
-    integration steps with ``0 <= on_step < off_step <= duration``; ``off_step`` None (or equal
-    to ``duration``) never switches back; ``on_step`` 0 starts high. ``low``, ``high`` and
-    ``clamp`` are numbers or (K,) arrays; the clamp stays on throughout. ``duration`` None gives
-    an unbounded stream. Labels are None.
+    The neural-adaptation experiment: a step change of the input and its offset, repeated to
+    average a response over cycles. Steps are integration steps with ``0 <= on_step < off_step
+    <= duration``; ``off_step`` None (or equal to ``duration``) never switches back; ``on_step``
+    0 starts high. With ``cycles`` > 1, cycle k switches on at ``on_step + k * period`` and off
+    at ``off_step + k * period``; then ``off_step - on_step < period`` and the last cycle must
+    end by ``duration``. ``low``, ``high`` and ``clamp`` are numbers or (K,) arrays; the clamp
+    stays on throughout. ``duration`` None gives an unbounded stream. Labels are None.
     """
 
     def __init__(
@@ -227,6 +230,8 @@ class StepInput(Stream):
         off_step: int | None,
         duration: int | None,
         clamp: float | Sequence[float] | np.ndarray = 1.0,
+        cycles: int = 1,
+        period: int | None = None,
     ) -> None:
         n_neurons = check_integer("n_neurons", n_neurons, 1)
         self.neurons = check_neurons("neurons", neurons, n_neurons)
@@ -241,6 +246,22 @@ class StepInput(Stream):
             self.off_step: int | None = None
         else:
             self.off_step = check_integer("off_step", off_step, self.on_step + 1, duration)
+        self.cycles = check_integer("cycles", cycles, 1)
+        self.period = None if period is None else check_integer("period", period, 1)
+        if self.cycles > 1:
+            if self.off_step is None or self.period is None:
+                raise ValidationError(f"cycles = {self.cycles} needs off_step and period")
+            if self.period <= self.off_step - self.on_step:
+                raise ValidationError(
+                    f"period = {self.period}: a cycle must be longer than its "
+                    f"{self.off_step - self.on_step} steps on (off_step - on_step)"
+                )
+            end = self.on_step + self.cycles * self.period
+            if duration is not None and end > duration:
+                raise ValidationError(
+                    f"duration = {duration}: {self.cycles} cycles of {self.period} steps from "
+                    f"on_step {self.on_step} need {end}"
+                )
         super().__init__(n_neurons, duration)
 
     def changes(self) -> Iterator[Change]:
@@ -249,14 +270,19 @@ class StepInput(Stream):
         low = _full(self.n_neurons, where, self.low)
         if self.on_step > 0:
             yield make_change(0, low, clamp, None)
-        yield make_change(self.on_step, _full(self.n_neurons, where, self.high), clamp, None)
-        if self.off_step is not None and (self.duration is None or self.off_step < self.duration):
-            yield make_change(self.off_step, low, clamp, None)
+        high = _full(self.n_neurons, where, self.high)
+        for cycle in range(self.cycles):
+            shift = cycle * (self.period or 0)
+            yield make_change(self.on_step + shift, high, clamp, None)
+            off = None if self.off_step is None else self.off_step + shift
+            if off is not None and (self.duration is None or off < self.duration):
+                yield make_change(off, low, clamp, None)
 
     def __repr__(self) -> str:
         return (
             f"StepInput(n_neurons={self.n_neurons}, {self.neurons.shape[0]} neurons, "
-            f"on_step={self.on_step}, off_step={self.off_step}, duration={self.duration})"
+            f"on_step={self.on_step}, off_step={self.off_step}, cycles={self.cycles}, "
+            f"period={self.period}, duration={self.duration})"
         )
 
 

@@ -4,8 +4,8 @@ The seam between the step and the neuron. ``kernels.step`` owns the order of a s
 targets, the state before the step, smoothing, integration of every copy, the rule's factors,
 the next rates) and asks the neuron model only to integrate one copy of one neuron:
 
-    integrate(state, velocity, drive, bias, target, beta, eps, momentum, rate_derivative)
-        -> (new state, new velocity, force)
+    integrate(state, velocity, drive, bias, target, beta, eps, momentum, rate_derivative,
+              momentum_includes_clamp) -> (new state, new velocity, force)
 
 a compiled function of scalars, with ``drive = sum_j W[j, i] * rho(s_j)`` as the backend
 computed it and ``rate_derivative`` = rho' at the state that drive was computed from. A model

@@ -10,6 +10,10 @@ equation once for every backend:
 - force ``F_i = (R_i - s_i) + beta_i * (t_i - s_i)``,
 - momentum ``v_i <- m * F_i + (1 - m) * v_i`` (``m = 1``: ``v_i = F_i``, the leaky update),
 - ``s_i <- s_i + eps * v_i``.
+
+That places the clamp inside the momentum. The aSTDP paper's Eqs. 19-20 place it outside:
+``v_i <- m * (R_i - s_i) + (1 - m) * v_i``, then ``s_i <- s_i + eps * (v_i + beta_i * (t_i -
+s_i))`` (``momentum_includes_clamp = False``); with ``m = 1`` the two agree.
 """
 
 from __future__ import annotations
@@ -51,12 +55,21 @@ def integrate(
     eps: float,
     momentum: float,
     rate_derivative: float,
+    momentum_includes_clamp: bool,
 ) -> tuple[float, float, float]:
     """One inference step of one neuron; returns (new state, new velocity, force).
 
     ``rate_derivative`` is rho' at the state the drive was computed from: ``rho'(s_i)``, or
-    ``rho'(s_i + eta_i)`` with this step's Langevin noise eta.
+    ``rho'(s_i + eta_i)`` with this step's Langevin noise eta. ``momentum_includes_clamp``
+    picks where the clamp acts (the module's docstring); the force returned is the whole
+    ``F_i`` either way.
     """
-    force_value = force(state, pressure(rate_derivative, drive, bias), beta, target)
-    new_state, new_velocity = momentum_step(state, velocity, force_value, eps, momentum)
+    pressure_value = pressure(rate_derivative, drive, bias)
+    force_value = force(state, pressure_value, beta, target)
+    if momentum_includes_clamp:
+        new_state, new_velocity = momentum_step(state, velocity, force_value, eps, momentum)
+        return new_state, new_velocity, force_value
+    # Eqs. 19-20: the velocity carries the network's pull only; the clamp acts at once
+    new_velocity = momentum * (pressure_value - state) + (1.0 - momentum) * velocity
+    new_state = state + eps * (new_velocity + beta * (target - state))
     return new_state, new_velocity, force_value
