@@ -11,12 +11,19 @@ Six panels as in Figure 6: the window sizes at one beta pair (top row), the beta
 window size (bottom row). Per panel the metrics follow ``docs/toy-experiments-findings.md``
 (section 2): ``far`` is the mean of the values at the two extreme offsets (no overlap), the
 *relative* curve is the curve minus ``far``; its positive and negative peaks and their
-offsets, the width at half maximum of each lobe (the contiguous offsets around the peak whose
-value is at least half the peak, times ``offset_step``) and the asymmetry |max| / |min|.
+offsets, the width at half maximum of each lobe (half-peak crossings interpolated between
+offsets) and the asymmetry |max| / |min|. A lobe counts only when it is deeper than
+``lobe_tolerance`` times the curve's largest |relative value| (at least ``lobe_floor``).
 
-The window only has a depression lobe when the large-beta copy decays faster than the small
-one (``eps_large > eps_small``); with the project's default eps (0.5 / 0.4) the curve is one
-bump (findings, "Why eps matters"). The scenario ``scenarios/stdp_window.toml`` sets 0.2 / 0.5.
+The two copies' step sizes decide the shape: the window has a depression lobe only when the
+large-beta copy decays faster than the small one (``eps_large > eps_small``); otherwise ``dz``
+never turns negative and the curve is one bump (findings, "Why eps matters"). The paper's
+pairing of its eps values with its betas is garbled (MODEL.md, open points), so
+``experiment.eps_reading`` names the reading that runs: ``"large_beta_faster"`` (eps_small
+0.4, eps_large 0.5: the values paired in the order the paper lists them, the scenario's
+choice), ``"small_beta_faster"`` (0.5 / 0.4: the preset's pairing) or ``"model"`` (the
+``[model]`` eps as they are, e.g. an explicit 0.2 / 0.5). The store's scalar metrics
+``eps_small`` and ``eps_large`` and the figure's title say which ran.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from tqdm import tqdm
 
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
-from neurosim.keys import Key, integer, integer_list, number, number_list
+from neurosim.keys import Key, choice, integer, integer_list, number, number_list
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
+from neurosim.model.presets import load_preset
 from neurosim.recording import ArraySpec, RunReader, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_store, make_simulator
 from neurosim.scenario.schema import Scenario
@@ -41,6 +49,23 @@ from neurosim.streams import Windows
 
 PRE, POST = 0, 1  # compiled indices of node 0 (input, layer 0) and node 1 (output, layer 1)
 TRACE_ARRAYS = ("state", "dz", "clamp")
+
+# The paper's MNIST sentence on the two copies' step sizes lost its subscripts: "we set beta
+# to 0.4, beta to 0.25, eps to 0.5 and eps to 0.4 for net and net" (section 3.1; MODEL.md, open
+# points). Its two readings, as (eps_small, eps_large) of the small- and large-beta copy:
+EPS_READINGS = {
+    # the preset's pairing (models/astdp.toml): the small-beta copy takes the larger step
+    "small_beta_faster": (0.5, 0.4),
+    # the values paired in the order listed (beta 0.4 with eps 0.5, beta 0.25 with eps 0.4)
+    "large_beta_faster": (0.4, 0.5),
+}
+# "model": no reading, the [model] eps (the preset's unless set) run as they are
+EPS_READING_CHOICES = ("model", *EPS_READINGS)
+# A lobe shallower than 1 % of the curve's largest |relative value| is no lobe: well above the
+# ~1e-5 drift between the far ends of a 0.1 bump, well below the shallowest real depression
+# lobe measured (5 % of the potentiation peak); the floor keeps a flat curve lobe-free.
+LOBE_TOLERANCE = 0.01
+LOBE_FLOOR = 1e-9
 
 
 KEYS = {
@@ -55,6 +80,9 @@ KEYS = {
     "steps": Key(integer(1), 200),
     "window_start": Key(integer(0), 60),
     "trace_offset": Key(integer(0), 5),
+    "eps_reading": Key(choice(EPS_READING_CHOICES), "model"),
+    "lobe_tolerance": Key(number(0.0, 1.0), LOBE_TOLERANCE),
+    "lobe_floor": Key(number(0.0), LOBE_FLOOR),
 }
 
 
@@ -126,6 +154,26 @@ def _check_settings(table: dict[str, Any], params: ModelParameters) -> np.ndarra
     return offsets
 
 
+def _apply_eps_reading(settings: dict[str, Any], model: ModelParameters) -> ModelParameters:
+    """The model with the eps of ``experiment.eps_reading``, refusing [model] eps that were set
+    (differ from the preset's, or the defaults) to other values than the reading's."""
+    reading = settings["experiment"]["eps_reading"]
+    if reading == "model":
+        return model
+    eps_small, eps_large = EPS_READINGS[reading]
+    preset = settings["model"].get("preset")
+    base = load_preset(preset) if preset is not None else ModelParameters()
+    for name, wanted in (("eps_small", eps_small), ("eps_large", eps_large)):
+        given = getattr(model, name)
+        if given not in (wanted, getattr(base, name)):
+            raise ValidationError(
+                f"model.{name} = {given:g} contradicts experiment.eps_reading = {reading!r} "
+                f"({name} {wanted:g}); drop model.{name}, or set experiment.eps_reading = "
+                "'model' to run the [model] eps as they are"
+            )
+    return model.replace(eps_small=eps_small, eps_large=eps_large)
+
+
 def _panels(table: dict[str, Any]) -> list[tuple[str, int, float]]:
     """(label, window, beta_large) of each panel: window sizes first, then beta pairs."""
     beta_small = table["beta_small"]
@@ -195,40 +243,72 @@ def run_protocol(
     return change_of_weight, recorded
 
 
-def _lobe_width(curve: np.ndarray, peak: int, step: int) -> float:
-    """Width of the contiguous region around ``peak`` where |curve| >= |peak value| / 2."""
-    half = abs(curve[peak]) / 2.0
-    sign = np.sign(curve[peak])
-    if sign == 0:
-        return float("nan")
-    inside = sign * curve >= half
-    left = peak
-    while left > 0 and inside[left - 1]:
-        left -= 1
-    right = peak
-    while right < curve.size - 1 and inside[right + 1]:
-        right += 1
-    return float((right - left + 1) * step)
+def _half_maximum_width(offsets: np.ndarray, relative: np.ndarray, peak: int) -> float:
+    """Full width at half maximum of the lobe around ``peak``, in offset units.
+
+    The lobe is the contiguous run of samples around ``peak`` whose value (signed like the
+    peak) is at least half the peak; each edge is where the curve crosses half the peak,
+    interpolated linearly between the last sample inside and the first outside, so the width
+    does not jump by whole offset steps and reads the same on any offset grid. A lobe that
+    reaches an end of the grid is measured to that end (its width is then a lower bound).
+    """
+    signed = np.sign(relative[peak]) * relative
+    half = signed[peak] / 2.0
+
+    def edge(direction: int) -> float:
+        inside = peak
+        while 0 <= inside + direction < signed.size and signed[inside + direction] >= half:
+            inside += direction
+        outside = inside + direction
+        if not 0 <= outside < signed.size:
+            return float(offsets[inside])
+        fraction = (signed[inside] - half) / (signed[inside] - signed[outside])
+        return float(offsets[inside] + fraction * (offsets[outside] - offsets[inside]))
+
+    return edge(+1) - edge(-1)
 
 
-def window_metrics(offsets: np.ndarray, curve: np.ndarray, step: int) -> dict[str, float]:
-    """The findings' summary of one curve (raw ΔW / alpha over ``offsets``)."""
+def window_metrics(
+    offsets: np.ndarray,
+    curve: np.ndarray,
+    tolerance: float = LOBE_TOLERANCE,
+    floor: float = LOBE_FLOOR,
+) -> dict[str, float]:
+    """The findings' summary of one curve (raw ΔW / alpha over ``offsets``).
+
+    The relative curve is the curve minus ``far`` (the mean of its two ends). A lobe counts
+    only when its peak lies further than ``max(tolerance * scale, floor)`` from ``far``, where
+    ``scale`` is the largest |relative value|: the two ends of a curve differ by round-off and
+    slow drift (~1e-5 of a 0.1 bump), and that is no depression lobe. A missing lobe has peak
+    0 and NaN offset and width; the asymmetry is then inf (no depression) or 0 (no
+    potentiation), and NaN for a flat curve.
+    """
     far = float((curve[0] + curve[-1]) / 2.0)
     relative = curve - far
     top, bottom = int(np.argmax(relative)), int(np.argmin(relative))
     peak, trough = float(relative[top]), float(relative[bottom])
-    has_top, has_bottom = peak > 0.0, trough < 0.0
+    threshold = max(tolerance * float(np.max(np.abs(relative))), floor)
+    has_top, has_bottom = peak > threshold, -trough > threshold
+    if has_bottom:
+        asymmetry = (peak if has_top else 0.0) / -trough
+    else:
+        asymmetry = float("inf") if has_top else float("nan")
     return {
         "far": far,
         "raw_max": float(curve.max()),
         "raw_min": float(curve.min()),
+        "lobe_threshold": threshold,
         "peak_potentiation": peak if has_top else 0.0,
         "peak_potentiation_offset": float(offsets[top]) if has_top else float("nan"),
         "peak_depression": trough if has_bottom else 0.0,
         "peak_depression_offset": float(offsets[bottom]) if has_bottom else float("nan"),
-        "fwhm_potentiation": _lobe_width(relative, top, step) if has_top else float("nan"),
-        "fwhm_depression": _lobe_width(relative, bottom, step) if has_bottom else float("nan"),
-        "asymmetry": abs(peak) / abs(trough) if has_bottom else float("inf"),
+        "fwhm_potentiation": (
+            _half_maximum_width(offsets, relative, top) if has_top else float("nan")
+        ),
+        "fwhm_depression": (
+            _half_maximum_width(offsets, relative, bottom) if has_bottom else float("nan")
+        ),
+        "asymmetry": asymmetry,
     }
 
 
@@ -236,13 +316,18 @@ METRIC_DESCRIPTIONS = {
     "far": "mean of ΔW/alpha at the two extreme offsets (no overlap): the baseline",
     "raw_max": "largest ΔW/alpha",
     "raw_min": "smallest ΔW/alpha",
+    "lobe_threshold": "depth a lobe must exceed to count: max(lobe_tolerance * largest "
+    "|relative value|, lobe_floor)",
     "peak_potentiation": "largest value of the relative curve (ΔW/alpha - far)",
     "peak_potentiation_offset": "offset (t_post - t_pre) of the potentiation peak",
     "peak_depression": "smallest value of the relative curve (ΔW/alpha - far)",
     "peak_depression_offset": "offset (t_post - t_pre) of the depression peak",
-    "fwhm_potentiation": "width (steps) of the potentiation lobe at half its peak",
-    "fwhm_depression": "width (steps) of the depression lobe at half its peak",
-    "asymmetry": "|peak_potentiation| / |peak_depression| (inf: no depression lobe)",
+    "fwhm_potentiation": "width (steps) of the potentiation lobe at half its peak, half-peak "
+    "crossings interpolated linearly (NaN: no lobe; a lobe reaching a grid end: lower bound)",
+    "fwhm_depression": "width (steps) of the depression lobe at half its peak, measured like "
+    "fwhm_potentiation",
+    "asymmetry": "|peak_potentiation| / |peak_depression| (inf: no depression lobe; 0: no "
+    "potentiation lobe; NaN: neither)",
 }
 HEADLINE = ("asymmetry", "peak_potentiation_offset", "peak_depression_offset", "fwhm_potentiation")
 
@@ -253,10 +338,18 @@ def _slug(label: str) -> str:
 
 def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
     """Every panel's curve, written to one run store at ``out``."""
-    settings = scenario.settings
-    table = settings["experiment"]
-    seed = settings["scenario"]["seed"]
-    model = scenario.phase_parameters[0]
+    table = scenario.settings["experiment"]
+    seed = scenario.settings["scenario"]["seed"]
+    model = _apply_eps_reading(scenario.settings, scenario.phase_parameters[0])
+    # the stored scenario names the eps that ran, so that it runs again as it is
+    settings = {
+        **scenario.settings,
+        "model": {
+            **scenario.settings["model"],
+            "eps_small": model.eps_small,
+            "eps_large": model.eps_large,
+        },
+    }
     offsets = _check_settings(table, model)
     if model.alpha <= 0:
         raise ValidationError(f"model.alpha = {model.alpha}: the window needs alpha > 0")
@@ -368,7 +461,21 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             ("panel",),
             {"description": f"beta_large of the panel (beta_small {table['beta_small']:g})"},
         )
-        per_panel = [window_metrics(offsets, curve, table["offset_step"]) for curve in curves]
+        for name in ("eps_small", "eps_large"):
+            store.write_metric(
+                name,
+                getattr(model, name),
+                (),
+                {
+                    "description": f"{name} that ran (experiment.eps_reading "
+                    f"{table['eps_reading']!r})",
+                    "eps_reading": table["eps_reading"],
+                },
+            )
+        per_panel = [
+            window_metrics(offsets, curve, table["lobe_tolerance"], table["lobe_floor"])
+            for curve in curves
+        ]
         for name, description in METRIC_DESCRIPTIONS.items():
             store.write_metric(
                 name,
@@ -380,7 +487,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         f"{_slug(label)}.{name}": metrics[name]
         for (label, _, _), metrics in zip(panels, per_panel, strict=True)
         for name in HEADLINE
-    }
+    } | {"eps_small": model.eps_small, "eps_large": model.eps_large}
     # steps simulated: the two recorded protocols and one curve per distinct (window, beta)
     simulated = steps * (2 + len(done) * offsets.size)
     return RunSummary(out, simulated, store.status, headline)
@@ -423,7 +530,13 @@ def plot(run_reader: RunReader, path: Path) -> Path:
         for c in range(count, columns):
             axes[r][c].set_visible(False)
     axes[0][0].legend(fontsize=7, loc="upper left")
-    figure.suptitle("STDP window (aSTDP, Figure 6): pre leads for offset > 0", fontsize=10)
+    model = run_reader.attributes["scenario"]["model"]
+    figure.suptitle(
+        "STDP window (aSTDP, Figure 6): pre leads for offset > 0; eps reading "
+        f"{table.get('eps_reading', 'model')!r}: eps_small {model['eps_small']:g}, "
+        f"eps_large {model['eps_large']:g}",
+        fontsize=10,
+    )
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
