@@ -35,6 +35,21 @@ def switches(state: np.ndarray, hysteresis: float = 0.2) -> int:
     return count
 
 
+def pattern_switches(state: np.ndarray, on_level: float = 0.6, off_level: float = 0.45) -> int:
+    """Changes between the patterns of visible units 0 and 1 (copy 0), mixed steps skipped."""
+    shown, count = None, 0
+    for first, second in state[:, 0, :2]:
+        if first >= on_level and second <= off_level:
+            new = 0
+        elif second >= on_level and first <= off_level:
+            new = 1
+        else:
+            continue
+        count += shown is not None and new != shown
+        shown = new
+    return count
+
+
 def test_a_run_writes_a_store_that_xarray_opens(tmp_path, capsys) -> None:
     scenario = write_scenario(tmp_path)
     store = tmp_path / "run.zarr"
@@ -78,7 +93,8 @@ def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path, capsy
     scenario = write_scenario(tmp_path, epochs=1000, duration=4000)
     with_fake, without = tmp_path / "on.zarr", tmp_path / "off.zarr"
     assert main(["run", str(scenario), "--out", str(with_fake), "--quiet"]) == EXIT_OK
-    assert "switches:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert all(f"{name}:" in printed for name in ("switches", "pattern_switches", "mixed_share"))
     no_fake = ["--set", "phase.1.model.fake_target.enabled=false"]
     assert main(["run", str(scenario), "--out", str(without), "--quiet", *no_fake]) == EXIT_OK
     on = switches(xr.open_zarr(with_fake, group="trajectory").state.values)
@@ -89,6 +105,11 @@ def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path, capsy
     metrics = xr.open_zarr(with_fake, group="metrics")
     assert int(metrics.switches) == on
     assert int(xr.open_zarr(without, group="metrics").switches) == off
+    assert int(metrics.pattern_switches) == pattern_switches(
+        xr.open_zarr(with_fake, group="trajectory").state.values
+    )
+    shares = [float(metrics[name]) for name in ("pattern_share_first", "pattern_share_second")]
+    assert sum(shares) + float(metrics.mixed_share) == pytest.approx(1.0)
     assert metrics.dominance_durations.dims == ("switch",)
     figure = tmp_path / "rivalry.png"
     assert main(["plot", str(with_fake), "-o", str(figure)]) == EXIT_OK
@@ -121,6 +142,12 @@ def test_several_seeds_report_mean_and_spread(tmp_path, capsys) -> None:
         (["--set", "phase.5.duration=3"], None, "phase.5 is not a phase"),
         (["--set", 'record.arrays=["voltage"]'], None, "record.arrays[0] = 'voltage'"),
         (["--set", "nonsense"], None, "expected KEY.PATH=VALUE"),
+        (
+            ["--set", "analysis.on_level=0.3"],
+            None,
+            "analysis.on_level = 0.3: must be above analysis.off_level = 0.45",
+        ),
+        (["--set", 'analysis.off_level="low"'], None, "analysis.off_level = 'low'"),
     ],
 )
 def test_bad_input_exits_2_names_the_key_and_writes_nothing(
