@@ -15,6 +15,7 @@ import xarray as xr
 
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import ValidationError
+from neurosim.plotting.runs import run_figure
 from neurosim.recording import open_run
 from neurosim.scenario.schema import load_scenario
 
@@ -114,6 +115,25 @@ def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path, capsy
     figure = tmp_path / "rivalry.png"
     assert main(["plot", str(with_fake), "-o", str(figure)]) == EXIT_OK
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _check_the_pattern_panel(run_figure(open_run(with_fake), "rivalry", window=200), metrics)
+
+
+def _check_the_pattern_panel(figure, metrics) -> None:
+    """The rivalry figure's pair panel: shading legend, the pair's traces over the window, the
+    two levels, and a title with the shares and switch counts the analysis stored."""
+    (pair,) = [axes for axes in figure.axes if axes.get_title().startswith("copy 0;")]
+    title = pair.get_title()
+    first, second = (
+        float(metrics[name]) for name in ("pattern_share_first", "pattern_share_second")
+    )
+    assert f"pattern of unit 0 {first:.0%}, of unit 1 {second:.0%}" in title
+    assert f"mixed {float(metrics.mixed_share):.0%}" in title
+    assert f"pattern switches {int(metrics.pattern_switches)}," in title
+    assert f"dominance switches {int(metrics.switches)}," in title
+    legend = [text.get_text() for text in pair.get_legend().get_texts()]
+    assert legend[:3] == ["pattern of unit 0", "pattern of unit 1", "mixed"]
+    assert [line.get_xydata().shape[0] for line in pair.get_lines()[:2]] == [200, 200]
+    assert sorted(line.get_ydata()[0] for line in pair.get_lines()[2:]) == [0.45, 0.6]
 
 
 def test_several_seeds_report_mean_and_spread(tmp_path, capsys) -> None:

@@ -54,9 +54,17 @@ def _panel(
 
 
 def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window: int = 600) -> Path:
-    """Write a figure of the run: ``trajectory`` (the first recorded neurons' states and dz
+    """Write ``run_figure(run, kind, window)`` to ``path``."""
+    path = Path(path)
+    run_figure(run, kind, window).savefig(path, dpi=120)
+    return path
+
+
+def run_figure(run: RunReader, kind: str = "trajectory", window: int = 600) -> Figure:
+    """A figure of the run: ``trajectory`` (the first recorded neurons' states and dz
     over time), ``rivalry`` (the aSTDP paper's Figure 3: the visible neurons and some hidden
-    ones over the first ``window`` recorded steps, and which unit dominates) or
+    ones over the first ``window`` recorded steps, the analysed pair with its pattern state
+    shaded, and which unit dominates) or
     ``adaptation`` (Figure 4: the analysed neuron's step response with its settled levels)."""
     if kind not in PLOT_KINDS:
         raise ValidationError(f"--kind {kind!r}: allowed kinds are {', '.join(PLOT_KINDS)}")
@@ -132,9 +140,7 @@ def plot_run(run: RunReader, path: str | Path, kind: str = "trajectory", window:
     name = run.attributes["scenario"]["scenario"]["name"]
     figure.suptitle(f"{name}: {kind} (seed {run.attributes.get('seed')})", fontsize=11)
     figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=120)
-    return path
+    return figure
 
 
 def _rivalry_panels(
