@@ -20,8 +20,8 @@ per step the pair shows
 From it: the share of steps in pattern a, in pattern b and mixed; the number of *pattern
 switches*, a change from one pattern to the other through any mixed stretch (a -> mixed -> b
 counts one, a -> mixed -> a none); and the suppressed unit's mean level, the mean over steps of
-``min(s_a, s_b)``, which is near the off level of a recalled pattern when the pair alternates
-between clean patterns and rises towards the dominant level in mixed states. The default
+``min(s_a, s_b)``, which stays near the suppressed level of a committed pattern when the pair
+alternates between clean patterns and rises toward the dominant level in mixed states. The default
 levels are set from the recalled patterns: see ``ON_LEVEL`` and ``OFF_LEVEL``.
 """
 
