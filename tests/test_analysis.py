@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurosim.analysis.rivalry import dominance, rivalry_metrics
+from neurosim.analysis.rivalry import (
+    MIXED,
+    dominance,
+    pattern_states,
+    rivalry_metrics,
+)
 from neurosim.errors import ValidationError
 
 
@@ -40,6 +45,73 @@ def test_bad_traces_are_rejected() -> None:
         dominance(np.zeros(3), np.zeros(4), 0.1)
     with pytest.raises(ValidationError, match="hysteresis = -1"):
         dominance(np.zeros(3), np.zeros(3), -1)
+
+
+# (first, second, steps, what the pair shows): built by construction, with levels 0.6 / 0.45
+SEGMENTS = [
+    (0.9, 0.1, 30, 0),  # pattern of the first unit
+    (0.55, 0.5, 20, MIXED),  # both half up
+    (0.05, 0.8, 40, 1),
+    (0.2, 0.2, 10, MIXED),  # both down
+    (0.1, 0.7, 10, 1),  # back to the same pattern: no pattern switch
+    (0.6, 0.45, 15, 0),  # exactly at the levels: a pattern
+    (0.7, 0.5, 25, MIXED),  # the lower unit above the off level
+    (0.8, 0.3, 50, 0),  # the same pattern again
+]
+
+
+def _segment_traces() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    first = np.concatenate([np.full(n, a) for a, _, n, _ in SEGMENTS])
+    second = np.concatenate([np.full(n, b) for _, b, n, _ in SEGMENTS])
+    shown = np.concatenate([np.full(n, code) for _, _, n, code in SEGMENTS])
+    return first, second, shown
+
+
+def test_pattern_states_mark_each_stretch() -> None:
+    first, second, shown = _segment_traces()
+    np.testing.assert_array_equal(pattern_states(first, second, 0.6, 0.45), shown)
+
+
+def test_pattern_metrics_of_a_built_sequence() -> None:
+    first, second, _ = _segment_traces()
+    total = sum(n for *_, n, _ in SEGMENTS)  # 200 steps
+    metrics = rivalry_metrics(np.arange(1, total + 1), first, second, 0.2, 0.6, 0.45)
+    # first: 30 + 15 + 50 steps; second: 40 + 10; mixed: 20 + 10 + 25
+    assert metrics.pattern_share == (95 / 200, 50 / 200)
+    assert metrics.mixed_share == 55 / 200
+    # first -> (mixed) -> second, second -> (mixed) -> second, second -> first
+    assert metrics.pattern_switches == 2
+    lower = 0.1 * 30 + 0.5 * 20 + 0.05 * 40 + 0.2 * 10 + 0.1 * 10 + 0.45 * 15 + 0.5 * 25 + 0.3 * 50
+    assert metrics.suppressed_mean == pytest.approx(lower / 200)
+
+
+def test_alternation_between_mixed_states_is_no_pattern_switch() -> None:
+    # the lead changes every 25 steps by 0.25 > hysteresis, but the lower unit stays at 0.55
+    lead = (np.arange(400) // 25) % 2 == 0
+    first = np.where(lead, 0.8, 0.55)
+    second = np.where(lead, 0.55, 0.8)
+    metrics = rivalry_metrics(np.arange(400), first, second)
+    assert metrics.switches == 15
+    assert metrics.pattern_switches == 0
+    assert metrics.mixed_share == 1.0
+    assert metrics.suppressed_mean == pytest.approx(0.55)
+    clean = rivalry_metrics(np.arange(400), np.where(lead, 0.8, 0.1), np.where(lead, 0.1, 0.8))
+    assert clean.switches == clean.pattern_switches == 15
+    assert clean.mixed_share == 0.0
+
+
+@pytest.mark.parametrize(
+    ("on_level", "off_level", "message"),
+    [
+        (0.4, 0.45, "on_level = 0.4: must be above off_level = 0.45"),
+        (0.5, 0.5, "on_level = 0.5: must be above off_level = 0.5"),
+        ("high", 0.45, "on_level = 'high': expected a number"),
+        (0.6, float("nan"), "off_level = nan: expected a finite number"),
+    ],
+)
+def test_bad_pattern_levels_are_refused_by_name(on_level, off_level, message) -> None:
+    with pytest.raises(ValidationError, match=message):
+        pattern_states(np.zeros(3), np.zeros(3), on_level, off_level)
 
 
 def _cycled_response(cycle_noise: list[float]) -> np.ndarray:

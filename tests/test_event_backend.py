@@ -587,9 +587,17 @@ def test_event_log_has_one_row_per_update_and_message():
 # scenarios on the event backend: [event] keys, asynchrony, unbounded streams, bad input
 
 
+# The test phase's fake targets of docs/event-backend.md's asynchrony measurements (k 5, t_c 1,
+# mu 0.99): stronger than the scenario's default, whose alternation is too rare in a shortened
+# run (0 switches here) to show whether asynchrony keeps it.
+STRONG_TEST_FAKE_TARGETS = "[phase.model.fake_target]\nk = 5.0\nmagnitude = 1.0\nmu = 0.99\n"
+
+
 def rivalry_scenario(tmp_path, event: str, epochs: int = 600, duration: int = 5000):
     text = (RIVALRY.read_text() + "\n" + event).replace("epochs = 1000", f"epochs = {epochs}")
     text = text.replace("duration = 20000", f"duration = {duration}")
+    test_fake_targets = text[text.index("[phase.model.fake_target]") : text.index("[record]")]
+    text = text.replace(test_fake_targets, STRONG_TEST_FAKE_TARGETS + "\n")
     path = tmp_path / "rivalry.toml"
     path.write_text(text)
     return path

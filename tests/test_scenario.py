@@ -15,6 +15,7 @@ import xarray as xr
 
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import ValidationError
+from neurosim.plotting.runs import run_figure
 from neurosim.recording import open_run
 from neurosim.scenario.schema import load_scenario
 
@@ -32,6 +33,21 @@ def switches(state: np.ndarray, hysteresis: float = 0.2) -> int:
         new = 0 if value > hysteresis else 1 if value < -hysteresis else dominant
         count += dominant is not None and new != dominant
         dominant = new
+    return count
+
+
+def pattern_switches(state: np.ndarray, on_level: float = 0.6, off_level: float = 0.45) -> int:
+    """Changes between the patterns of visible units 0 and 1 (copy 0), mixed steps skipped."""
+    shown, count = None, 0
+    for first, second in state[:, 0, :2]:
+        if first >= on_level and second <= off_level:
+            new = 0
+        elif second >= on_level and first <= off_level:
+            new = 1
+        else:
+            continue
+        count += shown is not None and new != shown
+        shown = new
     return count
 
 
@@ -78,7 +94,8 @@ def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path, capsy
     scenario = write_scenario(tmp_path, epochs=1000, duration=4000)
     with_fake, without = tmp_path / "on.zarr", tmp_path / "off.zarr"
     assert main(["run", str(scenario), "--out", str(with_fake), "--quiet"]) == EXIT_OK
-    assert "switches:" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert all(f"{name}:" in printed for name in ("switches", "pattern_switches", "mixed_share"))
     no_fake = ["--set", "phase.1.model.fake_target.enabled=false"]
     assert main(["run", str(scenario), "--out", str(without), "--quiet", *no_fake]) == EXIT_OK
     on = switches(xr.open_zarr(with_fake, group="trajectory").state.values)
@@ -89,10 +106,34 @@ def test_the_ambiguous_mixture_alternates_with_fake_targets_only(tmp_path, capsy
     metrics = xr.open_zarr(with_fake, group="metrics")
     assert int(metrics.switches) == on
     assert int(xr.open_zarr(without, group="metrics").switches) == off
+    assert int(metrics.pattern_switches) == pattern_switches(
+        xr.open_zarr(with_fake, group="trajectory").state.values
+    )
+    shares = [float(metrics[name]) for name in ("pattern_share_first", "pattern_share_second")]
+    assert sum(shares) + float(metrics.mixed_share) == pytest.approx(1.0)
     assert metrics.dominance_durations.dims == ("switch",)
     figure = tmp_path / "rivalry.png"
     assert main(["plot", str(with_fake), "-o", str(figure)]) == EXIT_OK
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _check_the_pattern_panel(run_figure(open_run(with_fake), "rivalry", window=200), metrics)
+
+
+def _check_the_pattern_panel(figure, metrics) -> None:
+    """The rivalry figure's pair panel: shading legend, the pair's traces over the window, the
+    two levels, and a title with the shares and switch counts the analysis stored."""
+    (pair,) = [axes for axes in figure.axes if axes.get_title().startswith("copy 0;")]
+    title = pair.get_title()
+    first, second = (
+        float(metrics[name]) for name in ("pattern_share_first", "pattern_share_second")
+    )
+    assert f"pattern of unit 0 {first:.0%}, of unit 1 {second:.0%}" in title
+    assert f"mixed {float(metrics.mixed_share):.0%}" in title
+    assert f"pattern switches {int(metrics.pattern_switches)}," in title
+    assert f"dominance switches {int(metrics.switches)}," in title
+    legend = [text.get_text() for text in pair.get_legend().get_texts()]
+    assert legend[:3] == ["pattern of unit 0", "pattern of unit 1", "mixed"]
+    assert [line.get_xydata().shape[0] for line in pair.get_lines()[:2]] == [200, 200]
+    assert sorted(line.get_ydata()[0] for line in pair.get_lines()[2:]) == [0.45, 0.6]
 
 
 def test_several_seeds_report_mean_and_spread(tmp_path, capsys) -> None:
@@ -121,6 +162,12 @@ def test_several_seeds_report_mean_and_spread(tmp_path, capsys) -> None:
         (["--set", "phase.5.duration=3"], None, "phase.5 is not a phase"),
         (["--set", 'record.arrays=["voltage"]'], None, "record.arrays[0] = 'voltage'"),
         (["--set", "nonsense"], None, "expected KEY.PATH=VALUE"),
+        (
+            ["--set", "analysis.on_level=0.3"],
+            None,
+            "analysis.on_level = 0.3: must be above analysis.off_level = 0.45",
+        ),
+        (["--set", 'analysis.off_level="low"'], None, "analysis.off_level = 'low'"),
     ],
 )
 def test_bad_input_exits_2_names_the_key_and_writes_nothing(

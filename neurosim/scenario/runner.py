@@ -338,6 +338,12 @@ RIVALRY_DESCRIPTIONS = {
     "cv_duration": "coefficient of variation of the dominance durations",
     "dominance_share_first": "share of the phase the first unit dominated",
     "dominance_share_second": "share of the phase the second unit dominated",
+    "pattern_switches": "changes from one unit's pattern to the other's, through any mixed stretch",
+    "pattern_share_first": "share of the phase in the first unit's pattern (it >= on_level, "
+    "the other <= off_level)",
+    "pattern_share_second": "share of the phase in the second unit's pattern",
+    "mixed_share": "share of the phase in neither pattern (a mixed state)",
+    "suppressed_mean": "mean over the phase of the lower of the two units' states",
 }
 ADAPTATION_DESCRIPTIONS = {
     "rest_level": "state before the input first switched on",
@@ -382,7 +388,12 @@ def analyze(
             column(unit, f"analysis.units[{k}]") for k, unit in enumerate(analysis["units"])
         )
         metrics = rivalry_metrics(
-            time[inside], state[:, first], state[:, second], analysis["hysteresis"]
+            time[inside],
+            state[:, first],
+            state[:, second],
+            analysis["hysteresis"],
+            analysis["on_level"],
+            analysis["off_level"],
         )
         values, descriptions = metrics.as_dict(), RIVALRY_DESCRIPTIONS
         store.write_metric(

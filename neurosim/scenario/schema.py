@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.analysis.adaptation import check_layout as check_adaptation_layout
+from neurosim.analysis.rivalry import OFF_LEVEL, ON_LEVEL, check_levels
 from neurosim.backends.base import RECORDABLE
 from neurosim.builtin import scenario_path
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
@@ -186,6 +187,8 @@ ANALYSIS_KEYS = {
         "phase": Key(text, required=True),
         "units": Key(_neuron_pair, required=True),
         "hysteresis": Key(number(0.0), 0.2),
+        "on_level": Key(number(), ON_LEVEL),
+        "off_level": Key(number(), OFF_LEVEL),
         "copy": Key(integer(0, 1), 0),
     },
     "adaptation": {
@@ -365,6 +368,8 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
             raise ValidationError(
                 f'analysis: the {kind} analysis reads the states; add "state" to record.arrays'
             )
+        if kind == "rivalry":
+            check_levels(analysis["on_level"], analysis["off_level"], "analysis.")
         if kind == "adaptation":
             phase = settings["phase"][names.index(analysis["phase"])]
             if phase["stream"] != "step" or settings["record"]["every"] != 1:
