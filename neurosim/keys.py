@@ -58,6 +58,13 @@ def boolean(name: str, value: Any) -> bool:
     return value
 
 
+def table(name: str, value: Any) -> dict[str, Any]:
+    """A table (its keys are checked by whoever uses it)."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{name} = {describe(value)}: expected a table")
+    return dict(value)
+
+
 def integer_list(low: int, unique: bool = True) -> Callable[[str, Any], list[int]]:
     """A non-empty list of integers >= ``low`` (each once, if ``unique``)."""
 

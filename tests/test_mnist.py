@@ -962,3 +962,29 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, tiny_run, capsys) -> N
     early, _ = _run_tiny(tmp_path, TINY, stop_at_epoch=1, code=EXIT_INTERRUPTED)
     assert main(["run", "--resume", str(early)]) == EXIT_BAD_INPUT
     assert "stopped before its first checkpoint" in capsys.readouterr().err
+
+
+def test_every_evaluation_runs_with_the_test_time_model(tmp_path, monkeypatch) -> None:
+    """``[experiment.test_model]``: validation, settling and test run with it (learning off),
+    training with the training model."""
+    trained, evaluated = [], []
+    training_simulator = mnist.runner.SyncSimulator
+    evaluation_simulator = mnist.evaluation._evaluation_simulator
+
+    def training_spy(network, params, **kwargs):
+        trained.append(params)
+        return training_simulator(network, params, **kwargs)
+
+    def evaluation_spy(network, params, batch_size, seed):
+        evaluated.append(params)
+        return evaluation_simulator(network, params, batch_size, seed)
+
+    monkeypatch.setattr(mnist.runner, "SyncSimulator", training_spy)
+    monkeypatch.setattr(mnist.evaluation, "_evaluation_simulator", evaluation_spy)
+    text = _with(TINY, epochs=1) + "\n[experiment.test_model.fake_target]\nmu = 0.995\n"
+    _run_tiny(tmp_path, text)
+    assert [params.fake_target.mu for params in trained] == [0.9]
+    # validation after the epoch, settling (with and without fake targets), test
+    assert len(evaluated) >= 3
+    assert {params.fake_target.mu for params in evaluated} == {0.995}
+    assert {params.fake_target.k for params in evaluated} == {trained[0].fake_target.k}

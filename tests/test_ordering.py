@@ -10,6 +10,8 @@ import pytest
 import xarray as xr
 
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from neurosim.experiments import ordering
+from neurosim.recording import open_run
 from neurosim.scenario.schema import load_scenario
 
 try:
@@ -64,6 +66,12 @@ def test_metrics_have_the_documented_dims_and_paper_values(small_run) -> None:
     paper = metrics["accuracy_mean"].attrs["paper_value"]
     assert paper["160"]["Network81"]["order83"] == 0.98
     assert paper["80"]["Network83"]["order81"] == 0.87
+    # the paper's Tables 3 (160 steps) and 4 (80 steps), as printed in its section 3.2.4
+    table = metrics["paper_accuracy"]
+    assert table.dims == ("network", "order", "test_steps")
+    assert "Table 3" in table.attrs["description"]
+    np.testing.assert_array_equal(table.sel(test_steps=160).values, [[1.00, 0.98], [0.99, 1.00]])
+    np.testing.assert_array_equal(table.sel(test_steps=80).values, [[1.00, 0.91], [0.87, 1.00]])
 
 
 def test_plot_writes_a_png(small_run, tmp_path) -> None:
@@ -95,6 +103,53 @@ def test_bad_setting_exits_2_names_the_key_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_test_stage_runs_with_the_test_time_model_set_on_the_command_line(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Training simulators get the training model, test simulators the test-time model of
+    ``--set experiment.test_model...`` (learning off); the summary prints the paper's values
+    beside ours only where the paper has them."""
+    made = []
+    make_simulator = ordering.make_simulator
+
+    def spy(settings, network, params, seed, steps, backend=None):
+        made.append(params)
+        return make_simulator(settings, network, params, seed, steps, backend=backend)
+
+    monkeypatch.setattr(ordering, "make_simulator", spy)
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(
+        scenario_files.ORDERING_SMALL.replace("epochs = 300", "epochs = 2")
+        .replace("test_items = 24", "test_items = 2\ntest_steps = [20, 80]")
+        .replace("seeds = [0, 2]", "seeds = [0]")
+    )
+    out = tmp_path / "tiny.zarr"
+    setting = ["--set", "experiment.test_model.fake_target.mu=0.995"]
+    setting += ["--set", "experiment.test_model.fake_target.k=7"]
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", *setting]) == EXIT_OK
+    trained = [params for params in made if params.alpha > 0]
+    tested = [params for params in made if params.alpha == 0]
+    # two networks, each tested on two orders at two lengths
+    assert (len(trained), len(tested)) == (2, 8)
+    assert {(p.fake_target.mu, p.fake_target.k) for p in trained} == {(0.9, 10.0)}
+    assert {(p.fake_target.mu, p.fake_target.k) for p in tested} == {(0.995, 7.0)}
+    assert {p.alpha for p in trained} == {0.005}
+    assert open_run(out).attributes["scenario"]["experiment"]["test_model"]["fake_target"] == {
+        "enabled": True,
+        "k": 7.0,
+        "magnitude": 0.25,
+        "mu": 0.995,
+    }
+    printed = capsys.readouterr().out
+    assert "paper_accuracy_Network83_order81_80: 0.87" in printed
+    assert "accuracy_Network83_order81_20:" in printed
+    assert "paper_accuracy_Network83_order81_20" not in printed
+    paper = xr.open_zarr(out, group="metrics")["paper_accuracy"]
+    assert np.isnan(paper.sel(test_steps=20).values).all()
+    image = tmp_path / "tiny.png"
+    assert main(["plot", str(out), "-o", str(image)]) == EXIT_OK
+
+
 def test_the_default_scenario_is_the_findings_protocol() -> None:
     with SCENARIO.open("rb") as handle:
         raw = tomllib.load(handle)
@@ -102,5 +157,14 @@ def test_the_default_scenario_is_the_findings_protocol() -> None:
     settings = load_scenario(SCENARIO).settings["experiment"]
     assert settings["strides"] == [1, 3]
     assert (settings["steps_per_item"], settings["free_steps"]) == (160, 120)
-    assert settings["test_steps"] == [160, 80]
-    assert len(settings["seeds"]) >= 2
+    # Table 4 at 80 steps, Table 3 at 160, and lengths either side for the trend
+    assert {80, 160} <= set(settings["test_steps"])
+    assert len(settings["test_steps"]) >= 4
+    assert len(settings["seeds"]) >= 10
+    # the test-time fake targets the scenario documents, over the training ones
+    scenario = load_scenario(SCENARIO)
+    trained, tested = scenario.phase_parameters[0], scenario.test_parameters
+    assert raw["model"]["fake_target"]["mu"] == trained.fake_target.mu
+    assert tested.fake_target.mu == raw["experiment"]["test_model"]["fake_target"]["mu"]
+    assert tested.fake_target.mu > trained.fake_target.mu
+    assert tested.fake_target.magnitude == trained.fake_target.magnitude

@@ -280,3 +280,91 @@ def test_each_builder_takes_and_needs_the_keys_of_its_parameters(
     with pytest.raises(ValidationError) as error:
         load_scenario(path)
     assert message in str(error.value)
+
+
+# an experiment that trains then tests (the ordering kind declares experiment.test_model)
+TRAIN_THEN_TEST = """
+[scenario]
+name = "train_then_test"
+[model]
+preset = "astdp"
+alpha = 0.003
+[model.fake_target]
+k = 10.0
+mu = 0.9
+[experiment]
+kind = "ordering"
+"""
+
+
+def test_the_test_model_is_merged_over_the_training_model_key_by_key(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(TRAIN_THEN_TEST)
+    plain = load_scenario(path)
+    assert plain.test_parameters == plain.phase_parameters[0]
+    scenario = load_scenario(
+        path,
+        [
+            "experiment.test_model.fake_target.mu=0.995",
+            "experiment.test_model.noise_sigma=0.01",
+        ],
+    )
+    trained, tested = scenario.phase_parameters[0], scenario.test_parameters
+    assert (trained.fake_target.mu, tested.fake_target.mu) == (0.9, 0.995)
+    # the keys the test table leaves out keep the training model's values, nested ones too
+    assert (tested.fake_target.k, tested.fake_target.enabled) == (10.0, True)
+    assert (trained.noise_sigma, tested.noise_sigma) == (0.0, 0.01)
+    assert tested.alpha == 0.003
+    assert tested.beta_large == trained.beta_large == 0.4
+    # stored resolved, so that the run store says what the test ran with
+    stored = scenario.settings["experiment"]["test_model"]
+    assert stored["fake_target"] == {"enabled": True, "k": 10.0, "magnitude": 0.25, "mu": 0.995}
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("experiment.test_model.fake_target.mu=1.5", "experiment.test_model.fake_target.mu = 1.5"),
+        ("experiment.test_model.speed=2", "experiment.test_model.speed = 2: unknown key"),
+        ("experiment.test_model.fake_target.q=1", "experiment.test_model.fake_target.q = 1"),
+        ("experiment.test_model.eps_small=0", "experiment.test_model.eps_small = 0"),
+        ("experiment.test_model=3", "experiment.test_model = 3: expected a table"),
+        (
+            'experiment.test_model.activation="sigmoid4_centred"',
+            "experiment.test_model.activation = 'sigmoid4_centred': a phase or test stage",
+        ),
+    ],
+)
+def test_a_bad_test_model_is_refused_by_its_dotted_key(tmp_path, setting, message) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(TRAIN_THEN_TEST)
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        load_scenario(path, [setting])
+
+
+def test_an_experiment_without_a_test_stage_refuses_a_test_model(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(TRAIN_THEN_TEST.replace('"ordering"', '"stdp_window"'))
+    assert load_scenario(path).test_parameters is None
+    with pytest.raises(ValidationError, match=r"experiment\.test_model = .*unknown key"):
+        load_scenario(path, ["experiment.test_model.alpha=0"])
+
+
+def test_set_reaches_a_phase_model_table(tmp_path) -> None:
+    scenario = write_scenario(tmp_path)
+    plain = load_scenario(scenario)
+    changed = load_scenario(scenario, ["phase.1.model.fake_target.mu=0.95"])
+    # the file's second phase sets mu 0.99, k 5 and magnitude 1 in [phase.model.fake_target]
+    assert [p.fake_target.mu for p in plain.phase_parameters] == [0.9, 0.99]
+    assert [p.fake_target.mu for p in changed.phase_parameters] == [0.9, 0.95]
+    # the rest of the phase's own table is kept
+    assert (changed.phase_parameters[1].fake_target.k, changed.phase_parameters[1].alpha) == (
+        5.0,
+        0.0,
+    )
+    assert changed.phase_parameters[1].fake_target.magnitude == 1.0
+    with pytest.raises(ValidationError, match=r"phase\.1\.model\.fake_target\.mu = -1"):
+        load_scenario(scenario, ["phase.1.model.fake_target.mu=-1"])
+    # a check that runs as the parameters are made names the phase's table too
+    with pytest.raises(ValidationError, match=r"phase\.1\.model\.eps_small = 0"):
+        load_scenario(scenario, ["phase.1.model.eps_small=0"])

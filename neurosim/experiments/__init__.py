@@ -6,6 +6,13 @@ Each kind lives in its own module, which defines ``EXPERIMENT``: the keys of its
 protocol out and writes one run store (metrics, attributes, and whatever trajectories help),
 and a ``plot`` function that draws the paper's figure from that store. ``neurosim.registry``
 names the kinds.
+
+A kind that trains a network and then tests it puts ``TEST_MODEL: TEST_MODEL_KEY`` among its
+keys and runs its test stage with ``scenario.test_parameters``: the training model with the
+scenario's ``[experiment.test_model]`` (any ``[model]`` keys, nested tables merged key by key)
+merged over it, checked like ``[model]`` (errors name ``experiment.test_model.<key>``), so
+that the test-time model can be set from the scenario or with
+``--set experiment.test_model.fake_target.mu=0.995``.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from neurosim.keys import Key, table
+
 if TYPE_CHECKING:
-    from neurosim.keys import Key
     from neurosim.recording import RunReader
     from neurosim.scenario.runner import RunSummary
     from neurosim.scenario.schema import Scenario
@@ -40,4 +48,8 @@ class Experiment:
     resume: Callable[[Path, bool], RunSummary] | None = None
 
 
-__all__ = ["Experiment"]
+# the key of an experiment's test-time model; neurosim.scenario.schema resolves it
+TEST_MODEL = "test_model"
+TEST_MODEL_KEY = Key(table)
+
+__all__ = ["TEST_MODEL", "TEST_MODEL_KEY", "Experiment"]

@@ -9,10 +9,13 @@ free), then the rest of the item with inputs and outputs clamped.
 
 Test (``docs/toy-experiments-findings.md``, section 3): every trained network is tested on
 every order at every length in ``test_steps``, on a copy of the network with learning off
-(alpha 0, the training fake targets) and a new simulator seeded with ``seed + 1000``. Only the
-inputs are clamped. ``test_items + 1`` items are shown in the tested order starting at item 0,
-the state never reset; the first item is a warm-up and is not scored. An item is correct when
-the argmax of the output states (copy 0) at the end of its presentation is the item.
+(alpha 0) and a new simulator seeded with ``seed + 1000``. The test runs with the test-time
+model ``[experiment.test_model]`` (any ``[model]`` keys merged over the training model, e.g.
+the fake targets' ``mu``; the paper gives no test-time settings), the training model where it
+is not given. Only the inputs are clamped. ``test_items + 1`` items are shown in the tested
+order starting at item 0, the state never reset; the first item is a warm-up and is not
+scored. An item is correct when the argmax of the output states (copy 0) at the end of its
+presentation is the item.
 Accuracy is the share of correct items.
 
 A test length may be longer than ``steps_per_item`` (the findings also tested 320 steps): it
@@ -21,8 +24,10 @@ runs every seed in ``seeds`` (network initialisation and training simulator seed
 
 Metrics: ``accuracy`` over (seed, network, order, test_steps), NaN for seeds not yet run (an
 interrupted run keeps the seeds done); ``accuracy_mean`` and ``accuracy_sd`` over (network,
-order, test_steps), mean and population sd over the seeds done. ``accuracy_mean`` carries the
-paper's Tables 3 and 4 as its ``paper_value`` attribute.
+order, test_steps), mean and population sd over the seeds done; ``paper_accuracy`` over the
+same dims: the paper's Tables 3 and 4, NaN where the paper gives no value (also the
+``paper_value`` attribute of ``accuracy_mean``). The summary prints each mean with the paper's
+value beside it.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from neurosim.errors import ValidationError
-from neurosim.experiments import Experiment
+from neurosim.experiments import TEST_MODEL, TEST_MODEL_KEY, Experiment
 from neurosim.keys import Key, choice, integer, integer_list
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
@@ -76,6 +81,7 @@ KEYS = {
     # train on another backend than the tests (e.g. the synchronous one, to study asynchrony
     # at recall only)
     "train_backend": Key(choice(backend_names())),
+    TEST_MODEL: TEST_MODEL_KEY,
 }
 
 
@@ -174,9 +180,9 @@ def accuracy_on_order(
     seed: int,
     settings: dict[str, Any] | None = None,
 ) -> float:
-    """Share of items whose output argmax is right after ``steps`` steps, inputs clamped only
-    (learning off, on a copy; one unscored warm-up item first), on the scenario's backend
-    (``settings`` None: the synchronous one)."""
+    """Share of items whose output argmax is right after ``steps`` steps, inputs clamped only,
+    with the test-time model ``params`` (learning off, on a copy; one unscored warm-up item
+    first), on the scenario's backend (``settings`` None: the synchronous one)."""
     n_items = int(np.count_nonzero(network.role == topology.ROLES.index("input")))
     inputs, outputs = _roles(network)
     sim = make_simulator(
@@ -203,6 +209,8 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     table = scenario.settings["experiment"]
     _check_settings(table)
     params = scenario.phase_parameters[0]
+    test_params = scenario.test_parameters
+    assert test_params is not None  # the schema resolves it for every kind with TEST_MODEL
     n_items, strides, seeds = table["n_items"], table["strides"], table["seeds"]
     test_steps, n_scored = table["test_steps"], table["test_items"]
     networks, orders = _labels(n_items, strides)
@@ -246,7 +254,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
                     for t, length in enumerate(test_steps):
                         accuracy[s, n, o, t] = accuracy_on_order(
                             network,
-                            params,
+                            test_params,
                             order_stride,
                             length,
                             n_scored,
@@ -259,13 +267,32 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             _write_metrics(store, accuracy, seeds, networks, orders, test_steps)
             store.set_attribute("seeds_done", s + 1)
     mean = accuracy.mean(axis=0)
-    metrics = {
-        f"accuracy_{network}_{order}_{length}": float(mean[n, o, t])
-        for t, length in enumerate(test_steps)
-        for n, network in enumerate(networks)
-        for o, order in enumerate(orders)
-    }
+    paper = paper_accuracy(networks, orders, test_steps)
+    metrics = {}
+    for t, length in enumerate(test_steps):
+        for n, network in enumerate(networks):
+            for o, order in enumerate(orders):
+                metrics[f"accuracy_{network}_{order}_{length}"] = float(mean[n, o, t])
+                if not np.isnan(paper[n, o, t]):
+                    metrics[f"paper_accuracy_{network}_{order}_{length}"] = float(paper[n, o, t])
     return RunSummary(out, steps, store.status, metrics)
+
+
+def paper_accuracy(networks: list[str], orders: list[str], test_steps: list[int]) -> np.ndarray:
+    """The paper's Tables 3 and 4 over (network, order, test_steps), NaN where it gives none."""
+    return np.array(
+        [
+            [
+                [
+                    PAPER_TABLES.get(str(length), {}).get(network, {}).get(order, np.nan)
+                    for length in test_steps
+                ]
+                for order in orders
+            ]
+            for network in networks
+        ],
+        dtype=float,
+    )
 
 
 def _write_metrics(
@@ -300,6 +327,17 @@ def _write_metrics(
         coords=coords,
     )
     store.write_metric(
+        "paper_accuracy",
+        paper_accuracy(networks, orders, test_steps),
+        ("network", "order", "test_steps"),
+        {
+            "description": "the paper's accuracy for this network, order and test length "
+            "(Table 3: 160 steps, Table 4: 80 steps); NaN where the paper gives none",
+            "paper_source": PAPER_SOURCE,
+        },
+        coords=coords,
+    )
+    store.write_metric(
         "accuracy_sd",
         done.std(axis=0),
         ("network", "order", "test_steps"),
@@ -309,47 +347,59 @@ def _write_metrics(
 
 
 def plot(run: RunReader, path: Path) -> Path:
-    """One heatmap per test length: rows networks, columns orders, mean ± sd over seeds in %,
-    with the paper's value below where it has one."""
+    """Accuracy against test length, one panel per network: one line per order (mean ± sd over
+    the seeds done, in %) and the paper's values as open markers beside them."""
     if "accuracy_mean" not in run.names("metrics"):
         raise ValidationError(f"{run.path}: no accuracy metrics yet (no seed finished)")
-    mean = run.array("metrics", "accuracy_mean")
-    sd = run.array("metrics", "accuracy_sd")
+    mean = 100 * run.array("metrics", "accuracy_mean")
+    sd = 100 * run.array("metrics", "accuracy_sd")
     networks = [str(label) for label in run.array("metrics", "network")]
     orders = [str(label) for label in run.array("metrics", "order")]
-    lengths = [int(length) for length in run.array("metrics", "test_steps")]
-    seeds_done = run.attributes.get("seeds_done", "?")
-    paper = run.attributes.get("paper_tables", PAPER_TABLES)
-    size = max(len(networks), len(orders))
-    figure = Figure(
-        figsize=(1.5 + 1.4 * size * len(lengths), 0.9 + 1.2 * size), layout="constrained"
+    lengths = np.array([int(length) for length in run.array("metrics", "test_steps")])
+    paper = 100 * (
+        run.array("metrics", "paper_accuracy")
+        if "paper_accuracy" in run.names("metrics")
+        else paper_accuracy(networks, orders, [int(length) for length in lengths])
     )
-    axes = figure.subplots(1, len(lengths), squeeze=False)
-    for t, length in enumerate(lengths):
-        ax = axes[0, t]
-        image = ax.imshow(100 * mean[:, :, t], vmin=0, vmax=100, cmap="viridis")
-        for n, network in enumerate(networks):
-            for o, order in enumerate(orders):
-                value = 100 * mean[n, o, t]
-                text = f"{value:.0f} ± {100 * sd[n, o, t]:.0f} %"
-                reference = paper.get(str(length), {}).get(network, {}).get(order)
-                if reference is not None:
-                    text += f"\n(paper {100 * reference:.0f} %)"
-                ax.text(
-                    o,
-                    n,
-                    text,
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="black" if value > 60 else "white",
-                )
-        ax.set_xticks(range(len(orders)), orders, fontsize=8)
-        ax.set_yticks(range(len(networks)), networks if t == 0 else [], fontsize=8)
-        ax.set_xlabel("data order at test", fontsize=8)
-        ax.set_title(f"test at {length} steps per item", fontsize=9)
-    figure.colorbar(image, ax=axes[0, :].tolist(), shrink=0.8, label="accuracy (%)")
-    figure.suptitle(f"data ordering: accuracy, mean ± sd over {seeds_done} seeds", fontsize=10)
+    seeds_done = run.attributes.get("seeds_done", "?")
+    by_length = np.argsort(lengths)
+    figure = Figure(figsize=(0.6 + 3.4 * len(networks), 3.4), layout="constrained")
+    axes = figure.subplots(1, len(networks), squeeze=False, sharey=True)[0]
+    colours = [f"C{o}" for o in range(len(orders))]
+    for n, (ax, network) in enumerate(zip(axes, networks, strict=True)):
+        for o, order in enumerate(orders):
+            ax.errorbar(
+                lengths[by_length],
+                mean[n, o, by_length],
+                yerr=sd[n, o, by_length],
+                color=colours[o],
+                marker="o",
+                capsize=3,
+                label=f"{order} (ours)",
+            )
+            known = ~np.isnan(paper[n, o])
+            ax.plot(
+                lengths[known],
+                paper[n, o, known],
+                linestyle="none",
+                marker="D",
+                markersize=9,
+                markerfacecolor="none",
+                color=colours[o],
+                label=f"{order} (paper)",
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lengths[by_length], [str(length) for length in lengths[by_length]])
+        ax.set_ylim(0, 105)
+        ax.set_xlabel("test steps per item", fontsize=8)
+        ax.set_title(network, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (%)", fontsize=8)
+    axes[-1].legend(fontsize=7, loc="lower right")
+    figure.suptitle(
+        f"data ordering: accuracy against test length, mean ± sd over {seeds_done} seeds",
+        fontsize=10,
+    )
     path = Path(path)
     figure.savefig(path, dpi=120)
     return path

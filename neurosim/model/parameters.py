@@ -6,6 +6,9 @@ step" means per step of iterative inference.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -21,6 +24,21 @@ from neurosim.model.topology import ROLES
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 RULES = tuple(RULE_SPECS)
 DTYPES = ("float32", "float64")
+
+# the dotted name of the table being made into ModelParameters, for the messages of the checks
+# that run as they are made
+_TABLE_NAME: ContextVar[str] = ContextVar("model_table_name", default="model")
+
+
+@contextmanager
+def table_named(prefix: str) -> Iterator[None]:
+    """ModelParameters made inside name their keys ``prefix.<key>`` in a ValidationError
+    (``phase.1.model``, ``experiment.test_model``) instead of ``model.<key>``."""
+    token = _TABLE_NAME.set(prefix)
+    try:
+        yield
+    finally:
+        _TABLE_NAME.reset(token)
 
 
 @dataclass(frozen=True)
@@ -115,7 +133,7 @@ class ModelParameters:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        self.validate()
+        self.validate(_TABLE_NAME.get())
 
     @property
     def spec(self) -> RuleSpec:

@@ -16,7 +16,12 @@ from typing import Any
 from neurosim.builtin import preset_directory, preset_names
 from neurosim.checks import read_toml
 from neurosim.errors import ValidationError
-from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
+from neurosim.model.parameters import (
+    ClampOscillator,
+    FakeTargetParameters,
+    ModelParameters,
+    table_named,
+)
 
 _SUB_TABLES = {"fake_target": FakeTargetParameters, "oscillator": ClampOscillator}
 
@@ -38,7 +43,8 @@ def _build(cls: type, mapping: Mapping[str, Any], prefix: str) -> Any:
                 )
             values[key] = _build(sub_class, values[key], f"{prefix}.{key}")
     try:
-        built = cls(**values)
+        with table_named(prefix):
+            built = cls(**values)
     except TypeError as error:  # a field of the wrong kind that the dataclass rejects
         raise ValidationError(f"[{prefix}]: {error}") from None
     if cls is not ModelParameters:

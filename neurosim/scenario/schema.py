@@ -7,6 +7,11 @@ model parameters from its start) and ``[record]``. An unknown key, a wrong type,
 out-of-range value or a missing file gives one ValidationError naming the dotted key, the value
 and what is allowed. ``--set key.path=value`` overrides are applied to the parsed file and
 checked the same way (``phase.1.duration`` addresses the second phase).
+
+An experiment that trains then tests may declare the key ``test_model``
+(``neurosim.experiments.TEST_MODEL_KEY``): ``[experiment.test_model]`` holds any ``[model]``
+keys, merged over the training model like a phase's ``[phase.model]`` and checked by the same
+code under its own dotted names; ``Scenario.test_parameters`` is the result.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from neurosim.backends.base import RECORDABLE
 from neurosim.builtin import scenario_path
 from neurosim.checks import check_choice, check_integer, check_number, describe, read_toml
 from neurosim.errors import ValidationError
+from neurosim.experiments import TEST_MODEL
 from neurosim.keys import (
     Key,
     boolean,
@@ -32,6 +38,7 @@ from neurosim.keys import (
     integer,
     number,
     number_list,
+    table,
     text,
 )
 from neurosim.model.network import LAYOUTS
@@ -163,7 +170,7 @@ PHASE_KEYS = {
     "period": Key(integer(1)),
     # windows
     "windows": Key(_windows),
-    "model": Key(lambda name, value: value),  # checked against the model below
+    "model": Key(table),  # checked against the model below
 }
 RECORD_KEYS = {
     "arrays": Key(_record_arrays, ["state", "dz", "fake_target"]),
@@ -227,11 +234,15 @@ def _number_or_list(name: str, value: Any) -> float | list[float]:
 @dataclass(frozen=True)
 class Scenario:
     """A checked scenario: the resolved settings (JSON-able) and the model parameters of each
-    phase. ``source`` is the file it came from (for relative paths and messages)."""
+    phase. ``source`` is the file it came from (for relative paths and messages).
+    ``test_parameters``: the model the test stage of an experiment that declares
+    ``test_model`` runs with (the training model where ``[experiment.test_model]`` is not
+    given); None for other scenarios."""
 
     settings: dict[str, Any]
     phase_parameters: tuple[ModelParameters, ...]
     source: Path | None
+    test_parameters: ModelParameters | None = None
 
     @property
     def name(self) -> str:
@@ -254,6 +265,23 @@ def _model_mapping(prefix: str, table: Any, base: Mapping[str, Any]) -> dict[str
 def _parameters_mapping(parameters: ModelParameters) -> dict[str, Any]:
     """The parameters as a plain mapping (an absent oscillator left out)."""
     return {key: value for key, value in asdict(parameters).items() if value is not None}
+
+
+def _changed_model(
+    prefix: str, table: Any, current: Mapping[str, Any], trained: ModelParameters
+) -> ModelParameters:
+    """The parameters ``current`` with the ``[model]`` keys of ``table`` merged over them, for a
+    stage of a run (a phase, an experiment's test): rates, clamping, noise and fake targets may
+    change, the equations the network was built for may not."""
+    changed = parameters_from_mapping(_model_mapping(prefix, table, current), prefix)
+    for name in ("rule", "dtype", "activation"):
+        if getattr(changed, name) != getattr(trained, name):
+            raise ValidationError(
+                f"{prefix}.{name} = {getattr(changed, name)!r}: a phase or test stage may "
+                "change rates, clamping, noise and fake targets, not model.rule, model.dtype "
+                f"or model.activation (here {getattr(trained, name)!r})"
+            )
+    return changed
 
 
 def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenario:
@@ -321,17 +349,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
                 "repeat without end and the phase stops after duration steps)"
             )
         if "model" in checked:
-            current = _model_mapping(f"{prefix}.model", checked["model"], current)
-            changed = parameters_from_mapping(current, f"{prefix}.model")
-            if (changed.rule, changed.dtype, changed.activation) != (
-                parameters.rule,
-                parameters.dtype,
-                parameters.activation,
-            ):
-                raise ValidationError(
-                    f"{prefix}.model: a phase may change rates, clamping, noise and fake "
-                    "targets, not model.rule, model.dtype or model.activation"
-                )
+            changed = _changed_model(f"{prefix}.model", checked["model"], current, parameters)
             current = _parameters_mapping(changed)
         phase_parameters.append(parameters_from_mapping(current, f"{prefix}.model"))
         settings["phase"].append(checked)
@@ -416,7 +434,17 @@ def _check_experiment(
                 f"{section}: the {kind} experiment builds its own network, streams and "
                 "records; set them in [experiment]"
             )
-    return Scenario(settings, (parameters,), source)
+    test_parameters = None
+    if TEST_MODEL in keys:
+        test_parameters = _changed_model(
+            f"experiment.{TEST_MODEL}",
+            settings["experiment"].get(TEST_MODEL, {}),
+            _parameters_mapping(parameters),
+            parameters,
+        )
+        # stored resolved, as [model] is: the store says what the test ran with
+        settings["experiment"][TEST_MODEL] = _parameters_mapping(test_parameters)
+    return Scenario(settings, (parameters,), source, test_parameters)
 
 
 def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 the images it generates, and the experiment's measurements of each seed with them.
 
 Evaluation (validation after each epoch, test at the end) runs on a copy of the network with
-learning off (alpha 0, the training fake targets), ``eval_batch_size`` digits at once. Only
+learning off (alpha 0), with the test-time model (``[experiment.test_model]`` merged over the
+training model; the training model where it is not given), ``eval_batch_size`` digits at once. Only
 the image is clamped; after ``test_steps`` steps the prediction is the argmax of the output
 states (copy 0, the weakly clamped one). The state carries over from one digit to the next,
 as in training. Settling, on ``settle_digits`` validation digits, each first shown after

@@ -53,7 +53,8 @@ def trained_network(
     run: RunReader, seed_index: int = 0
 ) -> tuple[CompiledNetwork, Layout, ModelParameters, dict[str, Any]]:
     """The network a finished seed of the MNIST run ``run`` trained (its final weights and
-    biases), with its layout, model parameters and experiment settings, for analysis."""
+    biases), with its layout, the model it is evaluated with (``[experiment.test_model]``
+    over the training model) and the experiment settings, for analysis."""
     if run.attributes.get("experiment") != "mnist":
         raise ValidationError(f"{run.path}: not an MNIST experiment's run store")
     done = int(run.attributes.get("seeds_done", 0))
@@ -63,10 +64,10 @@ def trained_network(
         )
     scenario = check_scenario(run.attributes["scenario"], None)
     table = scenario.settings["experiment"]
-    params = scenario.phase_parameters[0]
     network, layout = build_network(
-        table["hidden"], params, table["seeds"][seed_index], table["topology"]
+        table["hidden"], scenario.phase_parameters[0], table["seeds"][seed_index], table["topology"]
     )
     network.set_edge_weights(run.array("weights", "W")[seed_index])
     network.bias[:] = run.array("weights", "b")[seed_index]
-    return network, layout, params, table
+    assert scenario.test_parameters is not None  # the MNIST kind declares TEST_MODEL
+    return network, layout, scenario.test_parameters, table

@@ -16,6 +16,7 @@ import numpy as np
 from neurosim.data import Dataset
 from neurosim.data.datasets import DATASETS
 from neurosim.errors import ValidationError
+from neurosim.experiments import TEST_MODEL, TEST_MODEL_KEY
 from neurosim.experiments.mnist.modes import MODES
 from neurosim.experiments.mnist.training import weight_decay_factor
 from neurosim.keys import Key, boolean, choice, integer, integer_list, number, text
@@ -58,6 +59,8 @@ KEYS = {
     "checkpoint_digits": Key(integer(0), 5000),
     "curve_every": Key(integer(0), 0),
     "curve_digits": Key(integer(1), 500),
+    # the model of every evaluation (validation, curve, settling, generation, test)
+    TEST_MODEL: TEST_MODEL_KEY,
 }
 
 

@@ -53,6 +53,9 @@ def carry_out(
     digits, after every epoch and after every seed."""
     table = scenario.settings["experiment"]
     params = scenario.phase_parameters[0]
+    # every evaluation runs with the test-time model ([experiment.test_model])
+    evaluation_params = scenario.test_parameters
+    assert evaluation_params is not None  # the schema resolves it for every kind with TEST_MODEL
     seeds, epochs = table["seeds"], table["epochs"]
     train_indices, validation_indices = split_indices(table, dataset)
     per_digit = table["free_steps"] + table["clamped_steps"]
@@ -86,7 +89,7 @@ def carry_out(
                 results=results,
                 s=s,
                 network=network,
-                params=params,
+                params=evaluation_params,
                 layout=layout,
                 dataset=dataset,
                 indices=validation_indices[: table["curve_digits"]],
@@ -133,7 +136,7 @@ def carry_out(
                 at = Position(s, stage + 1, 0, None, at.steps + (usable - at.done) * per_digit)
                 if stage >= pretrain_epochs:  # validation measures the training stage only
                     predicted = predict_digits(
-                        network, params, layout, dataset, validation_indices, table
+                        network, evaluation_params, layout, dataset, validation_indices, table
                     )
                     correct = predicted == dataset.train_labels[validation_indices]
                     results.validation_accuracy[s, epoch] = correct.mean()
@@ -142,17 +145,17 @@ def carry_out(
                     results.write(store, seeds)
                 write_checkpoint(store, results, sim, shuffle, at)
             measure_settling(
-                results, s, network, params, layout, dataset, validation_indices, table
+                results, s, network, evaluation_params, layout, dataset, validation_indices, table
             )
             if table["generate_samples"]:
                 if judge is None:
                     judge = fit_judge(dataset, train_indices, validation_indices)
-                measure_generation(results, s, network, params, layout, judge, table)
+                measure_generation(results, s, network, evaluation_params, layout, judge, table)
             # the test set is read here, after this seed's training, and never before
             test_indices = np.arange(table["test_digits"] or len(dataset.test_labels))
             labels = dataset.test_labels[test_indices]
             predicted = predict_digits(
-                network, params, layout, dataset, test_indices, table, test=True
+                network, evaluation_params, layout, dataset, test_indices, table, test=True
             )
             results.confusion[s] = confusion_matrix(labels, predicted)
             results.test_accuracy[s] = np.mean(predicted == labels)
