@@ -121,6 +121,7 @@ def _check_writable_folder(path: Path, folder: Path, option: str) -> None:
             f"{option} {path}: {file} is a file, not a folder; choose another path"
         )
     if not os.access(folder, os.W_OK | os.X_OK):
+        folder = folder.absolute()  # "the folder ." says little
         read_only = os.statvfs(folder).f_flag & os.ST_RDONLY
         why = "is on a read-only file system" if read_only else "is not writable"
         raise ValidationError(
