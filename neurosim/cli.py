@@ -476,9 +476,11 @@ def _error_line(error: Exception) -> tuple[str, int]:
     if isinstance(error, OSError):
         code = EXIT_BAD_INPUT if error.errno in PATH_ERRNOS else EXIT_FAILED
         return f"error: {describe_os_error(error)}", code
+    first_line = next(iter(str(error).splitlines()), "")  # the rest comes with --debug
     return (
-        f"internal error: {type(error).__name__}: {error}. This is a bug in neurosim; please "
-        "report it with the command and the traceback that `neurosim --debug ...` prints",
+        f"internal error: {type(error).__name__}: {first_line}. This is a bug in neurosim; "
+        "please report it with the command and the traceback that `neurosim --debug ...` "
+        "prints",
         EXIT_FAILED,
     )
 

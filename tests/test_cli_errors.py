@@ -226,16 +226,16 @@ def test_a_bug_says_so_and_debug_shows_its_traceback(
     store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(arguments: object) -> int:
-        raise KeyError("some_key")
+        raise RuntimeError("first line\nsecond line")
 
     monkeypatch.setattr(cli, "_inspect", broken)
     assert main(["inspect", str(store)]) == EXIT_FAILED
     line = error_line(capsys)
-    assert "KeyError" in line and "This is a bug in neurosim" in line and "--debug" in line
+    assert "RuntimeError: first line. This is a bug in neurosim" in line and "--debug" in line
     assert main(["--debug", "inspect", str(store)]) == EXIT_FAILED
     error = capsys.readouterr().err
-    assert "Traceback" in error and 'raise KeyError("some_key")' in error
-    assert error.rstrip().splitlines()[-1].startswith("neurosim: internal error: KeyError")
+    assert "Traceback" in error and "second line" in error
+    assert error.rstrip().splitlines()[-1].startswith("neurosim: internal error: RuntimeError")
 
 
 def test_output_to_a_closed_pipe_is_quiet(store: Path) -> None:
