@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from neurosim.errors import ValidationError
+from neurosim.filesystem import describe_os_error
 
 
 def is_integer(value: object) -> bool:
@@ -234,6 +235,8 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ValidationError(f"{what} {path} does not exist") from None
+    except OSError as error:  # a folder, a path through a file, no permission to read
+        raise ValidationError(f"{what} {describe_os_error(error, path)}") from None
     except tomllib.TOMLDecodeError as error:
         raise ValidationError(f"{path}: not valid TOML: {error}") from None
 

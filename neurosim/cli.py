@@ -1,24 +1,38 @@
 """The ``neurosim`` command.
 
-Exit codes: 0 done, 1 the run failed, 2 bad input (nothing written), 130 interrupted.
+Exit codes: 0 done, 1 the run failed, 2 bad input (nothing written), 130 interrupted, 141 the
+reader of the output went away (``neurosim inspect STORE | head``). Every error is one line on
+stderr naming the value, file or path and what to do; an error that is a bug in neurosim says
+so, and ``neurosim --debug COMMAND`` adds the traceback to any error.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from neurosim import __version__
 from neurosim.errors import NeurosimError, ValidationError
+from neurosim.filesystem import (
+    PATH_ERRNOS,
+    check_output_file,
+    check_output_folder,
+    describe_os_error,
+    staged_file,
+)
 from neurosim.registry import backend_names
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
 def _topology_check(arguments: argparse.Namespace) -> int:
@@ -49,23 +63,24 @@ def _run(arguments: argparse.Namespace) -> int:
         overrides.append(f"scenario.backend={arguments.backend}")
     seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else None)
     plan = runs.plan_runs(arguments.scenario, overrides, seeds, arguments.out)
+    for run in plan.runs:  # before any run: a store that cannot be written writes nothing
+        check_output_folder(run.out, "--out")
     summaries = []
     for run in plan.runs:
         started = time.perf_counter()
         try:
-            summary = runs.execute(
-                run.scenario, run.out, overwrite=arguments.overwrite, progress=not arguments.quiet
-            )
+            with _writing(run.out):
+                summary = runs.execute(
+                    run.scenario,
+                    run.out,
+                    overwrite=arguments.overwrite,
+                    progress=not arguments.quiet,
+                )
         except (KeyboardInterrupt, RunInterrupted):
             return _interrupted(run.out)
-        except NeurosimError as error:
+        except (NeurosimError, OSError) as error:
             if run.out.exists() and not isinstance(error, ValidationError):
-                print(
-                    f"neurosim: error: {error}\nthe run store {run.out} keeps the steps before "
-                    "it (status: failed)",
-                    file=sys.stderr,
-                )
-                return EXIT_FAILED
+                return _failed(run.out, error)
             raise
         seconds = time.perf_counter() - started
         size = sum(path.stat().st_size for path in run.out.rglob("*") if path.is_file())
@@ -81,6 +96,34 @@ def _run(arguments: argparse.Namespace) -> int:
         summaries.append(summary)
     print(runs.spread_report(plan, summaries), end="")
     return EXIT_OK
+
+
+def _failed(out: Path, error: NeurosimError | OSError) -> int:
+    """The run stopped with ``error`` after its store was created: say so in one line."""
+    from neurosim.recording import open_run
+
+    try:
+        status = open_run(out).status
+    except (NeurosimError, OSError) as unreadable:
+        status = f"unreadable: {unreadable}"
+    reason = describe_os_error(error) if isinstance(error, OSError) else str(error)
+    print(
+        f"neurosim: error: {reason}; the run store {out} keeps the steps before it "
+        f"(status: {status})",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
+@contextmanager
+def _writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """An OSError that names no file (a full disk found on a flush) is said of ``path``."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def _interrupted(out: Path) -> int:
@@ -119,9 +162,14 @@ def _resume(arguments: argparse.Namespace) -> int:
     out = Path(arguments.resume)
     started = time.perf_counter()
     try:
-        summary = runs.resume(out, not arguments.quiet)
+        with _writing(out):
+            summary = runs.resume(out, not arguments.quiet)
     except (KeyboardInterrupt, RunInterrupted):
         return _interrupted(out)
+    except (NeurosimError, OSError) as error:
+        if isinstance(error, ValidationError):  # refused before anything was written
+            raise
+        return _failed(out, error)
     print(
         f"{out} resumed: {summary.steps} steps in all, {summary.status}, "
         f"{time.perf_counter() - started:.1f} s"
@@ -174,19 +222,31 @@ def _plot(arguments: argparse.Namespace) -> int:
         analysis = settings.get("analysis") or settings.get("experiment")
         kind = analysis["kind"] if analysis else "trajectory"
     output = Path(arguments.output or Path(arguments.path).with_suffix(f".{kind}.png"))
-    if "experiment" in settings and kind == settings["experiment"]["kind"]:
-        from neurosim.registry import experiment
+    check_output_file(output, "-o", _image_suffixes())
+    with _writing(output), staged_file(output) as temporary:
+        if "experiment" in settings and kind == settings["experiment"]["kind"]:
+            from neurosim.registry import experiment
 
-        print(f"wrote {experiment(kind).plot(run, output)}")
-        return EXIT_OK
-    print(f"wrote {plot_run(run, output, kind)}")
+            experiment(kind).plot(run, temporary)
+        else:
+            plot_run(run, temporary, kind)
+    print(f"wrote {output}")
     return EXIT_OK
+
+
+def _image_suffixes() -> list[str]:
+    """The file extensions matplotlib writes (it picks the format from the extension)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return list(FigureCanvasBase.get_supported_filetypes())
 
 
 def _export(arguments: argparse.Namespace) -> int:
     from neurosim.export import export_run
 
-    for file in export_run(arguments.path, arguments.format, arguments.output):
+    with _writing(arguments.output or f"the export of {arguments.path}"):
+        written = export_run(arguments.path, arguments.format, arguments.output)
+    for file in written:
         print(f"wrote {file}")
     return EXIT_OK
 
@@ -195,9 +255,12 @@ def _topology_draw(arguments: argparse.Namespace) -> int:
     from neurosim.model.topology import read_graphml
     from neurosim.plotting.topology import draw_topology
 
+    output = Path(arguments.output or Path(arguments.file).with_suffix(".png"))
+    check_output_file(output, "-o", _image_suffixes())
     graph = read_graphml(arguments.file)
-    output = arguments.output or str(Path(arguments.file).with_suffix(".png"))
-    print(f"wrote {draw_topology(graph, output, title=Path(arguments.file).name)}")
+    with _writing(output), staged_file(output) as temporary:
+        draw_topology(graph, temporary, title=Path(arguments.file).name)
+    print(f"wrote {output}")
     return EXIT_OK
 
 
@@ -230,8 +293,10 @@ def _data_check(arguments: argparse.Namespace) -> int:
 def _data_fetch(arguments: argparse.Namespace) -> int:
     from neurosim.data import default_data_dir, fetch_dataset
 
-    data_dir = arguments.data_dir or default_data_dir()
-    folder = fetch_dataset(arguments.name, data_dir, arguments.mirror, log=print)
+    data_dir = Path(arguments.data_dir or default_data_dir()).expanduser()
+    check_output_folder(data_dir / arguments.name, "--data-dir")
+    with _writing(data_dir / arguments.name):
+        folder = fetch_dataset(arguments.name, data_dir, arguments.mirror, log=print)
     print(f"{arguments.name}: the four files are in {folder}")
     return EXIT_OK
 
@@ -259,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate local, STDP-like learning in energy-based recurrent networks.",
     )
     parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the traceback of any error before its one-line message",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", help="run a scenario file and record it in a run store")
     run.add_argument(
@@ -383,15 +453,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         return arguments.handler(arguments)
-    except ValidationError as error:
-        print(f"neurosim: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except NeurosimError as error:
-        print(f"neurosim: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    except BrokenPipeError:
+        _discard_output()
+        return EXIT_CLOSED_PIPE
     except KeyboardInterrupt:
         print("neurosim: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:
+        if arguments.debug:
+            traceback.print_exc()
+        message, code = _error_line(error)
+        print(f"neurosim: {message}", file=sys.stderr)
+        return code
+
+
+def _error_line(error: Exception) -> tuple[str, int]:
+    """The one line said of ``error``, and the exit code."""
+    if isinstance(error, ValidationError):
+        return f"error: {error}", EXIT_BAD_INPUT
+    if isinstance(error, NeurosimError):
+        return f"error: {error}", EXIT_FAILED
+    if isinstance(error, OSError):
+        code = EXIT_BAD_INPUT if error.errno in PATH_ERRNOS else EXIT_FAILED
+        return f"error: {describe_os_error(error)}", code
+    first_line = next(iter(str(error).splitlines()), "")  # the rest comes with --debug
+    return (
+        f"internal error: {type(error).__name__}: {first_line}. This is a bug in neurosim; "
+        "please report it with the command and the traceback that `neurosim --debug ...` "
+        "prints",
+        EXIT_FAILED,
+    )
+
+
+def _discard_output() -> None:
+    """The reader of stdout went away: send what is left to /dev/null, so that Python's own
+    flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

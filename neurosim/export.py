@@ -58,6 +58,7 @@ import numpy as np
 import xarray as xr
 
 from neurosim.errors import ValidationError
+from neurosim.filesystem import check_output_file
 from neurosim.recording import GROUPS, RunReader, as_unicode, open_run
 
 FORMATS: Final = ("netcdf", "csv", "npz")
@@ -363,11 +364,8 @@ def _check_targets(store: Path, targets: list[Path]) -> None:
         )
     inside = store.resolve()
     for target in targets:
+        check_output_file(target, f"cannot export {store} to")
         directory = target.parent
-        if not directory.is_dir():
-            raise ValidationError(
-                f"cannot export {store} to {target}: the directory {directory} does not exist"
-            )
         if directory.resolve() == inside or inside in directory.resolve().parents:
             raise ValidationError(
                 f"cannot export {store} to {target}: that is inside the run store; choose an "
