@@ -16,6 +16,7 @@ import numpy as np
 
 from neurosim.errors import ValidationError
 from neurosim.recording import open_run
+from neurosim.recording.lock import take_writer_lock
 from neurosim.registry import experiment, experiment_kinds
 from neurosim.scenario.runner import RunSummary, run_scenario
 from neurosim.scenario.schema import Scenario, load_scenario
@@ -137,6 +138,9 @@ def resume(out: str | Path, progress: bool = True) -> RunSummary:
     settings it started with."""
     out = Path(out)
     kind = open_run(out).attributes.get("experiment")
+    # a store another process writes is refused before anything else is said about it; the
+    # resumed run's writer takes the lock again (held from then on)
+    take_writer_lock(out)
     resume_kind = experiment(kind).resume if kind in experiment_kinds() else None
     if resume_kind is None:
         what = f"experiments of kind {kind!r}" if kind else "scenario runs (phases)"

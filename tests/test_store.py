@@ -361,6 +361,7 @@ def test_existing_path_is_refused_unless_overwrite(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="not a neurosim run store"):
         make_store(other, overwrite=True)
     assert (other / "notes.txt").read_text() == "keep me"
+    del store  # its writer gone, the store's lock file beside it is too
     assert sorted(path.name for path in tmp_path.iterdir()) == ["results", "run.zarr"]
 
 

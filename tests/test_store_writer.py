@@ -144,6 +144,7 @@ def test_overwrite_replaces_an_empty_directory_but_never_a_file(tmp_path: Path) 
             make_store(target, overwrite=True)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
     assert (tmp_path / "other" / "data.csv").read_text() == "keep me"
+    del store  # its writer gone, the store's lock file beside it is too
     assert sorted(path.name for path in tmp_path.iterdir()) == ["empty.zarr", "notes.txt", "other"]
 
 

@@ -4,12 +4,14 @@
 ``writer`` records a run into it (``RunStore``), with ``validation`` checking what it is
 given and ``metrics``, ``events`` and ``checkpoint`` owning those groups; ``reader`` reads it
 back (``open_run``, ``RunReader``); ``signals`` turns SIGTERM and Ctrl-C into a request to stop
-between writes. See ``docs/run-store.md`` for the layout and its guarantees.
+between writes; ``lock`` keeps one writer per store. See ``docs/run-store.md`` for the layout
+and its guarantees.
 """
 
 from __future__ import annotations
 
 from neurosim.recording.layout import GROUPS, STATUSES, ArraySpec, as_unicode
+from neurosim.recording.lock import StoreInUseError
 from neurosim.recording.reader import RunReader, open_run
 from neurosim.recording.signals import RunInterrupted, StopRequest, stop_on_signals
 from neurosim.recording.writer import RunStore
@@ -22,6 +24,7 @@ __all__ = [
     "RunReader",
     "RunStore",
     "StopRequest",
+    "StoreInUseError",
     "as_unicode",
     "open_run",
     "stop_on_signals",

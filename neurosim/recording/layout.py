@@ -201,9 +201,10 @@ def _build(
     time_chunk: int,
     weight_dtype: np.dtype[Any],
 ) -> None:
-    """Write a new, empty run store into the directory ``building``."""
+    """Write a new, empty run store into the directory ``building`` (empty but for the
+    store's lock file, which stays)."""
     zarr_store = zarr.storage.LocalStore(building)
-    root = zarr.open_group(zarr_store, mode="w", zarr_format=3, attributes=root_attributes)
+    root = zarr.create_group(zarr_store, zarr_format=3, attributes=root_attributes)
     n_neurons = len(neuron_arrays["role"])
     neuron_index = np.arange(n_neurons, dtype=np.int64)
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +35,12 @@ from neurosim.recording.layout import (
     _build,
     _consolidate,
     _dims_of,
+)
+from neurosim.recording.lock import (
+    WriterLock,
+    claim_new_store,
+    clear_store,
+    take_writer_lock,
 )
 from neurosim.recording.metrics import _write_metric
 from neurosim.recording.reader import open_run
@@ -69,6 +73,7 @@ class RunStore:
     def __init__(
         self,
         path: Path,
+        lock: WriterLock,
         *,
         arrays: Mapping[str, ArraySpec],
         n_neurons: int,
@@ -79,6 +84,7 @@ class RunStore:
     ) -> None:
         """Open the handles of a store that ``create`` has just written; use ``create``."""
         self._path = path
+        self._lock = lock  # held as long as this writer exists: no other process writes here
         self._specs = dict(arrays)
         self._n_neurons = n_neurons
         self._n_edges = n_edges
@@ -141,10 +147,13 @@ class RunStore:
         ``weight_dtype``: float dtype of the stored weight snapshots.
 
         Everything is checked before anything is written; a bad argument raises
-        ``ValidationError`` and leaves no files. An existing ``path`` is refused unless
-        ``overwrite`` is true, and even then only if it is a run store or an empty directory.
-        The store is built in a temporary sibling directory and renamed into place, so a
-        failure while creating it leaves nothing behind either.
+        ``ValidationError`` and leaves no files. The directory is created atomically (of two
+        processes creating one path, one does) and its writer lock (``neurosim.lock``) is
+        taken first and held as long as the returned writer exists. An existing ``path`` is
+        refused unless ``overwrite`` is true, and even then only if it is neurosim's: a run
+        store, a store whose creation was cut short (it holds the lock file), or an empty
+        directory; a store another process writes is refused (``StoreInUseError``, naming
+        it). A failure while creating the store removes what this call wrote.
         """
         path = Path(path)
         root_attributes = _validate_root_attributes(attributes)
@@ -155,13 +164,10 @@ class RunStore:
         sources, destinations = _validate_edges(edge_src, edge_dst, n_neurons)
         time_chunk = check_integer("time_chunk", time_chunk, 1)
         weight_dtype = _validate_weight_dtype(weight_dtype)
-        _check_destination(path, overwrite)
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        lock, made = claim_new_store(path, overwrite)
         try:
             _build(
-                building,
+                path,
                 root_attributes=root_attributes,
                 neuron_arrays=neuron_arrays,
                 specs=specs,
@@ -171,14 +177,17 @@ class RunStore:
                 time_chunk=time_chunk,
                 weight_dtype=weight_dtype,
             )
-            if path.exists():  # overwrite, checked above
-                shutil.rmtree(path)
-            building.rename(path)
         except BaseException:
-            shutil.rmtree(building, ignore_errors=True)
+            # leave nothing behind: no directory where there was none, else an empty one
+            with contextlib.suppress(OSError):
+                clear_store(path)
+                if made:
+                    path.rmdir()
+            del lock  # let go now (the traceback keeps no reference to it)
             raise
         return cls(
             path,
+            lock,
             arrays=specs,
             n_neurons=n_neurons,
             n_edges=len(sources),
@@ -192,8 +201,10 @@ class RunStore:
         """Open an interrupted, failed or killed run's store to continue it (``neurosim run
         --resume``): status ``running`` again, appends and snapshots go on after the committed
         ones (anything a killed writer left beyond them is cut off). A complete run is
-        refused."""
-        reader = open_run(path)
+        refused, and so is a store another process writes (``StoreInUseError``); the writer
+        lock is taken first and held as long as the returned writer exists."""
+        lock = take_writer_lock(open_run(path).path)  # a run store, and no other writer
+        reader = open_run(path)  # read again under the lock: as the last writer left it
         if reader.status == "complete":
             raise ValidationError(f"{reader.path}: the run is complete; there is nothing to resume")
         path = reader.path
@@ -206,6 +217,7 @@ class RunStore:
             specs[name] = ArraySpec(_dims_of(node)[1:], node.shape[1:], node.dtype)
         store = cls(
             path,
+            lock,
             arrays=specs,
             n_neurons=int(root["neurons/role"].shape[0]),
             n_edges=int(root["weights/edge_src"].shape[0]),
@@ -521,20 +533,3 @@ class RunStore:
                 "snapshots_done": self._snapshots_done,
             }
         )
-
-
-def _check_destination(path: Path, overwrite: bool) -> None:
-    if not path.exists():
-        return
-    if not overwrite:
-        raise ValidationError(
-            f"{path} already exists; choose another path or pass overwrite=True to replace it"
-        )
-    if path.is_dir() and not any(path.iterdir()):
-        return
-    try:
-        open_run(path)
-    except ValidationError as error:
-        raise ValidationError(
-            f"{path} exists and is not a neurosim run store; refusing to overwrite it ({error})"
-        ) from error
