@@ -339,6 +339,28 @@ def test_a_failed_final_write_never_hides_the_runs_own_error(tmp_path: Path) -> 
     assert reader.steps_done == 0
 
 
+def test_a_failed_write_inside_the_block_propagates_once_without_a_closing_note(
+    tmp_path: Path,
+) -> None:
+    """A write that fails inside the block (a full disk) raises its ``StoreWriteError``;
+    closing raises that same error again, which is not reported as a second failure: the
+    error carries no note and the store's message names it once."""
+    path = tmp_path / "run.zarr"
+    with pytest.raises(StoreWriteError) as raised:  # noqa: SIM117
+        with make_store(path) as store:
+            store.append(*steps(0, 4))  # one whole chunk: written
+            break_chunk_directory(path)
+            store.append(*steps(4, 4))  # the next chunk fails
+    error = raised.value
+    assert getattr(error, "__notes__", []) == []
+    assert store.write_error is error
+    reader = open_run(path)
+    assert reader.status == "failed"
+    assert reader.status_message.count(str(error)) == 1
+    assert reader.steps_done == 4
+    assert len(reader.array("trajectory", "rate")) == 4
+
+
 # --------------------------------------------------------------------------------------------
 # attributes, events and checkpoints
 

@@ -524,7 +524,8 @@ class RunStore:
         try:
             self.close(status, message)
         except Exception as error:  # never hide the run's own exception
-            exc.add_note(f"closing the run store {self._path} also failed: {error!r}")
+            if error is not exc:  # a failed write raises its error again at close
+                exc.add_note(f"closing the run store {self._path} also failed: {error!r}")
 
     # ----------------------------------------------------------------------------------------
     # internals
