@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from neurosim import __version__
-from neurosim.errors import NeurosimError, ValidationError
+from neurosim.errors import NeurosimError, StoreWriteError, ValidationError
 from neurosim.registry import backend_names
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ def _run(arguments: argparse.Namespace) -> int:
         except (KeyboardInterrupt, RunInterrupted):
             return _interrupted(run.out)
         except NeurosimError as error:
-            if run.out.exists() and not isinstance(error, ValidationError):
+            # a failed write's message already names the store and what it keeps
+            if run.out.exists() and not isinstance(error, (ValidationError, StoreWriteError)):
                 print(
                     f"neurosim: error: {error}\nthe run store {run.out} keeps the steps before "
                     "it (status: failed)",

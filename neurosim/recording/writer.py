@@ -488,12 +488,7 @@ class RunStore:
             self._status = status
             self._commit(attributes={"status": status, "status_message": message})
             return
-        self._status = "failed"
-        reason = _join(message, str(self._write_error))
-        with contextlib.suppress(OSError):  # the disk may still be full: nothing more to do
-            self._consolidated_root.attrs.update(
-                self._committed_attributes({"status": "failed", "status_message": reason})
-            )
+        self._mark_failed(_join(message, str(self._write_error)))
         raise self._write_error
 
     def __enter__(self) -> Self:
@@ -560,7 +555,18 @@ class RunStore:
                 f"store keeps {self._steps_done} committed steps and {self._snapshots_done} "
                 f"weight snapshots{'' if cut else ' (cutting back the arrays failed too)'}"
             )
+            if self._closed:  # a metric written after close: the store no longer is complete
+                self._mark_failed(str(self._write_error))
             raise self._write_error from error
+
+    def _mark_failed(self, reason: str) -> None:
+        """Set the status ``failed`` with ``reason``, in the root's metadata as last
+        consolidated (no other file), if the disk takes that write."""
+        self._status = "failed"
+        with contextlib.suppress(OSError):  # the disk may still be full: nothing more to do
+            self._consolidated_root.attrs.update(
+                self._committed_attributes({"status": "failed", "status_message": reason})
+            )
 
     def _cut_to_committed(self) -> bool:
         """Resize every array along ``time`` and ``snapshot`` to what is committed and
