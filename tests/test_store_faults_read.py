@@ -24,7 +24,7 @@ import xarray as xr
 import zarr.storage._local as local_store
 
 from neurosim.cli import main
-from neurosim.recording import open_run
+from neurosim.recording import StopRequest, open_run
 
 try:
     from tests.scenario_files import SCENARIO
@@ -328,3 +328,45 @@ def test_a_killed_export_leaves_nothing_visible_and_the_next_removes_its_tempora
     assert written and not [name for name in written if name.startswith(".")]
     assert all(name.startswith(target.name) for name in written)
     print(f"\nkilled {format} export: faults injected 1, visible temporaries 0, left after 0")
+
+
+# --------------------------------------------------------------------------------------------
+# SIGTERM: the weights learned so far are kept
+
+
+@pytest.mark.parametrize("stop_at_check", [3, 9])
+def test_a_run_stopped_by_sigterm_keeps_its_current_weights_and_steps_simulated(
+    scenario: Path,
+    reference: Reference,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stop_at_check: int,
+) -> None:
+    """SIGTERM in the middle of a run (sent to the process between two pieces of work):
+    exit 130, the store ``interrupted``, its last weight snapshot the weights at the step the
+    run stopped (``steps_simulated``), after those of every 200 steps
+    (``weight_snapshots = 200``) equal to the uninterrupted run's."""
+    checks, check = [0], StopRequest.check
+
+    def signalling_check(request: StopRequest) -> None:
+        checks[0] += 1
+        if checks[0] == stop_at_check:
+            os.kill(os.getpid(), signal.SIGTERM)
+        check(request)
+
+    monkeypatch.setattr(StopRequest, "check", signalling_check)
+    store = tmp_path / "stopped.zarr"
+    assert main(["run", str(scenario), "--out", str(store), "--quiet"]) == 130
+    run, full = open_run(store), open_run(reference.store)
+    assert run.status == "interrupted"
+    stopped_at = run.attributes["steps_simulated"]
+    assert 0 < stopped_at < full.attributes["steps_simulated"]
+    times = run.array("weights", "snapshot_time")
+    assert times[-1] == stopped_at and stopped_at % 200 != 0
+    earlier = list(times[:-1])
+    assert earlier == [time for time in full.array("weights", "snapshot_time") if time < stopped_at]
+    assert all(time % 200 == 0 or time == 640 for time in earlier)  # 640: the first phase's end
+    np.testing.assert_array_equal(
+        run.array("weights", "W")[:-1], full.array("weights", "W")[: len(earlier)]
+    )
+    assert not np.array_equal(run.array("weights", "W")[-1], run.array("weights", "W")[0])
