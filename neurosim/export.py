@@ -60,6 +60,7 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 import xarray as xr
+from xarray.backends.zarr import ZarrStore
 
 from neurosim.errors import ValidationError
 from neurosim.recording import GROUPS, RunReader, as_unicode, open_run
@@ -129,16 +130,24 @@ def _read_group(path: Path, group: str, attributes: Mapping[str, Any]) -> xr.Dat
     Opened with ``decode_cf=False``: values and attributes come as stored, whatever the
     attributes are called (a metric with ``units`` stays numbers).
     """
-    # each array's own metadata: never behind the root attributes read before it
-    dataset = xr.open_zarr(path, group=group, decode_cf=False, consolidated=False)
+    # each array's own metadata: never behind the root attributes read before it; each array
+    # cut to the committed length before they meet in one Dataset, since a writer killed in
+    # the middle of a write leaves arrays resized to different lengths (which xarray refuses)
+    store = ZarrStore.open_group(path, group=group, mode="r", consolidated=False)
+    variables, _ = store.load()
+    lengths = committed_lengths(dict(attributes))
+    dataset = xr.Dataset(
+        {
+            name: variable.isel(
+                {dim: slice(0, lengths[dim]) for dim in variable.dims if dim in lengths}
+            )
+            for name, variable in variables.items()
+        }
+    )
+    dataset.set_close(store.close)
     # in one order however the file system lists the arrays
     dataset = dataset[[*sorted(dataset.data_vars, key=str.casefold), *dataset.coords]]
     dataset = dataset.drop_encoding()
-    dataset.attrs = {}
-    lengths = committed_lengths(dict(attributes))
-    dataset = dataset.isel(
-        {dim: slice(0, length) for dim, length in lengths.items() if dim in dataset.dims}
-    )
     for name, variable in list(dataset.variables.items()):
         if variable.dtype.kind in "OT":
             strings = as_unicode(variable.values)
