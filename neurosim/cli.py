@@ -16,9 +16,10 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neurosim import __version__
-from neurosim.errors import NeurosimError, ValidationError
+from neurosim.errors import NeurosimError, StoreWriteError, ValidationError
 from neurosim.filesystem import (
     PATH_ERRNOS,
     check_output_file,
@@ -27,6 +28,9 @@ from neurosim.filesystem import (
     staged_file,
 )
 from neurosim.registry import backend_names
+
+if TYPE_CHECKING:
+    from neurosim.recording import RunReader
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -101,6 +105,10 @@ def _run(arguments: argparse.Namespace) -> int:
 def _failed(out: Path, error: NeurosimError | OSError) -> int:
     """The run stopped with ``error`` after its store was created: say so in one line."""
     from neurosim.recording import open_run
+
+    if isinstance(error, StoreWriteError):  # it names the store and what it keeps already
+        print(f"neurosim: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
     try:
         status = open_run(out).status
@@ -208,7 +216,29 @@ def _inspect(arguments: argparse.Namespace) -> int:
             shape = run.array(group, name).shape
             dims = ", ".join(run.dims(group, name))
             print(f"  {group}/{name}: ({dims}) {shape}")
+    if arguments.verify:
+        return _verify(run)
     return EXIT_OK
+
+
+def _verify(run: RunReader) -> int:
+    """Say whether every chunk of committed data is on disk; exit 1 naming those that are not."""
+    missing = run.missing_chunks()
+    if not missing:
+        print("verify: every chunk of committed data is on disk")
+        return EXIT_OK
+    print(
+        f"verify: {len(missing)} chunks of committed data are missing "
+        "(float arrays read NaN there):"
+    )
+    for chunk in missing:
+        print(f"  {chunk}")
+    if not run.stores_every_chunk:
+        print(
+            "verify: this store was written before every chunk was stored: a chunk that held "
+            "only zeros was left out, so a chunk listed here may be zeros, not lost data"
+        )
+    return EXIT_FAILED
 
 
 def _plot(arguments: argparse.Namespace) -> int:
@@ -367,6 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.set_defaults(handler=_scenarios)
     inspect = commands.add_parser("inspect", help="summarise a run store")
     inspect.add_argument("path", help="run store directory")
+    inspect.add_argument(
+        "--verify",
+        action="store_true",
+        help="check that every chunk of committed data is on disk; exit 1 naming those missing",
+    )
     inspect.set_defaults(handler=_inspect)
     export = commands.add_parser(
         "export", help="write a run store as NetCDF, CSV or NumPy .npz files"

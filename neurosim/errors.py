@@ -44,6 +44,11 @@ class DivergenceError(NeurosimError, FloatingPointError):
         )
 
 
+class StoreWriteError(NeurosimError):
+    """Writing a run store failed (a full disk, a file system error): the message names the
+    store, the error and what the store still holds; the store is marked failed."""
+
+
 class BackendError(NeurosimError):
     """A backend was asked to run a model feature it does not support."""
 

@@ -41,10 +41,14 @@ Nothing is overwritten: an existing output, a missing output directory, an outpu
 store, a path that is not a run store or an unknown format raise ``ValidationError`` before
 anything is written. Files are written under temporary names and renamed into place at the
 end; if anything fails midway (or the export is interrupted) every file written is removed.
+A temporary name is hidden and names the exporting process (``.NAME.PID-TOKEN.tmp``): one
+left by a killed export is removed by the next export to the same output once that process
+no longer runs.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import secrets
@@ -56,10 +60,12 @@ from typing import Any, Final, TextIO
 
 import numpy as np
 import xarray as xr
+from xarray.backends.zarr import ZarrStore
 
 from neurosim.errors import ValidationError
 from neurosim.filesystem import check_output_file
 from neurosim.recording import GROUPS, RunReader, as_unicode, open_run
+from neurosim.recording.reader import committed_lengths
 
 FORMATS: Final = ("netcdf", "csv", "npz")
 """Formats ``export_run`` writes."""
@@ -99,6 +105,8 @@ def export_run(
     else:
         targets = [Path(output) if output is not None else path.with_suffix(f".{format}")]
     _check_targets(path, targets)
+    for target in targets:
+        _remove_stale_temporaries(target)
     if format == "netcdf":
         return _export_netcdf(path, groups, attributes, targets)
     if format == "csv":
@@ -123,12 +131,24 @@ def _read_group(path: Path, group: str, attributes: Mapping[str, Any]) -> xr.Dat
     Opened with ``decode_cf=False``: values and attributes come as stored, whatever the
     attributes are called (a metric with ``units`` stays numbers).
     """
-    dataset = xr.open_zarr(path, group=group, decode_cf=False).drop_encoding()
-    dataset.attrs = {}
-    if group == "trajectory" and "time" in dataset.dims:
-        dataset = dataset.isel(time=slice(0, int(attributes.get("steps_done", 0))))
-    if group == "weights" and "snapshot" in dataset.dims:
-        dataset = dataset.isel(snapshot=slice(0, int(attributes.get("snapshots_done", 0))))
+    # each array's own metadata: never behind the root attributes read before it; each array
+    # cut to the committed length before they meet in one Dataset, since a writer killed in
+    # the middle of a write leaves arrays resized to different lengths (which xarray refuses)
+    store = ZarrStore.open_group(path, group=group, mode="r", consolidated=False)
+    variables, _ = store.load()
+    lengths = committed_lengths(dict(attributes))
+    dataset = xr.Dataset(
+        {
+            name: variable.isel(
+                {dim: slice(0, lengths[dim]) for dim in variable.dims if dim in lengths}
+            )
+            for name, variable in variables.items()
+        }
+    )
+    dataset.set_close(store.close)
+    # in one order however the file system lists the arrays
+    dataset = dataset[[*sorted(dataset.data_vars, key=str.casefold), *dataset.coords]]
+    dataset = dataset.drop_encoding()
     for name, variable in list(dataset.variables.items()):
         if variable.dtype.kind in "OT":
             strings = as_unicode(variable.values)
@@ -411,7 +431,30 @@ def _staged_folder(target: Path) -> Iterator[Path]:
 
 
 def _temporary_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    return target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporaries of exports to ``target`` whose process no longer runs (killed
+    before it could remove them); those of a running export are left alone."""
+    prefix = f".{target.name}."
+    for leftover in target.parent.glob(f"{glob.escape(prefix)}*-*.tmp"):
+        pid = leftover.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not _process_runs(int(pid)):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _place(temporary: Path, target: Path) -> None:

@@ -150,7 +150,7 @@ def test_netcdf_holds_every_group_with_exact_values_and_attributes(
         assert attrs["status"] == "complete" and attrs["steps_done"] == 40
         assert json.loads(attrs["scenario"]) == SCENARIO  # the nested dict as JSON text
         encoded = json.loads(attrs["json_attributes"])
-        assert set(encoded) == {"scenario", "status_message"}
+        assert set(encoded) == {"scenario", "status_message", "every_chunk_stored"}
         decoded = {
             key: json.loads(value) if key in encoded else value
             for key, value in attrs.items()

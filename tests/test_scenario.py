@@ -168,6 +168,12 @@ def test_several_seeds_report_mean_and_spread(tmp_path, capsys) -> None:
             "analysis.on_level = 0.3: must be above analysis.off_level = 0.45",
         ),
         (["--set", 'analysis.off_level="low"'], None, "analysis.off_level = 'low'"),
+        (
+            ["--set", "record.weight_snapshots=0"],
+            None,
+            "record.weight_snapshots = 0: expected true, false or an interval in steps >= 1",
+        ),
+        (["--set", 'record.weight_snapshots="often"'], None, "record.weight_snapshots = 'often'"),
     ],
 )
 def test_bad_input_exits_2_names_the_key_and_writes_nothing(

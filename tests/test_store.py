@@ -810,6 +810,7 @@ STORE_FORMAT_1 = {
     ".": {
         "backend": "event",
         "events_done": 2,
+        "every_chunk_stored": True,
         "scenario": {"scenario": {"name": "pinned"}},
         "seed": 3,
         "snapshots_done": 1,

@@ -15,7 +15,7 @@ import xarray as xr
 import zarr
 
 import neurosim.recording.writer as writer_module
-from neurosim.errors import ValidationError
+from neurosim.errors import StoreWriteError, ValidationError
 from neurosim.recording import ArraySpec, RunInterrupted, RunStore, open_run
 
 ROLES = np.array(["input", "input", "hidden", "output"])
@@ -299,23 +299,24 @@ def test_close_names_the_statuses_it_allows(tmp_path: Path) -> None:
 def test_a_failed_final_write_marks_the_store_failed_and_says_why(
     tmp_path: Path, message: str | None, prefix: str
 ) -> None:
-    """When the buffered steps cannot be written at ``close``, the write's error propagates
-    and the store is ``failed``, its message naming that error after the caller's message;
-    the steps written before stay readable."""
+    """When the buffered steps cannot be written at ``close``, a ``StoreWriteError`` naming
+    the store and the file system's error propagates and the store is ``failed``, its message
+    that error after the caller's message; the steps written before stay readable."""
     path = tmp_path / "run.zarr"
     store = make_store(path)
     store.append(*steps(0, 6))  # 4 written, 2 buffered
     break_chunk_directory(path)
-    with pytest.raises(OSError) as raised:
+    with pytest.raises(StoreWriteError) as raised:
         store.close("interrupted", message)
     error = raised.value
+    assert isinstance(error.__cause__, OSError)
+    assert str(error).startswith(f"writing steps 4 to 5 to the run store {path} failed: ")
     assert store.closed and store.status == "failed"
     reader = open_run(path)
     assert reader.status == "failed"
-    assert reader.status_message == (
-        f"{prefix}writing the last buffered steps failed: {type(error).__name__}: {error}"
-    )
+    assert reader.status_message == f"{prefix}{error}"
     assert reader.steps_done == 4
+    assert len(reader.array("trajectory", "rate")) == 4
 
 
 def test_a_failed_final_write_never_hides_the_runs_own_error(tmp_path: Path) -> None:
@@ -333,9 +334,32 @@ def test_a_failed_final_write_never_hides_the_runs_own_error(tmp_path: Path) -> 
     reader = open_run(path)
     assert reader.status == "failed"
     assert reader.status_message.startswith(
-        "FloatingPointError: state became NaN; writing the last buffered steps failed: "
+        f"FloatingPointError: state became NaN; writing steps 0 to 1 to the run store {path} "
+        "failed: "
     )
     assert reader.steps_done == 0
+
+
+def test_a_failed_write_inside_the_block_propagates_once_without_a_closing_note(
+    tmp_path: Path,
+) -> None:
+    """A write that fails inside the block (a full disk) raises its ``StoreWriteError``;
+    closing raises that same error again, which is not reported as a second failure: the
+    error carries no note and the store's message names it once."""
+    path = tmp_path / "run.zarr"
+    with pytest.raises(StoreWriteError) as raised:  # noqa: SIM117
+        with make_store(path) as store:
+            store.append(*steps(0, 4))  # one whole chunk: written
+            break_chunk_directory(path)
+            store.append(*steps(4, 4))  # the next chunk fails
+    error = raised.value
+    assert getattr(error, "__notes__", []) == []
+    assert store.write_error is error
+    reader = open_run(path)
+    assert reader.status == "failed"
+    assert reader.status_message.count(str(error)) == 1
+    assert reader.steps_done == 4
+    assert len(reader.array("trajectory", "rate")) == 4
 
 
 # --------------------------------------------------------------------------------------------

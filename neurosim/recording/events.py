@@ -12,6 +12,7 @@ import numpy.typing as npt
 import zarr
 
 from neurosim.errors import ValidationError
+from neurosim.recording.layout import WRITE_EVERY_CHUNK, _fill_value
 
 EVENT_CHUNK: Final = 65536
 """Rows per chunk of the ``events/`` group's columns."""
@@ -34,10 +35,11 @@ def _append_events(
                 shape=(0,),
                 chunks=(EVENT_CHUNK,),
                 dtype=array.dtype,
+                fill_value=_fill_value(array.dtype),
                 dimension_names=("event",),
             )
     group = root["events"]
-    stored = dict(group.arrays())
+    stored = {name: column.with_config(WRITE_EVERY_CHUNK) for name, column in group.arrays()}
     if set(stored) != set(arrays):
         raise ValidationError(
             f"append_events: columns {sorted(arrays)}; the events group has {sorted(stored)}"

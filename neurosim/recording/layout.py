@@ -62,10 +62,28 @@ MANAGED_ATTRIBUTES: Final = (
     "status_message",
     "steps_done",
     "snapshots_done",
+    "steps_simulated",
+    "every_chunk_stored",
 )
 """Root attributes the store sets itself; a caller cannot set them."""
 
 NEURON_FIELDS: Final = ("role", "layer", "name")
+
+WRITE_EVERY_CHUNK: Final = {"write_empty_chunks": True}
+"""zarr array configuration of every array the store writes: a chunk is stored even when it
+holds only the fill value, so that a chunk missing from the disk is always lost data
+(``RunReader.missing_chunks``)."""
+
+EVERY_CHUNK_STORED: Final = MANAGED_ATTRIBUTES[-1]
+"""Root attribute (true) of stores that store every chunk (``WRITE_EVERY_CHUNK``); older
+stores left out chunks that held only zeros."""
+
+
+def _fill_value(dtype: np.dtype[Any]) -> Any:
+    """NaN for floats, so that a missing chunk reads as missing, not as 0; zarr's default
+    (0, False) for the others."""
+    return np.nan if dtype.kind == "f" else None
+
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 """What the names of arrays, dims and metrics must look like."""
@@ -165,9 +183,11 @@ def _write_whole(
         shape=values.shape,
         chunks=tuple(max(size, 1) for size in values.shape),
         dtype=str if is_string else values.dtype,
+        fill_value=None if is_string else _fill_value(values.dtype),
         dimension_names=dims,
         attributes=attributes,
         overwrite=True,
+        config=WRITE_EVERY_CHUNK,
     )
     if values.size:
         target[...] = values
@@ -204,7 +224,9 @@ def _build(
     """Write a new, empty run store into the directory ``building`` (empty but for the
     store's lock file, which stays)."""
     zarr_store = zarr.storage.LocalStore(building)
-    root = zarr.create_group(zarr_store, zarr_format=3, attributes=root_attributes)
+    root = zarr.create_group(
+        zarr_store, zarr_format=3, attributes={**root_attributes, EVERY_CHUNK_STORED: True}
+    )
     n_neurons = len(neuron_arrays["role"])
     neuron_index = np.arange(n_neurons, dtype=np.int64)
 
@@ -224,6 +246,7 @@ def _build(
             shape=(0, *spec.shape),
             chunks=(time_chunk, *(max(size, 1) for size in spec.shape)),
             dtype=spec.dtype,
+            fill_value=_fill_value(spec.dtype),
             dimension_names=("time", *spec.dims),
         )
 
@@ -236,6 +259,7 @@ def _build(
         shape=(0, len(sources)),
         chunks=(1, max(len(sources), 1)),
         dtype=weight_dtype,
+        fill_value=np.nan,
         dimension_names=("snapshot", "edge"),
     )
     weights.create_array(
@@ -243,6 +267,7 @@ def _build(
         shape=(0, n_neurons),
         chunks=(1, max(n_neurons, 1)),
         dtype=weight_dtype,
+        fill_value=np.nan,
         dimension_names=("snapshot", "neuron"),
     )
     weights.create_array(

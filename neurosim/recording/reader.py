@@ -13,7 +13,21 @@ import zarr.storage
 
 from neurosim.errors import ValidationError
 from neurosim.recording.checkpoint import _read_checkpoint
-from neurosim.recording.layout import STATUSES, _dims_of, as_unicode
+from neurosim.recording.layout import EVERY_CHUNK_STORED, STATUSES, _dims_of, as_unicode
+
+
+def committed_lengths(attributes: dict[str, Any]) -> dict[str, int]:
+    """The committed length of each dim that grows during a run, from the root attributes:
+    ``time`` (``steps_done``), ``snapshot`` (``snapshots_done``) and ``event``
+    (``events_done``, where events are logged). Readers cut arrays to these."""
+    lengths = {
+        "time": int(attributes.get("steps_done", 0)),
+        "snapshot": int(attributes.get("snapshots_done", 0)),
+    }
+    if "events_done" in attributes:
+        lengths["event"] = int(attributes["events_done"])
+    return lengths
+
 
 _STATUS_DESCRIPTIONS = {
     "running": (
@@ -102,22 +116,47 @@ class RunReader:
         Strings come back as NumPy unicode arrays.
         """
         node = self._node(group, name)
-        dims = _dims_of(node)
-        if dims and dims[0] == "time":
-            values = node[: self.steps_done]
-        elif dims and dims[0] == "snapshot":
-            values = node[: self.snapshots_done]
-        else:
-            values = node[...]
-        values = np.asarray(values)
+        values = np.asarray(node[tuple(slice(0, size) for size in self._committed_shape(node))])
         if values.dtype.kind in "OT":
             values = as_unicode(values)
         return values
+
+    def missing_chunks(self) -> list[str]:
+        """The chunks of committed data that are not on disk, as ``group/array/chunk-key``
+        (e.g. ``trajectory/state/c/3/0/0``), in every group; empty when nothing is missing.
+
+        Such a chunk reads as NaN in a float array (its fill value), as 0 or False in others.
+        In a store written before every chunk was stored (no root attribute
+        ``every_chunk_stored``), a chunk that held only zeros is listed too."""
+        missing = []
+        for group in self.groups():
+            for name in self.names(group):
+                node = self._node(group, name)
+                shape = self._committed_shape(node)
+                grid = node.metadata.chunk_grid  # type: ignore[union-attr]
+                for coordinates in grid.all_chunk_coords(shape):
+                    key = node.metadata.encode_chunk_key(coordinates)  # type: ignore[union-attr]
+                    if not (self._path / group / name / key).is_file():
+                        missing.append(f"{group}/{name}/{key}")
+        return missing
+
+    @property
+    def stores_every_chunk(self) -> bool:
+        """Whether the writer stored every chunk (chunks of zeros too); see
+        ``missing_chunks``."""
+        return bool(self._attributes.get(EVERY_CHUNK_STORED, False))
 
     def __repr__(self) -> str:
         return (
             f"RunReader({str(self._path)!r}, status={self.status!r}, steps_done={self.steps_done})"
         )
+
+    def _committed_shape(self, node: zarr.Array) -> tuple[int, ...]:
+        """The shape of ``node`` that is committed: a growing first dim cut to its length."""
+        dims, shape = _dims_of(node), list(node.shape)
+        if dims:
+            shape[0] = min(committed_lengths(self._attributes).get(dims[0], shape[0]), shape[0])
+        return tuple(shape)
 
     def _group(self, group: str) -> zarr.Group:
         available = self.groups()
@@ -125,7 +164,8 @@ class RunReader:
             raise ValidationError(
                 f"run store {self._path} has no group {group!r}; groups: {available}"
             )
-        return self._root[group]  # type: ignore[return-value]
+        # each group's own metadata, not the consolidated copy in its parent's
+        return zarr.open_group(self._root.store, path=group, mode="r", use_consolidated=False)
 
     def _node(self, group: str, name: str) -> zarr.Array:
         node_group = self._group(group)

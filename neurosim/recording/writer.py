@@ -7,14 +7,17 @@ fills; ``flush`` writes it out at once. Each write is a *commit*: the data first
 group's consolidated metadata, then the root attributes ``steps_done`` / ``snapshots_done``.
 ``steps_done`` never counts a step whose data is not on disk, so after a crash (even SIGKILL)
 the store is readable and everything counted by ``steps_done`` is there. zarr's local store
-writes each file atomically (temporary file, then rename).
+writes each file atomically (temporary file, then rename). A write that fails (a full disk)
+cuts every array back to the committed position before anything else is written, so the
+store never holds arrays of different lengths.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -25,12 +28,13 @@ import zarr
 import zarr.storage
 
 from neurosim.checks import check_integer
-from neurosim.errors import ValidationError
+from neurosim.errors import StoreWriteError, ValidationError
 from neurosim.recording.checkpoint import CHECKPOINT, _write_checkpoint
 from neurosim.recording.events import _append_events
 from neurosim.recording.layout import (
     MANAGED_ATTRIBUTES,
     STATUSES,
+    WRITE_EVERY_CHUNK,
     ArraySpec,
     _build,
     _consolidate,
@@ -110,9 +114,15 @@ class RunStore:
         self._buffered = 0
         self._status = "running"
         self._closed = False
+        self._steps_simulated: int | None = None
+        self._write_error: StoreWriteError | None = None
+        self._events_done = 0
+        # the root as last consolidated: its attributes can be rewritten without consolidating
+        self._consolidated_root = zarr.open_group(self._zarr_store, mode="r+")
 
     def _open_array(self, path: str) -> zarr.Array:
-        return self._root[path]  # type: ignore[return-value]
+        node: zarr.Array = self._root[path]  # type: ignore[assignment]
+        return node.with_config(WRITE_EVERY_CHUNK)
 
     # ----------------------------------------------------------------------------------------
     # creation
@@ -179,10 +189,7 @@ class RunStore:
             )
         except BaseException:
             # leave nothing behind: no directory where there was none, else an empty one
-            with contextlib.suppress(OSError):
-                clear_store(path)
-                if made:
-                    path.rmdir()
+            _remove_partial_store(path, made)
             del lock  # let go now (the traceback keeps no reference to it)
             raise
         return cls(
@@ -301,6 +308,28 @@ class RunStore:
         return self._snapshots_done
 
     @property
+    def last_snapshot_time(self) -> int | None:
+        """Step of the last weight snapshot written, or None."""
+        return self._last_snapshot_time
+
+    @property
+    def steps_simulated(self) -> int | None:
+        """Steps the simulator has done (recorded or not), as last set; None until set."""
+        return self._steps_simulated
+
+    @steps_simulated.setter
+    def steps_simulated(self, steps: int) -> None:
+        """Count of simulated steps, written with every commit (and at close), so that it is
+        on disk however the run ends, even after SIGKILL (as of the last commit)."""
+        self._steps_simulated = check_integer("steps_simulated", steps, 0)
+
+    @property
+    def write_error(self) -> StoreWriteError | None:
+        """The error of a write that failed (a full disk), after which nothing more is
+        written but the closing status; None while every write has succeeded."""
+        return self._write_error
+
+    @property
     def status(self) -> str:
         """``running`` until closed, then the status it was closed with."""
         return self._status
@@ -379,16 +408,17 @@ class RunStore:
             weight_dtype=self._weight_dtype,
         )
         index = self._snapshots_done
-        for target, array in zip(
-            (self._weights, self._bias), (checked_weights, checked_bias), strict=True
-        ):
-            target.resize((index + 1, target.shape[1]))
-            target[index] = array
-        self._snapshot_time.resize((index + 1,))
-        self._snapshot_time[index] = time
-        self._snapshots_done = index + 1
-        self._last_snapshot_time = time
-        self._commit("weights")
+        with self._writing("a weight snapshot"):
+            for target, array in zip(
+                (self._weights, self._bias), (checked_weights, checked_bias), strict=True
+            ):
+                target.resize((index + 1, target.shape[1]))
+                target[index] = array
+            self._snapshot_time.resize((index + 1,))
+            self._snapshot_time[index] = time
+            self._snapshots_done = index + 1
+            self._last_snapshot_time = time
+            self._commit("weights")
 
     def write_metric(
         self,
@@ -405,8 +435,10 @@ class RunStore:
         array ``metrics/DIM`` over ``(DIM,)``; a dim used by several metrics must have the same
         size, and the same labels, in all of them. Works after ``close`` too.
         """
-        _write_metric(self._zarr_store, name, values, dims, attributes, coords)
-        self._commit("metrics")
+        self._check_writable("write_metric")
+        with self._writing(f"the metric {name!r}"):
+            _write_metric(self._zarr_store, name, values, dims, attributes, coords)
+            self._commit("metrics")
 
     def append_events(
         self, columns: Mapping[str, npt.ArrayLike], kinds: tuple[str, ...] = ()
@@ -415,8 +447,9 @@ class RunStore:
         1-D array of the same length, the same names and dtypes at every call. ``kinds``
         names the codes of a ``kind`` column (stored as the group attribute ``kinds``)."""
         self._check_open("append_events")
-        events_done = _append_events(self._root, columns, kinds)
-        self._commit("events", attributes={"events_done": events_done})
+        with self._writing("events"):
+            self._events_done = _append_events(self._root, columns, kinds)
+            self._commit("events", attributes={"events_done": self._events_done})
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one root attribute (JSON-able) now; the managed ones (status...) are refused."""
@@ -427,7 +460,10 @@ class RunStore:
             )
         if not isinstance(key, str) or not key:
             raise ValidationError(f"set_attribute: key must be a non-empty string, got {key!r}")
-        self._commit(attributes={key: _to_json(value, f"attribute {key!r}")})
+        self._check_writable("set_attribute")
+        value = _to_json(value, f"attribute {key!r}")
+        with self._writing(f"the attribute {key!r}"):
+            self._commit(attributes={key: value})
 
     def close(self, status: str = "complete", message: str | None = None) -> None:
         """Write what is buffered, then set ``status``, ``status_message`` and ``steps_done``.
@@ -446,17 +482,24 @@ class RunStore:
             raise ValidationError(f"close: message must be a string or None, got {message!r}")
         self._closed = True
         try:
-            self._write_buffer()
+            if self._write_error is None:
+                self._write_buffer()
+        except StoreWriteError:
+            pass  # kept in _write_error: the store is marked failed below
         except BaseException as error:
             self._status = "failed"
             reason = f"writing the last buffered steps failed: {type(error).__name__}: {error}"
-            if message:
-                reason = f"{message}; {reason}"
             with contextlib.suppress(Exception):  # the write error is the one to report
-                self._commit(attributes={"status": "failed", "status_message": reason})
+                self._commit(
+                    attributes={"status": "failed", "status_message": _join(message, reason)}
+                )
             raise
-        self._status = status
-        self._commit(attributes={"status": status, "status_message": message})
+        if self._write_error is None:
+            self._status = status
+            self._commit(attributes={"status": status, "status_message": message})
+            return
+        self._mark_failed(_join(message, str(self._write_error)))
+        raise self._write_error
 
     def __enter__(self) -> Self:
         return self
@@ -486,7 +529,8 @@ class RunStore:
         try:
             self.close(status, message)
         except Exception as error:  # never hide the run's own exception
-            exc.add_note(f"closing the run store {self._path} also failed: {error!r}")
+            if error is not exc:  # a failed write raises its error again at close
+                exc.add_note(f"closing the run store {self._path} also failed: {error!r}")
 
     # ----------------------------------------------------------------------------------------
     # internals
@@ -496,6 +540,72 @@ class RunStore:
             raise ValidationError(
                 f"{what}: the run store {self._path} is closed (status {self._status!r})"
             )
+        self._check_writable(what)
+
+    def _check_writable(self, what: str) -> None:
+        if self._write_error is not None:
+            raise StoreWriteError(f"{what}: {self._write_error}")
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """Around every write: an ``OSError`` (a full disk, a file system error) cuts the
+        store back to its committed position, is kept in ``write_error`` and raised as a
+        ``StoreWriteError`` naming the store; any other exception still cuts back. Nothing
+        but the closing status is written after a failed write."""
+        try:
+            yield
+        except BaseException as error:
+            cut = self._cut_to_committed()
+            if not isinstance(error, OSError):
+                raise
+            reason = error.strerror or str(error)
+            where = f" ({error.filename})" if error.filename else ""
+            self._write_error = StoreWriteError(
+                f"writing {what} to the run store {self._path} failed: {reason}{where}; the "
+                f"store keeps {self._steps_done} committed steps and {self._snapshots_done} "
+                f"weight snapshots{'' if cut else ' (cutting back the arrays failed too)'}"
+            )
+            if self._closed:  # a metric written after close: the store no longer is complete
+                self._mark_failed(str(self._write_error))
+            raise self._write_error from error
+
+    def _mark_failed(self, reason: str) -> None:
+        """Set the status ``failed`` with ``reason``, in the root's metadata as last
+        consolidated (no other file), if the disk takes that write."""
+        self._status = "failed"
+        with contextlib.suppress(OSError):  # the disk may still be full: nothing more to do
+            # one write: zarr's attrs.update writes the file once per key
+            self._consolidated_root.update_attributes(
+                self._committed_attributes({"status": "failed", "status_message": reason})
+            )
+
+    def _cut_to_committed(self) -> bool:
+        """Resize every array along ``time`` and ``snapshot`` to what is committed and
+        consolidate that, so that no reader sees a partial write; False if that failed
+        too (the consolidated metadata then still describes the last commit)."""
+        committed: list[tuple[zarr.Array, int]] = [
+            (self._time, self._steps_done),
+            (self._snapshot_time, self._snapshots_done),
+            (self._weights, self._snapshots_done),
+            (self._bias, self._snapshots_done),
+        ]
+        committed += [(target, self._steps_done) for target in self._trajectory.values()]
+        groups = ("trajectory", "weights")
+        if "events" in self._root:
+            events: zarr.Group = self._root["events"]  # type: ignore[assignment]
+            committed += [(column, self._events_done) for _, column in events.arrays()]
+            groups += ("events",)
+        try:
+            cut = False
+            for target, length in committed:
+                if target.shape[0] != length:
+                    target.resize((length, *target.shape[1:]))
+                    cut = True
+            if cut:  # otherwise the consolidated metadata already describes the last commit
+                self._consolidated_root = _consolidate(self._zarr_store, groups)
+        except OSError:
+            return False
+        return True
 
     def _capacity(self) -> int:
         """Steps that fill the buffer: up to the next chunk boundary along ``time``."""
@@ -515,21 +625,52 @@ class RunStore:
         """Write steps to disk, then commit them (``steps_done`` last)."""
         start = self._steps_done
         stop = start + len(times)
-        for name, target in self._trajectory.items():
-            target.resize((stop, *target.shape[1:]))
-            target[start:stop] = np.asarray(blocks[name], dtype=self._specs[name].dtype)
-        self._time.resize((stop,))
-        self._time[start:stop] = times
-        self._steps_done = stop
-        self._commit("trajectory")
+        with self._writing(f"steps {int(times[0])} to {int(times[-1])}"):
+            for name, target in self._trajectory.items():
+                target.resize((stop, *target.shape[1:]))
+                target[start:stop] = np.asarray(blocks[name], dtype=self._specs[name].dtype)
+            self._time.resize((stop,))
+            self._time[start:stop] = times
+            self._steps_done = stop
+            self._commit("trajectory")
 
     def _commit(self, *groups: str, attributes: Mapping[str, Any] | None = None) -> None:
-        """Refresh consolidated metadata of ``groups`` and the root, then the root attributes."""
-        root = _consolidate(self._zarr_store, groups)
-        root.attrs.update(
-            {
-                **(attributes or {}),
-                "steps_done": self._steps_done,
-                "snapshots_done": self._snapshots_done,
-            }
-        )
+        """Commit what is on disk: the root attributes (``steps_done``...) into the root's
+        metadata as last consolidated, then the consolidated metadata of ``groups`` and of
+        the root. Each is one atomic file write; in between, xarray (which reads the
+        consolidated metadata) sees the previous commit, never more than ``steps_done``."""
+        # update_attributes writes the file once; attrs.update would write it once per key,
+        # and a kill in between would leave steps_done ahead of steps_simulated
+        self._consolidated_root.update_attributes(self._committed_attributes(attributes or {}))
+        self._consolidated_root = _consolidate(self._zarr_store, groups)
+
+    def _committed_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        committed = {
+            **attributes,
+            "steps_done": self._steps_done,
+            "snapshots_done": self._snapshots_done,
+        }
+        if self._steps_simulated is not None:
+            committed["steps_simulated"] = self._steps_simulated
+        return committed
+
+
+def _remove_partial_store(path: Path, made: bool) -> None:
+    """Empty ``path`` after a failed creation, and remove it if this call made it. zarr writes
+    a group's arrays concurrently, and when one write fails the others still land after the
+    error: so empty it until it stays empty (for at most a second)."""
+    for _ in range(20):
+        with contextlib.suppress(OSError):
+            clear_store(path)
+            if made:
+                path.rmdir()
+            elif not any(path.iterdir()):
+                return
+        if not path.exists():
+            return
+        time.sleep(0.05)
+
+
+def _join(message: str | None, reason: str) -> str:
+    """The closing message, then the reason the store failed (once)."""
+    return reason if not message or reason in message else f"{message}; {reason}"

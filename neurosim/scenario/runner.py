@@ -296,10 +296,12 @@ def run_scenario(
         overwrite=overwrite,
     )
     bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
+    snapshots = record["weight_snapshots"]  # true, false or an interval in steps
+    snapshot_every = 0 if isinstance(snapshots, bool) else snapshots
     with store, stop_on_signals() as stop, bar:
         try:
-            if record["weight_snapshots"]:
-                store.snapshot_weights(0, network.edge_weights(), network.bias)
+            if snapshots:
+                _snapshot(store, simulator, network)
             for phase, parameters, stream, duration in zip(
                 settings["phase"], scenario.phase_parameters, streams, durations, strict=True
             ):
@@ -315,17 +317,22 @@ def run_scenario(
                 # synchronous backend writes its held-back weight changes, so its rounding
                 for change, until in Limit(stream, duration).segments():
                     _advance(
-                        simulator, until - change.step, store, specs, recorded, every, bar, stop
+                        simulator,
+                        until - change.step,
+                        store,
+                        Recording(specs, recorded, every, network, snapshot_every),
+                        bar,
+                        stop,
                     )
-                if record["weight_snapshots"]:
-                    store.snapshot_weights(
-                        simulator.step_count, network.edge_weights(), network.bias
-                    )
-        finally:
-            # the simulated steps, however the run ends (the store counts recorded steps)
-            store.set_attribute("steps_simulated", simulator.step_count)
-            for key, value in simulator.run_attributes().items():
-                store.set_attribute(key, value)
+                if snapshots:
+                    _snapshot(store, simulator, network)
+        except BaseException as error:
+            try:
+                _finish(store, simulator, network, bool(snapshots))
+            except Exception as also:  # never hide what stopped the run
+                error.add_note(f"saving the run's final state also failed: {also}")
+            raise
+        _finish(store, simulator, network, bool(snapshots))
     metrics = {}
     if "analysis" in settings:
         metrics = analyze(store, settings, network, phase_steps)
@@ -433,24 +440,41 @@ def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> Arr
     return ArraySpec(("neuron",), (n_recorded,), dtype)
 
 
+@dataclass(frozen=True)
+class Recording:
+    """What ``_advance`` records: the arrays (``specs``) of the ``recorded`` neurons every
+    ``every`` steps (0: none), and the weights of ``network`` every ``snapshot_every`` steps
+    (0: none)."""
+
+    specs: dict[str, ArraySpec]
+    recorded: np.ndarray
+    every: int
+    network: CompiledNetwork
+    snapshot_every: int
+
+
 def _advance(
     simulator: Simulator,
     steps: int,
     store: RunStore,
-    specs: dict[str, ArraySpec],
-    recorded: np.ndarray,
-    every: int,
+    recording: Recording,
     bar: tqdm,
     stop: StopRequest,
 ) -> None:
-    """``steps`` steps, recorded every ``every`` steps (0: not at all), in pieces of bounded
-    memory; a stop signal is honoured between pieces, never inside a write."""
+    """``steps`` steps, recorded as ``recording`` says, in pieces of bounded memory; a stop
+    signal is honoured between pieces, never inside a write."""
+    specs, every = recording.specs, recording.every
     piece = every * store.time_chunk if every else UNRECORDED_PIECE
     while steps > 0:
         count = min(piece, steps)
+        if recording.snapshot_every:  # end the piece at the next snapshot
+            count = min(
+                count, recording.snapshot_every - simulator.step_count % recording.snapshot_every
+            )
         values = simulator.run(
-            count, record_every=every, record=tuple(specs), record_neurons=recorded
+            count, record_every=every, record=tuple(specs), record_neurons=recording.recorded
         )
+        store.steps_simulated = simulator.step_count
         if values and values["time"].size:
             # batch size 1: drop the batch axis the simulator keeps
             store.append(
@@ -467,6 +491,29 @@ def _advance(
         events = simulator.take_events()
         if events["time"].size:
             store.append_events(events, simulator.event_kinds)
+        if recording.snapshot_every and simulator.step_count % recording.snapshot_every == 0:
+            _snapshot(store, simulator, recording.network)
         steps -= count
         bar.update(count)
         stop.check()
+
+
+def _snapshot(store: RunStore, simulator: Simulator, network: CompiledNetwork) -> None:
+    """Write the current weights, unless a snapshot of this step is already written."""
+    if store.last_snapshot_time != simulator.step_count:
+        store.snapshot_weights(simulator.step_count, network.edge_weights(), network.bias)
+
+
+def _finish(
+    store: RunStore, simulator: Simulator, network: CompiledNetwork, snapshots: bool
+) -> None:
+    """What a run writes however it ends (an exception, SIGTERM, Ctrl-C, a divergence): the
+    steps simulated, the weights learned so far as the last snapshot, the simulator's
+    attributes; after a failed write (a full disk) only what ``close`` writes."""
+    store.steps_simulated = simulator.step_count
+    if store.write_error is not None:
+        return
+    if snapshots:
+        _snapshot(store, simulator, network)
+    for key, value in simulator.run_attributes().items():
+        store.set_attribute(key, value)

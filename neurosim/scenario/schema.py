@@ -103,6 +103,18 @@ def _record_arrays(name: str, value: Any) -> list[str]:
     return [check_choice(f"{name}[{k}]", item, RECORDABLE) for k, item in enumerate(value)]
 
 
+def _snapshot_interval(name: str, value: Any) -> bool | int:
+    """true (at the start, at each phase's end and when the run stops), false (none), or an
+    interval in steps (those, and every that many steps)."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, int) or value < 1:
+        raise ValidationError(
+            f"{name} = {describe(value)}: expected true, false or an interval in steps >= 1"
+        )
+    return value
+
+
 def _phase_names(name: str, value: Any) -> list[str] | str:
     if value == "all":
         return value
@@ -178,7 +190,7 @@ RECORD_KEYS = {
     "neurons": Key(_neurons, "all"),
     "phases": Key(_phase_names, "all"),
     "time_chunk": Key(integer(1), 1024),
-    "weight_snapshots": Key(boolean, True),
+    "weight_snapshots": Key(_snapshot_interval, True),
 }
 
 
