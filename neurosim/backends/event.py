@@ -124,16 +124,17 @@ class EventLog:
 
 
 class _DivergedError(Exception):
-    """Raised by the process of a neuron whose state stopped being finite (args: its index),
-    to end ``env.run`` at that instant."""
+    """Raised by the process of a neuron whose state or incoming weight left the bound (args:
+    its index), to end ``env.run`` at that instant."""
 
 
 def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int, first: float):
     """Neuron ``i``: wait for its clock (the first update at time ``first``), update (and
-    send); until its state stops being finite. ``simulator._arrays`` is read at every update:
-    growing the channels replaces it. Each wait is a SimPy timeout, whose time and order
-    ``next_update`` and ``wait_order`` keep for a checkpoint. With an event log, each update
-    (state of copy 0) and each message sent (its rate of copy 0) is logged."""
+    send); until its state or an incoming weight leaves the bound. ``simulator._arrays``
+    is read at every update: growing the channels replaces it. Each wait is a SimPy
+    timeout, whose time and order ``next_update`` and ``wait_order`` keep for a checkpoint.
+    With an event log, each update (state of copy 0) and each message sent (its rate of copy
+    0) is logged."""
     log = simulator._event_log
     counts = simulator._neuron_counts
     values = simulator._neuron_values
@@ -595,8 +596,9 @@ class EventSimulator(Simulator):
         the others as (time, 1, neuron), plus ``time`` (the whole time units elapsed, in
         lock-step the step count). ``record_neurons`` selects compiled neuron indices.
 
-        Raises DivergenceError when a neuron's state stops being finite; the run ends at that
-        instant and the simulator cannot continue.
+        Raises DivergenceError when a neuron's state or a weight it changes leaves
+        ``model.divergence_bound`` (or stops being finite); the run ends at that instant and
+        the simulator cannot continue.
         """
         duration = check_number("duration", duration, 0.0)
         check_integer("record_every", record_every, 0)
@@ -696,10 +698,30 @@ class EventSimulator(Simulator):
         self._arrays = (*head_arrays, grown_clocks, synapses, links, grown)
 
     def _divergence(self, i: int) -> DivergenceError:
-        """The error of neuron ``i``, whose state is not finite."""
+        """The error of neuron ``i``: its state, else the first of its incoming weights,
+        beyond the bound."""
+        bound = self.params.divergence_bound
+        step = int(self.update_count[i])
+        ids = self.network.node_ids
         values = self.state[:, 0, i]
-        value = float(values[~np.isfinite(values)][0])
-        return DivergenceError(int(self.update_count[i]), self.network.node_ids[i], value, None)
+        beyond = ~(np.abs(values) <= bound)
+        if beyond.any():
+            return DivergenceError(step, ids[i], float(values[beyond][0]), bound=bound)
+        _, _, _, neuron_counts, _, synapses, links, _ = self._arrays
+        rows = np.arange(neuron_counts[i, I_IN_START], neuron_counts[i, I_IN_STOP])
+        weights = synapses[rows, S_WEIGHT]
+        row = int(rows[np.flatnonzero(~(np.abs(weights) <= bound))[0]])
+        synapse = (ids[int(links[row, L_SENDER])], ids[i])
+        # the change applied at this update is the previous update's, as the synchronous
+        # backend's step that made it
+        return DivergenceError(
+            step - 1,
+            ids[i],
+            float(synapses[row, S_WEIGHT]),
+            what="weight",
+            synapse=synapse,
+            bound=bound,
+        )
 
 
 def _make(
