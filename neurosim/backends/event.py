@@ -41,8 +41,12 @@ from neurosim.backends.event_scenario import (
     EVENT_KEYS,
     EVENT_KINDS,
     EXCLUSIVE_KEYS,
+    check_channel_memory,
+    check_delays,
+    check_network_size,
     check_run_size,
     event_options,
+    ring_capacity,
 )
 from neurosim.backends.event_update import (
     CHANNEL_FULL,
@@ -84,7 +88,7 @@ from neurosim.backends.event_update import (
     refresh_rates,
     update_neuron,
 )
-from neurosim.checks import check_integer, check_number, describe
+from neurosim.checks import check_integer, check_number, check_seed, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
@@ -227,7 +231,7 @@ class EventSimulator(Simulator):
             raise ValidationError("network: expected a CompiledNetwork (see compile_graph)")
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
-        check_integer("seed", seed, 0)
+        check_seed("seed", seed)
         if network.dtype != np.dtype(params.dtype):
             raise ValidationError(
                 f"network dtype {network.dtype} differs from model.dtype = {params.dtype!r}; "
@@ -296,8 +300,7 @@ class EventSimulator(Simulator):
         # a ring long enough for the messages of the slowest synapse at the fastest clock
         fastest = float(np.min(period - jitter))
         longest = float(np.max(max_delay, initial=0.0))
-        needed = 2 if fastest <= 0 else min(2 + math.ceil(longest / fastest), 64)
-        capacity = 1 << (needed - 1).bit_length()  # a power of two
+        capacity = min(ring_capacity(longest, fastest), 64)  # grown when a neuron needs more
         clocks = np.full((n, T_SENT + capacity), -np.inf)
         clocks[:, T_PERIOD] = period
         clocks[:, T_JITTER] = jitter
@@ -733,9 +736,19 @@ def _make(
     initial_state_scale: float,
 ) -> EventSimulator:
     """The event-driven simulator of a scenario run of ``steps`` steps, with the ``[event]``
-    clocks, delays and threshold, after checking that the run fits the backend."""
+    clocks, delays and threshold, after checking that the run fits the backend: its size,
+    its delays against its duration and the memory its channels would need."""
+    check_delays(settings, network, steps)
     options = event_options(settings, network)
     check_run_size(network, options["period"], steps)
+    delays = np.where(np.isnan(network.edge_delay), options["default_delay"], network.edge_delay)
+    fastest = np.broadcast_to(options["period"] - options["jitter"], network.n_neurons)
+    check_channel_memory(
+        network.n_neurons,
+        float(np.max(delays, initial=0.0)),
+        float(np.min(fastest)),
+        MESSAGE_WIDTH * network.dtype.itemsize + 8,  # a message and its send time
+    )
     return EventSimulator(
         network, params, seed=seed, initial_state_scale=initial_state_scale, **options
     )
@@ -749,4 +762,5 @@ BACKEND = Backend(
     batched=False,
     keys=EVENT_KEYS,
     exclusive_keys=EXCLUSIVE_KEYS,
+    check_size=check_network_size,
 )

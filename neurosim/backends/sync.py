@@ -35,7 +35,7 @@ from threadpoolctl import ThreadpoolController
 
 from neurosim.backends.base import Backend, Recorder, Simulator, check_saved
 from neurosim.backends.constants import ModelConstants, model_constants
-from neurosim.checks import check_integer
+from neurosim.checks import check_integer, check_seed
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import rate_into
 from neurosim.kernels.step import (
@@ -297,7 +297,7 @@ class SyncSimulator(Simulator):
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
         check_integer("batch_size", batch_size, 1)
-        check_integer("seed", seed, 0)
+        check_seed("seed", seed)
         if threads is not None:
             check_integer("threads", threads, 1)
         if not np.isfinite(initial_state_scale) or initial_state_scale < 0:
