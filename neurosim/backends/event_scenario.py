@@ -192,7 +192,9 @@ def check_delays(settings: Mapping[str, Any] | None, network: CompiledNetwork, s
     if beyond.size:
         e = int(beyond[0])
         pre, post = network.node_ids[network.edge_pre[e]], network.node_ids[network.edge_post[e]]
-        source = "" if settings is None else f"topology.path = {settings['topology']['path']!r}: "
+        # an experiment's settings have no [topology]: its networks are built
+        path = None if settings is None else settings.get("topology", {}).get("path")
+        source = "" if path is None else f"topology.path = {path!r}: "
         raise ValidationError(
             f"{source}delay = {graph_delays[e]:g} on edge {pre!r} -> {post!r} is longer than "
             f"the run ({steps} steps); allowed: a delay in [0, {steps}]"
