@@ -42,6 +42,16 @@ def check_integer(name: str, value: object, low: int | None = None, high: int | 
     return number
 
 
+# The largest seed: the compiled random draws and the event backend's packed constants hold
+# a seed as a signed 64-bit integer.
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(name: str, value: object) -> int:
+    """A seed: an integer in [0, MAX_SEED]."""
+    return check_integer(name, value, 0, MAX_SEED)
+
+
 def _allowed_integers(low: int | None, high: int | None) -> str:
     if low is not None and high is not None:
         return f"expected an integer in [{low}, {high}]"

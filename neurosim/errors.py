@@ -6,6 +6,8 @@ input without reading the source.
 
 from __future__ import annotations
 
+import math
+
 
 class NeurosimError(Exception):
     """Base class of every error neurosim raises on purpose."""
@@ -20,9 +22,12 @@ class TopologyError(ValidationError):
 
 
 class DivergenceError(NeurosimError, FloatingPointError):
-    """The network state became NaN or infinite during a run.
+    """A state or a weight left the model's bound (``model.divergence_bound``) or stopped
+    being finite during a run.
 
-    ``neuron`` is the graph's id of the first bad neuron, ``sample`` its batch index.
+    ``neuron`` is the graph's id of the first bad neuron (for a weight, its postsynaptic
+    neuron), ``sample`` its batch index, ``synapse`` the (pre, post) graph ids of a bad
+    weight, ``bound`` the bound it left.
     """
 
     def __init__(
@@ -32,15 +37,26 @@ class DivergenceError(NeurosimError, FloatingPointError):
         value: float,
         sample: int | None = None,
         what: str = "state",
+        *,
+        synapse: tuple[object, object] | None = None,
+        bound: float | None = None,
     ) -> None:
         self.step = step
         self.neuron = neuron
         self.value = value
         self.sample = sample
-        where = f"neuron {neuron}" + ("" if sample is None else f" (sample {sample})")
+        self.synapse = synapse
+        self.bound = bound
+        if synapse is not None:
+            where = f"synapse {synapse[0]!r} -> {synapse[1]!r}"
+        else:
+            where = f"neuron {neuron}" + ("" if sample is None else f" (sample {sample})")
+        beyond = ""
+        if bound is not None and math.isfinite(value):
+            beyond = f", beyond model.divergence_bound = {bound:g}"
         super().__init__(
-            f"run diverged at step {step}: {what} of {where} is {value}; "
-            "lower the step sizes (eps), the clamping strengths (beta) or the learning rate (alpha)"
+            f"run diverged at step {step}: {what} of {where} is {value:g}{beyond}; lower the "
+            "step sizes (eps), the clamping strengths (beta) or the learning rate (alpha)"
         )
 
 

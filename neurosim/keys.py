@@ -14,7 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from neurosim.checks import check_choice, check_integer, check_number, describe
+from neurosim.checks import (
+    MAX_SEED,
+    check_choice,
+    check_integer,
+    check_number,
+    check_seed,
+    describe,
+)
 from neurosim.errors import ValidationError
 
 Check = Callable[[str, Any], Any]
@@ -65,20 +72,32 @@ def table(name: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def integer_list(low: int, unique: bool = True) -> Callable[[str, Any], list[int]]:
-    """A non-empty list of integers >= ``low`` (each once, if ``unique``)."""
+def integer_list(
+    low: int, unique: bool = True, high: int | None = None
+) -> Callable[[str, Any], list[int]]:
+    """A non-empty list of integers in [low, high] (each once, if ``unique``)."""
 
     def check(name: str, value: Any) -> list[int]:
         if not isinstance(value, list) or not value:
             raise ValidationError(
                 f"{name} = {describe(value)}: expected a non-empty list of integers >= {low}"
             )
-        items = [check_integer(f"{name}[{k}]", item, low) for k, item in enumerate(value)]
+        items = [check_integer(f"{name}[{k}]", item, low, high) for k, item in enumerate(value)]
         if unique and len(set(items)) != len(items):
             raise ValidationError(f"{name} = {items}: a value repeats; give each once")
         return items
 
     return check
+
+
+def seed(name: str, value: Any) -> int:
+    """A seed: an integer in [0, MAX_SEED]."""
+    return check_seed(name, value)
+
+
+def seed_list(name: str, value: Any) -> list[int]:
+    """A non-empty list of distinct seeds."""
+    return integer_list(0, high=MAX_SEED)(name, value)
 
 
 def number_list(

@@ -165,8 +165,18 @@ def test_trained_weights_go_back_to_the_graph_and_graphml(tmp_path) -> None:
     np.testing.assert_array_equal(again.bias, network.bias)
 
 
-def test_divergence_names_step_and_neuron() -> None:
-    params = ModelParameters(rule="astdp", alpha=0.0, activation="hard_sigmoid", dtype="float64")
+@pytest.mark.parametrize(
+    ("bound", "named"),
+    [(1e4, r"\S+, beyond model.divergence_bound = 10000;"), (1e308, r"inf;")],
+)
+def test_divergence_names_step_and_neuron(bound: float, named: str) -> None:
+    params = ModelParameters(
+        rule="astdp",
+        alpha=0.0,
+        activation="hard_sigmoid",
+        dtype="float64",
+        divergence_bound=bound,
+    )
     network = compile_graph(recurrent(2, 0, 3), params, seed=0)
     sim = SyncSimulator(network, params, seed=0, initial_state_scale=0.1)
     sim.set_input(0.0, 0.0)
@@ -174,13 +184,16 @@ def test_divergence_names_step_and_neuron() -> None:
     # weights this large overflow the hidden neurons' drive to infinity on the next step
     network.set_edge_weights(np.full(network.n_edges, 1e308))
     sim.invalidate()
-    with pytest.raises(DivergenceError, match=r"at step \d+: state of neuron \d+ is inf") as caught:
+    pattern = r"at step \d+: state of neuron \d+ is " + named
+    with pytest.raises(DivergenceError, match=pattern) as caught:
         for _ in range(50):
             steps_before = sim.step_count
             sim.run(1)
     # the step named is the one that failed, counted like the simulator's steps
     assert caught.value.step == steps_before >= 10
-    assert np.isinf(sim.state[:, 0, network.index_of(caught.value.neuron)]).any()
+    state = sim.state[:, 0, network.index_of(caught.value.neuron)]
+    assert (np.abs(state) > bound).any()
+    assert caught.value.value in state
 
 
 @pytest.mark.parametrize(

@@ -286,7 +286,8 @@ class Backend:
     none), and ``exclusive_keys`` those of them a scenario may only set when it runs on this
     backend, each with the reason. ``make`` builds the simulator of a scenario run and refuses
     (ValidationError) a run too large for the backend. ``batched``: it runs several
-    independent states at once.
+    independent states at once. ``check_size`` (None: any size) refuses a network of so many
+    neurons and synapses before it is built.
     """
 
     name: str
@@ -296,3 +297,4 @@ class Backend:
     batched: bool
     keys: Mapping[str, Key] | None = None
     exclusive_keys: Mapping[str, str] = field(default_factory=dict)
+    check_size: Callable[[int, int], None] | None = None

@@ -47,6 +47,7 @@ class ModelConstants(NamedTuple):
     learn_schedule: np.ndarray
     momentum_schedule: np.ndarray
     momentum_includes_clamp: bool
+    divergence_bound: float  # a state or weight beyond it (in magnitude) ends the run
 
 
 def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork) -> ModelConstants:
@@ -75,6 +76,7 @@ def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork
         learn_schedule=learn_schedule,
         momentum_schedule=momentum_schedule,
         momentum_includes_clamp=params.momentum_includes_clamp,
+        divergence_bound=params.divergence_bound,
     )
 
 
@@ -83,7 +85,8 @@ _SEED, _RULE, _ACTIVATION, _NEEDS_PREVIOUS, _LEARN, _FAKE, _COPIES, _PHASES, _NE
 _MOMENTUM_INCLUDES_CLAMP = 9
 _HIDDEN = 10  # then one per neuron
 _THRESHOLD, _NOISE, _ALPHA, _ALPHA_SMOOTHING, _FAKE_K, _FAKE_MAGNITUDE, _FAKE_MU = range(7)
-_ARRAYS = 7  # then copy_eps, the three schedules and copy_beta, back to back
+_DIVERGENCE_BOUND = 7
+_ARRAYS = 8  # then copy_eps, the three schedules and copy_beta, back to back
 
 
 def pack(constants: ModelConstants) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +99,7 @@ def pack(constants: ModelConstants) -> tuple[np.ndarray, np.ndarray]:
     ]  # fmt: skip
     floats = [
         k.hard_sigmoid_threshold, k.noise_sigma, k.alpha, k.alpha_smoothing, k.fake_k,
-        k.fake_magnitude, k.fake_mu,
+        k.fake_magnitude, k.fake_mu, k.divergence_bound,
     ]  # fmt: skip
     arrays = (k.copy_eps, k.clamp_schedule, k.learn_schedule, k.momentum_schedule, k.copy_beta)
     return (
@@ -135,4 +138,5 @@ def unpack(integers: np.ndarray, floats: np.ndarray) -> ModelConstants:
         floats[schedules + phases : schedules + 2 * phases],
         floats[schedules + 2 * phases : beta_start],
         integers[_MOMENTUM_INCLUDES_CLAMP] != 0,
+        floats[_DIVERGENCE_BOUND],
     )

@@ -41,8 +41,12 @@ from neurosim.backends.event_scenario import (
     EVENT_KEYS,
     EVENT_KINDS,
     EXCLUSIVE_KEYS,
+    check_channel_memory,
+    check_delays,
+    check_network_size,
     check_run_size,
     event_options,
+    ring_capacity,
 )
 from neurosim.backends.event_update import (
     CHANNEL_FULL,
@@ -84,7 +88,7 @@ from neurosim.backends.event_update import (
     refresh_rates,
     update_neuron,
 )
-from neurosim.checks import check_integer, check_number, describe
+from neurosim.checks import check_integer, check_number, check_seed, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
@@ -124,16 +128,17 @@ class EventLog:
 
 
 class _DivergedError(Exception):
-    """Raised by the process of a neuron whose state stopped being finite (args: its index),
-    to end ``env.run`` at that instant."""
+    """Raised by the process of a neuron whose state or incoming weight left the bound (args:
+    its index), to end ``env.run`` at that instant."""
 
 
 def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int, first: float):
     """Neuron ``i``: wait for its clock (the first update at time ``first``), update (and
-    send); until its state stops being finite. ``simulator._arrays`` is read at every update:
-    growing the channels replaces it. Each wait is a SimPy timeout, whose time and order
-    ``next_update`` and ``wait_order`` keep for a checkpoint. With an event log, each update
-    (state of copy 0) and each message sent (its rate of copy 0) is logged."""
+    send); until its state or an incoming weight leaves the bound. ``simulator._arrays``
+    is read at every update: growing the channels replaces it. Each wait is a SimPy
+    timeout, whose time and order ``next_update`` and ``wait_order`` keep for a checkpoint.
+    With an event log, each update (state of copy 0) and each message sent (its rate of copy
+    0) is logged."""
     log = simulator._event_log
     counts = simulator._neuron_counts
     values = simulator._neuron_values
@@ -226,7 +231,7 @@ class EventSimulator(Simulator):
             raise ValidationError("network: expected a CompiledNetwork (see compile_graph)")
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
-        check_integer("seed", seed, 0)
+        check_seed("seed", seed)
         if network.dtype != np.dtype(params.dtype):
             raise ValidationError(
                 f"network dtype {network.dtype} differs from model.dtype = {params.dtype!r}; "
@@ -295,8 +300,7 @@ class EventSimulator(Simulator):
         # a ring long enough for the messages of the slowest synapse at the fastest clock
         fastest = float(np.min(period - jitter))
         longest = float(np.max(max_delay, initial=0.0))
-        needed = 2 if fastest <= 0 else min(2 + math.ceil(longest / fastest), 64)
-        capacity = 1 << (needed - 1).bit_length()  # a power of two
+        capacity = min(ring_capacity(longest, fastest), 64)  # grown when a neuron needs more
         clocks = np.full((n, T_SENT + capacity), -np.inf)
         clocks[:, T_PERIOD] = period
         clocks[:, T_JITTER] = jitter
@@ -595,8 +599,9 @@ class EventSimulator(Simulator):
         the others as (time, 1, neuron), plus ``time`` (the whole time units elapsed, in
         lock-step the step count). ``record_neurons`` selects compiled neuron indices.
 
-        Raises DivergenceError when a neuron's state stops being finite; the run ends at that
-        instant and the simulator cannot continue.
+        Raises DivergenceError when a neuron's state or a weight it changes leaves
+        ``model.divergence_bound`` (or stops being finite); the run ends at that instant and
+        the simulator cannot continue.
         """
         duration = check_number("duration", duration, 0.0)
         check_integer("record_every", record_every, 0)
@@ -696,10 +701,30 @@ class EventSimulator(Simulator):
         self._arrays = (*head_arrays, grown_clocks, synapses, links, grown)
 
     def _divergence(self, i: int) -> DivergenceError:
-        """The error of neuron ``i``, whose state is not finite."""
+        """The error of neuron ``i``: its state, else the first of its incoming weights,
+        beyond the bound."""
+        bound = self.params.divergence_bound
+        step = int(self.update_count[i])
+        ids = self.network.node_ids
         values = self.state[:, 0, i]
-        value = float(values[~np.isfinite(values)][0])
-        return DivergenceError(int(self.update_count[i]), self.network.node_ids[i], value, None)
+        beyond = ~(np.abs(values) <= bound)
+        if beyond.any():
+            return DivergenceError(step, ids[i], float(values[beyond][0]), bound=bound)
+        _, _, _, neuron_counts, _, synapses, links, _ = self._arrays
+        rows = np.arange(neuron_counts[i, I_IN_START], neuron_counts[i, I_IN_STOP])
+        weights = synapses[rows, S_WEIGHT]
+        row = int(rows[np.flatnonzero(~(np.abs(weights) <= bound))[0]])
+        synapse = (ids[int(links[row, L_SENDER])], ids[i])
+        # the change applied at this update is the previous update's, as the synchronous
+        # backend's step that made it
+        return DivergenceError(
+            step - 1,
+            ids[i],
+            float(synapses[row, S_WEIGHT]),
+            what="weight",
+            synapse=synapse,
+            bound=bound,
+        )
 
 
 def _make(
@@ -711,9 +736,19 @@ def _make(
     initial_state_scale: float,
 ) -> EventSimulator:
     """The event-driven simulator of a scenario run of ``steps`` steps, with the ``[event]``
-    clocks, delays and threshold, after checking that the run fits the backend."""
+    clocks, delays and threshold, after checking that the run fits the backend: its size,
+    its delays against its duration and the memory its channels would need."""
+    check_delays(settings, network, steps)
     options = event_options(settings, network)
     check_run_size(network, options["period"], steps)
+    delays = np.where(np.isnan(network.edge_delay), options["default_delay"], network.edge_delay)
+    fastest = np.broadcast_to(options["period"] - options["jitter"], network.n_neurons)
+    check_channel_memory(
+        network.n_neurons,
+        float(np.max(delays, initial=0.0)),
+        float(np.min(fastest)),
+        MESSAGE_WIDTH * network.dtype.itemsize + 8,  # a message and its send time
+    )
     return EventSimulator(
         network, params, seed=seed, initial_state_scale=initial_state_scale, **options
     )
@@ -727,4 +762,5 @@ BACKEND = Backend(
     batched=False,
     keys=EVENT_KEYS,
     exclusive_keys=EXCLUSIVE_KEYS,
+    check_size=check_network_size,
 )

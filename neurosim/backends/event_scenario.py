@@ -10,6 +10,7 @@ threshold; ``events`` what the run store's ``events/`` group logs; ``sweep`` lis
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,9 @@ EVENT_MAX_UPDATES = 1e9
 EVENT_UPDATES_PER_SECOND = 3e5
 # Above this many synapses its per-synapse arrays (about 60 bytes each) pass 3 GB.
 EVENT_MAX_SYNAPSES = 50_000_000
+# Above this many bytes of message channels a run is refused: each neuron's channel keeps the
+# messages its slowest synapse may still deliver, about delay / period of them.
+EVENT_MAX_CHANNEL_BYTES = 2e9
 
 
 def _clock(positive: bool) -> Callable[[str, Any], float | dict[str, float]]:
@@ -166,17 +170,81 @@ def event_options(settings: Mapping[str, Any] | None, network: CompiledNetwork) 
     }
 
 
+_USE_SYNC = "run it on the synchronous backend (scenario.backend = 'sync' or --backend sync)"
+
+
+def check_network_size(n_neurons: int, n_synapses: int) -> None:
+    """Refuse a network whose synapses would take the event-driven backend more memory than
+    a machine has; known from the scenario before the graph is built."""
+    if n_synapses > EVENT_MAX_SYNAPSES:
+        raise ValidationError(
+            f"{n_neurons} neurons and {n_synapses:,} synapses are too many for the "
+            f"event-driven backend (at most {EVENT_MAX_SYNAPSES:,} synapses); {_USE_SYNC}"
+        )
+
+
+def check_delays(settings: Mapping[str, Any] | None, network: CompiledNetwork, steps: int) -> None:
+    """Refuse a synapse delay longer than the run: its messages would never arrive, and the
+    channels would keep every message of the run. Reads the graph's own delays (GraphML
+    ``delay``, before ``event_options`` fills in the others) and ``event.delay``."""
+    graph_delays = np.nan_to_num(network.edge_delay, nan=0.0)
+    beyond = np.flatnonzero(graph_delays > steps)
+    if beyond.size:
+        e = int(beyond[0])
+        pre, post = network.node_ids[network.edge_pre[e]], network.node_ids[network.edge_post[e]]
+        # an experiment's settings have no [topology]: its networks are built
+        path = None if settings is None else settings.get("topology", {}).get("path")
+        source = "" if path is None else f"topology.path = {path!r}: "
+        raise ValidationError(
+            f"{source}delay = {graph_delays[e]:g} on edge {pre!r} -> {post!r} is longer than "
+            f"the run ({steps} steps); allowed: a delay in [0, {steps}]"
+        )
+    if settings is None:
+        return  # the default delay, one step
+    delay = settings["event"]["delay"]
+    table = delay if isinstance(delay, dict) else {"": delay}
+    for name, value in table.items():
+        if value > steps:
+            key = "event.delay" + (f".{name}" if name else "")
+            raise ValidationError(
+                f"{key} = {value:g} is longer than the run ({steps} steps); allowed: a delay "
+                f"in [0, {steps}]"
+            )
+
+
+def check_channel_memory(
+    n_neurons: int, longest_delay: float, fastest_period: float, message_bytes: int
+) -> None:
+    """Refuse channels that would keep more messages than memory allows: each neuron's
+    ring holds what it sends within its slowest synapse's delay."""
+    capacity = ring_capacity(longest_delay, fastest_period)
+    total = n_neurons * capacity * message_bytes
+    if total > EVENT_MAX_CHANNEL_BYTES:
+        raise ValidationError(
+            f"event.delay and event.period: a delay of {longest_delay:g} with a neuron "
+            f"updating every {fastest_period:g} keeps {capacity:,} messages per neuron, "
+            f"{total / 1e9:.3g} GB for {n_neurons} neurons (at most "
+            f"{EVENT_MAX_CHANNEL_BYTES / 1e9:g} GB); shorten the delays or slow the clocks"
+        )
+
+
+def ring_capacity(longest_delay: float, fastest_period: float) -> int:
+    """Messages a channel keeps: a power of two above those sent within the slowest
+    synapse's delay at the fastest clock (two when a clock can fire at once)."""
+    needed = 2 if fastest_period <= 0 else 2 + math.ceil(longest_delay / fastest_period)
+    return 1 << (needed - 1).bit_length()
+
+
 def check_run_size(network: CompiledNetwork, period: float | np.ndarray, steps: int) -> None:
     """Refuse a run of ``steps`` steps that would take the event-driven backend hours or
     more memory than a machine has, pointing to the synchronous backend."""
+    check_network_size(network.n_neurons, network.n_edges)
     updates = float(np.sum(steps / np.broadcast_to(period, network.n_neurons)))
-    if updates > EVENT_MAX_UPDATES or network.n_edges > EVENT_MAX_SYNAPSES:
+    if updates > EVENT_MAX_UPDATES:
         hours = updates / EVENT_UPDATES_PER_SECOND / 3600
         raise ValidationError(
             f"the scenario is too large for the event-driven backend: {network.n_neurons} "
             f"neurons and {network.n_edges} synapses over {steps} steps make {updates:.3g} "
             f"neuron updates (about {hours:.1f} h at {EVENT_UPDATES_PER_SECOND:,.0f} updates/s; "
-            f"the limits are {EVENT_MAX_UPDATES:.0e} updates and {EVENT_MAX_SYNAPSES:,} "
-            "synapses); run it on the synchronous backend (scenario.backend = 'sync' or "
-            "--backend sync)"
+            f"the limit is {EVENT_MAX_UPDATES:.0e} updates); {_USE_SYNC}"
         )

@@ -53,7 +53,13 @@ from numba import njit
 
 from neurosim.backends.constants import model_constants, pack, unpack
 from neurosim.kernels.random import uniform
-from neurosim.kernels.step import NeuronArrays, noisy_rates, step_sample, update_bias
+from neurosim.kernels.step import (
+    NeuronArrays,
+    noisy_rates,
+    step_sample,
+    update_bias,
+    within_bound,
+)
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
 
@@ -204,11 +210,12 @@ def update_neuron(
 ):
     """One update of neuron ``i`` (steps 0-5 of the module docstring).
 
-    Returns the time to its next update, from its own clock; DIVERGED when a state stopped
-    being finite; CHANNEL_FULL, before changing anything, when its message would overwrite one
-    that a synapse may still deliver (the caller grows the channels and calls again). The
-    random draws use the neuron's own update counter as the step, so in lock-step they equal
-    the synchronous backend's.
+    Returns the time to its next update, from its own clock; DIVERGED when a weight it
+    changed (then before its step) or a state left ``divergence_bound``; CHANNEL_FULL,
+    before changing anything, when its message would overwrite one that a synapse may still
+    deliver (the caller grows the channels and calls again). The random draws use the
+    neuron's own update counter as the step, so in lock-step they equal the synchronous
+    backend's.
     """
     f = neuron_values
     capacity = channels.shape[1]
@@ -232,6 +239,8 @@ def update_neuron(
     post_smoothing = f[i, F_POST_SMOOTHING]
     drive_small = 0.0
     drive_large = 0.0
+    bound = constants.divergence_bound
+    weight_beyond = False
     for e in range(start, stop):
         # what the synapse delivers now, read in place: copying it into ``synapses`` (as
         # edge_weights does) would only cost time here
@@ -245,6 +254,8 @@ def update_neuron(
             if post_smoothing != 0.0:
                 w += channels[sender, slot, M_PRE_SMOOTHING] * post_smoothing
             synapses[e, S_WEIGHT] = w
+            if not within_bound(w, bound):
+                weight_beyond = True
         drive_small += channels[sender, slot, M_RATE] * w
         if n_copies == 2:
             drive_large += channels[sender, slot, M_RATE + 1] * w
@@ -252,6 +263,8 @@ def update_neuron(
     f[i, F_DRIVE] = drive_small
     if n_copies == 2:
         f[i, F_DRIVE + 1] = drive_large
+    if weight_beyond:
+        return DIVERGED
     # 3-4: the neuron's step (kernels.step), then its bias change; the weight change waits
     # for the presynaptic factors to arrive
     sent_small = f[i, F_RATE]

@@ -35,7 +35,7 @@ from threadpoolctl import ThreadpoolController
 
 from neurosim.backends.base import Backend, Recorder, Simulator, check_saved
 from neurosim.backends.constants import ModelConstants, model_constants
-from neurosim.checks import check_integer
+from neurosim.checks import check_integer, check_seed
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.kernels.activations import rate_into
 from neurosim.kernels.step import (
@@ -45,6 +45,7 @@ from neurosim.kernels.step import (
     noisy_rates,
     step_sample,
     update_bias,
+    weight_change_bound,
 )
 from neurosim.model.network import (
     BLOCK_MASKED,
@@ -62,10 +63,15 @@ from neurosim.streams.base import Change, Stream, checked_changes
 # Rank-1 weight changes held back at B = 1 before they are written into W. The drive
 # correction costs O(count * N) per step, the write one pass over W per flush.
 PENDING_CAPACITY = 16
+# What _run_single returns as its bad neuron when a weight may have left the bound.
+CHECK_WEIGHTS = -2
 
 
 class Weights(NamedTuple):
-    """The network's synapses (see CompiledNetwork) and the B = 1 pending changes."""
+    """The network's synapses (see CompiledNetwork), the B = 1 pending changes and
+    ``magnitude_bound``, (1,): an upper bound of max |W| (its value when last measured plus
+    every change's ``weight_change_bound`` since; inf: not measured). Weights are measured
+    only when it passes ``divergence_bound``, so the divergence test costs no pass over W."""
 
     block_table: np.ndarray
     dense_weights: np.ndarray
@@ -75,6 +81,7 @@ class Weights(NamedTuple):
     csr_weight: np.ndarray
     pending_pre: np.ndarray
     pending_post: np.ndarray
+    magnitude_bound: np.ndarray
 
 
 @njit(cache=True)
@@ -211,7 +218,8 @@ def _dense_pass_single(weights, pre_factor, post_factor, drive_rates, drive, cou
 @njit(cache=True)
 def _run_single(n_steps, step, constants, arrays, weights, update, count):
     """B = 1: up to ``n_steps`` whole steps in compiled code, stopping early when the pending
-    list could not take another step's changes. Returns (steps done, first bad neuron or -1,
+    list could not take another step's changes, or after a step whose changes may have taken
+    a weight beyond the bound. Returns (steps done, first bad neuron, CHECK_WEIGHTS or -1,
     pending count); the caller writes the pending changes into W."""
     period = constants.clamp_schedule.size
     n_terms = arrays.pre_factor.shape[0]
@@ -248,6 +256,10 @@ def _run_single(n_steps, step, constants, arrays, weights, update, count):
             arrays.drive,
             learn,
         )
+        if learn:
+            weights.magnitude_bound[0] += weight_change_bound(arrays.pre_factor, arrays.post_factor)
+            if not weights.magnitude_bound[0] <= constants.divergence_bound:
+                return t + 1, CHECK_WEIGHTS, count
     return n_steps, -1, count
 
 
@@ -285,7 +297,7 @@ class SyncSimulator(Simulator):
         if not isinstance(params, ModelParameters):
             raise ValidationError("params: expected ModelParameters")
         check_integer("batch_size", batch_size, 1)
-        check_integer("seed", seed, 0)
+        check_seed("seed", seed)
         if threads is not None:
             check_integer("threads", threads, 1)
         if not np.isfinite(initial_state_scale) or initial_state_scale < 0:
@@ -340,6 +352,7 @@ class SyncSimulator(Simulator):
             csr_weight=network.csr_weight,
             pending_pre=np.zeros(pending, dtype=dtype),
             pending_post=np.zeros(pending, dtype=dtype),
+            magnitude_bound=np.full(1, np.inf),
         )
         self._constants = self._make_constants()
         self._drive_valid = False
@@ -402,6 +415,7 @@ class SyncSimulator(Simulator):
     def invalidate(self) -> None:
         """Call after changing ``state`` or the network's weights from outside."""
         self._drive_valid = False
+        self._weights.magnitude_bound[0] = np.inf  # measured after the next weight change
 
     _state_changed = invalidate
 
@@ -436,6 +450,7 @@ class SyncSimulator(Simulator):
         presentations. The drive is linear in W, so it is scaled too instead of recomputed."""
         self.network.dense_weights *= factor
         self.network.csr_weight *= factor
+        self._weights.magnitude_bound[0] *= abs(factor)
         if self._drive_valid:
             self._arrays.drive[...] *= factor
 
@@ -459,6 +474,7 @@ class SyncSimulator(Simulator):
             target[...] = saved[name]
         self.step_count = int(saved["step_count"])
         self._drive_valid = bool(saved["drive_valid"])
+        self._weights.magnitude_bound[0] = np.inf
 
     def _checkpointed(self) -> dict[str, np.ndarray]:
         """The arrays a checkpoint holds, by name (the rule's factors are per-step scratch;
@@ -546,6 +562,8 @@ class SyncSimulator(Simulator):
                 )
                 if bad >= 0:
                     self._fail(done, bad)
+                if bad == CHECK_WEIGHTS:
+                    self._check_weights(done)
             self.step_count += done
             return
         period = self._constants.clamp_schedule.size
@@ -566,6 +584,13 @@ class SyncSimulator(Simulator):
             if learn:
                 update_bias(self._arrays.post_factor, self._arrays.bias)
             self._weight_pass(update=learn)
+            if learn:
+                magnitude = self._weights.magnitude_bound
+                magnitude[0] += weight_change_bound(
+                    self._arrays.pre_factor, self._arrays.post_factor
+                )
+                if not magnitude[0] <= self._constants.divergence_bound:
+                    self._check_weights(1)
             self.step_count += 1
 
     def _dense_update(self, pre: np.ndarray, post: np.ndarray, masked: bool) -> None:
@@ -651,12 +676,39 @@ class SyncSimulator(Simulator):
         self.step_count += steps_done
         sample, neuron = divmod(flat_index, self.network.n_neurons)
         values = self.state[:, sample, neuron]
-        value = float(values[~np.isfinite(values)][0])
+        bound = self._constants.divergence_bound
+        value = float(values[~(np.abs(values) <= bound)][0])
         raise DivergenceError(
             self.step_count,
             self.network.node_ids[neuron],
             value,
             sample if self.batch_size > 1 else None,
+            bound=bound,
+        )
+
+    def _check_weights(self, steps_done: int) -> None:
+        """Measure the weights after a step whose changes may have taken one beyond the
+        bound: raise DivergenceError for the first synapse beyond it (the step named is the
+        one that changed it, the steps up to it count as done), else restart the running
+        bound from the largest |W|."""
+        bound = self._constants.divergence_bound
+        weights = self.network.edge_weights()
+        beyond = np.flatnonzero(~(np.abs(weights) <= bound))
+        if beyond.size == 0:
+            self._weights.magnitude_bound[0] = float(np.abs(weights).max(initial=0.0))
+            return
+        self._drive_valid = False
+        self.step_count += steps_done
+        edge = int(beyond[0])
+        ids = self.network.node_ids
+        synapse = (ids[self.network.edge_pre[edge]], ids[self.network.edge_post[edge]])
+        raise DivergenceError(
+            self.step_count - 1,
+            synapse[1],
+            float(weights[edge]),
+            what="weight",
+            synapse=synapse,
+            bound=bound,
         )
 
 

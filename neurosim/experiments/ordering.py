@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from neurosim.errors import ValidationError
 from neurosim.experiments import TEST_MODEL, TEST_MODEL_KEY, Experiment
-from neurosim.keys import Key, choice, integer, integer_list
+from neurosim.keys import Key, choice, integer, integer_list, seed_list
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
@@ -77,7 +77,7 @@ KEYS = {
     "free_steps": Key(integer(0), 80),
     "test_steps": Key(integer_list(1), [160, 80]),
     "test_items": Key(integer(1), 40),
-    "seeds": Key(integer_list(0), [0, 1, 2, 3, 4]),
+    "seeds": Key(seed_list, [0, 1, 2, 3, 4]),
     # train on another backend than the tests (e.g. the synchronous one, to study asynchrony
     # at recall only)
     "train_backend": Key(choice(backend_names())),

@@ -69,6 +69,12 @@ class NeuronArrays(NamedTuple):
 
 
 @njit(cache=True, inline="always")
+def within_bound(value, bound):
+    """|value| <= bound, false for NaN: the divergence test of every state and weight."""
+    return abs(value) <= bound
+
+
+@njit(cache=True, inline="always")
 def _clamping(target, clamp, clamp_factor, fake_active, dz, fake_magnitude):
     """A neuron's target and clamping strength in this step: its fake target with strength 1
     when it drew one, else the data's."""
@@ -81,7 +87,8 @@ def _clamping(target, clamp, clamp_factor, fake_active, dz, fake_magnitude):
 def integrate(b, step, phase, constants, arrays, first, width):
     """Phase 1 for every neuron of sample ``b``: fake targets, the state and rate before the
     step (``previous_state``/``previous_rate``), the smoothing factors and the integration of
-    every copy. Returns the first neuron whose state is not finite, or -1.
+    every copy. Returns the first neuron whose state left ``divergence_bound`` (or is not
+    finite), or -1.
 
     ``first`` is the network index of the arrays' neuron 0 and ``width`` the number of
     neurons the random draws are counted over (a sample's). On entry ``drive_rates`` holds
@@ -173,8 +180,9 @@ def integrate(b, step, phase, constants, arrays, first, width):
             )
             copy_state[i] = new_state
             copy_velocity[i] = new_velocity
+        bound = k.divergence_bound
         for i in range(n):
-            if not np.isfinite(copy_state[i]):
+            if not within_bound(copy_state[i], bound):
                 return i
     return -1
 
@@ -230,7 +238,7 @@ def learn(b, step, phase, constants, arrays, first, width):
 
 @njit(cache=True, inline="always")
 def step_sample(b, step_index, phase, constants, arrays, first, width):
-    """Phases 1-3 for sample ``b``; returns the first neuron whose state is not finite (the
+    """Phases 1-3 for sample ``b``; returns the first neuron whose state left the bound (the
     step then stops after phase 1) or -1."""
     bad = integrate(b, step_index, phase, constants, arrays, first, width)
     if bad >= 0:
@@ -248,6 +256,25 @@ def update_bias(post_factor, bias):
         for b in range(batch):
             for i in range(n):
                 bias[i] += post_factor[q, b, i]
+
+
+@njit(cache=True)
+def weight_change_bound(pre_factor, post_factor):
+    """An upper bound of the largest |dW| of a step: W changes by sum over terms and samples
+    of pre (x) post, so no weight moves by more than sum max|pre| * max|post|. O(N) per
+    term and sample: a backend adds it up to know when max |W| may have left the bound
+    without reading W."""
+    n_terms, batch, n = pre_factor.shape
+    total = 0.0
+    for q in range(n_terms):
+        for b in range(batch):
+            largest_pre = 0.0
+            largest_post = 0.0
+            for i in range(n):
+                largest_pre = max(largest_pre, abs(pre_factor[q, b, i]))
+                largest_post = max(largest_post, abs(post_factor[q, b, i]))
+            total += largest_pre * largest_post
+    return total
 
 
 @njit(cache=True)

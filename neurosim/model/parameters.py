@@ -24,6 +24,9 @@ from neurosim.model.topology import ROLES
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 RULES = tuple(RULE_SPECS)
 DTYPES = ("float32", "float64")
+# A run stops as diverged when a state or a weight leaves [-bound, bound]: far above what a
+# learning network reaches (states and weights of order 1 to 10), far below float32's range.
+DIVERGENCE_BOUND = 1e4
 
 # the dotted name of the table being made into ModelParameters, for the messages of the checks
 # that run as they are made
@@ -109,6 +112,8 @@ class ModelParameters:
     copy uses for the neurons of that role, instead of the copies' own betas: data clamped that
     way are held, not nudged, so they add nothing to ``dz`` (empty by default: every neuron
     uses its copy's beta, as in the papers).
+    ``divergence_bound``: a run stops with ``DivergenceError`` when a state or a weight leaves
+    [-divergence_bound, divergence_bound] (or stops being finite).
     """
 
     rule: str = "astdp"
@@ -131,6 +136,7 @@ class ModelParameters:
     init: str = "xavier"
     init_scale: float = 0.1
     dtype: str = "float32"
+    divergence_bound: float = DIVERGENCE_BOUND
 
     def __post_init__(self) -> None:
         self.validate(_TABLE_NAME.get())
@@ -179,6 +185,7 @@ class ModelParameters:
             check_number(f"{prefix}.role_beta.{role}", beta, 0.0, None)
         check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
         check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
+        check_number(f"{prefix}.divergence_bound", self.divergence_bound, 0.0, None, low_open=True)
         if not isinstance(self.fake_target, FakeTargetParameters):
             raise ValidationError(f"{prefix}.fake_target: expected FakeTargetParameters")
         self.fake_target.validate(f"{prefix}.fake_target")

@@ -291,6 +291,56 @@ def small_world(
 
 
 # --------------------------------------------------------------------------------------------
+# sizes before building: (neurons, synapses) from a builder's arguments, so that a backend can
+# refuse a network too large for it before networkx spends minutes and gigabytes on it
+
+
+def _recurrent_size(n_input: int, n_output: int, n_hidden: int) -> tuple[int, int]:
+    visible = n_input + n_output
+    return visible + n_hidden, 2 * visible * n_hidden + n_hidden * (n_hidden - 1)
+
+
+def _layered_size(sizes: Sequence[int], lateral: bool = False) -> tuple[int, int]:
+    synapses = sum(2 * lower * upper for lower, upper in itertools.pairwise(sizes))
+    if lateral:
+        synapses += sum(size * (size - 1) for size in sizes[1:-1])
+    return sum(sizes), synapses
+
+
+def _sparse_random_size(
+    n_input: int,
+    n_output: int,
+    n_hidden: int,
+    *,
+    in_degree: int | None = None,
+    probability: float | None = None,
+    visible_density: float = 1.0,
+    seed: int = 0,
+) -> tuple[int, int]:
+    """The expected count: the core and the visible edges are drawn."""
+    visible = n_input + n_output
+    if in_degree is not None:
+        core = n_hidden * in_degree
+    else:
+        core = round((probability or 0.0) * n_hidden * (n_hidden - 1))
+    return visible + n_hidden, round(visible_density * 2 * visible * n_hidden) + core
+
+
+def _small_world_size(
+    n_input: int,
+    n_output: int,
+    n_hidden: int,
+    *,
+    k: int,
+    rewire_probability: float,
+    seed: int = 0,
+) -> tuple[int, int]:
+    """Rewiring keeps the ring's n_hidden * k / 2 undirected edges, each both ways."""
+    visible = n_input + n_output
+    return visible + n_hidden, 2 * visible * n_hidden + n_hidden * k
+
+
+# --------------------------------------------------------------------------------------------
 # validation
 
 
@@ -301,6 +351,14 @@ BUILDERS: dict[str, Callable[..., nx.DiGraph]] = {
     "layered": layered,
     "sparse_random": sparse_random,
     "small_world": small_world,
+}
+# Each builder's (neurons, synapses) for the same arguments, without building (the synapses
+# of a random builder: their expected number).
+BUILDER_SIZES: dict[str, Callable[..., tuple[int, int]]] = {
+    "recurrent": _recurrent_size,
+    "layered": _layered_size,
+    "sparse_random": _sparse_random_size,
+    "small_world": _small_world_size,
 }
 
 

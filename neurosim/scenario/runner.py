@@ -9,6 +9,8 @@ which) or interrupted (Ctrl-C or SIGTERM), always with everything recorded so fa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,30 @@ def create_experiment_store(
     )
 
 
+def _builder_arguments(settings: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of the ``[topology]`` builder (the scenario's seed where it draws)."""
+    table = settings["topology"]
+    arguments = {
+        key: value for key, value in table.items() if key not in ("builder", "layout", "seed")
+    }
+    if "seed" in topology.builder_parameters(table["builder"]):
+        arguments["seed"] = table.get("seed", settings["scenario"]["seed"])
+    return arguments
+
+
+def check_network_size(settings: dict[str, Any]) -> None:
+    """Refuse, before building it, a built network too large for the scenario's backend."""
+    check_size = registry.backend(settings["scenario"]["backend"]).check_size
+    table = settings["topology"]
+    if check_size is None or "builder" not in table:
+        return
+    size = topology.BUILDER_SIZES[table["builder"]](**_builder_arguments(settings))
+    try:
+        check_size(*size)
+    except ValidationError as error:
+        raise ValidationError(f"topology (builder {table['builder']!r}): {error}") from None
+
+
 def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwork:
     """The compiled network of the ``[topology]`` section."""
     table = settings["topology"]
@@ -129,13 +155,7 @@ def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwo
     if "path" in table:
         graph = topology.read_graphml(table["path"])
     else:
-        builder = table["builder"]
-        arguments = {
-            key: value for key, value in table.items() if key not in ("builder", "layout", "seed")
-        }
-        if "seed" in topology.builder_parameters(builder):
-            arguments["seed"] = seed
-        graph = topology.BUILDERS[builder](**arguments)
+        graph = topology.BUILDERS[table["builder"]](**_builder_arguments(settings))
     return compile_graph(graph, scenario.phase_parameters[0], seed=seed, layout=table["layout"])
 
 
@@ -256,31 +276,37 @@ def run_scenario(
 ) -> RunSummary:
     """Run every phase of ``scenario`` and record it in a new run store at ``out``.
 
-    Everything is built and checked before the store is created, so bad input writes nothing.
+    Everything is built and checked before the store is created, so bad input writes nothing
+    (the message names the scenario file).
     """
     settings = scenario.settings
     seed = settings["scenario"]["seed"]
-    network = build_network(settings, scenario)
-    streams = [
-        build_stream(phase, network, seed, f"phase.{k}")
-        for k, phase in enumerate(settings["phase"])
-    ]
-    record = settings["record"]
-    recorded = select_neurons(network, record["neurons"], "record.neurons")
-    copies = scenario.phase_parameters[0].spec.copies
-    dtype = np.dtype(scenario.phase_parameters[0].dtype)
-    specs = {name: _array_spec(name, copies, recorded.size, dtype) for name in record["arrays"]}
-    durations = [
-        phase_duration(phase, stream, f"phase.{k}")
-        for k, (phase, stream) in enumerate(zip(settings["phase"], streams, strict=True))
-    ]
-    phase_steps = {}
-    start = 0
-    for phase, duration in zip(settings["phase"], durations, strict=True):
-        phase_steps[phase["name"]] = [start, start + duration]
-        start += duration
-    total = start
-    simulator = make_simulator(settings, network, scenario.phase_parameters[0], seed, total)
+    with _naming_source(scenario):
+        check_network_size(settings)
+        network = build_network(settings, scenario)
+        streams = [
+            build_stream(phase, network, seed, f"phase.{k}")
+            for k, phase in enumerate(settings["phase"])
+        ]
+        record = settings["record"]
+        recorded = select_neurons(network, record["neurons"], "record.neurons")
+        columns = []
+        if "analysis" in settings:
+            columns = analysis_columns(settings["analysis"], network, recorded)
+        copies = scenario.phase_parameters[0].spec.copies
+        dtype = np.dtype(scenario.phase_parameters[0].dtype)
+        specs = {name: _array_spec(name, copies, recorded.size, dtype) for name in record["arrays"]}
+        durations = [
+            phase_duration(phase, stream, f"phase.{k}")
+            for k, (phase, stream) in enumerate(zip(settings["phase"], streams, strict=True))
+        ]
+        phase_steps = {}
+        start = 0
+        for phase, duration in zip(settings["phase"], durations, strict=True):
+            phase_steps[phase["name"]] = [start, start + duration]
+            start += duration
+        total = start
+        simulator = make_simulator(settings, network, scenario.phase_parameters[0], seed, total)
     store = create_store(
         out,
         network,
@@ -335,7 +361,7 @@ def run_scenario(
         _finish(store, simulator, network, bool(snapshots))
     metrics = {}
     if "analysis" in settings:
-        metrics = analyze(store, settings, network, phase_steps)
+        metrics = analyze(store, settings, phase_steps, columns)
     return RunSummary(Path(out), simulator.step_count, store.status, metrics)
 
 
@@ -368,32 +394,49 @@ ADAPTATION_DESCRIPTIONS = {
 }
 
 
+def analysis_columns(
+    analysis: dict[str, Any], network: CompiledNetwork, recorded: np.ndarray
+) -> list[int]:
+    """The recorded columns of the analysis's units (rivalry: ``units``, adaptation:
+    ``unit``), each a neuron's graph id (a GraphML node id as the file writes it) that
+    ``record.neurons`` records; checked before the run, which would otherwise end without
+    its metrics."""
+    if analysis["kind"] == "rivalry":
+        units = [(f"analysis.units[{k}]", unit) for k, unit in enumerate(analysis["units"])]
+    else:
+        units = [("analysis.unit", analysis["unit"])]
+    recorded_indices = recorded.tolist()
+    columns = []
+    for key, unit in units:
+        try:
+            index = network.index_of(unit)
+        except (KeyError, TypeError):  # TypeError: a TOML table or list, never an id
+            raise ValidationError(
+                f"{key} = {unit!r}: no neuron with this id in the network"
+            ) from None
+        if index not in recorded_indices:
+            raise ValidationError(f"{key} = {unit!r} is not recorded (record.neurons)")
+        columns.append(recorded_indices.index(index))
+    return columns
+
+
 def analyze(
     store: RunStore,
     settings: dict[str, Any],
-    network: CompiledNetwork,
     phase_steps: dict[str, list[int]],
+    columns: list[int],
 ) -> dict[str, float]:
-    """The ``[analysis]`` of a finished run, written to the store's metrics and returned."""
+    """The ``[analysis]`` of a finished run on the recorded ``columns`` of its units
+    (``analysis_columns``), written to the store's metrics and returned."""
     analysis = settings["analysis"]
     run = open_run(store.path)
     time = run.array("trajectory", "time")
-    recorded = list(run.array("trajectory", "neuron"))
     start, stop = phase_steps[analysis["phase"]]
     # a step's record is labelled with the count of steps done after it
     inside = (time > start) & (time <= stop)
     state = run.array("trajectory", "state")[inside][:, analysis["copy"]]
-
-    def column(unit: Any, key: str) -> int:
-        index = select_neurons(network, [unit], key)[0]
-        if index not in recorded:
-            raise ValidationError(f"{key} = {unit!r} is not recorded (record.neurons)")
-        return recorded.index(index)
-
     if analysis["kind"] == "rivalry":
-        first, second = (
-            column(unit, f"analysis.units[{k}]") for k, unit in enumerate(analysis["units"])
-        )
+        first, second = columns
         metrics = rivalry_metrics(
             time[inside],
             state[:, first],
@@ -412,7 +455,7 @@ def analyze(
     else:
         phase = next(p for p in settings["phase"] if p["name"] == analysis["phase"])
         off = phase.get("off_step", phase["duration"])
-        trace = state[:, column(analysis["unit"], "analysis.unit")]
+        trace = state[:, columns[0]]
         values = adaptation_metrics(
             trace,
             phase["on_step"],
@@ -426,6 +469,17 @@ def analyze(
     for name, value in values.items():
         store.write_metric(name, value, (), {"description": descriptions[name]})
     return values
+
+
+@contextmanager
+def _naming_source(scenario: Scenario) -> Iterator[None]:
+    """Prefix a ValidationError raised inside with the scenario's file, as the schema's."""
+    try:
+        yield
+    except ValidationError as error:
+        if scenario.source is None:
+            raise
+        raise ValidationError(f"{scenario.source}: {error}") from None
 
 
 # Steps between two checks for a stop signal when nothing is recorded.

@@ -38,6 +38,7 @@ from neurosim.keys import (
     integer,
     number,
     number_list,
+    seed,
     table,
     text,
 )
@@ -133,7 +134,7 @@ SCENARIO_KEYS = {
     "name": Key(text, required=True),
     "description": Key(text, ""),
     "backend": Key(choice(backend_names()), DEFAULT_BACKEND),
-    "seed": Key(integer(0), 0),
+    "seed": Key(seed, 0),
 }
 TOPOLOGY_KEYS = {
     "builder": Key(choice(tuple(BUILDERS))),
@@ -148,7 +149,7 @@ TOPOLOGY_KEYS = {
     "visible_density": Key(number(0.0, 1.0)),
     "k": Key(integer(2)),
     "rewire_probability": Key(number(0.0, 1.0)),
-    "seed": Key(integer(0)),
+    "seed": Key(seed),
     "layout": Key(choice(LAYOUTS), "auto"),
 }
 # each stream kind and the phase keys it needs

@@ -19,7 +19,7 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import TEST_MODEL, TEST_MODEL_KEY
 from neurosim.experiments.mnist.modes import MODES
 from neurosim.experiments.mnist.training import weight_decay_factor
-from neurosim.keys import Key, boolean, choice, integer, integer_list, number, text
+from neurosim.keys import Key, boolean, choice, integer, integer_list, number, seed, seed_list, text
 
 PAPER_ACCURACY = {"supervised": 0.92, "unsupervised": 0.91}
 PAPER_SOURCE = "aSTDP paper, section 3.1 (784-512-10, batch 128)"
@@ -39,7 +39,7 @@ KEYS = {
     "train_digits": Key(integer(0), 0),
     "validation_digits": Key(integer(1), 5000),
     "test_digits": Key(integer(0), 0),
-    "split_seed": Key(integer(0), 0),
+    "split_seed": Key(seed, 0),
     "epochs": Key(integer(1), 1),
     "free_steps": Key(integer(0), 20),
     "clamped_steps": Key(integer(1), 20),
@@ -55,7 +55,7 @@ KEYS = {
     "generate_samples": Key(integer(0), 0),
     "generate_steps": Key(integer(1), 100),
     "generate_beta_scale": Key(number(0.01, 10.0), 1.0),
-    "seeds": Key(integer_list(0), [0]),
+    "seeds": Key(seed_list, [0]),
     "checkpoint_digits": Key(integer(0), 5000),
     "curve_every": Key(integer(0), 0),
     "curve_digits": Key(integer(1), 500),

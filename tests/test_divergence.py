@@ -1,0 +1,120 @@
+"""Divergence beyond NaN: a state or a weight that leaves ``model.divergence_bound`` stops the
+run on both backends, naming the step and the neuron or synapse, and the store is marked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosim.backends.event import EventSimulator
+from neurosim.backends.sync import SyncSimulator
+from neurosim.cli import EXIT_BAD_INPUT, EXIT_FAILED, main
+from neurosim.errors import DivergenceError, ValidationError
+from neurosim.model.network import compile_graph
+from neurosim.model.parameters import ModelParameters
+from neurosim.model.topology import recurrent
+from neurosim.recording import open_run
+
+try:
+    from tests import scenario_files
+except ImportError:  # pytest put tests/ itself on sys.path
+    import scenario_files
+
+BOUND = 1e4
+TARGET = np.array([1.0, 0.0, 1.0, 0.0] + [0.0] * 8)
+CLAMP = np.array([1.0] * 4 + [0.0] * 8)
+
+
+def make_simulator(backend: str, params: ModelParameters, batch_size: int = 1):
+    network = compile_graph(recurrent(4, 0, 8), params, seed=1)
+    if backend == "sync":
+        sim = SyncSimulator(network, params, seed=1, batch_size=batch_size)
+    else:
+        sim = EventSimulator(network, params, seed=1)
+    sim.set_input(TARGET, CLAMP)
+    return sim
+
+
+def largest_weight(sim) -> float:
+    weights = sim.edge_weights() if isinstance(sim, EventSimulator) else sim.network.edge_weights()
+    return float(np.abs(weights).max())
+
+
+@pytest.mark.parametrize(("backend", "batch_size"), [("sync", 1), ("sync", 3), ("event", 1)])
+def test_weight_beyond_the_bound_names_step_and_synapse(backend: str, batch_size: int) -> None:
+    # a learning rate this large takes the weights far beyond the bound, while they stay finite
+    params = ModelParameters(alpha=1e4, dtype="float64", divergence_bound=BOUND)
+    sim = make_simulator(backend, params, batch_size)
+    with pytest.raises(DivergenceError, match=r"at step \d+: weight of synapse") as caught:
+        sim.run(5000)
+    error = caught.value
+    assert np.isfinite(error.value) and abs(error.value) > BOUND
+    assert f"{error.value:g}" in str(error) and "model.divergence_bound = 10000" in str(error)
+    pre, post = error.synapse
+    network = sim.network
+    edge = np.flatnonzero(
+        (network.edge_pre == network.index_of(pre)) & (network.edge_post == network.index_of(post))
+    )
+    assert edge.size == 1
+    # the named step is the first whose weight change leaves the bound: a fresh simulator is
+    # within it after the steps before, beyond it one step later (the synchronous backend
+    # stops at the end of that step, the event backend at the next update, which applies it)
+    fresh = make_simulator(backend, params, batch_size)
+    fresh.run(error.step)
+    assert largest_weight(fresh) <= BOUND
+    try:
+        fresh.run(1)
+    except DivergenceError as again:
+        assert (again.step, again.synapse) == (error.step, error.synapse)
+    assert largest_weight(fresh) > BOUND
+
+
+@pytest.mark.parametrize("backend", ["sync", "event"])
+def test_state_beyond_the_bound_names_step_and_neuron(backend: str) -> None:
+    # no learning; weights of 100 drive the states to thousands, finite but beyond a bound of 10
+    params = ModelParameters(alpha=0.0, dtype="float64", divergence_bound=10.0)
+    network = compile_graph(recurrent(4, 0, 8), params, seed=1)
+    network.set_edge_weights(np.full(network.n_edges, 100.0))
+    if backend == "sync":
+        sim = SyncSimulator(network, params, seed=1)
+    else:
+        sim = EventSimulator(network, params, seed=1)
+    sim.set_input(TARGET, CLAMP)
+    with pytest.raises(DivergenceError, match=r"at step \d+: state of neuron \d+ is ") as caught:
+        sim.run(200)
+    error = caught.value
+    assert error.synapse is None
+    assert np.isfinite(error.value) and abs(error.value) > 10.0
+    assert error.value in sim.state[:, 0, network.index_of(error.neuron)]
+
+
+@pytest.mark.parametrize("backend", ["sync", "event"])
+def test_a_diverged_scenario_fails_with_the_store_marked_and_readable(tmp_path, capsys, backend):
+    scenario = scenario_files.write_scenario(tmp_path, epochs=2, duration=100)
+    out = tmp_path / "run.zarr"
+    arguments = ["run", str(scenario), "--out", str(out), "--quiet", "--backend", backend]
+    code = main([*arguments, "--set", "model.alpha=1e30", "--set", 'record.phases="all"'])
+    assert code == EXIT_FAILED
+    message = capsys.readouterr().err
+    assert "weight of synapse" in message and "lower" in message
+    run = open_run(out)
+    assert run.status == "failed"
+    assert "DivergenceError" in run.status_message
+    trajectory = xr.open_zarr(out, group="trajectory")
+    assert trajectory.sizes["time"] == trajectory.state.shape[0]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", '"large"'])
+def test_the_bound_is_a_checked_key(tmp_path, capsys, value: str) -> None:
+    scenario = scenario_files.write_scenario(tmp_path, epochs=1, duration=10)
+    out = tmp_path / "run.zarr"
+    code = main(
+        ["run", str(scenario), "--out", str(out), "--set", f"model.divergence_bound={value}"]
+    )
+    assert code == EXIT_BAD_INPUT
+    message = capsys.readouterr().err
+    assert str(scenario) in message and "model.divergence_bound" in message
+    assert not out.exists()
+    with pytest.raises(ValidationError, match=r"model\.divergence_bound"):
+        ModelParameters(divergence_bound=0.0)
