@@ -359,9 +359,12 @@ def run_scenario(
                 error.add_note(f"saving the run's final state also failed: {also}")
             raise
         _finish(store, simulator, network, bool(snapshots))
-    metrics = {}
-    if "analysis" in settings:
-        metrics = analyze(store, settings, phase_steps, columns)
+        metrics = {}
+        if "analysis" in settings:
+            # before the store closes "complete": a run stopped while its metrics are written
+            # is not complete
+            store.flush()
+            metrics = analyze(store, settings, phase_steps, columns)
     return RunSummary(Path(out), simulator.step_count, store.status, metrics)
 
 
