@@ -177,9 +177,13 @@ def test_each_eps_reading_runs_its_eps_and_says_so(tmp_path, monkeypatch) -> Non
     paired with the betas in the order listed or crossed); the same eps set in [model] run the
     same curve; the store's metrics and the figure's title name the reading."""
     titles: list[str] = []
-    monkeypatch.setattr(
-        Figure, "savefig", lambda figure, path, **_: titles.append(figure.get_suptitle())
-    )
+    save = Figure.savefig
+
+    def save_and_note_the_title(figure: Figure, path: Path, **options: object) -> None:
+        titles.append(figure.get_suptitle())
+        save(figure, path, **options)  # the command renames the written file into place
+
+    monkeypatch.setattr(Figure, "savefig", save_and_note_the_title)
     readings = {
         "large_beta_faster": (0.4, 0.5),
         "small_beta_faster": (0.5, 0.4),
