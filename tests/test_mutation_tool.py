@@ -241,3 +241,25 @@ def test_a_mutant_that_breaks_a_test_module_s_import_is_killed(tmp_path: Path) -
     execution.run_mutants(mutants, sources, baseline, tmp_path, work, jobs=1, progress=False)
     assert [m.outcome for m in mutants] == ["killed", "killed"]
     assert mutants[0].killed_by == "collecting test_throwaway_limits.py"
+
+
+def test_an_interrupt_or_term_stops_the_pass_even_when_sigint_was_ignored() -> None:
+    """A pass started with ``nohup ... &`` inherits SIGINT ignored; the tool's handlers turn
+    both SIGINT and SIGTERM into the KeyboardInterrupt after which it writes its report."""
+    import signal
+
+    import pytest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import mutation_test
+
+    saved = {name: signal.getsignal(name) for name in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        mutation_test.stop_on_interrupt_or_term()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with pytest.raises(KeyboardInterrupt, match=signal.Signals(signum).name):
+                signal.raise_signal(signum)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

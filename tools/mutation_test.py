@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import os
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -161,6 +162,18 @@ def _preload() -> None:
             importlib.import_module(name)
 
 
+def stop_on_interrupt_or_term() -> None:
+    """Make Ctrl-C and SIGTERM stop the pass with its report written. A process started in the
+    background by a non-interactive shell (``nohup ... &``) inherits SIGINT ignored, and
+    Python then never raises KeyboardInterrupt: so set both handlers here."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python tools/mutation_test.py",
@@ -276,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     _preload()
+    stop_on_interrupt_or_term()
     with contextlib.ExitStack() as stack:
         if arguments.log_dir:
             workdir = arguments.log_dir.resolve()

@@ -43,6 +43,7 @@ def prepare_test_process(root: Path, log_path: Path) -> None:
     os.chdir(root)
     _redirect_output(log_path)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # mutated runs must not write bytecode caches for the test modules side by side
     sys.dont_write_bytecode = True
     if str(root) not in sys.path:
