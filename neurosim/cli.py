@@ -206,6 +206,12 @@ def _inspect(arguments: argparse.Namespace) -> int:
             f"events: {counters['updates']:,} neuron updates, {counters['messages_sent']:,} "
             f"messages sent, {counters['messages_suppressed']:,} suppressed by the threshold"
         )
+    series = run.series_names()
+    if series:
+        growing = attributes["series_dims"]
+        done = attributes["series_done"]
+        listed = ", ".join(f"{name} ({done[name]} {growing[name]})" for name in series)
+        print(f"series: {listed}")
     saved = run.checkpoint()
     if saved is not None:
         where = ", ".join(f"{key} {value}" for key, value in saved[1].items() if key != "shuffle")

@@ -136,7 +136,7 @@ def _read_group(path: Path, group: str, attributes: Mapping[str, Any]) -> xr.Dat
     # the middle of a write leaves arrays resized to different lengths (which xarray refuses)
     store = ZarrStore.open_group(path, group=group, mode="r", consolidated=False)
     variables, _ = store.load()
-    lengths = committed_lengths(dict(attributes))
+    lengths = committed_lengths(dict(attributes), group)
     dataset = xr.Dataset(
         {
             name: variable.isel(

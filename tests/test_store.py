@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import zarr
 from neurosim.errors import ValidationError
 from neurosim.recording import (
     ArraySpec,
+    CheckpointWarning,
     RunInterrupted,
     RunStore,
     as_unicode,
@@ -583,18 +585,20 @@ def test_a_complete_run_is_not_reopened(complete_store: Path) -> None:
         RunStore.reopen(complete_store)
 
 
-def test_the_latest_checkpoint_replaces_the_previous_one(tmp_path: Path) -> None:
+def test_the_newest_checkpoints_are_kept_and_the_newest_is_read(tmp_path: Path) -> None:
     path = tmp_path / "checkpoints.zarr"
     with make_store(path) as store:
         assert open_run(path).checkpoint() is None
         store.write_checkpoint({"state": np.ones((2, 3)), "order": np.arange(5)}, {"stage": 1})
         store.write_checkpoint({"state": np.full((2, 3), 2.0)}, {"stage": 2, "note": "x"})
+        store.write_checkpoint({"state": np.full((2, 3), 3.0)}, {"stage": 3, "note": "y"})
     arrays, attributes = open_run(path).checkpoint()
-    assert attributes == {"stage": 2, "note": "x"}
+    assert attributes == {"stage": 3, "note": "y"}
     assert set(arrays) == {"state"}
-    np.testing.assert_array_equal(arrays["state"], np.full((2, 3), 2.0))
-    # only the latest is kept on disk
-    assert len([p for p in (path / "checkpoint").iterdir() if p.is_dir()]) == 1
+    np.testing.assert_array_equal(arrays["state"], np.full((2, 3), 3.0))
+    # the newest two (checkpoint_keep's default) are kept on disk
+    kept = sorted(p.name for p in (path / "checkpoint").iterdir() if p.is_dir())
+    assert kept == ["state1", "state2"]
 
 
 def test_a_checkpoint_cut_short_leaves_the_previous_one_in_force(
@@ -614,7 +618,8 @@ def test_a_checkpoint_cut_short_leaves_the_previous_one_in_force(
         store.write_checkpoint({"state": np.zeros(4)}, {"stage": 1})
         monkeypatch.setattr(store_module, "_write_whole", dying_write)
         store.write_checkpoint({"state": np.ones(4), "order": np.arange(3)}, {"stage": 2})
-    arrays, attributes = open_run(path).checkpoint()
+    with pytest.warns(CheckpointWarning, match="checkpoint state1 is skipped: it has no manifest"):
+        arrays, attributes = open_run(path).checkpoint()
     assert attributes == {"stage": 1}
     np.testing.assert_array_equal(arrays["state"], np.zeros(4))
 
@@ -781,7 +786,7 @@ def test_a_repeated_or_earlier_snapshot_time_is_refused(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# the on-disk format, pinned: every node's metadata as the store format 1 writes it
+# the on-disk format, pinned: every node's metadata as the store format 2 writes it
 
 
 def stored_layout(path: Path) -> dict[str, Any]:
@@ -806,7 +811,27 @@ def stored_layout(path: Path) -> dict[str, Any]:
     return layout
 
 
-STORE_FORMAT_1 = {
+def sha256_of(values: np.ndarray) -> str:
+    """A checkpoint array's checksum as format 2 defines it: SHA-256 of the dtype's string,
+    the shape and the bytes."""
+    digest = hashlib.sha256(f"{values.dtype.str}{values.shape}".encode())
+    digest.update(np.ascontiguousarray(values).tobytes())
+    return digest.hexdigest()
+
+
+POSITIONS = {"steps_done": 6, "snapshots_done": 1, "events_done": 2, "metrics": []}
+MANIFEST_0 = {
+    "positions": POSITIONS,
+    "arrays": {"rng": {"sha256": sha256_of(np.arange(2)), "shape": [2], "dtype": "<i8"}},
+}
+MANIFEST_1 = {
+    "positions": POSITIONS,
+    "arrays": {
+        "rng": {"sha256": sha256_of(np.arange(3)), "shape": [3], "dtype": "<i8"},
+        "w": {"sha256": sha256_of(np.ones((2, 2))), "shape": [2, 2], "dtype": "<f8"},
+    },
+}
+STORE_FORMAT_2 = {
     ".": {
         "backend": "event",
         "events_done": 2,
@@ -817,11 +842,13 @@ STORE_FORMAT_1 = {
         "status": "complete",
         "status_message": None,
         "steps_done": 6,
-        "store_format": 1,
+        "store_format": 2,
         "time_unit": "step",
     },
-    "checkpoint": {"latest": "state1"},
-    "checkpoint/state1": {"epoch": 2},
+    "checkpoint": {},
+    "checkpoint/state0": {"attributes": {"epoch": 1}, "manifest": MANIFEST_0},
+    "checkpoint/state0/rng": ("int64", [2], [2], ["rng_0"], []),
+    "checkpoint/state1": {"attributes": {"epoch": 2}, "manifest": MANIFEST_1},
     "checkpoint/state1/rng": ("int64", [3], [3], ["rng_0"], []),
     "checkpoint/state1/w": ("float64", [2, 2], [2, 2], ["w_0", "w_1"], []),
     "events": {"kinds": ["send", "receive"]},
@@ -852,7 +879,7 @@ STORE_FORMAT_1 = {
 }
 
 
-def test_every_group_is_written_in_store_format_1(tmp_path: Path) -> None:
+def test_every_group_is_written_in_store_format_2(tmp_path: Path) -> None:
     # Readers of older stores (and --resume) rely on this: a change here is a new format.
     path = tmp_path / "pinned.zarr"
     with RunStore.create(
@@ -883,7 +910,7 @@ def test_every_group_is_written_in_store_format_1(tmp_path: Path) -> None:
         store.write_checkpoint({"rng": np.arange(3), "w": np.ones((2, 2))}, {"epoch": 2})
         store.write_metric("error", [0.1, 0.2], ("seed",), {"units": "fraction"}, {"seed": [1, 2]})
         store.write_metric("label", "x", ())
-    assert stored_layout(path) == STORE_FORMAT_1
+    assert stored_layout(path) == STORE_FORMAT_2
 
 
 def test_as_unicode_gives_numpy_unicode_for_every_kind_of_strings() -> None:

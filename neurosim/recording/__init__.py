@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from neurosim.recording.layout import GROUPS, STATUSES, ArraySpec, as_unicode
 from neurosim.recording.lock import StoreInUseError
-from neurosim.recording.reader import RunReader, open_run
+from neurosim.recording.reader import CheckpointWarning, RunReader, open_run
 from neurosim.recording.signals import RunInterrupted, StopRequest, stop_on_signals
 from neurosim.recording.writer import RunStore
 
@@ -20,6 +20,7 @@ __all__ = [
     "GROUPS",
     "STATUSES",
     "ArraySpec",
+    "CheckpointWarning",
     "RunInterrupted",
     "RunReader",
     "RunStore",

@@ -14,7 +14,9 @@ Layout (the contract; ``docs/run-store.md`` has the full description)::
       events/      only when a run logs events (event-driven backend): one row per event,
                    columns over (event,) as ``append_events`` was given them, and the group
                    attribute ``kinds`` naming the codes of a ``kind`` column
-      checkpoint/  only when a run checkpoints: the latest complete state for ``--resume``
+      SERIES/      one group per appendable series (``RunStore.create(series=...)``): arrays
+                   over (SERIES_DIM, ...) that grow row by row, e.g. ``samples`` over ``sample``
+      checkpoint/  only when a run checkpoints: the newest complete states for ``--resume``
 
 Every array carries zarr v3 ``dimension_names``, and each group carries consolidated metadata
 that is rewritten at every commit, so ``xarray.open_zarr(path, group="trajectory")`` gives
@@ -46,8 +48,9 @@ STATUSES: Final = ("running", "complete", "failed", "interrupted")
 GROUPS: Final = ("neurons", "trajectory", "weights", "metrics")
 """The groups every run store has."""
 
-STORE_FORMAT: Final = 1
-"""Version of this layout, stored as the root attribute ``store_format``."""
+STORE_FORMAT: Final = 2
+"""Version of this layout, stored as the root attribute ``store_format``: 2 since checkpoints
+carry manifests and several are kept (format 1 kept one, without a manifest)."""
 
 TIME_UNIT: Final = "step"
 
@@ -63,6 +66,8 @@ MANAGED_ATTRIBUTES: Final = (
     "steps_done",
     "snapshots_done",
     "steps_simulated",
+    "series_done",
+    "series_dims",
     "every_chunk_stored",
 )
 """Root attributes the store sets itself; a caller cannot set them."""
@@ -220,6 +225,8 @@ def _build(
     destinations: np.ndarray,
     time_chunk: int,
     weight_dtype: np.dtype[Any],
+    series: dict[str, dict[str, ArraySpec]],
+    series_chunk: int,
 ) -> None:
     """Write a new, empty run store into the directory ``building`` (empty but for the
     store's lock file, which stays)."""
@@ -275,4 +282,15 @@ def _build(
     )
 
     root.create_group("metrics")
-    _consolidate(zarr_store, GROUPS)
+    for name, specs in series.items():
+        group = root.create_group(name)
+        for array, spec in specs.items():
+            group.create_array(
+                array,
+                shape=(0, *spec.shape[1:]),
+                chunks=(series_chunk, *(max(size, 1) for size in spec.shape[1:])),
+                dtype=spec.dtype,
+                fill_value=_fill_value(spec.dtype),
+                dimension_names=spec.dims,
+            )
+    _consolidate(zarr_store, (*GROUPS, *series))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +13,29 @@ import zarr
 import zarr.storage
 
 from neurosim.errors import ValidationError
-from neurosim.recording.checkpoint import _read_checkpoint
+from neurosim.recording.checkpoint import SavedCheckpoint, _newest_checkpoint
 from neurosim.recording.layout import EVERY_CHUNK_STORED, STATUSES, _dims_of, as_unicode
+from neurosim.recording.series import SERIES_DIMS, SERIES_DONE
 
 
-def committed_lengths(attributes: dict[str, Any]) -> dict[str, int]:
+class CheckpointWarning(UserWarning):
+    """A checkpoint is partial or corrupt, and an older one is used."""
+
+
+def committed_lengths(attributes: dict[str, Any], group: str | None = None) -> dict[str, int]:
     """The committed length of each dim that grows during a run, from the root attributes:
-    ``time`` (``steps_done``), ``snapshot`` (``snapshots_done``) and ``event``
-    (``events_done``, where events are logged). Readers cut arrays to these."""
+    ``time`` (``steps_done``), ``snapshot`` (``snapshots_done``), ``event``
+    (``events_done``, where events are logged) and, in the group of an appendable series,
+    the series' dim (``series_done``). Readers cut arrays to these."""
     lengths = {
         "time": int(attributes.get("steps_done", 0)),
         "snapshot": int(attributes.get("snapshots_done", 0)),
     }
     if "events_done" in attributes:
         lengths["event"] = int(attributes["events_done"])
+    series_done = attributes.get(SERIES_DONE) or {}
+    if group in series_done:
+        lengths[attributes[SERIES_DIMS][group]] = int(series_done[group])
     return lengths
 
 
@@ -94,9 +104,36 @@ class RunReader:
         return int(self._attributes.get("snapshots_done", 0))
 
     def checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The latest checkpoint's arrays and attributes (``RunStore.write_checkpoint``), or
-        None where the run wrote none."""
-        return _read_checkpoint(self._root)
+        """The newest valid checkpoint's arrays and attributes (``RunStore.write_checkpoint``),
+        or None where there is none. A newer one that is partial or corrupt (its manifest
+        missing, an array that does not match its checksum) is skipped with a warning naming
+        it and what is wrong."""
+        saved = self._newest_checkpoint()
+        return None if saved is None else (saved.arrays, saved.attributes)
+
+    def _newest_checkpoint(self) -> SavedCheckpoint | None:
+        """The newest valid checkpoint, warning of each newer one that is not."""
+        saved, skipped = _newest_checkpoint(self._root, self._path)
+        for name, reason in skipped:
+            fallback = f"using {saved.name}" if saved is not None else "no valid one is left"
+            warnings.warn(
+                f"{self._path}: checkpoint {name} is skipped: {reason}; {fallback}",
+                CheckpointWarning,
+                stacklevel=3,
+            )
+        return saved
+
+    def series_names(self) -> list[str]:
+        """Names of the store's appendable series (``RunStore.create(series=...)``)."""
+        return sorted(self._attributes.get(SERIES_DONE) or {})
+
+    def series(self, name: str) -> dict[str, np.ndarray]:
+        """The committed rows of the series ``name``: every array of it, by name."""
+        if name not in self.series_names():
+            raise ValidationError(
+                f"run store {self._path} has no series {name!r}; series: {self.series_names()}"
+            )
+        return {array: self.array(name, array) for array in self.names(name)}
 
     def groups(self) -> list[str]:
         """Names of the store's groups."""
@@ -116,7 +153,8 @@ class RunReader:
         Strings come back as NumPy unicode arrays.
         """
         node = self._node(group, name)
-        values = np.asarray(node[tuple(slice(0, size) for size in self._committed_shape(node))])
+        shape = self._committed_shape(node, group)
+        values = np.asarray(node[tuple(slice(0, size) for size in shape)])
         if values.dtype.kind in "OT":
             values = as_unicode(values)
         return values
@@ -132,7 +170,7 @@ class RunReader:
         for group in self.groups():
             for name in self.names(group):
                 node = self._node(group, name)
-                shape = self._committed_shape(node)
+                shape = self._committed_shape(node, group)
                 grid = node.metadata.chunk_grid  # type: ignore[union-attr]
                 for coordinates in grid.all_chunk_coords(shape):
                     key = node.metadata.encode_chunk_key(coordinates)  # type: ignore[union-attr]
@@ -151,11 +189,13 @@ class RunReader:
             f"RunReader({str(self._path)!r}, status={self.status!r}, steps_done={self.steps_done})"
         )
 
-    def _committed_shape(self, node: zarr.Array) -> tuple[int, ...]:
-        """The shape of ``node`` that is committed: a growing first dim cut to its length."""
+    def _committed_shape(self, node: zarr.Array, group: str) -> tuple[int, ...]:
+        """The shape of ``node`` (in ``group``) that is committed: a growing first dim cut to
+        its length."""
         dims, shape = _dims_of(node), list(node.shape)
         if dims:
-            shape[0] = min(committed_lengths(self._attributes).get(dims[0], shape[0]), shape[0])
+            lengths = committed_lengths(self._attributes, group)
+            shape[0] = min(lengths.get(dims[0], shape[0]), shape[0])
         return tuple(shape)
 
     def _group(self, group: str) -> zarr.Group:

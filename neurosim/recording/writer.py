@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -29,11 +30,17 @@ import zarr.storage
 
 from neurosim.checks import check_integer
 from neurosim.errors import StoreWriteError, ValidationError
-from neurosim.recording.checkpoint import CHECKPOINT, _write_checkpoint
+from neurosim.recording.checkpoint import (
+    CHECKPOINT,
+    _newest_checkpoint,
+    _remove_newer,
+    _write_checkpoint,
+)
 from neurosim.recording.events import _append_events
 from neurosim.recording.layout import (
     MANAGED_ATTRIBUTES,
     STATUSES,
+    STORE_FORMAT,
     WRITE_EVERY_CHUNK,
     ArraySpec,
     _build,
@@ -47,7 +54,14 @@ from neurosim.recording.lock import (
     take_writer_lock,
 )
 from neurosim.recording.metrics import _write_metric
-from neurosim.recording.reader import open_run
+from neurosim.recording.reader import RunReader, open_run
+from neurosim.recording.series import (
+    SERIES_DIMS,
+    SERIES_DONE,
+    RowBuffer,
+    _validate_rows,
+    _validate_series,
+)
 from neurosim.recording.signals import RunInterrupted
 from neurosim.recording.validation import (
     _to_json,
@@ -85,6 +99,8 @@ class RunStore:
         recorded_neurons: np.ndarray,
         time_chunk: int,
         weight_dtype: np.dtype[Any],
+        series: Mapping[str, Mapping[str, ArraySpec]] | None = None,
+        series_chunk: int | None = None,
     ) -> None:
         """Open the handles of a store that ``create`` has just written; use ``create``."""
         self._path = path
@@ -106,12 +122,23 @@ class RunStore:
         self._snapshots_done = 0
         self._last_time: int | None = None
         self._last_snapshot_time: int | None = None
-        self._buffer_time = np.empty(time_chunk, dtype=np.int64)
-        self._buffer = {
-            name: np.empty((time_chunk, *spec.shape), dtype=spec.dtype)
-            for name, spec in arrays.items()
+        columns = {"time": ((), np.dtype(np.int64))}
+        columns |= {name: (spec.shape, spec.dtype) for name, spec in arrays.items()}
+        self._steps = RowBuffer(columns, time_chunk)
+        self._series_specs = {name: dict(specs) for name, specs in (series or {}).items()}
+        self._series = {
+            name: {array: self._open_array(f"{name}/{array}") for array in specs}
+            for name, specs in self._series_specs.items()
         }
-        self._buffered = 0
+        self._series_buffers = {
+            name: RowBuffer(
+                {array: (spec.shape[1:], spec.dtype) for array, spec in specs.items()},
+                series_chunk or time_chunk,
+            )
+            for name, specs in self._series_specs.items()
+        }
+        self._series_done = dict.fromkeys(self._series_specs, 0)
+        self._checkpoint_keep = 2
         self._status = "running"
         self._closed = False
         self._steps_simulated: int | None = None
@@ -141,6 +168,8 @@ class RunStore:
         time_chunk: int = 256,
         overwrite: bool = False,
         weight_dtype: npt.DTypeLike = np.float64,
+        series: Mapping[str, Mapping[str, ArraySpec]] | None = None,
+        series_chunk: int | None = None,
     ) -> RunStore:
         """Create the store at ``path`` for a run that starts now, with status ``running``.
 
@@ -154,7 +183,12 @@ class RunStore:
         pre- and postsynaptic neuron indices, the order of every weight snapshot.
         ``time_chunk``: steps per chunk along ``time``, also the most steps kept in memory;
         choose it so that ``time_chunk`` steps of all arrays fit comfortably in memory.
-        ``weight_dtype``: float dtype of the stored weight snapshots.
+        ``weight_dtype``: float dtype of the stored weight snapshots. ``series``: appendable
+        series by group name, each a dict of arrays (``ArraySpec``) that share their first dim,
+        the one the series grows along (``ArraySpec(("sample", "neuron"), (0, 10), "float32")``:
+        rows of 10 values over ``sample``; ``shape[0]`` is not used); rows go in with
+        ``append_series``. ``series_chunk``: rows per chunk of the series, also the most rows
+        of a series kept in memory (default: ``time_chunk``).
 
         Everything is checked before anything is written; a bad argument raises
         ``ValidationError`` and leaves no files. The directory is created atomically (of two
@@ -174,6 +208,13 @@ class RunStore:
         sources, destinations = _validate_edges(edge_src, edge_dst, n_neurons)
         time_chunk = check_integer("time_chunk", time_chunk, 1)
         weight_dtype = _validate_weight_dtype(weight_dtype)
+        checked_series = _validate_series(series)
+        series_chunk = check_integer("series_chunk", series_chunk or time_chunk, 1)
+        if checked_series:
+            root_attributes[SERIES_DIMS] = {
+                name: next(iter(specs.values())).dims[0] for name, specs in checked_series.items()
+            }
+            root_attributes[SERIES_DONE] = dict.fromkeys(checked_series, 0)
         lock, made = claim_new_store(path, overwrite)
         try:
             _build(
@@ -186,6 +227,8 @@ class RunStore:
                 destinations=destinations,
                 time_chunk=time_chunk,
                 weight_dtype=weight_dtype,
+                series=checked_series,
+                series_chunk=series_chunk,
             )
         except BaseException:
             # leave nothing behind: no directory where there was none, else an empty one
@@ -201,20 +244,60 @@ class RunStore:
             recorded_neurons=recorded,
             time_chunk=time_chunk,
             weight_dtype=weight_dtype,
+            series=checked_series,
+            series_chunk=series_chunk,
         )
 
     @classmethod
     def reopen(cls, path: str | os.PathLike[str]) -> RunStore:
-        """Open an interrupted, failed or killed run's store to continue it (``neurosim run
-        --resume``): status ``running`` again, appends and snapshots go on after the committed
-        ones (anything a killed writer left beyond them is cut off). A complete run is
-        refused, and so is a store another process writes (``StoreInUseError``); the writer
-        lock is taken first and held as long as the returned writer exists."""
-        lock = take_writer_lock(open_run(path).path)  # a run store, and no other writer
-        reader = open_run(path)  # read again under the lock: as the last writer left it
-        if reader.status == "complete":
-            raise ValidationError(f"{reader.path}: the run is complete; there is nothing to resume")
-        path = reader.path
+        """Open an interrupted, failed or killed run's store to continue it: status
+        ``running`` again, appends and snapshots go on after the committed ones (anything a
+        killed writer left beyond them is cut off). A complete run is refused, and so is a
+        store another process writes (``StoreInUseError``); the writer lock is taken first
+        and held as long as the returned writer exists."""
+        lock, reader = _lock_stopped_run(path)
+        return cls._reopened(reader, lock, _committed_positions(reader.attributes))
+
+    @classmethod
+    def resume(
+        cls, path: str | os.PathLike[str]
+    ) -> tuple[RunStore, dict[str, np.ndarray], dict[str, Any]]:
+        """Reopen a stopped run's store at its newest valid checkpoint (``neurosim run
+        --resume``): returns the writer (status ``running``) and the checkpoint's arrays and
+        attributes.
+
+        Takes the writer lock, picks the newest valid checkpoint (a newer partial or corrupt
+        one is skipped with a ``CheckpointWarning`` naming it and what is wrong), then cuts
+        the trajectory, weight snapshots, events and series back to the positions the
+        checkpoint recorded, removes the metrics written after it, the newer checkpoints and
+        any partial file a killed write left, so that the run goes on from there with
+        neither gaps nor repeated steps. Refused with ``ValidationError`` naming the path,
+        before anything is changed: a path that is not a run store, one of another store
+        format, a complete run, a store without a valid checkpoint, a store another process
+        writes (``StoreInUseError``)."""
+        lock, reader = _lock_stopped_run(path)
+        saved = reader._newest_checkpoint()
+        if saved is None:
+            invalid = _newest_checkpoint(reader._root, reader.path)[1]
+            why = "; ".join(f"{name}: {reason}" for name, reason in invalid)
+            raise ValidationError(
+                f"{reader.path}: no valid checkpoint to resume from "
+                f"({why or 'the run stopped before its first checkpoint'}); a store can be resumed "
+                "from a checkpoint only: run the scenario again with --overwrite"
+            )
+        positions = saved.positions or _committed_positions(reader.attributes)
+        _remove_newer(reader.path, saved.name)
+        _remove_partial_files(reader.path)
+        store = cls._reopened(reader, lock, positions)
+        return store, saved.arrays, saved.attributes
+
+    @classmethod
+    def _reopened(
+        cls, reader: RunReader, lock: WriterLock, positions: Mapping[str, Any]
+    ) -> RunStore:
+        """The writer of the stopped run ``reader`` reads, cut back to ``positions``
+        (``steps_done``, ``snapshots_done``, ``events_done``, ``series_done``,
+        ``steps_simulated`` and, where given, the ``metrics`` to keep), status ``running``."""
         root = reader._root
         trajectory = root["trajectory"]
         names = sorted(name for name, _ in trajectory.arrays() if name not in ("time", "neuron"))
@@ -222,8 +305,16 @@ class RunStore:
         for name in names:
             node = trajectory[name]
             specs[name] = ArraySpec(_dims_of(node)[1:], node.shape[1:], node.dtype)
+        series = {}
+        for group in reader.series_names():
+            nodes = dict(root[group].arrays())
+            series[group] = {
+                array: ArraySpec(_dims_of(node), (0, *node.shape[1:]), node.dtype)
+                for array, node in nodes.items()
+            }
+        first = next((nodes for nodes in series.values()), None)
         store = cls(
-            path,
+            reader.path,
             lock,
             arrays=specs,
             n_neurons=int(root["neurons/role"].shape[0]),
@@ -231,33 +322,81 @@ class RunStore:
             recorded_neurons=np.asarray(trajectory["neuron"][...]),
             time_chunk=int(trajectory["time"].chunks[0]),
             weight_dtype=root["weights/W"].dtype,
+            series=series,
+            series_chunk=(
+                int(root[f"{next(iter(series))}/{next(iter(first))}"].chunks[0]) if first else None
+            ),
         )
-        steps, snapshots = reader.steps_done, reader.snapshots_done
-        for name in ("time", *names):
-            store._root[f"trajectory/{name}"].resize((steps, *trajectory[name].shape[1:]))
-        for name in ("W", "b", "snapshot_time"):
-            node = store._root[f"weights/{name}"]
-            node.resize((snapshots, *node.shape[1:]))
+        steps, snapshots = int(positions["steps_done"]), int(positions["snapshots_done"])
         store._steps_done, store._snapshots_done = steps, snapshots
+        store._events_done = int(positions.get("events_done", 0))
+        store._series_done.update(
+            {name: int(rows) for name, rows in (positions.get(SERIES_DONE) or {}).items()}
+        )
+        if positions.get("steps_simulated") is not None:
+            store._steps_simulated = int(positions["steps_simulated"])
+        groups = ["trajectory", "weights", *series]
+        attributes: dict[str, Any] = {"status": "running", "status_message": None}
+        if "events" in store._root:
+            groups.append("events")
+            attributes["events_done"] = store._events_done
+        if "metrics" in positions:
+            _remove_metrics_except(store._path, positions["metrics"])
+            groups.append("metrics")
+        store._cut_to_committed()
         if steps:
             store._last_time = int(store._time[steps - 1])
         if snapshots:
             store._last_snapshot_time = int(store._snapshot_time[snapshots - 1])
-        store._commit(
-            "trajectory", "weights", attributes={"status": "running", "status_message": None}
-        )
+        store._commit(*groups, attributes=attributes)
         return store
+
+    @property
+    def checkpoint_keep(self) -> int:
+        """How many of the newest checkpoints are kept (at least 2, default 2)."""
+        return self._checkpoint_keep
+
+    @checkpoint_keep.setter
+    def checkpoint_keep(self, keep: int) -> None:
+        self._checkpoint_keep = check_integer("checkpoint_keep", keep, 2)
 
     def write_checkpoint(
         self, arrays: Mapping[str, npt.ArrayLike], attributes: Mapping[str, Any]
     ) -> None:
-        """Replace the store's checkpoint (``checkpoint/``) with ``arrays`` (flat names) and
-        JSON-able ``attributes``. They are written into a new subgroup, which the group's
-        attribute ``latest`` names only once it is complete; then the previous one is removed.
-        A write cut short therefore leaves the previous checkpoint in force."""
+        """Write a checkpoint: ``arrays`` (flat names) and JSON-able ``attributes``, the state
+        to continue the run from at this point.
+
+        Writes the buffered steps and rows first, then the arrays into a new subgroup
+        ``checkpoint/stateK``, then, last, its manifest: a checksum per array and the store's
+        committed positions (steps, snapshots, events, each series' rows, steps simulated,
+        the metric names), to which ``resume`` cuts the store back. Then all but the newest
+        ``checkpoint_keep`` checkpoints are removed. A write cut short leaves a checkpoint
+        without a manifest, which readers skip (with a warning) for the one before it."""
         self._check_open("write_checkpoint")
-        _write_checkpoint(self._root, self._path, arrays, attributes)
-        self._commit(CHECKPOINT)
+        self._write_buffers()
+        with self._writing("a checkpoint"):
+            _write_checkpoint(
+                self._root,
+                self._path,
+                arrays,
+                attributes,
+                self._positions(),
+                self._checkpoint_keep,
+            )
+            self._commit(CHECKPOINT)
+
+    def _positions(self) -> dict[str, Any]:
+        """The committed positions a checkpoint's manifest records."""
+        positions = {
+            key: value
+            for key, value in self._committed_attributes({}).items()
+            if key in ("steps_done", "snapshots_done", "steps_simulated", SERIES_DONE)
+        }
+        if "events" in self._root:
+            positions["events_done"] = self._events_done
+        metrics = zarr.open_group(self._zarr_store, path="metrics", use_consolidated=False)
+        positions["metrics"] = sorted(name for name, _ in metrics.arrays())
+        return positions
 
     # ----------------------------------------------------------------------------------------
     # properties
@@ -290,17 +429,28 @@ class RunStore:
     @property
     def steps_appended(self) -> int:
         """Steps given to ``append`` so far: those on disk plus those buffered."""
-        return self._steps_done + self._buffered
+        return self._steps_done + self._steps.count
 
     @property
     def buffered_steps(self) -> int:
         """Steps held in memory, not yet written; never more than ``time_chunk``."""
-        return self._buffered
+        return self._steps.count
 
     @property
     def buffer_nbytes(self) -> int:
         """Bytes of the (preallocated) step buffer: ``time_chunk`` steps of every array."""
-        return self._buffer_time.nbytes + sum(buffer.nbytes for buffer in self._buffer.values())
+        return self._steps.nbytes
+
+    @property
+    def series(self) -> dict[str, dict[str, ArraySpec]]:
+        """The appendable series, by name: their arrays' specs."""
+        return {name: dict(specs) for name, specs in self._series_specs.items()}
+
+    def series_rows(self, name: str) -> int:
+        """Rows of the series ``name`` given to ``append_series`` so far (on disk or
+        buffered)."""
+        self._check_series(name)
+        return self._series_done[name] + self._series_buffers[name].count
 
     @property
     def snapshots_done(self) -> int:
@@ -342,7 +492,7 @@ class RunStore:
     def __repr__(self) -> str:
         return (
             f"RunStore({str(self._path)!r}, status={self._status!r}, "
-            f"steps_done={self._steps_done}, buffered_steps={self._buffered})"
+            f"steps_done={self._steps_done}, buffered_steps={self._steps.count})"
         )
 
     # ----------------------------------------------------------------------------------------
@@ -363,33 +513,35 @@ class RunStore:
         if n_steps == 0:
             return
         self._last_time = int(times[-1])
+        self._steps.fill({"time": times, **given}, n_steps, lambda: self._steps_done, self._write)
 
-        position = 0
-        while position < n_steps:
-            capacity = self._capacity()
-            if self._buffered == 0 and n_steps - position >= capacity:
-                piece = slice(position, position + capacity)  # a whole chunk: no copy
-                self._write(times[piece], {name: array[piece] for name, array in given.items()})
-                position += capacity
-                continue
-            count = min(capacity - self._buffered, n_steps - position)
-            piece = slice(position, position + count)
-            target = slice(self._buffered, self._buffered + count)
-            self._buffer_time[target] = times[piece]
-            for name, array in given.items():
-                self._buffer[name][target] = array[piece]
-            self._buffered += count
-            position += count
-            if self._buffered == capacity:
-                self._write_buffer()
+    def append_series(self, name: str, rows: Mapping[str, npt.ArrayLike]) -> None:
+        """Append rows to the series ``name``: every array of the series, each of shape
+        ``(n_rows, *spec.shape[1:])`` with one ``n_rows``, of a dtype that casts within its
+        kind. Checked before anything is kept (``ValidationError`` naming the series and the
+        array). Rows are buffered up to the next chunk boundary (``series_chunk`` rows) and
+        written chunk by chunk; each write commits the series' row count (root attribute
+        ``series_done``), so a reader sees exactly the committed rows."""
+        self._check_open("append_series")
+        self._check_series(name)
+        n_rows, arrays = _validate_rows(name, self._series_specs[name], rows)
+        if n_rows == 0:
+            return
+        self._series_buffers[name].fill(
+            arrays,
+            n_rows,
+            lambda: self._series_done[name],
+            lambda block: self._write_series(name, block),
+        )
 
     def flush(self) -> None:
-        """Write the buffered steps now and update ``steps_done``; a no-op when none are.
+        """Write the buffered steps and series rows now and commit them (``steps_done``,
+        ``series_done``); a no-op when none are buffered.
 
         Call it where a reader should see the steps so far, e.g. before a checkpoint.
         """
         self._check_open("flush")
-        self._write_buffer()
+        self._write_buffers()
 
     def snapshot_weights(self, time: int, weights: npt.ArrayLike, bias: npt.ArrayLike) -> None:
         """Write the weights (one per edge, in ``edge_src``/``edge_dst`` order) and biases.
@@ -483,7 +635,7 @@ class RunStore:
         self._closed = True
         try:
             if self._write_error is None:
-                self._write_buffer()
+                self._write_buffers()
         except StoreWriteError:
             pass  # kept in _write_error: the store is marked failed below
         except BaseException as error:
@@ -590,7 +742,9 @@ class RunStore:
             (self._bias, self._snapshots_done),
         ]
         committed += [(target, self._steps_done) for target in self._trajectory.values()]
-        groups = ("trajectory", "weights")
+        groups: tuple[str, ...] = ("trajectory", "weights", *self._series)
+        for name, targets in self._series.items():
+            committed += [(target, self._series_done[name]) for target in targets.values()]
         if "events" in self._root:
             events: zarr.Group = self._root["events"]  # type: ignore[assignment]
             committed += [(column, self._events_done) for _, column in events.arrays()]
@@ -611,18 +765,16 @@ class RunStore:
         """Steps that fill the buffer: up to the next chunk boundary along ``time``."""
         return self._time_chunk - self._steps_done % self._time_chunk
 
-    def _write_buffer(self) -> None:
-        if self._buffered == 0:
-            return
-        count = self._buffered
-        self._write(
-            self._buffer_time[:count],
-            {name: buffer[:count] for name, buffer in self._buffer.items()},
-        )
-        self._buffered = 0
+    def _write_buffers(self) -> None:
+        """Write every buffered step and series row."""
+        self._steps.drain(self._write)
+        for name, buffer in self._series_buffers.items():
+            buffer.drain(lambda block, name=name: self._write_series(name, block))
 
-    def _write(self, times: np.ndarray, blocks: Mapping[str, np.ndarray]) -> None:
-        """Write steps to disk, then commit them (``steps_done`` last)."""
+    def _write(self, blocks: Mapping[str, np.ndarray]) -> None:
+        """Write steps (``time`` and every array) to disk, then commit them (``steps_done``
+        last)."""
+        times = blocks["time"]
         start = self._steps_done
         stop = start + len(times)
         with self._writing(f"steps {int(times[0])} to {int(times[-1])}"):
@@ -633,6 +785,26 @@ class RunStore:
             self._time[start:stop] = times
             self._steps_done = stop
             self._commit("trajectory")
+
+    def _write_series(self, name: str, blocks: Mapping[str, np.ndarray]) -> None:
+        """Write rows of the series ``name`` to disk, then commit them (``series_done``)."""
+        start = self._series_done[name]
+        stop = start + len(next(iter(blocks.values())))
+        with self._writing(f"rows {start} to {stop - 1} of the series {name!r}"):
+            for array, target in self._series[name].items():
+                target.resize((stop, *target.shape[1:]))
+                target[start:stop] = np.asarray(
+                    blocks[array], dtype=self._series_specs[name][array].dtype
+                )
+            self._series_done[name] = stop
+            self._commit(name)
+
+    def _check_series(self, name: str) -> None:
+        if name not in self._series_specs:
+            raise ValidationError(
+                f"no series {name!r} in the run store {self._path}; its series: "
+                f"{sorted(self._series_specs) or 'none (declare them in RunStore.create)'}"
+            )
 
     def _commit(self, *groups: str, attributes: Mapping[str, Any] | None = None) -> None:
         """Commit what is on disk: the root attributes (``steps_done``...) into the root's
@@ -652,6 +824,8 @@ class RunStore:
         }
         if self._steps_simulated is not None:
             committed["steps_simulated"] = self._steps_simulated
+        if self._series_done:
+            committed[SERIES_DONE] = dict(self._series_done)
         return committed
 
 
@@ -674,3 +848,56 @@ def _remove_partial_store(path: Path, made: bool) -> None:
 def _join(message: str | None, reason: str) -> str:
     """The closing message, then the reason the store failed (once)."""
     return reason if not message or reason in message else f"{message}; {reason}"
+
+
+def _lock_stopped_run(path: str | os.PathLike[str]) -> tuple[WriterLock, RunReader]:
+    """Take the writer lock of the run store at ``path`` and read it under the lock; refuse
+    (``ValidationError`` naming the path, nothing changed) a path that is not a run store,
+    one of another store format, and a complete run."""
+    _check_resumable(open_run(path))  # before the lock: a bad path gets no lock file
+    lock = take_writer_lock(open_run(path).path)  # no other writer from here on
+    reader = open_run(path)  # read again under the lock: as the last writer left it
+    _check_resumable(reader)
+    return lock, reader
+
+
+def _check_resumable(reader: RunReader) -> None:
+    stored = reader.attributes.get("store_format")
+    if stored not in READABLE_FORMATS:
+        raise ValidationError(
+            f"{reader.path}: written in store format {stored!r} (neurosim "
+            f"{reader.attributes.get('neurosim_version')}); this neurosim continues stores of "
+            f"format {', '.join(map(str, READABLE_FORMATS))}: run the scenario again"
+        )
+    if reader.status == "complete":
+        raise ValidationError(
+            f"{reader.path}: the run is complete; there is nothing to resume (only a "
+            "running, interrupted or failed run can be)"
+        )
+
+
+READABLE_FORMATS: Final = (1, STORE_FORMAT)
+"""Store formats a writer reopens: format 1 differs only in its checkpoints (one, without
+a manifest)."""
+
+
+def _committed_positions(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The positions of the last commit, from the root attributes."""
+    keys = ("steps_done", "snapshots_done", "events_done", "steps_simulated", SERIES_DONE)
+    return {key: attributes[key] for key in keys if key in attributes}
+
+
+def _remove_metrics_except(path: Path, kept: list[str]) -> None:
+    """Remove the metrics (and coordinates) not in ``kept``: written after a checkpoint."""
+    folder = path / "metrics"
+    for entry in folder.iterdir():
+        if entry.is_dir() and entry.name not in kept:
+            shutil.rmtree(entry)
+
+
+def _remove_partial_files(path: Path) -> None:
+    """Remove the temporary files a write killed part way left (zarr writes every file
+    through a ``*.partial`` one, then renames it)."""
+    for leftover in path.rglob("*.partial"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()

@@ -73,8 +73,11 @@ def create_store(
     recorded_neurons: np.ndarray | None,
     time_chunk: int,
     overwrite: bool,
+    series: dict[str, dict[str, ArraySpec]] | None = None,
+    series_chunk: int | None = None,
 ) -> RunStore:
-    """A new run store for ``network``: its neurons, synapses and weight dtype filled in."""
+    """A new run store for ``network``: its neurons, synapses and weight dtype filled in
+    (``series``: appendable series, see ``RunStore.create``)."""
     return RunStore.create(
         out,
         attributes=attributes,
@@ -90,6 +93,8 @@ def create_store(
         time_chunk=time_chunk,
         overwrite=overwrite,
         weight_dtype=network.dtype,
+        series=series,
+        series_chunk=series_chunk,
     )
 
 
@@ -101,11 +106,14 @@ def create_experiment_store(
     kind: str,
     seeds: list[int],
     overwrite: bool,
+    series: dict[str, dict[str, ArraySpec]] | None = None,
+    series_chunk: int = 256,
     **attributes: Any,
 ) -> RunStore:
-    """The run store of an experiment that writes metrics only (no trajectory): root
-    attributes ``scenario``, ``backend``, ``seed`` (the list), ``experiment``, ``seeds_done``
-    (0, raised as seeds finish) and ``attributes``."""
+    """The run store of an experiment that writes metrics (and ``series``, rows of
+    ``series_chunk`` per chunk; see ``RunStore.create``), no trajectory: root attributes
+    ``scenario``, ``backend``, ``seed`` (the list), ``experiment``, ``seeds_done`` (0, raised
+    as seeds finish) and ``attributes``."""
     return create_store(
         out,
         network,
@@ -121,6 +129,8 @@ def create_experiment_store(
         recorded_neurons=np.arange(0),
         time_chunk=1,
         overwrite=overwrite,
+        series=series,
+        series_chunk=series_chunk,
     )
 
 

@@ -73,23 +73,16 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
 
 
 def resume(out: Path, progress: bool) -> RunSummary:
-    """Continue the stopped run in the store ``out`` from its checkpoint, with the settings
-    it was started with; the result is the one the run would have given without the stop."""
+    """Continue the stopped run in the store ``out`` from its newest valid checkpoint, with
+    the settings it was started with; the result is the one the run would have given
+    without the stop. The data set is checked before the store is touched."""
     reader = open_run(out)
-    if reader.status == "complete":
-        raise ValidationError(f"{out}: the run is complete; there is nothing to resume")
-    saved = reader.checkpoint()
-    if saved is None:
-        raise ValidationError(
-            f"{out}: the run stopped before its first checkpoint (none is stored); run the "
-            "scenario again"
-        )
     scenario = check_scenario(reader.attributes["scenario"], None)
     table = scenario.settings["experiment"]
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     check_settings(table, dataset, scenario.phase_parameters[0].alpha)
-    store = RunStore.reopen(out)
-    return carry_out(scenario, dataset, store, progress, saved)
+    store, arrays, attributes = RunStore.resume(out)
+    return carry_out(scenario, dataset, store, progress, (arrays, attributes))
 
 
 EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)

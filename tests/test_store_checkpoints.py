@@ -1,0 +1,135 @@
+"""Checkpoints with manifests: the newest valid one is read, a corrupt or partial newest one
+falls back to the previous with a warning naming it, and ``RunStore.resume`` cuts the store
+back to the checkpoint's positions, or refuses with the store untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosim.errors import ValidationError
+from neurosim.recording import CheckpointWarning, RunStore, open_run
+from tests.test_store import make_store, steps
+
+
+def directory_digest(path: Path) -> str:
+    """A hash of every file's name and bytes under ``path``."""
+    digest = hashlib.sha256()
+    for file in sorted(path.rglob("*")):
+        if file.is_file():
+            digest.update(str(file.relative_to(path)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def stopped_store(path: Path) -> None:
+    """A store with two checkpoints (after steps 0..15 and 0..31), then steps up to 47, a
+    snapshot and a metric written after the second, and stopped (interrupted)."""
+    store = make_store(path)
+    store.append(*steps(0, 16))
+    store.snapshot_weights(15, np.full(6, 1.0), np.zeros(6))
+    store.write_checkpoint({"weights": np.full(4, 1.0), "step": np.array(16)}, {"at": 16})
+    store.append(*steps(16, 16))
+    store.write_metric("early", 1.0, ())
+    store.write_checkpoint({"weights": np.full(4, 2.0), "step": np.array(32)}, {"at": 32})
+    store.append(*steps(32, 16))
+    store.snapshot_weights(40, np.full(6, 3.0), np.zeros(6))
+    store.write_metric("late", 2.0, ())
+    store.close("interrupted", "stopped by the test")
+
+
+def test_resume_cuts_the_store_back_to_the_newest_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "run.zarr"
+    stopped_store(path)
+    store, arrays, attributes = RunStore.resume(path)
+    assert attributes == {"at": 32} and int(arrays["step"]) == 32
+    run = open_run(path)
+    assert run.status == "running"
+    assert run.array("trajectory", "time").tolist() == list(range(32))
+    assert run.array("weights", "snapshot_time").tolist() == [15]
+    assert run.names("metrics") == ["early"]  # written after the checkpoint: removed
+    store.append(*steps(32, 8))
+    store.close()
+    dataset = xr.open_zarr(path, group="trajectory")
+    assert dataset["time"].values.tolist() == list(range(40))
+    np.testing.assert_array_equal(dataset["dz"].values, steps(0, 40)[1]["dz"])
+
+
+@pytest.mark.parametrize("damage", ["flip a chunk's bytes", "delete the manifest"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
+    tmp_path: Path, damage: str
+) -> None:
+    path = tmp_path / "run.zarr"
+    stopped_store(path)
+    newest = path / "checkpoint" / "state1"
+    if damage == "flip a chunk's bytes":
+        chunk = next((newest / "weights" / "c").rglob("*"))
+        data = bytearray(chunk.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        chunk.write_bytes(bytes(data))
+        reason = "its array 'weights' (does not match its checksum|cannot be read)"
+    else:
+        metadata = json.loads((newest / "zarr.json").read_text())
+        del metadata["attributes"]["manifest"]
+        (newest / "zarr.json").write_text(json.dumps(metadata))
+        reason = "it has no manifest"
+    with pytest.warns(CheckpointWarning, match=f"checkpoint state1 is skipped: {reason}"):
+        arrays, attributes = open_run(path).checkpoint()
+    assert attributes == {"at": 16}
+    np.testing.assert_array_equal(arrays["weights"], np.full(4, 1.0))
+    (newest / "leftover.abc123.partial").write_bytes(b"half a file")
+    with pytest.warns(CheckpointWarning, match="using state0"):
+        store, arrays, attributes = RunStore.resume(path)
+    assert attributes == {"at": 16}
+    assert not newest.exists()  # the damaged checkpoint is cleaned away
+    assert open_run(path).array("trajectory", "time").tolist() == list(range(16))
+    assert open_run(path).names("metrics") == []
+    store.close("interrupted")
+
+
+def test_refused_resumes_leave_the_store_untouched(tmp_path: Path) -> None:
+    complete = tmp_path / "complete.zarr"
+    stopped_store(complete)
+    store, _, _ = RunStore.resume(complete)
+    store.close()
+    del store
+    without = tmp_path / "without.zarr"
+    with pytest.raises(KeyboardInterrupt), make_store(without) as store:
+        store.append(*steps(0, 4))
+        raise KeyboardInterrupt
+    other_format = tmp_path / "format.zarr"
+    stopped_store(other_format)
+    metadata = json.loads((other_format / "zarr.json").read_text())
+    metadata["attributes"]["store_format"] = 99
+    (other_format / "zarr.json").write_text(json.dumps(metadata))
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not a store")
+    cases = [
+        (complete, "the run is complete; there is nothing to resume"),
+        (without, "no valid checkpoint to resume from"),
+        (other_format, "written in store format 99"),
+        (foreign, "is not a neurosim run store"),
+    ]
+    for path, message in cases:
+        before = directory_digest(path)
+        with pytest.raises(ValidationError, match=message):
+            RunStore.resume(path)
+        assert directory_digest(path) == before, path
+
+
+def test_checkpoint_keep_is_at_least_two(tmp_path: Path) -> None:
+    with make_store(tmp_path / "keep.zarr") as store:
+        with pytest.raises(ValidationError, match="checkpoint_keep"):
+            store.checkpoint_keep = 1
+        store.checkpoint_keep = 3
+        for number in range(5):
+            store.write_checkpoint({"n": np.array(number)}, {})
+    folder = tmp_path / "keep.zarr" / "checkpoint"
+    kept = sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+    assert kept == ["state2", "state3", "state4"]
