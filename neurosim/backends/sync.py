@@ -461,6 +461,9 @@ class SyncSimulator(Simulator):
         saved = {name: np.array(value) for name, value in self._checkpointed().items()}
         saved["step_count"] = np.array(self.step_count, dtype=np.int64)
         saved["drive_valid"] = np.array(self._drive_valid)
+        # the running bound on |W| decides when B = 1 writes its held-back changes into W,
+        # and so how they are rounded: a restored run must hold the same bound
+        saved["magnitude_bound"] = self._weights.magnitude_bound.copy()
         return saved
 
     def restore(self, saved: Mapping[str, np.ndarray]) -> None:
@@ -474,7 +477,8 @@ class SyncSimulator(Simulator):
             target[...] = saved[name]
         self.step_count = int(saved["step_count"])
         self._drive_valid = bool(saved["drive_valid"])
-        self._weights.magnitude_bound[0] = np.inf
+        # a checkpoint without the bound (an older one) gets the weights measured at once
+        self._weights.magnitude_bound[:] = saved.get("magnitude_bound", np.inf)
 
     def _checkpointed(self) -> dict[str, np.ndarray]:
         """The arrays a checkpoint holds, by name (the rule's factors are per-step scratch;
