@@ -26,6 +26,7 @@ BUILTIN_EXPERIMENTS = {
     "stdp_window": "neurosim.experiments.stdp_window",
     "ordering": "neurosim.experiments.ordering",
     "mnist": "neurosim.experiments.mnist",
+    "continual": "neurosim.experiments.continual",
 }
 
 

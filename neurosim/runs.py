@@ -8,6 +8,7 @@ A scenario with ``[[phase]]`` tables runs through ``neurosim.scenario.runner``; 
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import ValidationError
-from neurosim.recording import open_run
+from neurosim.recording import CheckpointWarning, open_run
 from neurosim.recording.lock import take_writer_lock
 from neurosim.registry import experiment, experiment_kinds
 from neurosim.scenario.runner import RunSummary, run_scenario
@@ -137,7 +138,18 @@ def resume(out: str | Path, progress: bool = True) -> RunSummary:
     """Continue the stopped run in the store ``out`` from its last checkpoint, with the
     settings it started with."""
     out = Path(out)
-    kind = open_run(out).attributes.get("experiment")
+    reader = open_run(out)
+    # refused before any data is looked for
+    if reader.status == "complete":
+        raise ValidationError(f"{out}: the run is complete; there is nothing to resume")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointWarning)  # RunStore.resume says which
+        if reader.checkpoint() is None:
+            raise ValidationError(
+                f"{out}: the run stopped before its first checkpoint (none is stored, or none "
+                "is valid); run the scenario again with --overwrite"
+            )
+    kind = reader.attributes.get("experiment")
     # a store another process writes is refused before anything else is said about it; the
     # resumed run's writer takes the lock again (held from then on)
     take_writer_lock(out)

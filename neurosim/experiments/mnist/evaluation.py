@@ -153,15 +153,18 @@ def settling(
     threshold: float,
     max_steps: int,
     seed: int,
+    previous: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each digit in ``indices``, after it replaces the previous digit (the one before it
-    in ``indices``, shown for ``warmup_steps``), with ``params``' dynamics (learning off):
-    the steps until max_i |ds_i| < ``threshold`` (copy 0; ``max_steps`` where not reached)
-    and the steps until the output argmax changed for the last time within ``max_steps``."""
+    """For each digit in ``indices``, after it replaces the previous digit (the one in
+    ``previous`` at its place, by default the one before it in ``indices``, shown for
+    ``warmup_steps``), with ``params``' dynamics (learning off): the steps until
+    max_i |ds_i| < ``threshold`` (copy 0; ``max_steps`` where not reached) and the steps until
+    the output argmax changed for the last time within ``max_steps``."""
     sim = _evaluation_simulator(network, params, len(indices), seed)
     dtype = network.dtype.type
     dummy_labels = np.zeros(len(images), dtype=np.uint8)
-    previous = np.roll(indices, 1)
+    if previous is None:
+        previous = np.roll(indices, 1)
     for shown, steps in ((previous, warmup_steps), (indices, 0)):
         batch_images, _ = next(batches(images, dummy_labels, shown, len(shown), dtype))
         sim.set_input(*_image_inputs(layout, batch_images, len(shown)))

@@ -39,7 +39,8 @@ def _supervised(
     """Algorithm 2: the image alone, then the image and the one-hot label."""
     target = np.zeros((len(images), layout.n_neurons), dtype=images.dtype)
     target[:, layout.inputs] = images
-    target[:, layout.outputs] = one_hot(labels, dtype=images.dtype)
+    n_outputs = layout.outputs.stop - layout.outputs.start
+    target[:, layout.outputs] = one_hot(labels, n_outputs, dtype=images.dtype)
     free = np.zeros(layout.n_neurons, dtype=images.dtype)
     free[layout.inputs] = 1.0
     clamped = free.copy()

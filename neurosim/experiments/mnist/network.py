@@ -29,15 +29,20 @@ class Layout:
 
 
 def build_network(
-    hidden: list[int], params: ModelParameters, seed: int, kind: str = "layered"
+    hidden: list[int],
+    params: ModelParameters,
+    seed: int,
+    kind: str = "layered",
+    n_input: int = IMAGE_SHAPE[0] * IMAGE_SHAPE[1],
+    n_output: int = N_CLASSES,
 ) -> tuple[CompiledNetwork, Layout]:
-    """``layered([784, *hidden, 10])`` or, with ``kind`` "recurrent", ``recurrent(784, 10,
-    hidden[0])`` (the MSTDP paper's layout), with initial weights drawn from ``seed``."""
-    n_input = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    """``layered([n_input, *hidden, n_output])`` or, with ``kind`` "recurrent",
+    ``recurrent(n_input, n_output, hidden[0])`` (the MSTDP paper's layout), with initial
+    weights drawn from ``seed``; by default the MNIST sizes, 784 and 10."""
     if kind == "recurrent":
-        graph = topology.recurrent(n_input, N_CLASSES, hidden[0])
+        graph = topology.recurrent(n_input, n_output, hidden[0])
     else:
-        graph = topology.layered([n_input, *hidden, N_CLASSES])
+        graph = topology.layered([n_input, *hidden, n_output])
     network = compile_graph(graph, params, seed=seed)
     return network, Layout(network.n_neurons, _span(network, "input"), _span(network, "output"))
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from neurosim.backends.sync import SyncSimulator
 from neurosim.data import batches
-from neurosim.experiments.mnist.modes import MODES
+from neurosim.experiments.mnist.modes import MODES, Presentation
 from neurosim.experiments.mnist.network import Layout
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording import StopRequest
@@ -57,6 +57,30 @@ def _use(sim: SyncSimulator, params: ModelParameters) -> None:
     """Continue ``sim`` with ``params`` (no call where they are already the ones it runs)."""
     if sim.params != params:
         sim.set_parameters(params)
+
+
+def show_batch(
+    sim: SyncSimulator,
+    shown: Presentation,
+    learning: ModelParameters,
+    free_steps: int,
+    clamped_steps: int,
+    learn_free: bool,
+) -> np.ndarray | None:
+    """Show one batch: ``free_steps`` steps with the free part's clamps (learning only if
+    ``learn_free``), then ``clamped_steps`` with the clamped part's, learning with
+    ``learning``. Returns the states of copy 0 (batch, neurons) at the end of the free part,
+    what the network answers before the label is shown (None without a free part)."""
+    answered = None
+    if free_steps:
+        _use(sim, learning if learn_free else learning.replace(alpha=0.0, alpha_smoothing=0.0))
+        sim.set_input(shown.target, shown.free_clamp)
+        sim.run(free_steps)
+        answered = sim.state[0].copy()
+    _use(sim, learning)
+    sim.set_input(shown.target, shown.clamped_clamp)
+    sim.run(clamped_steps)
+    return answered
 
 
 def train_epoch(
@@ -97,13 +121,7 @@ def train_epoch(
     for batch_images, batch_labels in batches(images, labels, usable, batch_size, dtype):
         learning = params.replace(alpha=decayed_alpha(params.alpha, alpha_decay, digits_seen))
         shown = MODES[mode](layout, batch_images, batch_labels, rng)
-        if free_steps:
-            _use(sim, learning if learn_free else learning.replace(alpha=0.0, alpha_smoothing=0.0))
-            sim.set_input(shown.target, shown.free_clamp)
-            sim.run(free_steps)
-        _use(sim, learning)
-        sim.set_input(shown.target, shown.clamped_clamp)
-        sim.run(clamped_steps)
+        show_batch(sim, shown, learning, free_steps, clamped_steps, learn_free)
         if weight_decay:
             sim.scale_weights(
                 weight_decay_factor(

@@ -1,0 +1,353 @@
+"""Continual-learning streams: the task schedule (any start without replay, drift, recurring,
+endless), the metrics against a plain-NumPy computation of their formulas from the recorded
+predictions, a stream that learns, checkpoints and resume after SIGKILL, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neurosim.analysis.continual import RollingAccuracy, TransferTracker
+from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from neurosim.errors import ValidationError
+from neurosim.recording import CheckpointWarning, open_run
+from neurosim.streams.tasks import TaskSchedule
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ---------------------------------------------------------------------------------------------
+# the schedule
+
+
+def _schedule(**keys: object) -> TaskSchedule:
+    settings = {"schedule": "blocks", "samples_per_task": 30, "cycles": 2, "seed": 5} | keys
+    pools = [np.arange(0, 7), np.arange(100, 104), np.arange(200, 211)]
+    return TaskSchedule(pools, [2, 0, 1], **settings)  # type: ignore[arg-type]
+
+
+def test_blocks_follow_the_order_and_draw_each_pool_without_repeats_per_pass() -> None:
+    schedule = _schedule()
+    tasks, items = schedule.draw(0, schedule.n_samples)
+    assert schedule.n_samples == 2 * 3 * 30
+    assert list(tasks.reshape(6, 30)[:, 0]) == [2, 0, 1, 2, 0, 1]
+    assert np.all(tasks.reshape(6, 30) == tasks.reshape(6, 30)[:, :1])
+    pools = schedule.pools
+    for block in range(6):
+        task = [2, 0, 1][block % 3]
+        drawn = items[block * 30 : (block + 1) * 30]
+        assert np.isin(drawn, pools[task]).all()
+        first_pass = drawn[: len(pools[task])]
+        # a pass through the pool shows every item once
+        assert sorted(first_pass) == sorted(pools[task])
+
+
+@pytest.mark.parametrize("schedule_name", ["blocks", "drift"])
+def test_a_stream_starts_anywhere_with_the_samples_it_would_have_drawn(schedule_name) -> None:
+    whole = _schedule(schedule=schedule_name).draw(0, 180)
+    for start, count in [(0, 1), (29, 2), (31, 60), (150, 30), (179, 1)]:
+        fresh = _schedule(schedule=schedule_name)  # nothing drawn before
+        tasks, items = fresh.draw(start, count)
+        assert np.array_equal(tasks, whole[0][start : start + count])
+        assert np.array_equal(items, whole[1][start : start + count])
+
+
+def test_drift_blends_each_block_into_the_next_and_the_last_block_is_pure() -> None:
+    schedule = _schedule(schedule="drift", samples_per_task=400, cycles=1)
+    tasks, _ = schedule.draw(0, 1200)
+    blocks = tasks.reshape(3, 400)
+    # block 0 trains task 2 drifting to task 0: the next task's share rises across the block
+    early, late = np.mean(blocks[0, :100] == 0), np.mean(blocks[0, 300:] == 0)
+    assert early < 0.2 < 0.7 < late
+    assert set(np.unique(blocks[0])) == {2, 0}
+    assert np.all(blocks[2] == 1)
+
+
+def test_an_endless_schedule_draws_as_far_as_asked() -> None:
+    schedule = _schedule(cycles=None)
+    assert schedule.n_samples is None and schedule.n_blocks is None
+    tasks, _ = schedule.draw(10_000 * 30, 30)
+    assert np.all(tasks == [2, 0, 1][10_000 % 3])
+    with pytest.raises(ValidationError, match="samples 170 to 180"):
+        _schedule().draw(170, 11)
+
+
+# ---------------------------------------------------------------------------------------------
+# the metrics, from their formulas
+
+
+def _formulas(
+    accuracy: np.ndarray,
+    samples: np.ndarray,
+    block_end: np.ndarray,
+    tasks: np.ndarray,
+    per_task: int,
+) -> dict[str, np.ndarray]:
+    """ACC, BWT, FWT and forgetting at every probe row, written from docs/continual-learning.md
+    with plain loops over the recorded rows and samples."""
+    rows, n_tasks = accuracy.shape
+    out = {name: np.full(rows, np.nan) for name in ("acc", "bwt", "fwt", "forgetting")}
+    for r in range(rows):
+        trained = tasks[: samples[r]]
+        seen = [j for j in range(n_tasks) if np.any(trained == j)]
+        current = int(tasks[(samples[r] - 1) // per_task * per_task]) if samples[r] else -1
+        if seen:
+            out["acc"][r] = np.mean([accuracy[r, j] for j in seen])
+        bwt, fwt, forgetting = [], [], []
+        for j in seen:
+            first = int(np.argmax(trained == j))  # first training sample of j
+            before = max(k for k in range(r) if samples[k] <= first)
+            if before > 0:
+                fwt.append(accuracy[before, j] - accuracy[0, j])
+            if j == current:
+                continue
+            ends = [
+                k
+                for k in range(r)
+                if block_end[k] and tasks[(samples[k] - 1) // per_task * per_task] == j
+            ]
+            if ends:
+                bwt.append(accuracy[r, j] - accuracy[ends[-1], j])
+            if r > 1:
+                forgetting.append(max(accuracy[1:r, j]) - accuracy[r, j])
+        for name, values in (("bwt", bwt), ("fwt", fwt), ("forgetting", forgetting)):
+            if values:
+                out[name][r] = np.mean(values)
+    return out
+
+
+def test_the_tracker_matches_the_formulas_on_a_random_matrix() -> None:
+    rng = np.random.default_rng(3)
+    per_task, order = 20, [1, 0, 2, 1, 0, 2]
+    tasks = np.repeat(order, per_task)
+    samples = np.array([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120])
+    block_end = (samples % per_task == 0) & (samples > 0)
+    accuracy = rng.random((len(samples), 3))
+    tracker = TransferTracker(3)
+    got = {
+        name: []
+        for name in ("average_accuracy", "backward_transfer", "forward_transfer", "forgetting")
+    }
+    for r, position in enumerate(samples):
+        seen = np.bincount(tasks[:position], minlength=3) > 0
+        current = int(tasks[position - 1]) if position else -1
+        for name, value in tracker.row(accuracy[r], seen, current, bool(block_end[r])).items():
+            got[name].append(value)
+    want = _formulas(accuracy, samples, block_end, tasks, per_task)
+    for mine, theirs in (
+        ("average_accuracy", "acc"),
+        ("backward_transfer", "bwt"),
+        ("forward_transfer", "fwt"),
+        ("forgetting", "forgetting"),
+    ):
+        np.testing.assert_allclose(got[mine], want[theirs], rtol=0, atol=1e-12, err_msg=mine)
+    # each metric is defined somewhere and differs from the others there
+    assert all(np.isfinite(want[name]).any() for name in want)
+
+
+def test_rolling_accuracy_is_the_mean_of_the_last_window_and_survives_a_checkpoint() -> None:
+    rng = np.random.default_rng(1)
+    correct = rng.random(300) < 0.6
+    rolling = RollingAccuracy(40)
+    first = rolling.update(correct[:123])
+    copy = RollingAccuracy(40)
+    copy.load({name: value.copy() for name, value in rolling.saved().items()})
+    rest = copy.update(correct[123:])
+    got = np.concatenate([first, rest])
+    want = [correct[max(0, k - 39) : k + 1].mean() for k in range(300)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# whole streams, on the one-hot patterns (no download)
+
+SMALL = {
+    "samples_per_task": 60,
+    "cycles": 2,
+    "probe_every": 20,
+    "checkpoint_every": 60,
+    "prequential_window": 30,
+}
+
+
+def _scenario(folder: Path, **keys: object) -> Path:
+    """recurring_patterns.toml with ``keys`` set in its [experiment] table."""
+    text = (ROOT / "scenarios" / "recurring_patterns.toml").read_text()
+    settings = SMALL | keys
+    lines = [line for line in text.splitlines() if line.split(" = ")[0].strip() not in settings]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    path = folder / "stream.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("continual")
+    out = folder / "stream.zarr"
+    assert main(["run", str(_scenario(folder)), "--out", str(out), "--quiet"]) == EXIT_OK
+    return out
+
+
+def test_the_recorded_metrics_match_the_formulas_from_the_recorded_predictions(small_run) -> None:
+    run = open_run(small_run)
+    assert run.status == "complete"
+    samples, probes = run.series("samples"), run.series("probes")
+    n = 4 * 60 * 2
+    assert len(samples["task"]) == n
+    # the rows: the untrained network, every 20 samples (block ends among them)
+    assert list(probes["sample"]) == list(range(0, n + 1, 20))
+    assert list(np.flatnonzero(probes["block_end"])) == list(range(3, len(probes["sample"]), 3))
+    labels = run.array("metrics", "probe_label")
+    probe_task = run.array("metrics", "probe_task")
+    hits = probes["prediction"] == labels
+    accuracy = np.stack([hits[:, probe_task == j].mean(axis=1) for j in range(4)], axis=1)
+    np.testing.assert_allclose(probes["accuracy"], accuracy, rtol=0, atol=1e-7)
+    want = _formulas(accuracy, probes["sample"], probes["block_end"], samples["task"], 60)
+    for mine, theirs in (
+        ("average_accuracy", "acc"),
+        ("backward_transfer", "bwt"),
+        ("forward_transfer", "fwt"),
+        ("forgetting", "forgetting"),
+    ):
+        np.testing.assert_allclose(probes[mine], want[theirs], rtol=0, atol=1e-6, err_msg=mine)
+    # prequential: predictions made before the label, the rolling mean of their hits
+    correct = samples["prediction"] == samples["label"]
+    assert np.array_equal(samples["correct"], correct)
+    rolling = [correct[max(0, k - 29) : k + 1].mean() for k in range(n)]
+    np.testing.assert_allclose(samples["prequential_accuracy"], rolling, rtol=0, atol=1e-6)
+    assert run.array("metrics", "prequential_accuracy") == pytest.approx(correct.mean())
+    assert run.array("metrics", "average_accuracy") == pytest.approx(probes["average_accuracy"][-1])
+    # the accuracy matrix: the block-end rows
+    matrix = run.array("metrics", "accuracy_matrix")
+    assert np.array_equal(matrix, probes["accuracy"][probes["block_end"]])
+    # a change of task at every block (4 tasks in a row, passed twice)
+    changes = run.series("changes")
+    assert list(changes["sample"]) == list(range(0, n, 60))
+    assert np.all(changes["steps_to_settle"] >= 1)
+
+
+def test_the_stream_learns_each_task_it_trains(small_run) -> None:
+    run = open_run(small_run)
+    samples, probes = run.series("samples"), run.series("probes")
+    # at each block's end, the task just trained is known far above chance (1 in 8)
+    ends = np.flatnonzero(probes["block_end"])
+    trained = samples["task"][probes["sample"][ends] - 1]
+    assert np.mean(probes["accuracy"][ends, trained]) >= 0.75
+    # and the second pass answers better before the labels than the first
+    first, second = np.split(samples["correct"], 2)
+    assert second.mean() > first.mean() + 0.1
+
+
+def test_the_store_opens_in_xarray_with_named_dims(small_run) -> None:
+    probes = xr.open_zarr(small_run, group="probes")
+    assert probes["accuracy"].dims == ("probe", "task")
+    assert probes.sizes["probe"] == len(open_run(small_run).series("probes")["sample"])
+    samples = xr.open_zarr(small_run, group="samples")
+    assert samples["prediction"].dims == ("sample",)
+
+
+def test_task_incremental_answers_only_within_the_task(tmp_path) -> None:
+    out = tmp_path / "task.zarr"
+    scenario = _scenario(tmp_path, evaluation="task", cycles=1, settle_samples=0)
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
+    run = open_run(out)
+    samples, probes = run.series("samples"), run.series("probes")
+    classes = np.array(run.attributes["task_classes"])
+    assert np.all(np.any(classes[samples["task"]] == samples["prediction"][:, None], axis=1))
+    probe_task = run.array("metrics", "probe_task")
+    assert np.all(np.any(classes[probe_task][None] == probes["prediction"][:, :, None], axis=2))
+    assert "changes" not in run.series_names() or len(run.series("changes")["sample"]) == 0
+
+
+def test_an_endless_stream_with_a_sample_count_stops_there_complete(tmp_path) -> None:
+    out = tmp_path / "endless.zarr"
+    scenario = _scenario(tmp_path, cycles=0, samples=100, settle_samples=0)
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
+    run = open_run(out)
+    assert run.status == "complete"
+    assert len(run.series("samples")["task"]) == 100
+    # the last row reads the network where the stream stopped, inside block 1
+    assert run.series("probes")["sample"][-1] == 100
+
+
+# ---------------------------------------------------------------------------------------------
+# resume after SIGKILL
+
+
+def _run_in_subprocess(arguments: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "neurosim", *arguments, "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_a_stream_killed_and_resumed_ends_as_if_never_stopped(tmp_path) -> None:
+    scenario = _scenario(tmp_path, checkpoint_every=20, samples_per_task=40, cycles=3)
+    whole = tmp_path / "whole.zarr"
+    assert main(["run", str(scenario), "--out", str(whole), "--quiet"]) == EXIT_OK
+    killed = tmp_path / "killed.zarr"
+    process = _run_in_subprocess(["run", str(scenario), "--out", str(killed)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for a few checkpoints, then kill at once
+        time.sleep(0.05)
+        with warnings.catch_warnings():  # a checkpoint being written is skipped, with a warning
+            warnings.simplefilter("ignore", CheckpointWarning)
+            try:
+                saved = open_run(killed).checkpoint()
+            except ValidationError:  # the store is being created
+                continue
+        if saved is not None and saved[1]["position"] >= 100:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert main(["run", "--resume", str(killed), "--quiet"]) == EXIT_OK
+    a, b = open_run(whole), open_run(killed)
+    assert b.status == "complete"
+    for name in ("samples", "probes", "changes"):
+        for key, values in a.series(name).items():
+            assert np.array_equal(values, b.series(name)[key], equal_nan=True), (name, key)
+    assert np.array_equal(a.array("weights", "W"), b.array("weights", "W"))
+    assert np.array_equal(a.array("weights", "b"), b.array("weights", "b"))
+    assert a.array("metrics", "average_accuracy") == b.array("metrics", "average_accuracy")
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: exit 2, one line, nothing written
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ({"class_order": [0, 1, 2, 3, 4, 5, 6, 9]}, "experiment.class_order"),
+        ({"class_order": "sorted"}, "experiment.class_order"),
+        ({"cycles": 0}, "experiment.cycles"),
+        ({"tasks": "permuted"}, "experiment.tasks"),
+        ({"classes_per_task": 3}, "experiment.classes_per_task"),
+        ({"batch_size": 7}, "experiment.samples_per_task"),
+        ({"checkpoint_every": 0}, "experiment.checkpoint_every"),
+        ({"settle_samples": 3}, "experiment.settle_samples"),
+    ],
+)
+def test_bad_settings_name_the_key_and_write_nothing(tmp_path, capsys, keys, named) -> None:
+    out = tmp_path / "bad.zarr"
+    assert main(["run", str(_scenario(tmp_path, **keys)), "--out", str(out), "--quiet"]) == (
+        EXIT_BAD_INPUT
+    )
+    error = capsys.readouterr().err
+    assert named in error and "Traceback" not in error
+    assert len(error.strip().splitlines()) == 1
+    assert not out.exists()
