@@ -13,13 +13,14 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from neurosim import __version__
-from neurosim.errors import NeurosimError, StoreWriteError, ValidationError
+from neurosim.errors import CheckpointWarning, NeurosimError, StoreWriteError, ValidationError
 from neurosim.filesystem import (
     PATH_ERRNOS,
     check_output_file,
@@ -493,7 +494,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return arguments.handler(arguments)
+        with _warnings_as_lines():
+            return arguments.handler(arguments)
     except BrokenPipeError:
         _discard_output()
         return EXIT_CLOSED_PIPE
@@ -506,6 +508,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, code = _error_line(error)
         print(f"neurosim: {message}", file=sys.stderr)
         return code
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """neurosim's own warnings (a skipped checkpoint) as one line each on stderr."""
+    previous = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if issubclass(category, CheckpointWarning):
+            print(f"neurosim: warning: {message}", file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def _error_line(error: Exception) -> tuple[str, int]:

@@ -17,6 +17,10 @@ class ValidationError(NeurosimError, ValueError):
     """Bad input: a parameter, array, scenario key or topology that is not allowed."""
 
 
+class CheckpointWarning(UserWarning):
+    """A run store's checkpoint is partial or corrupt, and an older one is used."""
+
+
 class TopologyError(ValidationError):
     """A graph (built or read from GraphML) that neurosim cannot run."""
 

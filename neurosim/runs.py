@@ -19,7 +19,7 @@ from neurosim.errors import ValidationError
 from neurosim.recording import CheckpointWarning, open_run
 from neurosim.recording.lock import take_writer_lock
 from neurosim.registry import experiment, experiment_kinds
-from neurosim.scenario.runner import RunSummary, run_scenario
+from neurosim.scenario.runner import RunSummary, resume_scenario, run_scenario
 from neurosim.scenario.schema import Scenario, load_scenario
 
 
@@ -135,8 +135,8 @@ def execute(
 
 
 def resume(out: str | Path, progress: bool = True) -> RunSummary:
-    """Continue the stopped run in the store ``out`` from its last checkpoint, with the
-    settings it started with."""
+    """Continue the stopped run in the store ``out`` from its newest valid checkpoint, with
+    the settings it started with: a phases run, or an experiment of a kind that resumes."""
     out = Path(out)
     reader = open_run(out)
     # refused before any data is looked for
@@ -153,13 +153,15 @@ def resume(out: str | Path, progress: bool = True) -> RunSummary:
     # a store another process writes is refused before anything else is said about it; the
     # resumed run's writer takes the lock again (held from then on)
     take_writer_lock(out)
+    if kind is None:
+        return resume_scenario(out, progress)
     resume_kind = experiment(kind).resume if kind in experiment_kinds() else None
     if resume_kind is None:
-        what = f"experiments of kind {kind!r}" if kind else "scenario runs (phases)"
         resumable = [name for name in experiment_kinds() if experiment(name).resume is not None]
         raise ValidationError(
-            f"{out}: {what} write no checkpoints, so they cannot be resumed (only experiments "
-            f"of kind {', '.join(resumable)} can); run the scenario again with --overwrite"
+            f"{out}: experiments of kind {kind!r} write no checkpoints, so they cannot be "
+            f"resumed (phases runs and experiments of kind {', '.join(resumable)} can); run "
+            "the scenario again with --overwrite"
         )
     return resume_kind(out, progress)
 

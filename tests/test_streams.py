@@ -18,6 +18,7 @@ from neurosim.streams import (
     Limit,
     Order,
     PatternSequence,
+    StartingAt,
     StepInput,
     Stream,
     Window,
@@ -597,3 +598,21 @@ def test_a_runner_drives_the_simulator() -> None:
 def test_bad_arguments_name_themselves(make: Callable[[], object], name: str) -> None:
     with pytest.raises(ValidationError, match=f"^{name}"):
         make()
+
+
+@pytest.mark.parametrize("start", [0, 1, 7, 8, 9, 31])
+def test_a_stream_starting_at_a_step_holds_the_same_inputs_from_there(start: int) -> None:
+    """StartingAt(stream, start) at step s holds what the stream holds at start + s, with the
+    change in force at ``start`` first (at step 0) and the later ones shifted."""
+    patterns = np.eye(4)
+    stream = PatternSequence(6, np.arange(4), patterns, cyclic_order(4, 1, length=4), 8)
+    rest = StartingAt(stream, start)
+    assert rest.duration == 32 - start
+    expected = inputs_at(stream, np.arange(start, 32))
+    actual = inputs_at(rest, np.arange(32 - start))
+    for expected_array, actual_array in zip(expected, actual, strict=True):
+        np.testing.assert_array_equal(actual_array, expected_array)
+    steps = [change.step for change in rest.changes()]
+    assert steps[0] == 0 and steps[1:] == [step - start for step in range(8, 32, 8) if step > start]
+    with pytest.raises(ValidationError, match="start"):
+        StartingAt(stream, 32)

@@ -12,14 +12,10 @@ import numpy as np
 import zarr
 import zarr.storage
 
-from neurosim.errors import ValidationError
+from neurosim.errors import CheckpointWarning, ValidationError
 from neurosim.recording.checkpoint import SavedCheckpoint, _newest_checkpoint
 from neurosim.recording.layout import EVERY_CHUNK_STORED, STATUSES, _dims_of, as_unicode
 from neurosim.recording.series import SERIES_DIMS, SERIES_DONE
-
-
-class CheckpointWarning(UserWarning):
-    """A checkpoint is partial or corrupt, and an older one is used."""
 
 
 def committed_lengths(attributes: dict[str, Any], group: str | None = None) -> dict[str, int]:

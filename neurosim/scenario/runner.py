@@ -33,11 +33,12 @@ from neurosim.recording import (
     open_run,
     stop_on_signals,
 )
-from neurosim.scenario.schema import Scenario
+from neurosim.scenario.schema import Scenario, check_scenario
 from neurosim.streams import (
     Constant,
     Limit,
     PatternSequence,
+    StartingAt,
     StepInput,
     Stream,
     Windows,
@@ -281,14 +282,25 @@ def build_stream(phase: dict[str, Any], network: CompiledNetwork, seed: int, key
     return Windows(n, windows, phase["duration"])
 
 
-def run_scenario(
-    scenario: Scenario, out: str | Path, *, overwrite: bool = False, progress: bool = True
-) -> RunSummary:
-    """Run every phase of ``scenario`` and record it in a new run store at ``out``.
+@dataclass(frozen=True)
+class PhaseRun:
+    """A scenario's phases, built and checked before its store is touched: the network, each
+    phase's stream and steps, what is recorded, and the simulator at step 0."""
 
-    Everything is built and checked before the store is created, so bad input writes nothing
-    (the message names the scenario file).
-    """
+    scenario: Scenario
+    network: CompiledNetwork
+    streams: list[Stream]
+    durations: list[int]
+    phase_steps: dict[str, list[int]]
+    specs: dict[str, ArraySpec]
+    recorded: np.ndarray
+    columns: list[int]
+    simulator: Simulator
+
+
+def prepare_phases(scenario: Scenario) -> PhaseRun:
+    """Build and check everything a phases run needs, writing nothing (a ValidationError
+    names the scenario file)."""
     settings = scenario.settings
     seed = settings["scenario"]["seed"]
     with _naming_source(scenario):
@@ -315,55 +327,120 @@ def run_scenario(
         for phase, duration in zip(settings["phase"], durations, strict=True):
             phase_steps[phase["name"]] = [start, start + duration]
             start += duration
-        total = start
-        simulator = make_simulator(settings, network, scenario.phase_parameters[0], seed, total)
+        simulator = make_simulator(settings, network, scenario.phase_parameters[0], seed, start)
+    return PhaseRun(
+        scenario, network, streams, durations, phase_steps, specs, recorded, columns, simulator
+    )
+
+
+def run_scenario(
+    scenario: Scenario, out: str | Path, *, overwrite: bool = False, progress: bool = True
+) -> RunSummary:
+    """Run every phase of ``scenario`` and record it in a new run store at ``out``.
+
+    Everything is built and checked before the store is created, so bad input writes nothing
+    (the message names the scenario file).
+    """
+    run = prepare_phases(scenario)
+    settings = scenario.settings
     store = create_store(
         out,
-        network,
+        run.network,
         attributes={
             "scenario": settings,
             "backend": settings["scenario"]["backend"],
-            "seed": seed,
-            "phase_steps": phase_steps,
+            "seed": settings["scenario"]["seed"],
+            "phase_steps": run.phase_steps,
         },
-        arrays=specs,
-        recorded_neurons=recorded,
-        time_chunk=record["time_chunk"],
+        arrays=run.specs,
+        recorded_neurons=run.recorded,
+        time_chunk=settings["record"]["time_chunk"],
         overwrite=overwrite,
     )
-    bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
+    return _run_phases(run, store, progress, None)
+
+
+def resume_scenario(out: str | Path, progress: bool = True) -> RunSummary:
+    """Continue the stopped phases run in the store ``out`` from its newest valid checkpoint,
+    with the settings it was started with: it ends with the trajectory, weights and metrics
+    of the run that never stopped. The scenario is rebuilt and checked before the store is
+    touched."""
+    scenario = check_scenario(open_run(out).attributes["scenario"], None)
+    run = prepare_phases(scenario)
+    store, arrays, attributes = RunStore.resume(out)
+    return _run_phases(run, store, progress, (arrays, attributes))
+
+
+def _run_phases(
+    run: PhaseRun,
+    store: RunStore,
+    progress: bool,
+    saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None,
+) -> RunSummary:
+    """Run the phases into ``store``, from step 0 or from the checkpoint ``saved``, writing a
+    checkpoint every ``record.checkpoint_every`` steps and when SIGTERM or Ctrl-C stops it."""
+    settings = run.scenario.settings
+    record = settings["record"]
+    simulator, network = run.simulator, run.network
+    store.checkpoint_keep = record["checkpoint_keep"]
     snapshots = record["weight_snapshots"]  # true, false or an interval in steps
-    snapshot_every = 0 if isinstance(snapshots, bool) else snapshots
+    clock = CheckpointClock(
+        store,
+        simulator,
+        record.get("checkpoint_every", 0),
+        0 if isinstance(snapshots, bool) else snapshots,
+    )
+    first_phase, offset = 0, 0
+    if saved is not None:
+        first_phase, offset = saved[1]["phase"], saved[1]["phase_step"]
+    bar = tqdm(
+        total=sum(run.durations),
+        initial=sum(run.durations[:first_phase]) + offset,
+        unit="step",
+        delay=2.0,
+        disable=not progress,
+        mininterval=0.5,
+    )
     with store, stop_on_signals() as stop, bar:
         try:
-            if snapshots:
+            if snapshots and saved is None:
                 _snapshot(store, simulator, network)
-            for phase, parameters, stream, duration in zip(
-                settings["phase"], scenario.phase_parameters, streams, durations, strict=True
-            ):
+            phases = zip(
+                settings["phase"],
+                run.scenario.phase_parameters,
+                run.streams,
+                run.durations,
+                strict=True,
+            )
+            for k, (phase, parameters, stream, duration) in enumerate(phases):
+                if k < first_phase:
+                    continue
                 simulator.set_parameters(parameters)
+                start = 0
+                if saved is not None:  # after the phase's parameters, the saved state
+                    simulator.restore(saved[0])
+                    start, saved = offset, None
+                clock.enter_phase(k, start)
                 every = (
                     record["every"]
                     if record["phases"] == "all" or phase["name"] in record["phases"]
                     else 0
                 )
                 simulator.log_events(bool(every))  # events are logged in recorded phases
-                simulator.follow(stream)
-                # one call per stretch of constant input: where calls end fixes when the
-                # synchronous backend writes its held-back weight changes, so its rounding
-                for change, until in Limit(stream, duration).segments():
-                    _advance(
-                        simulator,
-                        until - change.step,
-                        store,
-                        Recording(specs, recorded, every, network, snapshot_every),
-                        bar,
-                        stop,
-                    )
+                recording = Recording(run.specs, run.recorded, every, network, clock)
+                if start < duration:
+                    rest = stream if start == 0 else StartingAt(stream, start)
+                    simulator.follow(rest)
+                    # one call per stretch of constant input: where calls end fixes when the
+                    # synchronous backend writes its held-back weight changes, so its rounding
+                    for change, until in Limit(rest, duration - start).segments():
+                        _advance(simulator, until - change.step, store, recording, bar, stop)
                 if snapshots:
                     _snapshot(store, simulator, network)
         except BaseException as error:
             try:
+                if isinstance(error, KeyboardInterrupt):
+                    clock.write_on_stop()
                 _finish(store, simulator, network, bool(snapshots))
             except Exception as also:  # never hide what stopped the run
                 error.add_note(f"saving the run's final state also failed: {also}")
@@ -374,8 +451,60 @@ def run_scenario(
             # before the store closes "complete": a run stopped while its metrics are written
             # is not complete
             store.flush()
-            metrics = analyze(store, settings, phase_steps, columns)
-    return RunSummary(Path(out), simulator.step_count, store.status, metrics)
+            metrics = analyze(store, settings, run.phase_steps, run.columns)
+    return RunSummary(store.path, simulator.step_count, store.status, metrics)
+
+
+class CheckpointClock:
+    """The checkpoints of a phases run: every ``every`` steps (0: none), and one when a stop
+    signal ends the run between two pieces of steps; and the weight snapshots every
+    ``snapshot_every`` steps (0: none), where a piece must end too. A checkpoint holds the
+    simulator's arrays and where the run is: the phase, the step within it, the step count."""
+
+    def __init__(
+        self, store: RunStore, simulator: Simulator, every: int, snapshot_every: int
+    ) -> None:
+        self.store, self.simulator = store, simulator
+        self.every, self.snapshot_every = every, snapshot_every
+        self.phase = 0
+        self.phase_start = 0
+        self.written_at: int | None = None
+        # the step count after the last whole piece: a state a checkpoint can hold
+        self.settled_at: int | None = None
+
+    def enter_phase(self, phase: int, start: int) -> None:
+        """Phase ``phase`` goes on from its step ``start`` (0: it begins)."""
+        self.phase = phase
+        self.phase_start = self.simulator.step_count - start
+        self.settled_at = self.simulator.step_count
+
+    def steps_to_next(self) -> int | None:
+        """Steps to the next periodic checkpoint or snapshot (None: neither comes)."""
+        step = self.simulator.step_count
+        ends = [every - step % every for every in (self.every, self.snapshot_every) if every]
+        return min(ends) if ends else None
+
+    def after_piece(self) -> None:
+        """A piece of steps is done and recorded: write a checkpoint when one is due."""
+        self.settled_at = self.simulator.step_count
+        if self.every and self.settled_at % self.every == 0:
+            self.write()
+
+    def write_on_stop(self) -> None:
+        """The checkpoint of a run that a stop signal ended between pieces (none where it
+        ended elsewhere, or where this step has one already)."""
+        step = self.simulator.step_count
+        if self.settled_at == step and self.written_at != step and self.store.write_error is None:
+            self.write()
+
+    def write(self) -> None:
+        step = self.simulator.step_count
+        self.store.steps_simulated = step
+        self.store.write_checkpoint(
+            self.simulator.checkpoint(),
+            {"phase": self.phase, "phase_step": step - self.phase_start, "step": step},
+        )
+        self.written_at = step
 
 
 RIVALRY_DESCRIPTIONS = {
@@ -510,14 +639,14 @@ def _array_spec(name: str, copies: int, n_recorded: int, dtype: np.dtype) -> Arr
 @dataclass(frozen=True)
 class Recording:
     """What ``_advance`` records: the arrays (``specs``) of the ``recorded`` neurons every
-    ``every`` steps (0: none), and the weights of ``network`` every ``snapshot_every`` steps
-    (0: none)."""
+    ``every`` steps (0: none), the weights of ``network`` every ``clock.snapshot_every``
+    steps (0: none), and the checkpoints of ``clock``."""
 
     specs: dict[str, ArraySpec]
     recorded: np.ndarray
     every: int
     network: CompiledNetwork
-    snapshot_every: int
+    clock: CheckpointClock
 
 
 def _advance(
@@ -534,10 +663,9 @@ def _advance(
     piece = every * store.time_chunk if every else UNRECORDED_PIECE
     while steps > 0:
         count = min(piece, steps)
-        if recording.snapshot_every:  # end the piece at the next snapshot
-            count = min(
-                count, recording.snapshot_every - simulator.step_count % recording.snapshot_every
-            )
+        due = recording.clock.steps_to_next()
+        if due is not None:  # end the piece at the next snapshot or checkpoint
+            count = min(count, due)
         values = simulator.run(
             count, record_every=every, record=tuple(specs), record_neurons=recording.recorded
         )
@@ -558,8 +686,10 @@ def _advance(
         events = simulator.take_events()
         if events["time"].size:
             store.append_events(events, simulator.event_kinds)
-        if recording.snapshot_every and simulator.step_count % recording.snapshot_every == 0:
+        snapshot_every = recording.clock.snapshot_every
+        if snapshot_every and simulator.step_count % snapshot_every == 0:
             _snapshot(store, simulator, recording.network)
+        recording.clock.after_piece()
         steps -= count
         bar.update(count)
         stop.check()

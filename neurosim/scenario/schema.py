@@ -185,6 +185,14 @@ PHASE_KEYS = {
     "windows": Key(_windows),
     "model": Key(table),  # checked against the model below
 }
+CHECKPOINT_KEYS = {
+    # a checkpoint every N steps (experiments: N of their own units); absent: only on SIGTERM
+    # or Ctrl-C
+    "checkpoint_every": Key(integer(1)),
+    "checkpoint_keep": Key(integer(2), 2),
+}
+"""The ``[record]`` keys every scenario kind takes, experiments too."""
+
 RECORD_KEYS = {
     "arrays": Key(_record_arrays, ["state", "dz", "fake_target"]),
     "every": Key(integer(1), 1),
@@ -192,6 +200,7 @@ RECORD_KEYS = {
     "phases": Key(_phase_names, "all"),
     "time_chunk": Key(integer(1), 1024),
     "weight_snapshots": Key(_snapshot_interval, True),
+    **CHECKPOINT_KEYS,
 }
 
 
@@ -441,12 +450,20 @@ def _check_experiment(
     kind = check_choice("experiment.kind", table.get("kind"), experiment_kinds())
     keys = {"kind": Key(text, required=True), **experiment(kind).keys}
     settings["experiment"] = check_table("experiment", table, keys)
-    for section in ("topology", "phase", "record", "analysis"):
+    for section in ("topology", "phase", "analysis"):
         if section in raw:
             raise ValidationError(
                 f"{section}: the {kind} experiment builds its own network, streams and "
                 "records; set them in [experiment]"
             )
+    record = raw.get("record", {})
+    if isinstance(record, Mapping) and set(record) - set(CHECKPOINT_KEYS):
+        other = sorted(set(record) - set(CHECKPOINT_KEYS))[0]
+        raise ValidationError(
+            f"record.{other}: the {kind} experiment records what it needs itself; its [record] "
+            f"takes only {', '.join(CHECKPOINT_KEYS)}"
+        )
+    settings["record"] = check_table("record", record, CHECKPOINT_KEYS)
     test_parameters = None
     if TEST_MODEL in keys:
         test_parameters = _changed_model(

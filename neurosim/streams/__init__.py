@@ -7,7 +7,8 @@ copy's beta); it never tells neurons when to learn. Time unit: integration steps
 - :class:`PatternSequence`: patterns in an order (``cyclic_order``, ``shuffled_epochs``,
   ``repeated``), each for a number of steps;
 - :class:`Constant`, :class:`StepInput`, :class:`Windows`: the toy experiments' inputs;
-- :class:`Concatenate`, :class:`Limit`: one stream after another, the start of a stream;
+- :class:`Concatenate`, :class:`Limit`, :class:`StartingAt`: one stream after another, the start
+  of a stream, the rest of a stream from a step on (to resume a run);
 - :func:`inputs_at`: the targets and clamps at given steps (tests, plots).
 """
 
@@ -18,6 +19,7 @@ from neurosim.streams.base import (
     Concatenate,
     Limit,
     Segment,
+    StartingAt,
     Stream,
     checked_changes,
     inputs_at,
@@ -33,6 +35,7 @@ __all__ = [
     "Order",
     "PatternSequence",
     "Segment",
+    "StartingAt",
     "StepInput",
     "Stream",
     "Window",

@@ -37,7 +37,16 @@ from neurosim.checks import (
 )
 from neurosim.errors import ValidationError
 
-__all__ = ["Change", "Concatenate", "Limit", "Segment", "Stream", "checked_changes", "inputs_at"]
+__all__ = [
+    "Change",
+    "Concatenate",
+    "Limit",
+    "Segment",
+    "StartingAt",
+    "Stream",
+    "checked_changes",
+    "inputs_at",
+]
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -323,6 +332,38 @@ class Limit(Stream):
 
     def __repr__(self) -> str:
         return f"Limit({self.stream!r}, duration={self.duration})"
+
+
+class StartingAt(Stream):
+    """``stream`` from its step ``start`` on, with steps counted from there: the change in
+    force at ``start`` comes at step 0, each later one ``start`` steps earlier than in
+    ``stream``. A run that stopped at step ``start`` of a stream follows this to go on with
+    the same inputs at the same steps; the changes before ``start`` are skipped as they are
+    generated (lazily, one at a time), nothing is simulated again."""
+
+    def __init__(self, stream: Stream, start: int) -> None:
+        _check_stream("stream", stream)
+        limit = None if stream.duration is None else stream.duration - 1
+        start = check_integer("start", start, 0, limit)
+        super().__init__(stream.n_neurons, None if limit is None else stream.duration - start)
+        self.stream = stream
+        self.start = start
+
+    def changes(self) -> Iterator[Change]:
+        in_force: Change | None = None
+        for change in checked_changes(self.stream):
+            if change.step <= self.start:
+                in_force = change
+                continue
+            if in_force is not None:
+                yield make_change(0, in_force.target, in_force.clamp, in_force.label)
+                in_force = None
+            yield make_change(change.step - self.start, change.target, change.clamp, change.label)
+        if in_force is not None:
+            yield make_change(0, in_force.target, in_force.clamp, in_force.label)
+
+    def __repr__(self) -> str:
+        return f"StartingAt({self.stream!r}, start={self.start})"
 
 
 def inputs_at(stream: Stream, steps: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
