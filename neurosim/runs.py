@@ -149,7 +149,7 @@ def resume(out: str | Path, progress: bool = True) -> RunSummary:
                 f"{out}: the run stopped before its first checkpoint (none is stored, or none "
                 "is valid); run the scenario again with --overwrite"
             )
-    kind = reader.attributes.get("experiment")
+    kind = reader.attributes.get("scenario", {}).get("experiment", {}).get("kind")
     # a store another process writes is refused before anything else is said about it; the
     # resumed run's writer takes the lock again (held from then on)
     take_writer_lock(out)

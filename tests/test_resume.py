@@ -17,7 +17,9 @@ import pytest
 import xarray as xr
 
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, main
+from neurosim.errors import ValidationError
 from neurosim.recording import open_run
+from neurosim.scenario.schema import load_scenario
 from tests.scenario_files import write_scenario
 from tests.test_store_checkpoints import directory_digest
 
@@ -190,6 +192,7 @@ n_hidden = 6
 strides = [1, 3]
 epochs = 40
 steps_per_item = 40
+free_steps = 20
 test_steps = [40]
 test_items = 8
 seeds = [0, 1, 2]
@@ -242,3 +245,24 @@ def test_a_checkpoint_interval_that_is_not_a_positive_integer_is_refused(
     assert process.returncode == EXIT_BAD_INPUT
     assert errors.count("\n") == 1 and "record.checkpoint_every" in errors, errors
     assert not out.exists()
+
+
+def test_mnist_takes_record_checkpoint_every_as_its_checkpoint_digits() -> None:
+    from neurosim.experiments.mnist.checkpoints import resolve_checkpoint_digits
+
+    alias = {"record": {"checkpoint_every": 800}, "experiment": {"checkpoint_digits": 5000}}
+    resolve_checkpoint_digits(alias)
+    assert alias["experiment"]["checkpoint_digits"] == 800
+    own = {"record": {}, "experiment": {"checkpoint_digits": 300}}
+    resolve_checkpoint_digits(own)
+    assert own["experiment"]["checkpoint_digits"] == 300
+    both = {"record": {"checkpoint_every": 800}, "experiment": {"checkpoint_digits": 300}}
+    with pytest.raises(ValidationError, match=r"record\.checkpoint_every = 800 and experiment"):
+        resolve_checkpoint_digits(both)
+
+
+def test_experiments_take_only_the_checkpoint_keys_of_record(tmp_path: Path) -> None:
+    scenario = tmp_path / "ordering.toml"
+    scenario.write_text(ORDERING_TINY.replace("checkpoint_every = 1", "every = 2"))
+    with pytest.raises(ValidationError, match=r"record\.every: the ordering experiment records"):
+        load_scenario(scenario)

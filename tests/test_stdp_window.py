@@ -9,11 +9,12 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from neurosim.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, main
+from neurosim.experiments import stdp_window
 from neurosim.experiments.stdp_window import run_protocol, window_metrics
 from neurosim.model.parameters import FakeTargetParameters
 from neurosim.model.presets import load_preset
-from neurosim.recording import open_run
+from neurosim.recording import RunInterrupted, open_run
 from neurosim.scenario.schema import load_scenario
 
 SCENARIO = """
@@ -453,3 +454,37 @@ def test_window_baseline_is_the_mean_of_the_two_extreme_offsets() -> None:
     assert metrics["fwhm_potentiation"] == pytest.approx(right - left)
     assert metrics["fwhm_depression"] == pytest.approx(-2 + 2 * (1.5 - 0.75) / (1.5 + 4) + 4)
     assert metrics["asymmetry"] == pytest.approx(4.0 / 1.5)
+
+
+def test_a_stopped_run_resumes_to_the_same_curves(
+    small_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped (as by SIGTERM) after 30 of its protocols with a checkpoint every 8 points,
+    then resumed: the trajectory and every metric equal the uninterrupted run's, and only
+    the points after the last checkpoint run again."""
+    scenario, whole = small_run
+    out = tmp_path / "stopped.zarr"
+    protocol = stdp_window.run_protocol
+    calls = []
+    stop_at = [2 + 30]  # the two traces, then 30 points
+
+    def stopping_protocol(*arguments, **keywords):
+        calls.append(keywords.get("record", False))
+        if len(calls) in stop_at:
+            raise RunInterrupted("terminated by SIGTERM")
+        return protocol(*arguments, **keywords)
+
+    monkeypatch.setattr(stdp_window, "run_protocol", stopping_protocol)
+    run = ["run", str(scenario), "--set", "record.checkpoint_every=8", "--quiet"]
+    assert main([*run, "--out", str(out)]) == EXIT_INTERRUPTED
+    assert open_run(out).checkpoint()[1]["units_done"] == 29  # written when it stopped
+    calls.clear()
+    stop_at.clear()
+    assert main(["run", "--resume", str(out), "--quiet"]) == EXIT_OK
+    distinct_points = 5 * 21  # (5, 10, 15) x 0.5, then beta 0.6 and 0.7 at window 10
+    assert len(calls) == distinct_points - 29
+    for group in ("trajectory", "metrics"):
+        for name in open_run(whole).names(group):
+            np.testing.assert_array_equal(
+                open_run(out).array(group, name), open_run(whole).array(group, name), name
+            )

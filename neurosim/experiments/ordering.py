@@ -42,13 +42,19 @@ from tqdm import tqdm
 
 from neurosim.errors import ValidationError
 from neurosim.experiments import TEST_MODEL, TEST_MODEL_KEY, Experiment
+from neurosim.experiments.units import UnitCheckpoints
 from neurosim.keys import Key, choice, integer, integer_list, seed_list
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.recording import RunReader, RunStore, StopRequest, stop_on_signals
 from neurosim.registry import backend_names
-from neurosim.scenario.runner import RunSummary, create_experiment_store, make_simulator
+from neurosim.scenario.runner import (
+    RunSummary,
+    create_experiment_store,
+    make_simulator,
+    stored_scenario,
+)
 from neurosim.scenario.schema import Scenario
 from neurosim.streams import cyclic_order
 
@@ -209,73 +215,114 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     table = scenario.settings["experiment"]
     _check_settings(table)
     params = scenario.phase_parameters[0]
-    test_params = scenario.test_parameters
-    assert test_params is not None  # the schema resolves it for every kind with TEST_MODEL
-    n_items, strides, seeds = table["n_items"], table["strides"], table["seeds"]
-    test_steps, n_scored = table["test_steps"], table["test_items"]
-    networks, orders = _labels(n_items, strides)
     # a network built before the store: its neurons and synapses describe the store
-    layout = compile_graph(topology.recurrent(n_items, n_items, table["n_hidden"]), params)
-    accuracy = np.full((len(seeds), len(strides), len(strides), len(test_steps)), np.nan)
-    train_steps = n_items * table["epochs"] * table["steps_per_item"]
-    test_total = len(strides) * (n_scored + 1) * sum(test_steps)
-    total = len(seeds) * len(strides) * (train_steps + test_total)
+    layout = compile_graph(
+        topology.recurrent(table["n_items"], table["n_items"], table["n_hidden"]), params
+    )
     store = create_experiment_store(
         out,
         layout,
         scenario,
         kind="ordering",
-        seeds=seeds,
+        seeds=table["seeds"],
         overwrite=overwrite,
         train_backend=table.get("train_backend", scenario.settings["scenario"]["backend"]),
         paper_tables=PAPER_TABLES,
         paper_source=PAPER_SOURCE,
     )
-    steps = 0
-    bar = tqdm(total=total, unit="step", delay=2.0, disable=not progress, mininterval=0.5)
-    with store, stop_on_signals() as stop, bar:
-        for s, seed in enumerate(seeds):
-            for n, stride in enumerate(strides):
-                network = train(
-                    n_items,
-                    table["n_hidden"],
-                    stride,
-                    params,
-                    seed,
-                    epochs=table["epochs"],
-                    steps_per_item=table["steps_per_item"],
-                    free_steps=table["free_steps"],
-                    stop=stop,
-                    bar=bar,
-                    settings=scenario.settings,
-                )
-                steps += train_steps
-                for o, order_stride in enumerate(strides):
-                    for t, length in enumerate(test_steps):
-                        accuracy[s, n, o, t] = accuracy_on_order(
-                            network,
-                            test_params,
-                            order_stride,
-                            length,
-                            n_scored,
-                            seed,
-                            scenario.settings,
-                        )
-                        bar.update((n_scored + 1) * length)
-                        steps += (n_scored + 1) * length
-                stop.check()
-            _write_metrics(store, accuracy, seeds, networks, orders, test_steps)
-            store.set_attribute("seeds_done", s + 1)
+    return _carry_out(scenario, store, progress, None)
+
+
+def resume(out: Path, progress: bool) -> RunSummary:
+    """Continue the stopped run in the store ``out`` after the last (seed, network) unit its
+    newest valid checkpoint holds; it ends with the results of the run that never stopped."""
+    scenario = stored_scenario(out)
+    _check_settings(scenario.settings["experiment"])
+    store, arrays, attributes = RunStore.resume(out)
+    return _carry_out(scenario, store, progress, (arrays, attributes))
+
+
+def _carry_out(
+    scenario: Scenario,
+    store: RunStore,
+    progress: bool,
+    saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None,
+) -> RunSummary:
+    """Train and test every (seed, network) unit into ``store``, from the first or after the
+    units of the checkpoint ``saved``: each unit is built afresh from its seed, so the results
+    do not depend on where the run stopped."""
+    table = scenario.settings["experiment"]
+    params = scenario.phase_parameters[0]
+    test_params = scenario.test_parameters
+    assert test_params is not None  # the schema resolves it for every kind with TEST_MODEL
+    n_items, strides, seeds = table["n_items"], table["strides"], table["seeds"]
+    test_steps, n_scored = table["test_steps"], table["test_items"]
+    networks, orders = _labels(n_items, strides)
+    accuracy = np.full((len(seeds), len(strides), len(strides), len(test_steps)), np.nan)
+    train_steps = n_items * table["epochs"] * table["steps_per_item"]
+    test_total = len(strides) * (n_scored + 1) * sum(test_steps)
+    unit_steps = train_steps + test_total
+    first, steps = 0, 0
+    if saved is not None:
+        accuracy, first = saved[0]["accuracy"], saved[1]["units_done"]
+        steps = first * unit_steps
+    record = scenario.settings["record"]
+    units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
+    bar = tqdm(
+        total=len(seeds) * len(strides) * unit_steps,
+        initial=steps,
+        unit="step",
+        delay=2.0,
+        disable=not progress,
+        mininterval=0.5,
+    )
+    with store, stop_on_signals() as stop, bar, units.on_stop():
+        for unit in range(first, len(seeds) * len(strides)):
+            s, n = divmod(unit, len(strides))
+            seed = seeds[s]
+            network = train(
+                n_items,
+                table["n_hidden"],
+                strides[n],
+                params,
+                seed,
+                epochs=table["epochs"],
+                steps_per_item=table["steps_per_item"],
+                free_steps=table["free_steps"],
+                stop=stop,
+                bar=bar,
+                settings=scenario.settings,
+            )
+            for o, order_stride in enumerate(strides):
+                for t, length in enumerate(test_steps):
+                    accuracy[s, n, o, t] = accuracy_on_order(
+                        network,
+                        test_params,
+                        order_stride,
+                        length,
+                        n_scored,
+                        seed,
+                        scenario.settings,
+                    )
+                    bar.update((n_scored + 1) * length)
+            steps += unit_steps
+            if n == len(strides) - 1:  # the seed is done
+                _write_metrics(store, accuracy, seeds, networks, orders, test_steps)
+                store.set_attribute("seeds_done", s + 1)
+            units.done(unit + 1, {"accuracy": accuracy}, {})
+            stop.check()
     mean = accuracy.mean(axis=0)
     paper = paper_accuracy(networks, orders, test_steps)
     metrics = {}
     for t, length in enumerate(test_steps):
-        for n, network in enumerate(networks):
+        for n, network_label in enumerate(networks):
             for o, order in enumerate(orders):
-                metrics[f"accuracy_{network}_{order}_{length}"] = float(mean[n, o, t])
+                metrics[f"accuracy_{network_label}_{order}_{length}"] = float(mean[n, o, t])
                 if not np.isnan(paper[n, o, t]):
-                    metrics[f"paper_accuracy_{network}_{order}_{length}"] = float(paper[n, o, t])
-    return RunSummary(out, steps, store.status, metrics)
+                    metrics[f"paper_accuracy_{network_label}_{order}_{length}"] = float(
+                        paper[n, o, t]
+                    )
+    return RunSummary(store.path, steps, store.status, metrics)
 
 
 def paper_accuracy(networks: list[str], orders: list[str], test_steps: list[int]) -> np.ndarray:
@@ -405,4 +452,4 @@ def plot(run: RunReader, path: Path) -> Path:
     return path
 
 
-EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot)
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)

@@ -29,7 +29,7 @@ choice), ``"small_beta_faster"`` (0.5 / 0.4: the preset's pairing) or ``"model"`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -38,12 +38,13 @@ from tqdm import tqdm
 
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
+from neurosim.experiments.units import UnitCheckpoints
 from neurosim.keys import Key, choice, integer, integer_list, number, number_list
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import load_preset
-from neurosim.recording import ArraySpec, RunReader, stop_on_signals
-from neurosim.scenario.runner import RunSummary, create_store, make_simulator
+from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
+from neurosim.scenario.runner import RunSummary, create_store, make_simulator, stored_scenario
 from neurosim.scenario.schema import Scenario
 from neurosim.streams import Windows
 
@@ -336,8 +337,19 @@ def _slug(label: str) -> str:
     return label.replace(" ", "_").replace("/", "_")
 
 
-def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
-    """Every panel's curve, written to one run store at ``out``."""
+class WindowRun(NamedTuple):
+    """What a run of the experiment needs, built and checked before its store is touched."""
+
+    table: dict[str, Any]
+    seed: int
+    model: ModelParameters
+    settings: dict[str, Any]
+    offsets: np.ndarray
+    panels: list[tuple[str, int, float]]
+    parameters: dict[float, ModelParameters]
+
+
+def _prepare(scenario: Scenario) -> WindowRun:
     table = scenario.settings["experiment"]
     seed = scenario.settings["scenario"]["seed"]
     model = _apply_eps_reading(scenario.settings, scenario.phase_parameters[0])
@@ -354,11 +366,18 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
     if model.alpha <= 0:
         raise ValidationError(f"model.alpha = {model.alpha}: the window needs alpha > 0")
     panels = _panels(table)
-    steps, start = table["steps"], table["window_start"]
     parameters = {
         beta_large: model.replace(beta_small=table["beta_small"], beta_large=beta_large)
         for _, _, beta_large in panels
     }
+    return WindowRun(table, seed, model, settings, offsets, panels, parameters)
+
+
+def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
+    """Every panel's curve, written to one run store at ``out``."""
+    window_run = _prepare(scenario)
+    table, seed, model, settings = window_run[:4]
+    steps, start = table["steps"], table["window_start"]
     dtype = np.dtype(model.dtype)
     specs = {}
     for side in ("pre_leads", "post_leads"):
@@ -390,46 +409,74 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         time_chunk=max(steps, 1),
         overwrite=overwrite,
     )
-    curves = np.zeros((len(panels), offsets.size))
-    done: dict[tuple[int, float], np.ndarray] = {}
-    bar = tqdm(total=len(panels) * offsets.size, unit="protocol", delay=2.0, disable=not progress)
-    with store, stop_on_signals() as stop, bar:
-        traces = {}
-        for side, offset in (("pre_leads", trace_offset), ("post_leads", -trace_offset)):
-            _, traces[side] = run_protocol(
-                parameters[trace_beta],
-                trace_window,
-                offset,
+    return _carry_out(window_run, store, progress, None)
+
+
+def resume(out: Path, progress: bool) -> RunSummary:
+    """Continue the stopped run in the store ``out`` after the points its newest valid
+    checkpoint holds; it ends with the curves of the run that never stopped."""
+    window_run = _prepare(stored_scenario(out))
+    store, arrays, attributes = RunStore.resume(out)
+    return _carry_out(window_run, store, progress, (arrays, attributes))
+
+
+def _carry_out(
+    window_run: WindowRun,
+    store: RunStore,
+    progress: bool,
+    saved: tuple[dict[str, np.ndarray], dict[str, Any]] | None,
+) -> RunSummary:
+    """The traces, then one point (a protocol at an offset) after another for each distinct
+    (window, beta_large), from the first or after the points of the checkpoint ``saved``; then
+    the metrics. Each protocol builds its network afresh, so the points do not depend on
+    where the run stopped."""
+    table, seed, model, settings, offsets, panels, parameters = window_run
+    steps, start = table["steps"], table["window_start"]
+    trace_window = table["window_for_beta_panels"]
+    trace_beta = table["beta_large_values"][0]
+    trace_offset = table["trace_offset"]
+    curve_keys = list(dict.fromkeys((window, beta_large) for _, window, beta_large in panels))
+    values = np.full((len(curve_keys), offsets.size), np.nan)
+    first = 0
+    if saved is not None:
+        values, first = saved[0]["weight_change"], saved[1]["units_done"]
+    record = settings["record"]
+    units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
+    bar = tqdm(total=values.size, initial=first, unit="protocol", delay=2.0, disable=not progress)
+    with store, stop_on_signals() as stop, bar, units.on_stop():
+        if saved is None:
+            traces = {}
+            for side, offset in (("pre_leads", trace_offset), ("post_leads", -trace_offset)):
+                _, traces[side] = run_protocol(
+                    parameters[trace_beta],
+                    trace_window,
+                    offset,
+                    steps=steps,
+                    window_start=start,
+                    seed=seed,
+                    record=True,
+                    settings=settings,
+                )
+            store.append(
+                traces["pre_leads"]["time"],
+                {f"{name}_{side}": traces[side][name] for side in traces for name in TRACE_ARRAYS},
+            )
+        for point in range(first, values.size):
+            key, column = divmod(point, offsets.size)
+            window, beta_large = curve_keys[key]
+            values[key, column], _ = run_protocol(
+                parameters[beta_large],
+                window,
+                int(offsets[column]),
                 steps=steps,
                 window_start=start,
                 seed=seed,
-                record=True,
                 settings=settings,
             )
-        store.append(
-            traces["pre_leads"]["time"],
-            {f"{name}_{side}": traces[side][name] for side in traces for name in TRACE_ARRAYS},
-        )
-        for row, (_, window, beta_large) in enumerate(panels):
-            key = (window, beta_large)
-            if key not in done:
-                values = np.empty(offsets.size)
-                for column, offset in enumerate(offsets):
-                    values[column], _ = run_protocol(
-                        parameters[beta_large],
-                        window,
-                        int(offset),
-                        steps=steps,
-                        window_start=start,
-                        seed=seed,
-                        settings=settings,
-                    )
-                    bar.update(1)
-                    stop.check()
-                done[key] = values
-            else:
-                bar.update(offsets.size)
-            curves[row] = done[key]
+            bar.update(1)
+            units.done(point + 1, {"weight_change": values}, {})
+            stop.check()
+        curves = np.array([values[curve_keys.index((w, b))] for _, w, b in panels])
         labels = np.array([label for label, _, _ in panels])
         coords = {"panel": labels, "offset": offsets}
         store.write_metric(
@@ -489,8 +536,8 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         for name in HEADLINE
     } | {"eps_small": model.eps_small, "eps_large": model.eps_large}
     # steps simulated: the two recorded protocols and one curve per distinct (window, beta)
-    simulated = steps * (2 + len(done) * offsets.size)
-    return RunSummary(out, simulated, store.status, headline)
+    simulated = steps * (2 + values.size)
+    return RunSummary(store.path, simulated, store.status, headline)
 
 
 def plot(run_reader: RunReader, path: Path) -> Path:
@@ -544,6 +591,6 @@ def plot(run_reader: RunReader, path: Path) -> Path:
     return path
 
 
-EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot)
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)
 
 __all__ = ["EXPERIMENT", "KEYS", "run_protocol", "two_neuron_graph", "window_metrics"]

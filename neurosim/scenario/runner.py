@@ -365,10 +365,14 @@ def resume_scenario(out: str | Path, progress: bool = True) -> RunSummary:
     with the settings it was started with: it ends with the trajectory, weights and metrics
     of the run that never stopped. The scenario is rebuilt and checked before the store is
     touched."""
-    scenario = check_scenario(open_run(out).attributes["scenario"], None)
-    run = prepare_phases(scenario)
+    run = prepare_phases(stored_scenario(out))
     store, arrays, attributes = RunStore.resume(out)
     return _run_phases(run, store, progress, (arrays, attributes))
+
+
+def stored_scenario(out: str | Path) -> Scenario:
+    """The scenario the run in the store ``out`` was started with, checked again."""
+    return check_scenario(open_run(out).attributes["scenario"], None)
 
 
 def _run_phases(

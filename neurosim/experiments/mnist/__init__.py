@@ -24,6 +24,7 @@ from neurosim import registry
 from neurosim.data import load_dataset
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
+from neurosim.experiments.mnist.checkpoints import resolve_checkpoint_digits
 from neurosim.experiments.mnist.figure import plot
 from neurosim.experiments.mnist.network import build_network
 from neurosim.experiments.mnist.protocol import (
@@ -34,9 +35,9 @@ from neurosim.experiments.mnist.protocol import (
     split_indices,
 )
 from neurosim.experiments.mnist.runner import carry_out
-from neurosim.recording import RunStore, open_run
-from neurosim.scenario.runner import RunSummary, create_experiment_store
-from neurosim.scenario.schema import Scenario, check_scenario
+from neurosim.recording import RunStore
+from neurosim.scenario.runner import RunSummary, create_experiment_store, stored_scenario
+from neurosim.scenario.schema import Scenario
 
 
 def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
@@ -51,6 +52,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             "of millions of steps, in batches) need a backend that runs batches; run them on "
             f"{', '.join(batched)} (scenario.backend = {batched[0]!r} or --backend {batched[0]})"
         )
+    resolve_checkpoint_digits(scenario.settings)  # before the store: it stores the settings
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     params = scenario.phase_parameters[0]
     check_settings(table, dataset, params.alpha)
@@ -76,8 +78,7 @@ def resume(out: Path, progress: bool) -> RunSummary:
     """Continue the stopped run in the store ``out`` from its newest valid checkpoint, with
     the settings it was started with; the result is the one the run would have given
     without the stop. The data set is checked before the store is touched."""
-    reader = open_run(out)
-    scenario = check_scenario(reader.attributes["scenario"], None)
+    scenario = stored_scenario(out)
     table = scenario.settings["experiment"]
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     check_settings(table, dataset, scenario.phase_parameters[0].alpha)

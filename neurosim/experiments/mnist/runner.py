@@ -79,6 +79,7 @@ def carry_out(
         disable=not progress,
         mininterval=0.5,
     )
+    store.checkpoint_keep = scenario.settings["record"]["checkpoint_keep"]
     with store, stop_on_signals() as stop, bar:
         for s in range(at.s, len(seeds)):
             seed = seeds[s]
