@@ -376,7 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resume",
         metavar="STORE",
-        help="continue the stopped run in STORE from its last checkpoint (MNIST experiments)",
+        help="continue the stopped run in STORE from its newest valid checkpoint (phases runs "
+        "and every experiment kind that checkpoints)",
     )
     run.add_argument("--out", help="run store directory (default: runs/NAME.zarr)")
     run.add_argument(
