@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import ValidationError
-from neurosim.recording import CheckpointWarning, open_run
+from neurosim.recording import CheckpointWarning
 from neurosim.recording.lock import take_writer_lock
+from neurosim.recording.writer import check_resumable
 from neurosim.registry import experiment, experiment_kinds
 from neurosim.scenario.runner import RunSummary, resume_scenario, run_scenario
 from neurosim.scenario.schema import Scenario, load_scenario
@@ -138,10 +139,12 @@ def resume(out: str | Path, progress: bool = True) -> RunSummary:
     """Continue the stopped run in the store ``out`` from its newest valid checkpoint, with
     the settings it started with: a phases run, or an experiment of a kind that resumes."""
     out = Path(out)
-    reader = open_run(out)
-    # refused before any data is looked for
-    if reader.status == "complete":
-        raise ValidationError(f"{out}: the run is complete; there is nothing to resume")
+    # refused before any data is looked for: a store this version cannot continue (which may
+    # hold a scenario it cannot read), a complete run
+    reader = check_resumable(out)
+    # then a store another process writes, before anything else is said about it; the
+    # resumed run's writer takes the lock again (held from then on)
+    take_writer_lock(out)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CheckpointWarning)  # RunStore.resume says which
         if reader.checkpoint() is None:
@@ -150,9 +153,6 @@ def resume(out: str | Path, progress: bool = True) -> RunSummary:
                 "is valid); run the scenario again with --overwrite"
             )
     kind = reader.attributes.get("scenario", {}).get("experiment", {}).get("kind")
-    # a store another process writes is refused before anything else is said about it; the
-    # resumed run's writer takes the lock again (held from then on)
-    take_writer_lock(out)
     if kind is None:
         return resume_scenario(out, progress)
     resume_kind = experiment(kind).resume if kind in experiment_kinds() else None

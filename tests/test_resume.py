@@ -73,6 +73,14 @@ def has_checkpoint(store: Path) -> bool:
     return False
 
 
+def has_steps(store: Path) -> bool:
+    """Whether the store holds committed steps (it may not be a store yet)."""
+    try:
+        return open_run(store).steps_done > 0
+    except ValidationError:
+        return False
+
+
 def kill_after_first_checkpoint(arguments: list[str], store: Path, seed: int) -> None:
     """Run ``neurosim ARGUMENTS`` and SIGKILL it at a random moment after its first
     checkpoint (the moment drawn from ``seed``, so a failure can be replayed)."""
@@ -138,7 +146,7 @@ def test_a_run_stopped_by_sigterm_checkpoints_where_it_stopped(tmp_path: Path) -
     whole, stopped = tmp_path / "whole.zarr", tmp_path / "stopped.zarr"
     assert main(["run", str(scenario), "--quiet", "--out", str(whole)]) == EXIT_OK
     process = neurosim("run", str(scenario), "--quiet", "--out", str(stopped))
-    while open_run(stopped).steps_done == 0 if stopped.exists() else True:
+    while not has_steps(stopped):
         assert process.poll() is None
         time.sleep(0.02)
     process.send_signal(signal.SIGTERM)

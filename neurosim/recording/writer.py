@@ -854,11 +854,20 @@ def _lock_stopped_run(path: str | os.PathLike[str]) -> tuple[WriterLock, RunRead
     """Take the writer lock of the run store at ``path`` and read it under the lock; refuse
     (``ValidationError`` naming the path, nothing changed) a path that is not a run store,
     one of another store format, and a complete run."""
-    _check_resumable(open_run(path))  # before the lock: a bad path gets no lock file
+    check_resumable(path)  # before the lock: a bad path gets no lock file
     lock = take_writer_lock(open_run(path).path)  # no other writer from here on
     reader = open_run(path)  # read again under the lock: as the last writer left it
     _check_resumable(reader)
     return lock, reader
+
+
+def check_resumable(path: str | os.PathLike[str]) -> RunReader:
+    """The run store at ``path``, read, if a writer may continue it; else ``ValidationError``
+    naming the path and what is allowed: not a run store, another store format, a complete
+    run."""
+    reader = open_run(path)
+    _check_resumable(reader)
+    return reader
 
 
 def _check_resumable(reader: RunReader) -> None:
