@@ -255,18 +255,17 @@ def test_a_checkpoint_interval_that_is_not_a_positive_integer_is_refused(
     assert not out.exists()
 
 
-def test_mnist_takes_record_checkpoint_every_as_its_checkpoint_digits() -> None:
-    from neurosim.experiments.mnist.checkpoints import resolve_checkpoint_digits
+def test_mnist_takes_record_checkpoint_every_as_its_checkpoint_digits(tmp_path: Path) -> None:
+    from tests.test_mnist import TINY
 
-    alias = {"record": {"checkpoint_every": 800}, "experiment": {"checkpoint_digits": 5000}}
-    resolve_checkpoint_digits(alias)
-    assert alias["experiment"]["checkpoint_digits"] == 800
-    own = {"record": {}, "experiment": {"checkpoint_digits": 300}}
-    resolve_checkpoint_digits(own)
-    assert own["experiment"]["checkpoint_digits"] == 300
-    both = {"record": {"checkpoint_every": 800}, "experiment": {"checkpoint_digits": 300}}
+    scenario = tmp_path / "mnist.toml"
+    scenario.write_text(TINY + "\n[record]\ncheckpoint_every = 800\n")
+    assert load_scenario(scenario).settings["experiment"]["checkpoint_digits"] == 800
+    scenario.write_text(TINY.replace("epochs = 2", "epochs = 2\ncheckpoint_digits = 300"))
+    assert load_scenario(scenario).settings["experiment"]["checkpoint_digits"] == 300
+    scenario.write_text(scenario.read_text() + "\n[record]\ncheckpoint_every = 800\n")
     with pytest.raises(ValidationError, match=r"record\.checkpoint_every = 800 and experiment"):
-        resolve_checkpoint_digits(both)
+        load_scenario(scenario)
 
 
 def test_experiments_take_only_the_checkpoint_keys_of_record(tmp_path: Path) -> None:

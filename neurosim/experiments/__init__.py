@@ -39,13 +39,16 @@ class Experiment:
     checked settings, writes the run store at ``out`` (refusing an existing one unless
     ``overwrite``) and returns the summary with the metrics to print. ``plot(run, path)``
     writes the figure. ``resume(out, progress)``, for kinds that write checkpoints, continues
-    the stopped run in the store ``out``.
+    the stopped run in the store ``out``. ``checkpoint_key``: the kind's own key of its
+    checkpoint interval, which ``[record] checkpoint_every`` sets where given (a kind without
+    such a key reads the record key itself).
     """
 
     keys: Mapping[str, Key]
     run: Callable[[Scenario, Path, bool, bool], RunSummary]
     plot: Callable[[RunReader, Path], Path]
     resume: Callable[[Path, bool], RunSummary] | None = None
+    checkpoint_key: str = "checkpoint_every"
 
 
 # the key of an experiment's test-time model; neurosim.scenario.schema resolves it

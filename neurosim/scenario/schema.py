@@ -464,6 +464,7 @@ def _check_experiment(
             f"takes only {', '.join(CHECKPOINT_KEYS)}"
         )
     settings["record"] = check_table("record", record, CHECKPOINT_KEYS)
+    _share_checkpoint_interval(settings, table, experiment(kind).checkpoint_key)
     test_parameters = None
     if TEST_MODEL in keys:
         test_parameters = _changed_model(
@@ -475,6 +476,23 @@ def _check_experiment(
         # stored resolved, as [model] is: the store says what the test ran with
         settings["experiment"][TEST_MODEL] = _parameters_mapping(test_parameters)
     return Scenario(settings, (parameters,), source, test_parameters)
+
+
+def _share_checkpoint_interval(
+    settings: dict[str, Any], table: Mapping[str, Any], own_key: str
+) -> None:
+    """``[record] checkpoint_every`` sets the experiment's own interval key (MNIST's
+    ``checkpoint_digits``, counting the same unit) where the kind has one; giving both with
+    different values is refused rather than one silently winning."""
+    every = settings["record"].get("checkpoint_every")
+    if every is None or own_key not in settings["experiment"]:
+        return
+    if own_key in table and table[own_key] != every:
+        raise ValidationError(
+            f"record.checkpoint_every = {every} and experiment.{own_key} = {table[own_key]} "
+            "both set the checkpoint interval; give one of them"
+        )
+    settings["experiment"][own_key] = every
 
 
 def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:

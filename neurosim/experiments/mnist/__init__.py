@@ -24,7 +24,6 @@ from neurosim import registry
 from neurosim.data import load_dataset
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
-from neurosim.experiments.mnist.checkpoints import resolve_checkpoint_digits
 from neurosim.experiments.mnist.figure import plot
 from neurosim.experiments.mnist.network import build_network
 from neurosim.experiments.mnist.protocol import (
@@ -52,7 +51,6 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             "of millions of steps, in batches) need a backend that runs batches; run them on "
             f"{', '.join(batched)} (scenario.backend = {batched[0]!r} or --backend {batched[0]})"
         )
-    resolve_checkpoint_digits(scenario.settings)  # before the store: it stores the settings
     dataset = load_dataset(table["dataset"], table.get("data_dir"))
     params = scenario.phase_parameters[0]
     check_settings(table, dataset, params.alpha)
@@ -86,4 +84,6 @@ def resume(out: Path, progress: bool) -> RunSummary:
     return carry_out(scenario, dataset, store, progress, (arrays, attributes))
 
 
-EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)
+EXPERIMENT = Experiment(
+    keys=KEYS, run=run, plot=plot, resume=resume, checkpoint_key="checkpoint_digits"
+)

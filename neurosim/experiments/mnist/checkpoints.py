@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 
 from neurosim.backends.sync import SyncSimulator
-from neurosim.errors import ValidationError
-from neurosim.experiments.mnist.protocol import KEYS
 from neurosim.experiments.mnist.results import Results
 from neurosim.recording import RunStore
 
@@ -97,24 +95,6 @@ class StageClock:
         steps = self.at.steps + done_now * self.per_digit
         where = replace(self.at, done=done, steps=steps)
         write_checkpoint(self.store, self.results, self.sim, self.shuffle, where)
-
-
-def resolve_checkpoint_digits(settings: dict[str, Any]) -> None:
-    """Make ``experiment.checkpoint_digits`` the interval the run uses: ``[record]
-    checkpoint_every`` is its other name (counting training digits, as every kind's record
-    key counts its own unit) and, where given, sets it; both given with different values
-    (``checkpoint_digits`` other than its default) is refused, naming both."""
-    every = settings.get("record", {}).get("checkpoint_every")
-    table = settings["experiment"]
-    if every is None or every == table["checkpoint_digits"]:
-        return
-    if table["checkpoint_digits"] != KEYS["checkpoint_digits"].default:
-        raise ValidationError(
-            f"record.checkpoint_every = {every} and experiment.checkpoint_digits = "
-            f"{table['checkpoint_digits']} both set the MNIST checkpoint interval (in training "
-            "digits); give one of them"
-        )
-    table["checkpoint_digits"] = every
 
 
 def write_checkpoint(
