@@ -19,8 +19,12 @@ import xarray as xr
 
 from neurosim.analysis.continual import RollingAccuracy, TransferTracker
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from neurosim.data import Dataset, Place
 from neurosim.errors import ValidationError
+from neurosim.experiments.continual import tasks as tasks_module
+from neurosim.experiments.continual.tasks import build_tasks
 from neurosim.recording import CheckpointWarning, open_run
+from neurosim.scenario.schema import load_scenario
 from neurosim.streams.tasks import TaskSchedule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,4 +354,114 @@ def test_bad_settings_name_the_key_and_write_nothing(tmp_path, capsys, keys, nam
     error = capsys.readouterr().err
     assert named in error and "Traceback" not in error
     assert len(error.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# the MNIST streams, on a tiny synthetic data set (ten classes, each a bright block)
+
+
+def _tiny_dataset() -> Dataset:
+    rng = np.random.default_rng(0)
+    blocks = np.zeros((10, 28, 28), dtype=bool)
+    for label in range(10):
+        row, column = divmod(label, 4)
+        blocks[label, 7 * row : 7 * row + 7, 7 * column : 7 * column + 7] = True
+    blocks = blocks.reshape(10, 784)
+
+    def digits(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = rng.integers(0, 40, size=(n, 784)).astype(np.uint8)
+        images[blocks[labels]] = 255
+        return images, labels
+
+    arrays = dict(zip(("train_images", "train_labels"), digits(300), strict=True))
+    arrays |= dict(zip(("test_images", "test_labels"), digits(100), strict=True))
+    return Dataset("mnist", Place(Path("synthetic"), "test"), False, arrays.__getitem__)
+
+
+TINY_MNIST = {
+    "hidden": [32],
+    "samples_per_task": 40,
+    "probe_samples": 10,
+    "probe_every": 20,
+    "settle_samples": 5,
+    "settle_max_steps": 50,
+    "checkpoint_every": 40,
+    "free_steps": 5,
+    "clamped_steps": 5,
+    "test_steps": 5,
+}
+
+
+def _mnist_scenario(folder: Path, name: str, **keys: object) -> Path:
+    text = (ROOT / "scenarios" / f"{name}.toml").read_text()
+    settings = TINY_MNIST | keys
+    lines = [line for line in text.splitlines() if line.split(" = ")[0].strip() not in settings]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    path = folder / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def tiny_mnist(monkeypatch) -> Dataset:
+    dataset = _tiny_dataset()
+    monkeypatch.setattr(tasks_module, "load_dataset", lambda name, data_dir=None: dataset)
+    return dataset
+
+
+def test_split_mnist_shows_each_task_its_classes_and_probes_them(tmp_path, tiny_mnist) -> None:
+    out = tmp_path / "split.zarr"
+    scenario = _mnist_scenario(tmp_path, "split_mnist", class_order="seeded", batch_size=4)
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
+    run = open_run(out)
+    classes = np.array(run.attributes["task_classes"])
+    assert sorted(classes.ravel()) == list(range(10))
+    assert classes.tolist() != [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]  # seeded order
+    samples = run.series("samples")
+    assert len(samples["task"]) == 5 * 40  # batches of 4: every sample recorded
+    assert np.all(np.any(classes[samples["task"]] == samples["label"][:, None], axis=1))
+    probe_task, probe_label = (
+        run.array("metrics", "probe_task"),
+        run.array("metrics", "probe_label"),
+    )
+    assert np.all(np.any(classes[probe_task] == probe_label[:, None], axis=1))
+    assert np.bincount(probe_task).tolist() == [10] * 5
+    assert run.array("metrics", "accuracy_matrix").shape == (5, 5)
+
+
+def test_permuted_tasks_show_each_image_in_their_pixel_order(tiny_mnist) -> None:
+    table = load_scenario(ROOT / "scenarios" / "permuted_mnist.toml").settings["experiment"]
+    table = table | {"n_tasks": 3, "probe_samples": 6, "settle_samples": 0}
+    made = build_tasks(table)
+    test_images = tiny_mnist.test_images
+    assert made.permutations[0] is None  # task 0 is the identity
+    first = made.probe_images[made.probe_tasks == 0]
+    for task in (1, 2):
+        order = made.permutations[task]
+        assert sorted(order) == list(range(784)) and not np.array_equal(order, np.arange(784))
+        # the same digits as task 0's, each in the task's pixel order
+        np.testing.assert_array_equal(made.probe_images[made.probe_tasks == task], first[:, order])
+    inputs = made.inputs(np.array([0, 2]), np.array([5, 5]), np.float32)
+    np.testing.assert_array_equal(inputs[1], inputs[0][made.permutations[2]])
+    # task 0's probes are test digits as they are
+    assert all((test_images == row).all(axis=1).any() for row in first)
+
+
+def test_permutations_from_a_file_and_one_of_the_wrong_length(tmp_path, tiny_mnist, capsys) -> None:
+    orders = np.stack([np.arange(784), np.random.default_rng(1).permutation(784)])
+    good = tmp_path / "orders.npy"
+    np.save(good, orders)
+    table = load_scenario(ROOT / "scenarios" / "permuted_mnist.toml").settings["experiment"]
+    made = build_tasks(table | {"permutations": str(good)})
+    assert made.n_tasks == 2
+    np.testing.assert_array_equal(made.permutations[1], orders[1])
+    bad = tmp_path / "short.npy"
+    np.save(bad, orders[:, :700])
+    out = tmp_path / "bad.zarr"
+    scenario = _mnist_scenario(tmp_path, "permuted_mnist", permutations=str(bad))
+    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_BAD_INPUT
+    error = capsys.readouterr().err
+    assert "experiment.permutations" in error and "(2, 700)" in error
     assert not out.exists()

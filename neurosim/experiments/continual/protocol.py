@@ -33,6 +33,8 @@ KEYS = {
     "class_order": Key(_class_order, "natural"),
     "n_tasks": Key(integer(1), 10),
     "identity_first": Key(boolean, True),
+    # the permutations from a .npy file of shape (n_tasks, inputs) instead of drawn
+    "permutations": Key(text),
     "task_seed": Key(seed, 0),
     # the schedule: blocks of samples_per_task, the order passed `cycles` times (0: no end)
     "schedule": Key(choice(SCHEDULES), "blocks"),
@@ -69,6 +71,11 @@ def check_settings(table: dict[str, Any], n_classes: int) -> None:
         raise ValidationError(
             "experiment.tasks = 'permuted': the one-hot patterns have one active input each, so "
             "a permutation only renames them; use tasks = 'split' with dataset = 'patterns'"
+        )
+    if "permutations" in table and table["tasks"] != "permuted":
+        raise ValidationError(
+            f"experiment.permutations = {table['permutations']!r}: pixel orders are for "
+            "experiment.tasks = 'permuted'"
         )
     if table["tasks"] == "split":
         order = table["class_order"]

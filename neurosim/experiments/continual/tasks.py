@@ -6,7 +6,8 @@ its held-out probes, and how a sample becomes the network's input.
   {0, 1}, {2, 3}, ..., {8, 9}). ``n_tasks`` is then classes / classes_per_task.
 - "permuted": ``n_tasks`` tasks over every class, task ``t`` showing each image with its pixels
   in a fixed order drawn from ``(task_seed, t)``; with ``identity_first`` (the default) task 0
-  is the identity, the unpermuted images.
+  is the identity, the unpermuted images. ``permutations`` (a .npy file, one row per task)
+  gives the pixel orders instead; ``n_tasks`` is then its number of rows.
 
 Probes are held out: up to ``probe_samples`` test samples of each task's classes, chosen by
 ``task_seed`` (the permuted tasks share the digits, each in its own pixel order). The one-hot
@@ -17,12 +18,14 @@ set: a pattern's probe is the pattern itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neurosim.data import load_dataset
 from neurosim.data.datasets import N_CLASSES
+from neurosim.errors import ValidationError
 from neurosim.experiments.continual.protocol import check_settings
 from neurosim.streams.tasks import TaskSchedule
 
@@ -108,6 +111,30 @@ def _probes(
     return np.sort(chosen[:count])
 
 
+def _read_permutations(path: str, n_inputs: int) -> np.ndarray:
+    """The permuted tasks' pixel orders from the .npy file ``path``: one row per task, each
+    row a permutation of 0 .. n_inputs - 1."""
+    key = "experiment.permutations"
+    try:
+        orders = np.load(Path(path).expanduser(), allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValidationError(
+            f"{key} = {path!r}: cannot be read as a .npy array ({error})"
+        ) from None
+    if orders.ndim != 2 or orders.shape[1] != n_inputs or not len(orders):
+        raise ValidationError(
+            f"{key} = {path!r}: holds an array of shape {orders.shape}; expected (tasks, "
+            f"{n_inputs}), one permutation of the {n_inputs} inputs per task"
+        )
+    identity = np.arange(n_inputs)
+    for task, order in enumerate(orders):
+        if not np.array_equal(np.sort(order), identity):
+            raise ValidationError(
+                f"{key} = {path!r}: row {task} is not a permutation of 0 to {n_inputs - 1}"
+            )
+    return orders.astype(np.int64)
+
+
 def build_tasks(table: dict[str, Any]) -> TaskSet:
     """The tasks the settings ``table`` describe, after every check that needs the data."""
     if table["dataset"] == "patterns":
@@ -124,6 +151,9 @@ def build_tasks(table: dict[str, Any]) -> TaskSet:
     if table["tasks"] == "split":
         classes = _class_groups(table, n_classes)
         permutations: list[np.ndarray | None] = [None] * len(classes)
+    elif "permutations" in table:
+        permutations = list(_read_permutations(table["permutations"], train_images.shape[1]))
+        classes = [np.arange(n_classes)] * len(permutations)
     else:
         classes = [np.arange(n_classes)] * table["n_tasks"]
         n_pixels = train_images.shape[1]
@@ -138,7 +168,9 @@ def build_tasks(table: dict[str, Any]) -> TaskSet:
     pools = [np.flatnonzero(np.isin(train_labels, group)) for group in classes]
     probe_images, probe_labels, probe_tasks = [], [], []
     for task, group in enumerate(classes):
-        chosen = _probes(test_labels, group, table["probe_samples"], table["task_seed"], task)
+        # the permuted tasks share their digits, each in its own pixel order
+        draw = 0 if table["tasks"] == "permuted" else task
+        chosen = _probes(test_labels, group, table["probe_samples"], table["task_seed"], draw)
         images = test_images[chosen]
         if permutations[task] is not None:
             images = images[:, permutations[task]]
