@@ -129,6 +129,16 @@ def _formulas(
     return out
 
 
+def _assert_metrics(got: dict, want: dict[str, np.ndarray], atol: float) -> None:
+    for mine, theirs in (
+        ("average_accuracy", "acc"),
+        ("backward_transfer", "bwt"),
+        ("forward_transfer", "fwt"),
+        ("forgetting", "forgetting"),
+    ):
+        np.testing.assert_allclose(got[mine], want[theirs], rtol=0, atol=atol, err_msg=mine)
+
+
 def test_the_tracker_matches_the_formulas_on_a_random_matrix() -> None:
     rng = np.random.default_rng(3)
     per_task, order = 20, [1, 0, 2, 1, 0, 2]
@@ -147,13 +157,7 @@ def test_the_tracker_matches_the_formulas_on_a_random_matrix() -> None:
         for name, value in tracker.row(accuracy[r], seen, current, bool(block_end[r])).items():
             got[name].append(value)
     want = _formulas(accuracy, samples, block_end, tasks, per_task)
-    for mine, theirs in (
-        ("average_accuracy", "acc"),
-        ("backward_transfer", "bwt"),
-        ("forward_transfer", "fwt"),
-        ("forgetting", "forgetting"),
-    ):
-        np.testing.assert_allclose(got[mine], want[theirs], rtol=0, atol=1e-12, err_msg=mine)
+    _assert_metrics(got, want, atol=1e-12)
     # each metric is defined somewhere and differs from the others there
     assert all(np.isfinite(want[name]).any() for name in want)
 
@@ -183,13 +187,16 @@ SMALL = {
 }
 
 
-def _scenario(folder: Path, **keys: object) -> Path:
-    """recurring_patterns.toml with ``keys`` set in its [experiment] table."""
-    text = (ROOT / "scenarios" / "recurring_patterns.toml").read_text()
-    settings = SMALL | keys
+def _scenario(
+    folder: Path, name: str = "recurring_patterns", base: dict | None = None, **keys: object
+) -> Path:
+    """The shipped scenario ``name`` with ``base`` (default: SMALL) and ``keys`` set in its
+    [experiment] table."""
+    text = (ROOT / "scenarios" / f"{name}.toml").read_text()
+    settings = (SMALL if base is None else base) | keys
     lines = [line for line in text.splitlines() if line.split(" = ")[0].strip() not in settings]
     lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    path = folder / "stream.toml"
+    path = folder / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -217,13 +224,7 @@ def test_the_recorded_metrics_match_the_formulas_from_the_recorded_predictions(s
     accuracy = np.stack([hits[:, probe_task == j].mean(axis=1) for j in range(4)], axis=1)
     np.testing.assert_allclose(probes["accuracy"], accuracy, rtol=0, atol=1e-7)
     want = _formulas(accuracy, probes["sample"], probes["block_end"], samples["task"], 60)
-    for mine, theirs in (
-        ("average_accuracy", "acc"),
-        ("backward_transfer", "bwt"),
-        ("forward_transfer", "fwt"),
-        ("forgetting", "forgetting"),
-    ):
-        np.testing.assert_allclose(probes[mine], want[theirs], rtol=0, atol=1e-6, err_msg=mine)
+    _assert_metrics(probes, want, atol=1e-6)
     # prequential: predictions made before the label, the rolling mean of their hits
     correct = samples["prediction"] == samples["label"]
     assert np.array_equal(samples["correct"], correct)
@@ -394,16 +395,6 @@ TINY_MNIST = {
 }
 
 
-def _mnist_scenario(folder: Path, name: str, **keys: object) -> Path:
-    text = (ROOT / "scenarios" / f"{name}.toml").read_text()
-    settings = TINY_MNIST | keys
-    lines = [line for line in text.splitlines() if line.split(" = ")[0].strip() not in settings]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    path = folder / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 @pytest.fixture
 def tiny_mnist(monkeypatch) -> Dataset:
     dataset = _tiny_dataset()
@@ -413,7 +404,7 @@ def tiny_mnist(monkeypatch) -> Dataset:
 
 def test_split_mnist_shows_each_task_its_classes_and_probes_them(tmp_path, tiny_mnist) -> None:
     out = tmp_path / "split.zarr"
-    scenario = _mnist_scenario(tmp_path, "split_mnist", class_order="seeded", batch_size=4)
+    scenario = _scenario(tmp_path, "split_mnist", TINY_MNIST, class_order="seeded", batch_size=4)
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
     run = open_run(out)
     classes = np.array(run.attributes["task_classes"])
@@ -460,7 +451,7 @@ def test_permutations_from_a_file_and_one_of_the_wrong_length(tmp_path, tiny_mni
     bad = tmp_path / "short.npy"
     np.save(bad, orders[:, :700])
     out = tmp_path / "bad.zarr"
-    scenario = _mnist_scenario(tmp_path, "permuted_mnist", permutations=str(bad))
+    scenario = _scenario(tmp_path, "permuted_mnist", TINY_MNIST, permutations=str(bad))
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_BAD_INPUT
     error = capsys.readouterr().err
     assert "experiment.permutations" in error and "(2, 700)" in error
