@@ -250,13 +250,14 @@ class Stream:
         try:
             while self.position < self.total:
                 block, offset = divmod(self.position, per_task)
-                if offset == 0 and table["settle_samples"]:
-                    previous = self.schedule.block_task(block - 1) if block else None
-                    if previous != self.schedule.block_task(block):
-                        self.measure_settling(
-                            self.schedule.block_task(block) if previous is None else previous,
-                            self.schedule.block_task(block),
-                        )
+                # a change of task: a block whose task differs from the one before it
+                if offset == 0 and block and table["settle_samples"]:
+                    previous, task = (
+                        self.schedule.block_task(block - 1),
+                        self.schedule.block_task(block),
+                    )
+                    if previous != task:
+                        self.measure_settling(previous, task)
                 self.learn_batch()
                 bar.update(table["batch_size"])
                 ends_block = self.position % per_task == 0
