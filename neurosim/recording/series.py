@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from neurosim.errors import ValidationError
 from neurosim.recording.layout import _NAME, GROUPS, ArraySpec
+from neurosim.recording.validation import _named_like_a_dim
 
 RESERVED_GROUPS: Final = (*GROUPS, "events", "checkpoint")
 """Group names a series cannot take."""
@@ -138,8 +139,7 @@ def _validate_series(
                         f"{where} has dim {dim!r} of size {size}, another array of the "
                         f"series {sizes[dim]}; a dim has one size in a series"
                     )
-        dims = {dim for spec in specs.values() for dim in spec.dims}
-        clashes = sorted(set(specs) & dims)
+        clashes = _named_like_a_dim(specs)
         if clashes:
             raise ValidationError(
                 f"series[{name!r}]: arrays {clashes} are named like a dim; rename them"

@@ -129,8 +129,7 @@ def _validate_specs(arrays: Mapping[str, ArraySpec], n_recorded: int) -> dict[st
                     f"arrays[{name!r}] has dim {dim!r} of size {size}, but {where} gives it "
                     f"size {known}"
                 )
-    dims = {dim for spec in specs.values() for dim in spec.dims}
-    clashes = sorted(set(specs) & dims)
+    clashes = _named_like_a_dim(specs)
     if clashes:
         raise ValidationError(f"trajectory arrays {clashes} are named like a dim; rename them")
     return specs
@@ -311,3 +310,10 @@ def _to_json(value: Any, where: str) -> Any:
 def _preview(array: np.ndarray, count: int = 6) -> str:
     items = array[:count].tolist()
     return str(items)[:-1] + (", ...]" if len(array) > count else "]")
+
+
+def _named_like_a_dim(specs: Mapping[str, ArraySpec]) -> list[str]:
+    """The names of ``specs`` that are also a dim of one of them (xarray cannot tell them
+    apart from the dim's coordinate)."""
+    dims = {dim for spec in specs.values() for dim in spec.dims}
+    return sorted(set(specs) & dims)
