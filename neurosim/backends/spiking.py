@@ -1,0 +1,285 @@
+"""Spiking networks on the synchronous backend, and the state both spiking backends share.
+
+``SpikingState`` holds a network's neurons and synapses as arrays and advances any set of its
+neurons over a range of grid steps with the one compiled step (``kernels/spiking_step.py``),
+recording spikes, potentials and weight snapshots. ``SpikingSyncSimulator`` advances all
+neurons together, window by window: a window is never longer than the shortest delay
+between neurons, so every spike emitted inside it arrives after it, and the arrivals of a
+window are all known before it starts (inputs and earlier windows' spikes). Without
+neuron-to-neuron synapses a window is ``max_window`` steps. The event backend
+(``backends/spiking_event.py``) runs the same state one neuron at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.errors import DivergenceError, ValidationError
+from neurosim.kernels.spiking_step import (
+    A_MINUS,
+    A_PLUS,
+    ALPHA,
+    DIVERGENCE_BOUND,
+    DT,
+    INPUT_SCALE,
+    MEMBRANE_DECAY,
+    N_PARAMETERS,
+    SYNAPSE_DECAY,
+    SYNAPSE_TO_MEMBRANE,
+    TAU_MEMBRANE,
+    TAU_MINUS,
+    TAU_PLUS,
+    V_RESET,
+    V_REST,
+    V_THRESHOLD,
+    W_MAX,
+    W_MIN,
+    advance,
+    fan_out,
+)
+from neurosim.model.spiking import SpikingNetwork
+from neurosim.streams.spikes import InputSpikes
+
+DEFAULT_MAX_WINDOW = 1000  # steps advanced per call when no delay limits the window
+
+
+def kernel_parameters(network: SpikingNetwork) -> np.ndarray:
+    """The float parameters the compiled step reads, in its layout."""
+    neuron, rule = network.neuron, network.plasticity
+    propagators = neuron.propagators(network.dt)
+    values = np.empty(N_PARAMETERS)
+    values[V_REST], values[V_RESET], values[V_THRESHOLD] = (
+        neuron.v_rest, neuron.v_reset, neuron.v_threshold,
+    )  # fmt: skip
+    values[MEMBRANE_DECAY] = propagators.membrane_decay
+    values[SYNAPSE_DECAY] = propagators.synapse_decay
+    values[SYNAPSE_TO_MEMBRANE] = propagators.synapse_to_membrane
+    values[INPUT_SCALE], values[TAU_MEMBRANE] = neuron.input_scale, neuron.tau_membrane
+    values[DT] = network.dt
+    values[A_PLUS], values[A_MINUS] = rule.a_plus, rule.a_minus
+    values[TAU_PLUS], values[TAU_MINUS] = rule.tau_plus, rule.tau_minus
+    values[ALPHA], values[W_MIN], values[W_MAX] = rule.alpha, rule.w_min, rule.w_max
+    values[DIVERGENCE_BOUND] = network.divergence_bound
+    return values
+
+
+@dataclass
+class SpikingRecord:
+    """What a run recorded. Times in ms: ``spike_time``/``spike_neuron`` (sorted by time,
+    then neuron), ``potential`` over (``potential_time``, recorded neuron), weight snapshots
+    ``weights`` over (``weight_time``, synapse)."""
+
+    spike_time: np.ndarray
+    spike_neuron: np.ndarray
+    potential_time: np.ndarray
+    potential: np.ndarray
+    recorded_neurons: np.ndarray
+    weight_time: np.ndarray
+    weights: np.ndarray
+
+
+class SpikingState:
+    """A network's state and the recordings made while it advances."""
+
+    def __init__(
+        self,
+        network: SpikingNetwork,
+        *,
+        record_neurons: np.ndarray | list[int] = (),
+        record_every: int = 10,
+        weights_every: int | None = None,
+    ) -> None:
+        self.network = network
+        n = network.n_neurons
+        neuron = network.neuron
+        self.v = np.full(n, neuron.v_rest)
+        self.g = np.zeros(n)
+        self.refractory_left = np.zeros(n, dtype=np.int64)
+        self.spiked = np.zeros(n, dtype=np.bool_)
+        self.slope = np.zeros(n)
+        self.w = network.weight.copy()
+        self.pre_trace = np.zeros_like(self.w)
+        self.post_trace = np.zeros_like(self.w)
+        self.trace_step = np.zeros(self.w.shape, dtype=np.int64)
+        self.incoming_ptr, self.incoming_synapse = network.csr("post")
+        self.outgoing_ptr, self.outgoing_synapse = network.csr("source")
+        self.delay_steps = network.delay_steps
+        self.parameters = kernel_parameters(network)
+        self.refractory_steps = round(neuron.refractory / network.dt)
+        self.rule = network.plasticity.code
+        recorded = np.asarray(record_neurons, dtype=np.int64).ravel()
+        if recorded.size and (recorded.min() < 0 or recorded.max() >= n):
+            raise ValidationError(
+                f"record.neurons = {recorded.tolist()}: neurons are numbered 0 to {n - 1}"
+            )
+        self.recorded = recorded
+        self.record_slot = np.full(n, -1, dtype=np.int64)
+        self.record_slot[recorded] = np.arange(recorded.size)
+        if record_every < 1:
+            raise ValidationError(f"record.every = {record_every}: expected an integer >= 1")
+        self.record_every = record_every
+        self.weights_every = weights_every
+        self._potential_rows: list[np.ndarray] = []
+        self._potential_steps: list[np.ndarray] = []
+        self._spike_steps: list[np.ndarray] = []
+        self._spike_neurons: list[np.ndarray] = []
+        self._weights: dict[int, np.ndarray] = {0: self.w.copy()}
+
+    def advance(
+        self,
+        start: int,
+        stop: int,
+        neuron_ids: np.ndarray,
+        arrival_step: np.ndarray,
+        arrival_synapse: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Steps ``[start, stop)`` of ``neuron_ids`` with these arrivals (sorted by step,
+        then synapse); returns the spikes emitted (grid steps, neurons)."""
+        every = self.record_every
+        first_row = start // every + 1
+        rows = max(0, stop // every - first_row + 1)
+        potentials = np.full((rows, self.recorded.size), np.nan)
+        capacity = neuron_ids.size * (stop - start)
+        spike_step = np.empty(capacity, dtype=np.int64)
+        spike_neuron = np.empty(capacity, dtype=np.int64)
+        written, bad_step, bad_neuron = advance(
+            start, stop, neuron_ids, arrival_step, arrival_synapse,
+            self.v, self.g, self.refractory_left, self.spiked, self.slope,
+            self.network.synapse_post, self.w, self.pre_trace, self.post_trace,
+            self.trace_step, self.incoming_ptr, self.incoming_synapse,
+            self.parameters, self.refractory_steps, self.rule,
+            self.record_slot, every, first_row, potentials, spike_step, spike_neuron,
+        )  # fmt: skip
+        if bad_step >= 0:
+            raise DivergenceError(
+                bad_step, bad_neuron, float(self.v[bad_neuron]), what="membrane potential",
+                bound=self.network.divergence_bound,
+            )  # fmt: skip
+        if rows and self.recorded.size:
+            mine = np.isin(self.recorded, neuron_ids)
+            if mine.any():
+                self._potential_steps.append(np.arange(first_row, first_row + rows) * every)
+                self._potential_rows.append(potentials)
+        self._spike_steps.append(spike_step[:written])
+        self._spike_neurons.append(spike_neuron[:written])
+        return spike_step[:written], spike_neuron[:written]
+
+    def snapshot_weights(self, step: int, synapses: np.ndarray | None = None) -> None:
+        """Keep the weights (or those of ``synapses``) as they are at grid step ``step``."""
+        row = self._weights.setdefault(step, np.full_like(self.w, np.nan))
+        taken = slice(None) if synapses is None else synapses
+        row[taken] = self.w[taken]
+
+    def record(self) -> SpikingRecord:
+        """Everything recorded so far, times in ms."""
+        dt = self.network.dt
+        steps = np.concatenate([np.empty(0, np.int64), *self._spike_steps])
+        neurons = np.concatenate([np.empty(0, np.int64), *self._spike_neurons])
+        order = np.lexsort((neurons, steps))
+        potential_steps, potential = _merge_potentials(
+            self._potential_steps, self._potential_rows, self.recorded.size
+        )
+        weight_steps = np.asarray(sorted(self._weights), dtype=np.int64)
+        return SpikingRecord(
+            spike_time=steps[order] * dt,
+            spike_neuron=neurons[order],
+            potential_time=potential_steps * dt,
+            potential=potential,
+            recorded_neurons=self.recorded.copy(),
+            weight_time=weight_steps * dt,
+            weights=np.stack([self._weights[step] for step in weight_steps]),
+        )
+
+
+def _merge_potentials(
+    step_chunks: list[np.ndarray], row_chunks: list[np.ndarray], width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row per recorded step: chunks written by separate calls (one neuron each on the
+    event backend) fill their own columns."""
+    if not step_chunks:
+        return np.empty(0, np.int64), np.empty((0, width))
+    steps = np.unique(np.concatenate(step_chunks))
+    merged = np.full((steps.size, width), np.nan)
+    for chunk_steps, rows in zip(step_chunks, row_chunks, strict=True):
+        at = np.searchsorted(steps, chunk_steps)
+        filled = ~np.isnan(rows)
+        block = merged[at]
+        block[filled] = rows[filled]
+        merged[at] = block
+    return steps, merged
+
+
+def neuron_window(network: SpikingNetwork, max_window: int) -> int:
+    """The longest window that keeps every spike between neurons inside a later window:
+    the shortest delay (in steps) of a synapse from a neuron, or ``max_window``."""
+    from_neurons = network.synapse_source >= network.n_inputs
+    if not from_neurons.any():
+        return max_window
+    return int(min(max_window, network.delay_steps[from_neurons].min()))
+
+
+class SpikingSyncSimulator:
+    """All neurons in lock-step on the compiled step (see the module docstring)."""
+
+    def __init__(
+        self,
+        network: SpikingNetwork,
+        seed: int = 0,
+        *,
+        record_neurons: np.ndarray | list[int] = (),
+        record_every: int = 10,
+        weights_every: int | None = None,
+        max_window: int = DEFAULT_MAX_WINDOW,
+    ) -> None:
+        self.network = network
+        self.state = SpikingState(
+            network,
+            record_neurons=record_neurons,
+            record_every=record_every,
+            weights_every=weights_every,
+        )
+        self.inputs = InputSpikes(network, seed)
+        self.window = neuron_window(network, max_window)
+        self.step = 0
+        self._pending_step = np.empty(0, np.int64)
+        self._pending_synapse = np.empty(0, np.int64)
+        self._neurons = np.arange(network.n_neurons, dtype=np.int64)
+
+    def run(self, duration_ms: float) -> SpikingRecord:
+        """Advance ``duration_ms`` (rounded to whole steps) and return the record so far."""
+        stop_all = self.step + round(duration_ms / self.network.dt)
+        state = self.state
+        while self.step < stop_all:
+            stop = min(self.step + self.window, stop_all)
+            if state.weights_every:
+                stop = min(stop, (self.step // state.weights_every + 1) * state.weights_every)
+            input_step, input_source = self.inputs.until(stop)
+            self._deliver_later(input_step, input_source)
+            arrival_step, arrival_synapse = self._take_arrivals(stop)
+            spike_step, spike_neuron = state.advance(
+                self.step, stop, self._neurons, arrival_step, arrival_synapse
+            )
+            self._deliver_later(spike_step, spike_neuron + self.network.n_inputs)
+            self.step = stop
+            if state.weights_every and stop % state.weights_every == 0:
+                state.snapshot_weights(stop)
+        state.snapshot_weights(stop_all)  # the weights as the run leaves them
+        return state.record()
+
+    def _deliver_later(self, step: np.ndarray, source: np.ndarray) -> None:
+        arrival_step, arrival_synapse = fan_out(
+            step, source, self.state.outgoing_ptr, self.state.outgoing_synapse,
+            self.state.delay_steps,
+        )  # fmt: skip
+        self._pending_step = np.concatenate((self._pending_step, arrival_step))
+        self._pending_synapse = np.concatenate((self._pending_synapse, arrival_synapse))
+
+    def _take_arrivals(self, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        due = self._pending_step < stop
+        step, synapse = self._pending_step[due], self._pending_synapse[due]
+        self._pending_step = self._pending_step[~due]
+        self._pending_synapse = self._pending_synapse[~due]
+        order = np.lexsort((synapse, step))
+        return step[order], synapse[order]

@@ -1,0 +1,184 @@
+"""The order of one grid step of spiking neurons, written once for both backends.
+
+Time unit: grid steps of ``dt`` ms; a neuron's state ``v, g`` is its value at grid time ``t``.
+One step from ``t`` to ``t + 1``:
+
+1. deliver: every spike whose arrival step is ``t`` adds its synapse's weight to the
+   postsynaptic ``g``, then the synapse's rule sees the presynaptic spike;
+2. postsynaptic plasticity: a neuron that spiked at grid time ``t`` updates its incoming
+   synapses (after step 1, so that a coincident pair counts as post-after-pre);
+3. integrate: ``v, g`` advance exactly to ``t + 1`` (``kernels/neurons/lif.py``) and the
+   threshold is checked there; a spike is stamped ``t + 1``;
+4. record the membrane potential every ``record_every`` steps.
+
+``advance`` runs this over the steps ``[start, stop)`` for a set of neurons, given every
+arrival in that range: the sync backend passes all neurons and the arrivals of a window no
+longer than the shortest delay between neurons, the event backend one neuron and its own
+inbox. The same compiled loop on the same numbers gives both backends identical results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from neurosim.kernels.neurons.lif import lif_step, membrane_derivative
+from neurosim.kernels.spike_rules import (
+    RULE_ADDITIVE_STDP,
+    RULE_RATE_SPIKE,
+    additive_on_post,
+    additive_on_pre,
+    advance_traces,
+    rate_spike_on_pre,
+)
+
+# parameter vector layout (one float64 array, so the kernel's signature stays short)
+(
+    V_REST,
+    V_RESET,
+    V_THRESHOLD,
+    MEMBRANE_DECAY,
+    SYNAPSE_DECAY,
+    SYNAPSE_TO_MEMBRANE,
+    INPUT_SCALE,
+    TAU_MEMBRANE,
+    DT,
+    A_PLUS,
+    A_MINUS,
+    TAU_PLUS,
+    TAU_MINUS,
+    ALPHA,
+    W_MIN,
+    W_MAX,
+    DIVERGENCE_BOUND,
+) = range(17)
+N_PARAMETERS = 17
+
+
+@njit(cache=True)
+def advance(
+    start: int,
+    stop: int,
+    neuron_ids: np.ndarray,
+    arrival_step: np.ndarray,
+    arrival_synapse: np.ndarray,
+    v: np.ndarray,
+    g: np.ndarray,
+    refractory_left: np.ndarray,
+    spiked: np.ndarray,
+    slope: np.ndarray,
+    synapse_post: np.ndarray,
+    w: np.ndarray,
+    pre_trace: np.ndarray,
+    post_trace: np.ndarray,
+    trace_step: np.ndarray,
+    incoming_ptr: np.ndarray,
+    incoming_synapse: np.ndarray,
+    parameters: np.ndarray,
+    refractory_steps: int,
+    rule: int,
+    record_slot: np.ndarray,
+    record_every: int,
+    record_row0: int,
+    out_v: np.ndarray,
+    out_spike_step: np.ndarray,
+    out_spike_neuron: np.ndarray,
+) -> tuple[int, int, int]:
+    """Steps ``[start, stop)`` of the neurons ``neuron_ids``; ``arrival_*`` sorted by step
+    (then synapse), all in the range. Writes spikes (step stamped, neuron) to ``out_spike_*``
+    and recorded potentials to ``out_v[(t + 1) // record_every - record_row0, slot]``.
+
+    Returns ``(spikes written, bad step, bad neuron)``; the last two are -1 unless a potential
+    stopped being finite or left ``parameters[DIVERGENCE_BOUND]``, where the loop stops.
+    """
+    p = parameters
+    dt = p[DT]
+    cursor = 0
+    n_arrivals = arrival_step.shape[0]
+    written = 0
+    for t in range(start, stop):
+        while cursor < n_arrivals and arrival_step[cursor] == t:
+            e = arrival_synapse[cursor]
+            i = synapse_post[e]
+            g[i] += w[e]
+            if rule == RULE_ADDITIVE_STDP:
+                pre_trace[e], post_trace[e] = advance_traces(
+                    pre_trace[e], post_trace[e], (t - trace_step[e]) * dt, p[TAU_PLUS], p[TAU_MINUS]
+                )
+                trace_step[e] = t
+                w[e], pre_trace[e] = additive_on_pre(
+                    w[e], pre_trace[e], post_trace[e], p[A_PLUS], p[W_MIN], p[W_MAX]
+                )
+            elif rule == RULE_RATE_SPIKE:
+                w[e] = rate_spike_on_pre(w[e], slope[i], p[ALPHA], p[W_MIN], p[W_MAX])
+            cursor += 1
+        for k in range(neuron_ids.shape[0]):
+            i = neuron_ids[k]
+            if spiked[i]:
+                spiked[i] = False
+                if rule == RULE_ADDITIVE_STDP:
+                    for position in range(incoming_ptr[i], incoming_ptr[i + 1]):
+                        e = incoming_synapse[position]
+                        pre_trace[e], post_trace[e] = advance_traces(
+                            pre_trace[e],
+                            post_trace[e],
+                            (t - trace_step[e]) * dt,
+                            p[TAU_PLUS],
+                            p[TAU_MINUS],
+                        )
+                        trace_step[e] = t
+                        w[e], post_trace[e] = additive_on_post(
+                            w[e], pre_trace[e], post_trace[e], p[A_MINUS], p[W_MIN], p[W_MAX]
+                        )
+            v[i], g[i], refractory_left[i], fired = lif_step(
+                v[i],
+                g[i],
+                refractory_left[i],
+                p[V_REST],
+                p[V_RESET],
+                p[V_THRESHOLD],
+                p[MEMBRANE_DECAY],
+                p[SYNAPSE_DECAY],
+                p[SYNAPSE_TO_MEMBRANE],
+                refractory_steps,
+            )
+            if not math.isfinite(v[i]) or abs(v[i]) > p[DIVERGENCE_BOUND]:
+                return written, t + 1, i
+            slope[i] = membrane_derivative(v[i], g[i], p[V_REST], p[INPUT_SCALE], p[TAU_MEMBRANE])
+            if fired:
+                spiked[i] = True
+                out_spike_step[written] = t + 1
+                out_spike_neuron[written] = i
+                written += 1
+            if record_slot[i] >= 0 and (t + 1) % record_every == 0:
+                out_v[(t + 1) // record_every - record_row0, record_slot[i]] = v[i]
+    return written, -1, -1
+
+
+@njit(cache=True)
+def fan_out(
+    spike_step: np.ndarray,
+    spike_source: np.ndarray,
+    outgoing_ptr: np.ndarray,
+    outgoing_synapse: np.ndarray,
+    delay_steps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each spike written once by its source becomes one arrival per outgoing synapse:
+    ``(arrival step, synapse)``, with the synapse's own delay."""
+    total = 0
+    for k in range(spike_source.shape[0]):
+        source = spike_source[k]
+        total += outgoing_ptr[source + 1] - outgoing_ptr[source]
+    arrival_step = np.empty(total, dtype=np.int64)
+    arrival_synapse = np.empty(total, dtype=np.int64)
+    position = 0
+    for k in range(spike_source.shape[0]):
+        source = spike_source[k]
+        for slot in range(outgoing_ptr[source], outgoing_ptr[source + 1]):
+            e = outgoing_synapse[slot]
+            arrival_step[position] = spike_step[k] + delay_steps[e]
+            arrival_synapse[position] = e
+            position += 1
+    return arrival_step, arrival_synapse
