@@ -173,7 +173,8 @@ class SpikingState:
         row[taken] = self.w[taken]
 
     def record(self) -> SpikingRecord:
-        """Everything recorded so far, times in ms."""
+        """What was recorded since the last call (the first call: since the start), times
+        in ms; the buffers are emptied, so a long run can be written out piece by piece."""
         dt = self.network.dt
         steps = np.concatenate([np.empty(0, np.int64), *self._spike_steps])
         neurons = np.concatenate([np.empty(0, np.int64), *self._spike_neurons])
@@ -182,6 +183,10 @@ class SpikingState:
             self._potential_steps, self._potential_rows, self.recorded.size
         )
         weight_steps = np.asarray(sorted(self._weights), dtype=np.int64)
+        weights = [self._weights[step] for step in weight_steps]
+        self._spike_steps, self._spike_neurons = [], []
+        self._potential_steps, self._potential_rows = [], []
+        self._weights = {}
         return SpikingRecord(
             spike_time=steps[order] * dt,
             spike_neuron=neurons[order],
@@ -189,7 +194,7 @@ class SpikingState:
             potential=potential,
             recorded_neurons=self.recorded.copy(),
             weight_time=weight_steps * dt,
-            weights=np.stack([self._weights[step] for step in weight_steps]),
+            weights=np.stack(weights) if weights else np.empty((0, self.w.size)),
         )
 
 
@@ -248,7 +253,8 @@ class SpikingSyncSimulator:
         self._neurons = np.arange(network.n_neurons, dtype=np.int64)
 
     def run(self, duration_ms: float) -> SpikingRecord:
-        """Advance ``duration_ms`` (rounded to whole steps) and return the record so far."""
+        """Advance ``duration_ms`` (rounded to whole steps); returns what this call recorded
+        (the weights at its end included)."""
         stop_all = self.step + round(duration_ms / self.network.dt)
         state = self.state
         while self.step < stop_all:
@@ -283,3 +289,16 @@ class SpikingSyncSimulator:
         self._pending_synapse = self._pending_synapse[~due]
         order = np.lexsort((synapse, step))
         return step[order], synapse[order]
+
+
+def spiking_simulator(backend: str) -> type:
+    """The spiking simulator class of a backend's name (``sync`` or ``event``)."""
+    if backend == "sync":
+        return SpikingSyncSimulator
+    if backend == "event":
+        from neurosim.backends.spiking_event import SpikingEventSimulator
+
+        return SpikingEventSimulator
+    raise ValidationError(
+        f"scenario.backend = {backend!r}: spiking networks run on the backends sync, event"
+    )

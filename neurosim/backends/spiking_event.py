@@ -124,7 +124,8 @@ class SpikingEventSimulator:
         return windows
 
     def run(self, duration_ms: float) -> SpikingRecord:
-        """Advance ``duration_ms`` (rounded to whole steps) and return the record so far."""
+        """Advance ``duration_ms`` (rounded to whole steps); returns what this call recorded
+        (the weights at its end included)."""
         start = self.step
         stop = start + round(duration_ms / self.network.dt)
         env = simpy.Environment(initial_time=start)

@@ -26,7 +26,9 @@ from neurosim.recording.layout import (
 )
 
 
-def _validate_root_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+def _validate_root_attributes(
+    attributes: Mapping[str, Any], time_unit: str = TIME_UNIT
+) -> dict[str, Any]:
     if not isinstance(attributes, Mapping):
         raise ValidationError(f"attributes must be a dict, got {type(attributes).__name__}")
     managed = sorted(set(attributes) & set(MANAGED_ATTRIBUTES))
@@ -50,7 +52,7 @@ def _validate_root_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         "neurosim_version": __version__,
         "store_format": STORE_FORMAT,
         **converted,
-        "time_unit": TIME_UNIT,
+        "time_unit": time_unit,
         "status": "running",
         "status_message": None,
         "steps_done": 0,

@@ -41,6 +41,7 @@ from neurosim.recording.layout import (
     MANAGED_ATTRIBUTES,
     STATUSES,
     STORE_FORMAT,
+    TIME_UNIT,
     WRITE_EVERY_CHUNK,
     ArraySpec,
     _build,
@@ -170,6 +171,7 @@ class RunStore:
         weight_dtype: npt.DTypeLike = np.float64,
         series: Mapping[str, Mapping[str, ArraySpec]] | None = None,
         series_chunk: int | None = None,
+        time_unit: str = TIME_UNIT,
     ) -> RunStore:
         """Create the store at ``path`` for a run that starts now, with status ``running``.
 
@@ -188,7 +190,8 @@ class RunStore:
         the one the series grows along (``ArraySpec(("sample", "neuron"), (0, 10), "float32")``:
         rows of 10 values over ``sample``; ``shape[0]`` is not used); rows go in with
         ``append_series``. ``series_chunk``: rows per chunk of the series, also the most rows
-        of a series kept in memory (default: ``time_chunk``).
+        of a series kept in memory (default: ``time_chunk``). ``time_unit``: what one unit
+        of the ``time`` axis is (a spiking run's grid step, e.g. ``"0.1 ms"``).
 
         Everything is checked before anything is written; a bad argument raises
         ``ValidationError`` and leaves no files. The directory is created atomically (of two
@@ -200,7 +203,9 @@ class RunStore:
         it). A failure while creating the store removes what this call wrote.
         """
         path = Path(path)
-        root_attributes = _validate_root_attributes(attributes)
+        if not isinstance(time_unit, str) or not time_unit:
+            raise ValidationError(f"time_unit = {time_unit!r}: expected a non-empty string")
+        root_attributes = _validate_root_attributes(attributes, time_unit)
         neuron_arrays = _validate_neurons(neurons)
         n_neurons = len(neuron_arrays["role"])
         recorded = _validate_recorded_neurons(recorded_neurons, n_neurons)

@@ -1,0 +1,376 @@
+"""Spiking networks: the LIF neuron and the rules against plain-NumPy computations, the two
+backends against each other, the input trains' statistics, and bad input.
+
+The reference below integrates with the matrix exponential of the linear system (SciPy),
+applies every rule event by event in Python and keeps its own queues of arrivals: it shares
+no code with the package beyond the network description.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+from neurosim.backends.spiking import SpikingSyncSimulator
+from neurosim.backends.spiking_event import SpikingEventSimulator
+from neurosim.errors import ValidationError
+from neurosim.kernels.neurons.lif import propagators
+from neurosim.model.spiking import (
+    BinomialInput,
+    LifParameters,
+    Plasticity,
+    PoissonInput,
+    SpikeTimesInput,
+    SpikingNetwork,
+    all_to_all,
+)
+from neurosim.streams.spikes import InputSpikes
+
+DT = 0.1
+
+
+def exact_step_matrix(dt: float, tau_m: float, tau_s: float, scale: float) -> np.ndarray:
+    """The propagator of (v - v_rest, g) over dt, from the matrix exponential."""
+    system = np.array([[-1.0 / tau_m, scale / tau_m], [0.0, -1.0 / tau_s]])
+    return expm(system * dt)
+
+
+@pytest.mark.parametrize(
+    ("tau_m", "tau_s", "scale"),
+    [(10.0, 5.0, 60.0), (10.0, 10.0, 1.0), (10.0, 10.0 + 1e-10, 1.0), (20.0, 3.0, 1.0), (5, 40, 2)],
+)
+def test_propagators_are_the_exact_solution(tau_m, tau_s, scale):
+    expected = exact_step_matrix(DT, tau_m, tau_s, scale)
+    got = propagators(DT, tau_m, tau_s, scale)
+    assert got.membrane_decay == pytest.approx(expected[0, 0], rel=1e-13)
+    assert got.synapse_decay == pytest.approx(expected[1, 1], rel=1e-13)
+    assert got.synapse_to_membrane == pytest.approx(expected[0, 1], rel=1e-9)
+
+
+def reference_run(network: SpikingNetwork, arrivals_by_step: dict, steps: int):
+    """Plain Python: deliver (weight, then the rule) -> postsynaptic rule -> integrate with
+    the matrix exponential -> threshold; returns spikes (step, neuron), weights, potentials."""
+    neuron, rule = network.neuron, network.plasticity
+    matrix = exact_step_matrix(network.dt, neuron.tau_membrane, neuron.tau_synapse,
+                               neuron.input_scale)  # fmt: skip
+    n = network.n_neurons
+    v = np.full(n, neuron.v_rest)
+    g = np.zeros(n)
+    hold = np.zeros(n, dtype=int)
+    w = network.weight.copy()
+    pre_trace = np.zeros_like(w)
+    post_trace = np.zeros_like(w)
+    last = np.zeros(w.size)  # ms
+    fired_now = np.zeros(n, dtype=bool)
+    refractory_steps = round(neuron.refractory / network.dt)
+    pending = {step: list(items) for step, items in arrivals_by_step.items()}
+    spikes, potentials = [], []
+
+    def traces_to(e, now_ms):
+        elapsed = now_ms - last[e]
+        pre_trace[e] *= math.exp(-elapsed / rule.tau_plus)
+        post_trace[e] *= math.exp(-elapsed / rule.tau_minus)
+        last[e] = now_ms
+
+    slope = (neuron.v_rest - v + neuron.input_scale * g) / neuron.tau_membrane
+    for t in range(steps):
+        now = t * network.dt
+        for e in sorted(pending.pop(t, [])):
+            i = network.synapse_post[e]
+            g[i] += w[e]
+            if rule.rule == "additive_stdp":
+                traces_to(e, now)
+                pre_trace[e] += rule.a_plus
+                w[e] = min(max(w[e] + post_trace[e], rule.w_min), rule.w_max)
+            elif rule.rule == "rate_spike":
+                w[e] = min(max(w[e] + rule.alpha * slope[i], rule.w_min), rule.w_max)
+        for i in range(n):
+            if fired_now[i] and rule.rule == "additive_stdp":
+                for e in np.flatnonzero(network.synapse_post == i):
+                    traces_to(e, now)
+                    post_trace[e] += rule.a_minus
+                    w[e] = min(max(w[e] + pre_trace[e], rule.w_min), rule.w_max)
+        fired_now[:] = False
+        for i in range(n):
+            if hold[i] > 0:
+                hold[i] -= 1
+                g[i] *= matrix[1, 1]
+                continue
+            shifted, g[i] = matrix @ np.array([v[i] - neuron.v_rest, g[i]])
+            v[i] = neuron.v_rest + shifted
+            if v[i] >= neuron.v_threshold:
+                v[i] = neuron.v_reset
+                hold[i] = refractory_steps
+                fired_now[i] = True
+                spikes.append((t + 1, i))
+                source = network.n_inputs + i
+                for e in np.flatnonzero(network.synapse_source == source):
+                    pending.setdefault(t + 1 + network.delay_steps[e], []).append(e)
+        slope = (neuron.v_rest - v + neuron.input_scale * g) / neuron.tau_membrane
+        potentials.append(v.copy())
+    return spikes, w, np.array(potentials)
+
+
+def small_network(rule: Plasticity, refractory: float = 2.0, synapse: str = "current"):
+    """3 neurons, 6 given-time inputs onto all of them, recurrent synapses with their own
+    delays (1, 3 and 7 steps), and the arrivals as the reference wants them."""
+    rng = np.random.default_rng(11)
+    times = np.round(np.sort(rng.uniform(0, 45, 150)) / DT) * DT
+    indices = rng.integers(0, 6, times.size)
+    keep = np.unique(np.rint(times / DT).astype(int) * 6 + indices, return_index=True)[1]
+    times, indices = times[np.sort(keep)], indices[np.sort(keep)]
+    source, post = all_to_all(6, 3)
+    recurrent_source = np.array([6, 7, 8, 6]) + 0
+    recurrent_post = np.array([1, 2, 0, 2])
+    scale = 1.0 if synapse == "current" else 60.0
+    network = SpikingNetwork(
+        dt=DT,
+        neuron=LifParameters(
+            tau_membrane=10.0,
+            tau_synapse=4.0,
+            v_rest=-70.0,
+            v_reset=-65.0,
+            v_threshold=-55.0,
+            refractory=refractory,
+            synapse=synapse,
+            e_synapse=-5.0,
+        ),  # fmt: skip
+        n_neurons=3,
+        inputs=(SpikeTimesInput(6, times, indices),),
+        synapse_source=np.concatenate([source, recurrent_source]),
+        synapse_post=np.concatenate([post, recurrent_post]),
+        weight=np.concatenate([rng.uniform(2, 9, source.size), [4.0, -3.0, 5.0, 2.5]]) / scale,
+        delay=np.concatenate([np.full(source.size, 0.1), [0.1, 0.3, 0.7, 0.3]]),
+        plasticity=rule,
+    )
+    arrivals = {}
+    steps = np.rint(times / DT).astype(int)
+    for step, index in zip(steps, indices, strict=True):
+        for e in np.flatnonzero(network.synapse_source == index):
+            arrivals.setdefault(step + network.delay_steps[e], []).append(e)
+    return network, arrivals
+
+
+RULES = {
+    "none": Plasticity(),
+    "additive_stdp": Plasticity(
+        "additive_stdp",
+        a_plus=0.4,
+        a_minus=-0.45,
+        tau_plus=15.0,
+        tau_minus=25.0,
+        w_min=-4.0,
+        w_max=9.0,
+    ),  # fmt: skip
+    "rate_spike": Plasticity("rate_spike", alpha=0.3, w_min=-4.0, w_max=9.0),
+}
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("synapse", ["current", "conductance_like"])
+def test_both_backends_match_the_plain_reference(backend, rule, synapse):
+    network, arrivals = small_network(RULES[rule], synapse=synapse)
+    steps = 500
+    expected_spikes, expected_w, expected_v = reference_run(network, arrivals, steps)
+    simulator = backend(network, record_neurons=[0, 1, 2], record_every=1)
+    record = simulator.run(steps * DT)
+    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
+    assert len(expected_spikes) > 10  # the inputs drive every neuron past threshold
+    assert got == sorted(expected_spikes)
+    np.testing.assert_allclose(simulator.state.w, expected_w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(record.potential, expected_v, rtol=1e-12, atol=1e-10)
+    if rule != "none":
+        assert not np.allclose(expected_w, network.weight)  # the rule did change weights
+
+
+def test_additive_stdp_is_the_sum_over_all_spike_pairs():
+    """Without bounds the trace rule is the pair sum: each (pre arrival, post spike) pair
+    adds a_plus exp(-d / tau_plus) when post is at or after the arrival, a_minus
+    exp(-d / tau_minus) when before (d = |difference| in ms)."""
+    rule = Plasticity("additive_stdp", a_plus=0.02, a_minus=-0.03, tau_plus=12.0, tau_minus=30.0)
+    network, arrivals = small_network(rule)
+    simulator = SpikingSyncSimulator(network)
+    record = simulator.run(500 * DT)
+    post_times = {i: record.spike_time[record.spike_neuron == i] for i in range(3)}
+    change = np.zeros(network.weight.size)
+    for step, synapses in arrivals.items():
+        for e in synapses:
+            if step >= 500:
+                continue
+            difference = post_times[network.synapse_post[e]] - step * DT
+            after = difference[difference >= -1e-9]
+            before = -difference[difference < -1e-9]
+            change[e] += np.sum(rule.a_plus * np.exp(-after / rule.tau_plus))
+            change[e] += np.sum(rule.a_minus * np.exp(-before / rule.tau_minus))
+    inputs = network.synapse_source < network.n_inputs
+    np.testing.assert_allclose(
+        (simulator.state.w - network.weight)[inputs], change[inputs], rtol=1e-10, atol=1e-12
+    )
+
+
+def recurrent_poisson_network(rule: str) -> SpikingNetwork:
+    rng = np.random.default_rng(3)
+    n, n_poisson, n_binomial = 12, 40, 5
+    source, post = all_to_all(n_poisson + n_binomial, n)
+    pairs = [(a, b) for a in range(n) for b in range(n) if a != b and rng.random() < 0.3]
+    return SpikingNetwork(
+        dt=DT,
+        neuron=LifParameters(refractory=1.5),
+        n_neurons=n,
+        inputs=(PoissonInput(n_poisson, 20.0), BinomialInput(n_binomial, 50.0)),
+        synapse_source=np.concatenate([source, [n_poisson + n_binomial + a for a, _ in pairs]]),
+        synapse_post=np.concatenate([post, [b for _, b in pairs]]),
+        weight=np.concatenate([rng.uniform(2, 10, source.size), rng.uniform(-2, 2, len(pairs))]),
+        delay=np.concatenate([np.full(source.size, 0.1), rng.choice([1.0, 1.5, 3.0], len(pairs))]),
+        plasticity=RULES[rule]
+        if rule == "none"
+        else RULES[rule].__class__(**{**RULES[rule].__dict__, "w_min": -2.0, "w_max": 12.0}),
+    )
+
+
+@pytest.mark.parametrize("rule", ["additive_stdp", "rate_spike"])
+def test_event_backend_equals_sync_backend_on_a_recurrent_network(rule):
+    network = recurrent_poisson_network(rule)
+    records = []
+    for backend in (SpikingSyncSimulator, SpikingEventSimulator):
+        simulator = backend(network, seed=4, record_neurons=[0, 7], weights_every=2000)
+        first = simulator.run(300.0)
+        second = simulator.run(200.0)  # a second call goes on where the first stopped
+        records.append((first, second, simulator.state.w.copy()))
+    (sync_first, sync_second, sync_w), (event_first, event_second, event_w) = records
+    assert sync_first.spike_time.size > 100
+    for sync, event in ((sync_first, event_first), (sync_second, event_second)):
+        np.testing.assert_array_equal(sync.spike_time, event.spike_time)
+        np.testing.assert_array_equal(sync.spike_neuron, event.spike_neuron)
+        np.testing.assert_array_equal(sync.potential, event.potential)
+        np.testing.assert_array_equal(sync.weights, event.weights)
+        np.testing.assert_array_equal(sync.weight_time, event.weight_time)
+    np.testing.assert_array_equal(sync_w, event_w)
+    assert list(sync_first.weight_time) == [0.0, 200.0, 300.0]
+    assert list(sync_second.weight_time) == [400.0, 500.0]
+
+
+def test_event_neurons_keep_clocks_of_their_own():
+    """A neuron that sends to no neuron advances in long windows; one that sends with a
+    1 ms delay advances 10 steps at a time: no global barrier."""
+    network = recurrent_poisson_network("none")
+    simulator = SpikingEventSimulator(network, max_window=500)
+    senders = set(network.synapse_source[network.synapse_source >= network.n_inputs] - 57)
+    windows = simulator.windows
+    assert all(windows[i] <= 30 for i in senders)
+    delays = network.delay_steps[network.synapse_source >= network.n_inputs]
+    assert windows.min() == delays.min()
+    assert len(set(windows.tolist())) > 1
+
+
+def test_poisson_trains_have_the_rate_and_the_irregularity_of_poisson():
+    network = SpikingNetwork(
+        dt=DT, neuron=LifParameters(), n_neurons=1, inputs=(PoissonInput(200, 40.0),),
+        synapse_source=np.empty(0, int), synapse_post=np.empty(0, int), weight=0.0, delay=0.1,
+    )  # fmt: skip
+    steps, sources = InputSpikes(network, seed=2).until(200_000)  # 20 s
+    rate = steps.size / 200 / 20.0
+    assert rate == pytest.approx(40.0, rel=0.02)
+    intervals = np.concatenate([np.diff(steps[sources == k]) for k in range(200)]) * DT
+    assert np.std(intervals) / np.mean(intervals) == pytest.approx(1.0, abs=0.03)
+
+
+def test_binomial_trains_fire_with_probability_rate_times_dt_per_step():
+    population = BinomialInput(50, [100.0] * 25 + [900.0] * 25)
+    network = SpikingNetwork(
+        dt=1.0, neuron=LifParameters(), n_neurons=1, inputs=(population,),
+        synapse_source=np.empty(0, int), synapse_post=np.empty(0, int), weight=0.0, delay=1.0,
+    )  # fmt: skip
+    steps, sources = InputSpikes(network, seed=5).until(40_000)
+    counts = np.bincount(sources, minlength=50) / 40_000
+    assert counts[:25].mean() == pytest.approx(0.1, abs=0.003)
+    assert counts[25:].mean() == pytest.approx(0.9, abs=0.003)
+    # at most one spike per step and source: the law of independent per-step draws
+    assert np.unique(steps * 50 + sources).size == steps.size
+
+
+def test_trains_do_not_depend_on_chunks_and_frozen_ones_not_on_the_run_seed():
+    def network(seed=None):
+        return SpikingNetwork(
+            dt=DT, neuron=LifParameters(), n_neurons=1,
+            inputs=(PoissonInput(30, 25.0, seed=seed), BinomialInput(30, 25.0)),
+            synapse_source=np.empty(0, int), synapse_post=np.empty(0, int), weight=0.0,
+            delay=0.1,
+        )  # fmt: skip
+
+    whole = InputSpikes(network(), seed=1).until(30_000)
+    pieces = InputSpikes(network(), seed=1)
+    parts = [pieces.until(stop) for stop in (7, 1000, 1001, 17_000, 30_000)]
+    np.testing.assert_array_equal(whole[0], np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(whole[1], np.concatenate([p[1] for p in parts]))
+    frozen_a = InputSpikes(network(seed=9), seed=1).until(30_000)
+    frozen_b = InputSpikes(network(seed=9), seed=2).until(30_000)
+    first_population = frozen_a[1] < 30
+    np.testing.assert_array_equal(frozen_a[0][first_population], frozen_b[0][frozen_b[1] < 30])
+    other = InputSpikes(network(), seed=2).until(30_000)
+    assert not np.array_equal(whole[0], other[0])
+
+
+BAD = [
+    (lambda: LifParameters(tau_membrane=0.0), "neuron.tau_membrane"),
+    (lambda: LifParameters(tau_synapse=-1.0), "neuron.tau_synapse"),
+    (lambda: LifParameters(refractory=-0.5), "neuron.refractory"),
+    (lambda: LifParameters(v_threshold=-65.0, v_reset=-65.0), "neuron.v_threshold"),
+    (lambda: Plasticity("additive_stdp", w_min=1.0, w_max=0.5), "plasticity.w_min"),
+    (lambda: Plasticity("additive_stdp", tau_plus=0.0), "plasticity.tau_plus"),
+    (lambda: Plasticity("hebbian"), "plasticity.rule"),
+    (lambda: PoissonInput(3, -1.0), "input.rate"),
+    (lambda: SpikeTimesInput(2, [1.0, 0.5], [0, 1]), "input.times[1]"),
+    (lambda: SpikeTimesInput(2, [-1.0, 0.5], [0, 1]), "input.times[0]"),
+    (lambda: SpikeTimesInput(2, [0.0, 1.0], [0, 2]), "input.indices"),
+]
+
+
+@pytest.mark.parametrize(("make", "named"), BAD, ids=[named for _, named in BAD])
+def test_bad_parameters_are_refused_by_name(make, named):
+    with pytest.raises(ValidationError, match=named.replace("[", r"\[").replace("]", r"\]")):
+        make()
+
+
+def _network(**changes) -> SpikingNetwork:
+    arguments = dict(
+        dt=DT, neuron=LifParameters(), n_neurons=1, inputs=(BinomialInput(2, 100.0),),
+        synapse_source=np.array([0, 1]), synapse_post=np.array([0, 0]), weight=1.0, delay=0.1,
+    )  # fmt: skip
+    return SpikingNetwork(**{**arguments, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"dt": 0.0}, "network.dt"),
+        ({"dt": -0.1}, "network.dt"),
+        ({"delay": np.array([0.1, 0.05])}, "network.delay = 0.05"),
+        ({"inputs": (BinomialInput(2, 20_000.0),)}, "rate \\* dt <= 1"),
+        ({"inputs": (SpikeTimesInput(2, [1.0, 1.02], [1, 1]),)}, "two spikes in the grid step"),
+        ({"synapse_post": np.array([0, 1])}, "network.synapse_post"),
+    ],
+)
+def test_bad_networks_are_refused_by_name(changes, named):
+    with pytest.raises(ValidationError, match=named):
+        _network(**changes)
+
+
+def test_a_lone_neuron_with_constant_drive_fires_at_the_analytic_rate():
+    """Current-based, tau_synapse long: g is nearly constant; the interval between spikes is
+    tau_m ln((v_inf - v_reset) / (v_inf - v_threshold)) + refractory, on the grid."""
+    neuron = LifParameters(tau_membrane=10.0, tau_synapse=1e9, v_rest=-70.0, v_reset=-65.0,
+                           v_threshold=-50.0, refractory=2.0)  # fmt: skip
+    network = _network(
+        neuron=neuron, inputs=(SpikeTimesInput(1, [0.0], [0]),), synapse_source=np.array([0]),
+        synapse_post=np.array([0]), weight=30.0,
+    )  # fmt: skip
+    record = SpikingSyncSimulator(network).run(300.0)
+    intervals = np.diff(record.spike_time)
+    expected = 10.0 * math.log((-40.0 + 65.0) / (-40.0 + 50.0)) + 2.0
+    assert intervals.size > 20
+    assert np.all(np.abs(intervals - expected) <= DT + 1e-9)
