@@ -137,7 +137,7 @@ def small_network(rule: Plasticity, refractory: float = 2.0, synapse: str = "cur
             refractory=refractory,
             synapse=synapse,
             e_synapse=-5.0,
-        ),  # fmt: skip
+        ),
         n_neurons=3,
         inputs=(SpikeTimesInput(6, times, indices),),
         synapse_source=np.concatenate([source, recurrent_source]),
@@ -164,7 +164,7 @@ RULES = {
         tau_minus=25.0,
         w_min=-4.0,
         w_max=9.0,
-    ),  # fmt: skip
+    ),
     "rate_spike": Plasticity("rate_spike", alpha=0.3, w_min=-4.0, w_max=9.0),
 }
 
