@@ -9,6 +9,8 @@ no code with the package beyond the network description.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -374,3 +376,73 @@ def test_a_lone_neuron_with_constant_drive_fires_at_the_analytic_rate():
     expected = 10.0 * math.log((-40.0 + 65.0) / (-40.0 + 50.0)) + 2.0
     assert intervals.size > 20
     assert np.all(np.abs(intervals - expected) <= DT + 1e-9)
+
+
+# the scenario through the neurosim command
+
+
+def test_sma_scenario_runs_on_both_backends_with_the_same_results(tmp_path):
+    from neurosim.cli import EXIT_OK, main
+    from neurosim.recording import open_run
+
+    scenario = Path(__file__).parents[1] / "scenarios" / "sma_stdp.toml"
+    short = ["--set", "experiment.duration=2000.0", "--set", "experiment.weights_every=500.0"]
+    stores = {}
+    for backend in ("sync", "event"):
+        out = tmp_path / f"{backend}.zarr"
+        assert main(["run", str(scenario), *short, "--backend", backend, "--out", str(out),
+                     "--quiet"]) == EXIT_OK  # fmt: skip
+        stores[backend] = open_run(out)
+    sync, event = stores["sync"], stores["event"]
+    assert sync.attributes["time_unit"] == "0.1 ms"
+    for group, name in (("events", "t"), ("weights", "W"), ("trajectory", "potential")):
+        np.testing.assert_array_equal(sync.array(group, name), event.array(group, name))
+    weights = sync.array("weights", "W")
+    assert weights.shape == (5, 1000)
+    assert np.all((weights >= 0.0) & (weights <= 0.01))
+    assert sync.array("weights", "snapshot_time").tolist() == [0, 5000, 10000, 15000, 20000]
+    rate = float(sync.array("metrics", "output_rate_hz"))
+    assert 10.0 < rate < 200.0
+    assert sync.array("metrics", "weight_histogram").sum() == 1000
+    image = tmp_path / "sma.png"
+    assert main(["plot", str(tmp_path / "sync.zarr"), "-o", str(image)]) == EXIT_OK
+    assert image.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("experiment.dt=0.0", "experiment.dt"),
+        ("experiment.neuron.tau_membrane=-1.0", "experiment.neuron.tau_membrane"),
+        ("experiment.neuron.refractory=-1.0", "experiment.neuron.refractory"),
+        ("experiment.neuron.v_threshold=-65.0", "experiment.neuron.v_threshold"),
+        ("experiment.plasticity.w_min=0.02", "experiment.plasticity.w_min"),
+        ("experiment.inputs=[{kind='binomial', size=2, rate=20000.0, weight=0.1}]", "rate"),
+        ("experiment.inputs=[{kind='poisson', size=2, rate=-3.0, weight=0.1}]", "rate"),
+        (
+            "experiment.inputs=[{kind='times', size=2, times=[2.0, 1.0], indices=[0, 1], "
+            "weight=0.1}]",
+            "times\\[1\\]",
+        ),
+        (
+            "experiment.inputs=[{kind='times', size=2, times=[-2.0, 1.0], indices=[0, 1], "
+            "weight=0.1}]",
+            "times\\[0\\]",
+        ),
+        (
+            "experiment.inputs=[{kind='poisson', size=2, rate=5.0, weight=0.1, delay=0.05}]",
+            "delay",
+        ),
+    ],
+)
+def test_bad_scenario_values_exit_2_naming_the_key_and_write_nothing(
+    tmp_path, capsys, override, named
+):
+    from neurosim.cli import EXIT_BAD_INPUT, main
+
+    scenario = Path(__file__).parents[1] / "scenarios" / "sma_stdp.toml"
+    out = tmp_path / "run.zarr"
+    code = main(["run", str(scenario), "--set", override, "--out", str(out), "--quiet"])
+    assert code == EXIT_BAD_INPUT
+    assert re.search(named, capsys.readouterr().err)
+    assert not out.exists()
