@@ -27,6 +27,8 @@ BUILTIN_EXPERIMENTS = {
     "ordering": "neurosim.experiments.ordering",
     "mnist": "neurosim.experiments.mnist",
     "continual": "neurosim.experiments.continual",
+    "stdp_curve": "neurosim.experiments.stdp_curve",
+    "spiking": "neurosim.experiments.spiking",
 }
 
 
