@@ -19,7 +19,7 @@ import pytest
 
 from neurosim.backends.spiking import SpikingSyncSimulator
 from neurosim.backends.spiking_event import SpikingEventSimulator
-from neurosim.kernels.spike_rules import additive_on_post, additive_on_pre, advance_traces
+from neurosim.kernels.spike_rules import additive_on_spike, advance_traces
 from neurosim.model.spiking import (
     LifParameters,
     Plasticity,
@@ -231,9 +231,9 @@ def test_stdp_on_given_pre_and_post_trains_matches_brian2():
             )
             last = step
             if is_post:
-                w, post_trace = additive_on_post(w, pre_trace, post_trace, a_minus, 0.0, 1.0)
+                w, post_trace = additive_on_spike(w, post_trace, pre_trace, a_minus, 0.0, 1.0)
             else:
-                w, pre_trace = additive_on_pre(w, pre_trace, post_trace, a_plus, 0.0, 1.0)
+                w, pre_trace = additive_on_spike(w, pre_trace, post_trace, a_plus, 0.0, 1.0)
         got[k] = w
     assert np.max(np.abs(expected - initial)) > 1e-3
     np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -13,6 +13,7 @@ neuron-to-neuron synapses a window is ``max_window`` steps. The event backend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -225,8 +226,12 @@ def neuron_window(network: SpikingNetwork, max_window: int) -> int:
     return int(min(max_window, network.delay_steps[from_neurons].min()))
 
 
-class SpikingSyncSimulator:
-    """All neurons in lock-step on the compiled step (see the module docstring)."""
+class SpikingSimulator:
+    """What both spiking backends hold: the network, its state and recordings
+    (``SpikingState``), its input trains from ``seed``, and the steps done. ``run(duration_ms)``
+    advances and returns what that call recorded; ``record_neurons`` have their potential
+    recorded every ``record_every`` steps, the weights are kept every ``weights_every`` steps
+    and at the end of each call."""
 
     def __init__(
         self,
@@ -236,7 +241,6 @@ class SpikingSyncSimulator:
         record_neurons: np.ndarray | list[int] = (),
         record_every: int = 10,
         weights_every: int | None = None,
-        max_window: int = DEFAULT_MAX_WINDOW,
     ) -> None:
         self.network = network
         self.state = SpikingState(
@@ -246,8 +250,25 @@ class SpikingSyncSimulator:
             weights_every=weights_every,
         )
         self.inputs = InputSpikes(network, seed)
-        self.window = neuron_window(network, max_window)
         self.step = 0
+
+    def run(self, duration_ms: float) -> SpikingRecord:
+        raise NotImplementedError
+
+
+class SpikingSyncSimulator(SpikingSimulator):
+    """All neurons in lock-step on the compiled step (see the module docstring)."""
+
+    def __init__(
+        self,
+        network: SpikingNetwork,
+        seed: int = 0,
+        *,
+        max_window: int = DEFAULT_MAX_WINDOW,
+        **recording: Any,
+    ) -> None:
+        super().__init__(network, seed, **recording)
+        self.window = neuron_window(network, max_window)
         self._pending_step = np.empty(0, np.int64)
         self._pending_synapse = np.empty(0, np.int64)
         self._neurons = np.arange(network.n_neurons, dtype=np.int64)
@@ -291,7 +312,7 @@ class SpikingSyncSimulator:
         return step[order], synapse[order]
 
 
-def spiking_simulator(backend: str) -> type:
+def spiking_simulator(backend: str) -> type[SpikingSimulator]:
     """The spiking simulator class of a backend's name (``sync`` or ``event``)."""
     if backend == "sync":
         return SpikingSyncSimulator

@@ -24,14 +24,19 @@ Given the same seed, the spikes, potentials and weights equal the sync backend's
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import simpy
 
-from neurosim.backends.spiking import DEFAULT_MAX_WINDOW, SpikingRecord, SpikingState
+from neurosim.backends.spiking import (
+    DEFAULT_MAX_WINDOW,
+    SpikingRecord,
+    SpikingSimulator,
+    SpikingState,
+)
 from neurosim.kernels.spiking_step import fan_out
 from neurosim.model.spiking import SpikingNetwork
-from neurosim.streams.spikes import InputSpikes
 
 
 class Inbox:
@@ -85,7 +90,7 @@ class SpikeChannel:
             self.inboxes[post[start]].put(arrival_step[start:end], synapse[start:end])
 
 
-class SpikingEventSimulator:
+class SpikingEventSimulator(SpikingSimulator):
     """Neurons and input populations as SimPy processes (see the module docstring)."""
 
     def __init__(
@@ -93,25 +98,15 @@ class SpikingEventSimulator:
         network: SpikingNetwork,
         seed: int = 0,
         *,
-        record_neurons: np.ndarray | list[int] = (),
-        record_every: int = 10,
-        weights_every: int | None = None,
         max_window: int = DEFAULT_MAX_WINDOW,
         input_chunk: int = DEFAULT_MAX_WINDOW,
+        **recording: Any,
     ) -> None:
-        self.network = network
-        self.state = SpikingState(
-            network,
-            record_neurons=record_neurons,
-            record_every=record_every,
-            weights_every=weights_every,
-        )
-        self.inputs = InputSpikes(network, seed)
+        super().__init__(network, seed, **recording)
         self.inboxes = [Inbox() for _ in range(network.n_neurons)]
         self.channel = SpikeChannel(self.state, self.inboxes)
         self.windows = self._windows(max_window)
         self.input_chunk = input_chunk
-        self.step = 0
         self.events = 0  # SimPy events processed, for benchmarks
 
     def _windows(self, max_window: int) -> np.ndarray:

@@ -56,29 +56,19 @@ def advance_traces(
 
 
 @njit(cache=True)
-def additive_on_pre(
+def additive_on_spike(
     weight: float,
-    pre_trace: float,
-    post_trace: float,
-    a_plus: float,
+    own_trace: float,
+    partner_trace: float,
+    increment: float,
     w_min: float,
     w_max: float,
 ) -> tuple[float, float]:
-    """A presynaptic spike arrives (traces already advanced): ``(weight, pre_trace)``."""
-    return clip(weight + post_trace, w_min, w_max), pre_trace + a_plus
-
-
-@njit(cache=True)
-def additive_on_post(
-    weight: float,
-    pre_trace: float,
-    post_trace: float,
-    a_minus: float,
-    w_min: float,
-    w_max: float,
-) -> tuple[float, float]:
-    """The postsynaptic neuron spikes (traces already advanced): ``(weight, post_trace)``."""
-    return clip(weight + pre_trace, w_min, w_max), post_trace + a_minus
+    """One side of the synapse spikes (traces already advanced): the weight takes the other
+    side's trace and this side's trace grows by its increment. Presynaptic spike:
+    ``(pre_trace, post_trace, a_plus)``; postsynaptic: ``(post_trace, pre_trace, a_minus)``.
+    Returns ``(weight, own_trace)``."""
+    return clip(weight + partner_trace, w_min, w_max), own_trace + increment
 
 
 @njit(cache=True)

@@ -28,8 +28,7 @@ from neurosim.kernels.neurons.lif import lif_step, membrane_derivative
 from neurosim.kernels.spike_rules import (
     RULE_ADDITIVE_STDP,
     RULE_RATE_SPIKE,
-    additive_on_post,
-    additive_on_pre,
+    additive_on_spike,
     advance_traces,
     rate_spike_on_pre,
 )
@@ -108,7 +107,7 @@ def advance(
                     pre_trace[e], post_trace[e], (t - trace_step[e]) * dt, p[TAU_PLUS], p[TAU_MINUS]
                 )
                 trace_step[e] = t
-                w[e], pre_trace[e] = additive_on_pre(
+                w[e], pre_trace[e] = additive_on_spike(
                     w[e], pre_trace[e], post_trace[e], p[A_PLUS], p[W_MIN], p[W_MAX]
                 )
             elif rule == RULE_RATE_SPIKE:
@@ -129,8 +128,8 @@ def advance(
                             p[TAU_MINUS],
                         )
                         trace_step[e] = t
-                        w[e], post_trace[e] = additive_on_post(
-                            w[e], pre_trace[e], post_trace[e], p[A_MINUS], p[W_MIN], p[W_MAX]
+                        w[e], post_trace[e] = additive_on_spike(
+                            w[e], post_trace[e], pre_trace[e], p[A_MINUS], p[W_MIN], p[W_MAX]
                         )
             v[i], g[i], refractory_left[i], fired = lif_step(
                 v[i],
