@@ -18,7 +18,7 @@ from scipy.linalg import expm
 
 from neurosim.backends.spiking import SpikingSyncSimulator
 from neurosim.backends.spiking_event import SpikingEventSimulator
-from neurosim.errors import ValidationError
+from neurosim.errors import NeurosimError, ValidationError
 from neurosim.kernels.neurons.lif import propagators
 from neurosim.model.spiking import (
     BinomialInput,
@@ -77,6 +77,34 @@ def reference_run(network: SpikingNetwork, arrivals_by_step: dict, steps: int):
         post_trace[e] *= math.exp(-elapsed / rule.tau_minus)
         last[e] = now_ms
 
+    waiting = []  # (synapse, arrival step) of presynaptic spikes not decided yet
+    post_spikes = [set() for _ in range(n)]
+
+    def decide_nearest(waiting, t, fired_now):
+        """The paper's definition, read off the full spike lists: decided at the first
+        postsynaptic spike after the arrival, or when its window after has passed."""
+        still = []
+        window = rule.window
+        for e, arrival in waiting:
+            i = network.synapse_post[e]
+            right_spike_now = fired_now[i] and arrival < t
+            if not right_spike_now and arrival + window > t:
+                still.append((e, arrival))
+                continue
+            posts = post_spikes[i]
+            left = [s for s in posts if arrival - window <= s < arrival]
+            right = [s for s in posts if arrival < s <= arrival + window]
+            if (left and right) or arrival in posts or not (left or right):
+                continue
+            if right:
+                delta = min(right) - arrival
+                change = rule.a_plus * math.exp(-delta * network.dt / rule.tau_plus)
+            else:
+                delta = arrival - max(left)
+                change = rule.a_minus * math.exp(-delta * network.dt / rule.tau_minus)
+            w[e] = min(max(w[e] + change, rule.w_min), rule.w_max)
+        return still
+
     slope = (neuron.v_rest - v + neuron.input_scale * g) / neuron.tau_membrane
     for t in range(steps):
         now = t * network.dt
@@ -89,12 +117,16 @@ def reference_run(network: SpikingNetwork, arrivals_by_step: dict, steps: int):
                 w[e] = min(max(w[e] + post_trace[e], rule.w_min), rule.w_max)
             elif rule.rule == "rate_spike":
                 w[e] = min(max(w[e] + rule.alpha * slope[i], rule.w_min), rule.w_max)
+            elif rule.rule == "nearest_stdp":
+                waiting.append((e, t))
         for i in range(n):
             if fired_now[i] and rule.rule == "additive_stdp":
                 for e in np.flatnonzero(network.synapse_post == i):
                     traces_to(e, now)
                     post_trace[e] += rule.a_minus
                     w[e] = min(max(w[e] + pre_trace[e], rule.w_min), rule.w_max)
+        if rule.rule == "nearest_stdp":
+            waiting = decide_nearest(waiting, t, fired_now)
         fired_now[:] = False
         for i in range(n):
             if hold[i] > 0:
@@ -107,6 +139,7 @@ def reference_run(network: SpikingNetwork, arrivals_by_step: dict, steps: int):
                 v[i] = neuron.v_reset
                 hold[i] = refractory_steps
                 fired_now[i] = True
+                post_spikes[i].add(t + 1)
                 spikes.append((t + 1, i))
                 source = network.n_inputs + i
                 for e in np.flatnonzero(network.synapse_source == source):
@@ -168,6 +201,16 @@ RULES = {
         w_max=9.0,
     ),
     "rate_spike": Plasticity("rate_spike", alpha=0.3, w_min=-4.0, w_max=9.0),
+    "nearest_stdp": Plasticity(
+        "nearest_stdp",
+        a_plus=1.5,
+        a_minus=-1.2,
+        tau_plus=1.0,
+        tau_minus=1.5,
+        w_min=-4.0,
+        w_max=9.0,
+        window=20,
+    ),
 }
 
 
@@ -234,7 +277,7 @@ def recurrent_poisson_network(rule: str) -> SpikingNetwork:
     )
 
 
-@pytest.mark.parametrize("rule", ["additive_stdp", "rate_spike"])
+@pytest.mark.parametrize("rule", ["additive_stdp", "rate_spike", "nearest_stdp"])
 def test_event_backend_equals_sync_backend_on_a_recurrent_network(rule):
     network = recurrent_poisson_network(rule)
     records = []
@@ -360,6 +403,16 @@ def _network(**changes) -> SpikingNetwork:
 def test_bad_networks_are_refused_by_name(changes, named):
     with pytest.raises(ValidationError, match=named):
         _network(**changes)
+
+
+def test_a_full_queue_of_the_nearest_rule_stops_the_run_naming_the_synapse():
+    rule = Plasticity("nearest_stdp", a_plus=0.1, a_minus=-0.1, window=20, pending_per_synapse=2)
+    network = _network(
+        inputs=(SpikeTimesInput(1, [1.0, 1.1, 1.2], [0, 0, 0]),), synapse_source=np.array([0]),
+        synapse_post=np.array([0]), plasticity=rule,
+    )  # fmt: skip
+    with pytest.raises(NeurosimError, match=r"pending_per_synapse = 2: synapse 0 .* raise it"):
+        SpikingSyncSimulator(network).run(10.0)
 
 
 def test_a_lone_neuron_with_constant_drive_fires_at_the_analytic_rate():

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.errors import DivergenceError, ValidationError
+from neurosim.errors import DivergenceError, NeurosimError, ValidationError
+from neurosim.kernels.spike_rules import RULE_NEAREST_STDP
 from neurosim.kernels.spiking_step import (
     A_MINUS,
     A_PLUS,
@@ -39,6 +40,7 @@ from neurosim.kernels.spiking_step import (
     W_MIN,
     advance,
     fan_out,
+    settle_decided,
 )
 from neurosim.model.spiking import SpikingNetwork
 from neurosim.streams.spikes import InputSpikes
@@ -104,6 +106,15 @@ class SpikingState:
         self.pre_trace = np.zeros_like(self.w)
         self.post_trace = np.zeros_like(self.w)
         self.trace_step = np.zeros(self.w.shape, dtype=np.int64)
+        # the nearest-neighbour rule's waiting presynaptic spikes, a ring per synapse
+        rule = network.plasticity
+        waiting = (self.w.size, rule.pending_per_synapse if rule.rule == "nearest_stdp" else 1)
+        self.pending_step = np.zeros(waiting, dtype=np.int64)
+        self.pending_left = np.zeros(waiting, dtype=np.int64)
+        self.pending_head = np.zeros(self.w.size, dtype=np.int64)
+        self.pending_count = np.zeros(self.w.size, dtype=np.int64)
+        self.last_post_spike = np.full(n, -(2**40), dtype=np.int64)
+        self.window = rule.window
         self.incoming_ptr, self.incoming_synapse = network.csr("post")
         self.outgoing_ptr, self.outgoing_synapse = network.csr("source")
         self.delay_steps = network.delay_steps
@@ -145,14 +156,25 @@ class SpikingState:
         capacity = neuron_ids.size * (stop - start)
         spike_step = np.empty(capacity, dtype=np.int64)
         spike_neuron = np.empty(capacity, dtype=np.int64)
-        written, bad_step, bad_neuron = advance(
+        written, bad_step, bad_neuron, full_synapse = advance(
             start, stop, neuron_ids, arrival_step, arrival_synapse,
             self.v, self.g, self.refractory_left, self.spiked, self.slope,
             self.network.synapse_post, self.w, self.pre_trace, self.post_trace,
-            self.trace_step, self.incoming_ptr, self.incoming_synapse,
-            self.parameters, self.refractory_steps, self.rule,
+            self.trace_step, self.pending_step, self.pending_left, self.pending_head,
+            self.pending_count, self.last_post_spike, self.incoming_ptr, self.incoming_synapse,
+            self.parameters, self.refractory_steps, self.window, self.rule,
             self.record_slot, every, first_row, potentials, spike_step, spike_neuron,
         )  # fmt: skip
+        if full_synapse >= 0:
+            network = self.network
+            # the run cannot go on without dropping a spike's change: it fails (exit 1)
+            raise NeurosimError(
+                f"plasticity.pending_per_synapse = {network.plasticity.pending_per_synapse}: "
+                f"synapse {full_synapse} (source {network.synapse_source[full_synapse]} -> "
+                f"neuron {network.synapse_post[full_synapse]}) received more presynaptic spikes "
+                f"within {network.plasticity.window} steps than that, at step "
+                f"{int(self.pending_step[full_synapse].max())}; raise it"
+            )
         if bad_step >= 0:
             raise DivergenceError(
                 bad_step, bad_neuron, float(self.v[bad_neuron]), what="membrane potential",
@@ -169,6 +191,12 @@ class SpikingState:
 
     def snapshot_weights(self, step: int, synapses: np.ndarray | None = None) -> None:
         """Keep the weights (or those of ``synapses``) as they are at grid step ``step``."""
+        if self.rule == RULE_NEAREST_STDP:
+            every = np.arange(self.w.size) if synapses is None else synapses
+            settle_decided(
+                every, step, self.w, self.pending_step, self.pending_left, self.pending_head,
+                self.pending_count, self.parameters, self.window,
+            )  # fmt: skip
         row = self._weights.setdefault(step, np.full_like(self.w, np.nan))
         taken = slice(None) if synapses is None else synapses
         row[taken] = self.w[taken]

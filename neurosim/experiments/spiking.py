@@ -88,6 +88,8 @@ PLASTICITY_KEYS = {
     "alpha": Key(number(), 0.0),
     "w_min": Key(number()),
     "w_max": Key(number()),
+    "window": Key(integer(1), 20),  # steps, nearest_stdp
+    "pending_per_synapse": Key(integer(1), 8),  # nearest_stdp
 }
 RECURRENT_KEYS = {
     "probability": Key(number(0.0, 1.0), required=True),

@@ -15,7 +15,17 @@ the synapse (as Brian2's ``(event-driven)`` variables are).
   ``alpha`` times the postsynaptic neuron's rate of change of membrane potential (mV/ms) at
   that moment, then clipped.
 
-Both clip to ``[w_min, w_max]``. Within one grid time, arriving presynaptic spikes are handled
+- ``nearest_stdp``, the STDP-objective paper's nearest-neighbour rule (section 5.1;
+  ``kernels/spike_timing.py`` has it on recorded trains): for each presynaptic spike arriving
+  at step t, the postsynaptic spikes within ``window`` steps before and after it decide. Spikes
+  on both sides, none, or one at t itself: no change; otherwise the nearest one, at
+  ``delta = t_post - t``, changes the weight by ``a_plus exp(-delta dt / tau_plus)`` (delta > 0)
+  or ``a_minus exp(delta dt / tau_minus)`` (delta < 0, ``a_minus < 0``). The change is made
+  when it is decided: at the first postsynaptic spike after t, or once the window after t has
+  passed without one. Until then the arrival waits in its synapse's small queue
+  (``pending_per_synapse`` places).
+
+All clip to ``[w_min, w_max]``. Within one grid time, arriving presynaptic spikes are handled
 before the postsynaptic spikes of that time (Brian2's order of its ``pre`` and ``post``
 pathways): a coincident pair counts as post-after-pre.
 """
@@ -24,12 +34,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
+
+from neurosim.kernels.spike_timing import exponential_window
 
 RULE_NONE = 0
 RULE_ADDITIVE_STDP = 1
 RULE_RATE_SPIKE = 2
-RULE_CODES = {"none": RULE_NONE, "additive_stdp": RULE_ADDITIVE_STDP, "rate_spike": RULE_RATE_SPIKE}
+RULE_NEAREST_STDP = 3
+RULE_CODES = {
+    "none": RULE_NONE,
+    "additive_stdp": RULE_ADDITIVE_STDP,
+    "rate_spike": RULE_RATE_SPIKE,
+    "nearest_stdp": RULE_NEAREST_STDP,
+}
 
 
 @njit(cache=True)
@@ -77,3 +96,73 @@ def rate_spike_on_pre(
 ) -> float:
     """``w + alpha * dv_post/dt``, clipped: the paper's Eq. 2 at one presynaptic spike."""
     return clip(weight + alpha * membrane_slope, w_min, w_max)
+
+
+@njit(cache=True)
+def nearest_settle(
+    e: int,
+    now: int,
+    post_spiked_now: bool,
+    w: np.ndarray,
+    pending_step: np.ndarray,
+    pending_left: np.ndarray,
+    pending_head: np.ndarray,
+    pending_count: np.ndarray,
+    window: int,
+    a_plus: float,
+    a_minus: float,
+    tau_plus_steps: float,
+    tau_minus_steps: float,
+    w_min: float,
+    w_max: float,
+) -> None:
+    """Decide what synapse ``e``'s waiting presynaptic spikes can have decided at step
+    ``now``, oldest first: a spike whose window after it closed before ``now`` had no
+    postsynaptic spike after it (any would have decided it), so the nearest one before it
+    decides (``pending_left``: its distance, 0 for none); when the postsynaptic neuron
+    spiked at ``now``, that spike is the nearest after every earlier waiting one, which it
+    decides unless one came before as well."""
+    capacity = pending_step.shape[1]
+    while pending_count[e] > 0:
+        slot = pending_head[e]
+        arrival = pending_step[e, slot]
+        left = pending_left[e, slot]
+        if arrival + window < now:
+            delta = -left
+        elif post_spiked_now and arrival < now:
+            delta = 0 if left > 0 else now - arrival
+        else:
+            return
+        if delta != 0:
+            change = exponential_window(delta, a_plus, -a_minus, tau_plus_steps, tau_minus_steps)
+            w[e] = clip(w[e] + change, w_min, w_max)
+        pending_head[e] = (slot + 1) % capacity
+        pending_count[e] -= 1
+
+
+@njit(cache=True)
+def nearest_wait(
+    e: int,
+    arrival: int,
+    last_post_spike: int,
+    pending_step: np.ndarray,
+    pending_left: np.ndarray,
+    pending_head: np.ndarray,
+    pending_count: np.ndarray,
+    window: int,
+) -> bool:
+    """Queue the presynaptic spike arriving at ``arrival`` on synapse ``e``, with the distance
+    to the postsynaptic neuron's last spike before it (0: none within the window). A spike
+    that coincides with a postsynaptic one never changes the weight and is not queued.
+    Returns False when the queue is full."""
+    if last_post_spike == arrival:
+        return True
+    capacity = pending_step.shape[1]
+    if pending_count[e] == capacity:
+        return False
+    left = arrival - last_post_spike
+    slot = (pending_head[e] + pending_count[e]) % capacity
+    pending_step[e, slot] = arrival
+    pending_left[e, slot] = left if left <= window else 0
+    pending_count[e] += 1
+    return True

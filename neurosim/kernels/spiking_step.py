@@ -27,9 +27,12 @@ from numba import njit
 from neurosim.kernels.neurons.lif import lif_step, membrane_derivative
 from neurosim.kernels.spike_rules import (
     RULE_ADDITIVE_STDP,
+    RULE_NEAREST_STDP,
     RULE_RATE_SPIKE,
     additive_on_spike,
     advance_traces,
+    nearest_settle,
+    nearest_wait,
     rate_spike_on_pre,
 )
 
@@ -73,10 +76,16 @@ def advance(
     pre_trace: np.ndarray,
     post_trace: np.ndarray,
     trace_step: np.ndarray,
+    pending_step: np.ndarray,
+    pending_left: np.ndarray,
+    pending_head: np.ndarray,
+    pending_count: np.ndarray,
+    last_post_spike: np.ndarray,
     incoming_ptr: np.ndarray,
     incoming_synapse: np.ndarray,
     parameters: np.ndarray,
     refractory_steps: int,
+    window: int,
     rule: int,
     record_slot: np.ndarray,
     record_every: int,
@@ -84,16 +93,21 @@ def advance(
     out_v: np.ndarray,
     out_spike_step: np.ndarray,
     out_spike_neuron: np.ndarray,
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """Steps ``[start, stop)`` of the neurons ``neuron_ids``; ``arrival_*`` sorted by step
     (then synapse), all in the range. Writes spikes (step stamped, neuron) to ``out_spike_*``
     and recorded potentials to ``out_v[(t + 1) // record_every - record_row0, slot]``.
+    ``pending_*``, ``last_post_spike`` and ``window``: the nearest-neighbour rule's queues
+    (``kernels/spike_rules.py``).
 
-    Returns ``(spikes written, bad step, bad neuron)``; the last two are -1 unless a potential
-    stopped being finite or left ``parameters[DIVERGENCE_BOUND]``, where the loop stops.
+    Returns ``(spikes written, bad step, bad neuron, full synapse)``: bad step and neuron are
+    -1 unless a potential stopped being finite or left ``parameters[DIVERGENCE_BOUND]``, full
+    synapse -1 unless a synapse's queue of the nearest-neighbour rule overflowed; the loop
+    stops at either.
     """
     p = parameters
     dt = p[DT]
+    tau_plus_steps, tau_minus_steps = p[TAU_PLUS] / dt, p[TAU_MINUS] / dt
     cursor = 0
     n_arrivals = arrival_step.shape[0]
     written = 0
@@ -101,6 +115,12 @@ def advance(
         while cursor < n_arrivals and arrival_step[cursor] == t:
             e = arrival_synapse[cursor]
             i = synapse_post[e]
+            if rule == RULE_NEAREST_STDP:
+                nearest_settle(
+                    e, t, False, w, pending_step, pending_left, pending_head, pending_count,
+                    window, p[A_PLUS], p[A_MINUS], tau_plus_steps, tau_minus_steps,
+                    p[W_MIN], p[W_MAX],
+                )  # fmt: skip
             g[i] += w[e]
             if rule == RULE_ADDITIVE_STDP:
                 pre_trace[e], post_trace[e] = advance_traces(
@@ -112,6 +132,13 @@ def advance(
                 )
             elif rule == RULE_RATE_SPIKE:
                 w[e] = rate_spike_on_pre(w[e], slope[i], p[ALPHA], p[W_MIN], p[W_MAX])
+            elif rule == RULE_NEAREST_STDP:
+                queued = nearest_wait(
+                    e, t, last_post_spike[i], pending_step, pending_left, pending_head,
+                    pending_count, window,
+                )  # fmt: skip
+                if not queued:
+                    return written, -1, -1, e
             cursor += 1
         for k in range(neuron_ids.shape[0]):
             i = neuron_ids[k]
@@ -131,6 +158,13 @@ def advance(
                         w[e], post_trace[e] = additive_on_spike(
                             w[e], post_trace[e], pre_trace[e], p[A_MINUS], p[W_MIN], p[W_MAX]
                         )
+                elif rule == RULE_NEAREST_STDP:
+                    for position in range(incoming_ptr[i], incoming_ptr[i + 1]):
+                        nearest_settle(
+                            incoming_synapse[position], t, True, w, pending_step, pending_left,
+                            pending_head, pending_count, window, p[A_PLUS], p[A_MINUS],
+                            tau_plus_steps, tau_minus_steps, p[W_MIN], p[W_MAX],
+                        )  # fmt: skip
             v[i], g[i], refractory_left[i], fired = lif_step(
                 v[i],
                 g[i],
@@ -144,16 +178,41 @@ def advance(
                 refractory_steps,
             )
             if not math.isfinite(v[i]) or abs(v[i]) > p[DIVERGENCE_BOUND]:
-                return written, t + 1, i
+                return written, t + 1, i, -1
             slope[i] = membrane_derivative(v[i], g[i], p[V_REST], p[INPUT_SCALE], p[TAU_MEMBRANE])
             if fired:
                 spiked[i] = True
+                last_post_spike[i] = t + 1
                 out_spike_step[written] = t + 1
                 out_spike_neuron[written] = i
                 written += 1
             if record_slot[i] >= 0 and (t + 1) % record_every == 0:
                 out_v[(t + 1) // record_every - record_row0, record_slot[i]] = v[i]
-    return written, -1, -1
+    return written, -1, -1, -1
+
+
+@njit(cache=True)
+def settle_decided(
+    synapses: np.ndarray,
+    now: int,
+    w: np.ndarray,
+    pending_step: np.ndarray,
+    pending_left: np.ndarray,
+    pending_head: np.ndarray,
+    pending_count: np.ndarray,
+    parameters: np.ndarray,
+    window: int,
+) -> None:
+    """Apply the nearest-neighbour changes of ``synapses`` that are decided by step ``now``
+    (their window closed with no postsynaptic spike after them), so that a weight snapshot
+    at ``now`` holds every change decided by then."""
+    p = parameters
+    for k in range(synapses.shape[0]):
+        nearest_settle(
+            synapses[k], now, False, w, pending_step, pending_left, pending_head, pending_count,
+            window, p[A_PLUS], p[A_MINUS], p[TAU_PLUS] / p[DT], p[TAU_MINUS] / p[DT],
+            p[W_MIN], p[W_MAX],
+        )  # fmt: skip
 
 
 @njit(cache=True)

@@ -78,8 +78,11 @@ class LifParameters:
 @dataclass(frozen=True)
 class Plasticity:
     """The synapses' rule (``kernels/spike_rules.py``): ``"none"``, ``"additive_stdp"``
-    (``a_plus``, ``a_minus``, ``tau_plus``, ``tau_minus``) or ``"rate_spike"`` (``alpha``, in
-    weight units per mV/ms); weights are kept in ``[w_min, w_max]``."""
+    (``a_plus``, ``a_minus``, ``tau_plus``, ``tau_minus``), ``"rate_spike"`` (``alpha``, in
+    weight units per mV/ms) or ``"nearest_stdp"`` (the window function's ``a_plus``,
+    ``a_minus``, ``tau_plus``, ``tau_minus``; ``window`` steps each side; at most
+    ``pending_per_synapse`` presynaptic spikes of one synapse waiting for their decision);
+    weights are kept in ``[w_min, w_max]``."""
 
     rule: str = "none"
     a_plus: float = 0.0
@@ -89,6 +92,8 @@ class Plasticity:
     alpha: float = 0.0
     w_min: float = -np.inf
     w_max: float = np.inf
+    window: int = 20
+    pending_per_synapse: int = 8
     where: str = field(default="plasticity", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +110,10 @@ class Plasticity:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or np.isnan(value):
                 raise ValidationError(f"{w}.{name} = {describe(value)}: expected a number")
             checked[name] = float(value)
+        checked["window"] = check_integer(f"{w}.window", self.window, 1)
+        checked["pending_per_synapse"] = check_integer(
+            f"{w}.pending_per_synapse", self.pending_per_synapse, 1
+        )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
         if self.w_min > self.w_max:
