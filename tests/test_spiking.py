@@ -499,3 +499,48 @@ def test_bad_scenario_values_exit_2_naming_the_key_and_write_nothing(
     assert code == EXIT_BAD_INPUT
     assert re.search(named, capsys.readouterr().err)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("rule", ["additive_stdp", "nearest_stdp"])
+def test_a_checkpoint_restored_on_either_backend_goes_on_bitwise(rule):
+    network = recurrent_poisson_network(rule)
+    whole = SpikingSyncSimulator(network, seed=6, record_neurons=[1])
+    first, second = whole.run(230.0), whole.run(270.0)
+    for backend in (SpikingSyncSimulator, SpikingEventSimulator):
+        stopped = SpikingSyncSimulator(network, seed=6, record_neurons=[1])
+        stopped.run(230.0)
+        saved = stopped.checkpoint()
+        resumed = backend(network, seed=6, record_neurons=[1])
+        resumed.restore(saved)
+        again = resumed.run(270.0)
+        np.testing.assert_array_equal(again.spike_time, second.spike_time)
+        np.testing.assert_array_equal(again.potential, second.potential)
+        np.testing.assert_array_equal(resumed.state.w, whole.state.w)
+    assert first.spike_time.size and second.spike_time.size
+
+
+def test_a_killed_spiking_run_resumes_to_the_uninterrupted_run(tmp_path):
+    from neurosim.cli import EXIT_OK, main
+    from neurosim.recording import open_run
+
+    try:
+        from tests import test_resume
+    except ImportError:  # pytest put tests/ itself on sys.path
+        import test_resume
+
+    scenario = Path(__file__).parents[1] / "scenarios" / "sma_stdp.toml"
+    options = ["--set", "experiment.duration=8000.0", "--set", "experiment.write_every=500.0",
+               "--set", "record.checkpoint_every=1", "--quiet"]  # fmt: skip
+    whole, killed = tmp_path / "whole.zarr", tmp_path / "killed.zarr"
+    assert main(["run", str(scenario), *options, "--out", str(whole)]) == EXIT_OK
+    test_resume.kill_after_first_checkpoint(
+        ["run", str(scenario), *options, "--out", str(killed)], killed, seed=3
+    )
+    assert main(["run", "--resume", str(killed), "--quiet"]) == EXIT_OK
+    expected, actual = open_run(whole), open_run(killed)
+    assert actual.status == "complete"
+    for group in ("events", "weights", "trajectory", "metrics"):
+        for name in expected.names(group):
+            np.testing.assert_array_equal(
+                actual.array(group, name), expected.array(group, name), err_msg=f"{group}/{name}"
+            )

@@ -139,6 +139,13 @@ class SpikingState:
         self._spike_neurons: list[np.ndarray] = []
         self._weights: dict[int, np.ndarray] = {0: self.w.copy()}
 
+    # what a checkpoint holds of the state (the recordings are written out before one)
+    SAVED = (
+        "v", "g", "refractory_left", "spiked", "slope", "w", "pre_trace", "post_trace",
+        "trace_step", "pending_step", "pending_left", "pending_head", "pending_count",
+        "last_post_spike",
+    )  # fmt: skip
+
     def advance(
         self,
         start: int,
@@ -283,6 +290,31 @@ class SpikingSimulator:
     def run(self, duration_ms: float) -> SpikingRecord:
         raise NotImplementedError
 
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """Everything the run goes on from (copies): the state, the steps done, the spikes
+        on their way and where each input train stands. Take it between two ``run`` calls,
+        after writing out what the last one returned."""
+        saved = {f"state_{name}": getattr(self.state, name).copy() for name in SpikingState.SAVED}
+        saved["step"] = np.array(self.step)
+        saved["arrival_step"], saved["arrival_synapse"] = self._arrivals()
+        saved.update(self.inputs.checkpoint())
+        return saved
+
+    def restore(self, saved: dict[str, np.ndarray]) -> None:
+        """Go on from ``checkpoint()``'s arrays, of either backend."""
+        for name in SpikingState.SAVED:
+            getattr(self.state, name)[...] = saved[f"state_{name}"]
+        self.state.record()  # what was recorded before the checkpoint is written already
+        self.step = int(saved["step"])
+        self.inputs.restore(saved)
+        self._set_arrivals(saved["arrival_step"], saved["arrival_synapse"])
+
+    def _arrivals(self) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _set_arrivals(self, steps: np.ndarray, synapses: np.ndarray) -> None:
+        raise NotImplementedError
+
 
 class SpikingSyncSimulator(SpikingSimulator):
     """All neurons in lock-step on the compiled step (see the module docstring)."""
@@ -322,6 +354,13 @@ class SpikingSyncSimulator(SpikingSimulator):
                 state.snapshot_weights(stop)
         state.snapshot_weights(stop_all)  # the weights as the run leaves them
         return state.record()
+
+    def _arrivals(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._pending_step.copy(), self._pending_synapse.copy()
+
+    def _set_arrivals(self, steps: np.ndarray, synapses: np.ndarray) -> None:
+        self._pending_step = np.asarray(steps, dtype=np.int64).copy()
+        self._pending_synapse = np.asarray(synapses, dtype=np.int64).copy()
 
     def _deliver_later(self, step: np.ndarray, source: np.ndarray) -> None:
         arrival_step, arrival_synapse = fan_out(

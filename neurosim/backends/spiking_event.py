@@ -109,6 +109,23 @@ class SpikingEventSimulator(SpikingSimulator):
         self.input_chunk = input_chunk
         self.events = 0  # SimPy events processed, for benchmarks
 
+    def _arrivals(self) -> tuple[np.ndarray, np.ndarray]:
+        steps = [np.empty(0, np.int64)]
+        synapses = [np.empty(0, np.int64)]
+        for inbox in self.inboxes:
+            steps.extend(inbox.steps)
+            synapses.extend(inbox.synapses)
+        return np.concatenate(steps), np.concatenate(synapses)
+
+    def _set_arrivals(self, steps: np.ndarray, synapses: np.ndarray) -> None:
+        self.inboxes[:] = [Inbox() for _ in range(self.network.n_neurons)]
+        post = self.network.synapse_post[np.asarray(synapses, dtype=np.int64)]
+        for neuron in np.unique(post):
+            mine = post == neuron
+            self.inboxes[neuron].put(
+                np.asarray(steps, dtype=np.int64)[mine], np.asarray(synapses, np.int64)[mine]
+            )
+
     def _windows(self, max_window: int) -> np.ndarray:
         """Each neuron's window: the shortest delay of its synapses onto neurons."""
         network = self.network

@@ -8,7 +8,9 @@ same results). The store's time axis counts grid steps of ``dt`` (its ``time_uni
 e.g. ``"0.1 ms"``); spikes go to ``events/`` (``t`` in ms), membrane potentials of
 ``potential_neurons`` to ``trajectory/potential``, weight snapshots every ``weights_every``
 ms to ``weights/`` (inputs are the store's first neurons, role ``input``). The store is
-written every ``write_every`` ms of biological time, so an interrupted run keeps what it did.
+written every ``write_every`` ms of biological time, so an interrupted run keeps what it did;
+``[record] checkpoint_every = N`` adds a checkpoint every N such pieces (and SIGTERM or
+Ctrl-C one where the run stops), from which ``neurosim run --resume`` continues bitwise.
 
 Metrics: the output rate over the first and the last tenth of the run, the histogram of the
 final weights over ``[w_min, w_max]`` and the fractions within ``end_fraction`` of each end
@@ -24,10 +26,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from neurosim.backends.spiking import SpikingRecord, spiking_simulator
+from neurosim.backends.spiking import SpikingRecord, SpikingSimulator, spiking_simulator
 from neurosim.checks import check_choice, check_integer, check_number, describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
+from neurosim.experiments.units import UnitCheckpoints
 from neurosim.keys import Key, check_table, integer, integer_list, number, table, text
 from neurosim.model.spiking import (
     BinomialInput,
@@ -39,7 +42,7 @@ from neurosim.model.spiking import (
     all_to_all,
 )
 from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
-from neurosim.scenario.runner import RunSummary
+from neurosim.scenario.runner import RunSummary, stored_scenario
 from neurosim.scenario.schema import Scenario
 
 INPUT_KINDS = ("poisson", "frozen_poisson", "binomial", "times")
@@ -240,27 +243,35 @@ def _checked_run(settings: dict[str, Any], network: SpikingNetwork) -> tuple[int
     return steps("duration"), steps("weights_every"), steps("write_every")
 
 
-def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
+def _prepare(scenario: Scenario) -> tuple[SpikingNetwork, SpikingSimulator, tuple[int, int, int]]:
+    """The network and the simulator of a checked scenario, and its intervals in steps."""
     settings = scenario.settings
     table_ = settings["experiment"]
     seed = settings["scenario"]["seed"]
     network = build_network(table_, seed)
-    total, weights_every, write_every = _checked_run(table_, network)
+    intervals = _checked_run(table_, network)
     simulator = spiking_simulator(settings["scenario"]["backend"])(
         network,
         seed,
         record_neurons=table_["potential_neurons"],
         record_every=table_["potential_every"],
-        weights_every=weights_every,
+        weights_every=intervals[1],
         **table_["options"],
     )
+    return network, simulator, intervals
+
+
+def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSummary:
+    settings = scenario.settings
+    table_ = settings["experiment"]
+    network, simulator, intervals = _prepare(scenario)
     n_inputs = network.n_inputs
     store = RunStore.create(
         out,
         attributes={
             "scenario": settings,
             "backend": settings["scenario"]["backend"],
-            "seed": seed,
+            "seed": settings["scenario"]["seed"],
             "dt_ms": network.dt,
         },
         neurons={
@@ -281,20 +292,53 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         overwrite=overwrite,
         time_unit=f"{network.dt:g} ms",
     )
-    spikes = 0
-    bar = tqdm(total=total, unit="step", unit_scale=True, delay=2.0, disable=not progress)
-    with store, stop_on_signals() as stop, bar:
-        done = 0
+    return _carry_out(scenario, store, network, simulator, intervals, progress, None)
+
+
+def resume(out: Path, progress: bool) -> RunSummary:
+    """Continue the stopped run in the store ``out`` from its newest checkpoint (taken after
+    a whole piece of ``write_every`` ms): it ends bitwise as the run that never stopped."""
+    scenario = stored_scenario(out)
+    network, simulator, intervals = _prepare(scenario)
+    store, arrays, attributes = RunStore.resume(out)
+    simulator.restore(arrays)
+    return _carry_out(
+        scenario, store, network, simulator, intervals, progress, attributes["spikes"]
+    )
+
+
+def _carry_out(
+    scenario: Scenario,
+    store: RunStore,
+    network: SpikingNetwork,
+    simulator: SpikingSimulator,
+    intervals: tuple[int, int, int],
+    progress: bool,
+    spikes_before: int | None,
+) -> RunSummary:
+    """Run from the simulator's step to the end in pieces of ``write_every``, each written
+    out, then a checkpoint every ``[record] checkpoint_every`` pieces (and when a stop signal
+    ends the run), then the metrics."""
+    total, _, write_every = intervals
+    table_, record = scenario.settings["experiment"], scenario.settings["record"]
+    units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
+    spikes = spikes_before or 0
+    done = simulator.step
+    bar = tqdm(
+        total=total, initial=done, unit="step", unit_scale=True, delay=2.0, disable=not progress
+    )
+    with store, stop_on_signals() as stop, bar, units.on_stop():
         while done < total:
             stop.check()
             chunk = min(write_every, total - done)
-            record = simulator.run(chunk * network.dt)
-            _write(store, record, network, n_inputs)
-            spikes += record.spike_time.size
+            piece = simulator.run(chunk * network.dt)
+            _write(store, piece, network, network.n_inputs)
+            spikes += piece.spike_time.size
             done += chunk
             bar.update(chunk)
+            units.done(-(-done // write_every), simulator.checkpoint(), {"spikes": spikes})
         metrics = _metrics(store, network, table_, simulator.state.w, spikes, total)
-    return RunSummary(store=Path(out), steps=total, status="complete", metrics=metrics)
+    return RunSummary(store=Path(store.path), steps=total, status="complete", metrics=metrics)
 
 
 def _write(store: RunStore, record: SpikingRecord, network: SpikingNetwork, n_inputs: int) -> None:
@@ -399,4 +443,4 @@ def plot(run: RunReader, path: Path) -> Path:
     return Path(path)
 
 
-EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot)
+EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)

@@ -45,6 +45,13 @@ class _Generated:
         self.dt = dt
         self.counts = np.zeros(population.size, dtype=np.int64)
 
+    def checkpoint(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}_next": self.next.copy(), f"{prefix}_counts": self.counts.copy()}
+
+    def restore(self, saved: dict[str, np.ndarray], prefix: str) -> None:
+        self.next[...] = saved[f"{prefix}_next"]
+        self.counts[...] = saved[f"{prefix}_counts"]
+
     def until(self, stop_step: int) -> tuple[np.ndarray, np.ndarray]:
         steps, sources = [], []
         done = False
@@ -74,6 +81,12 @@ class _Given:
         self.sources = population.indices
         self.cursor = 0
 
+    def checkpoint(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}_cursor": np.array(self.cursor)}
+
+    def restore(self, saved: dict[str, np.ndarray], prefix: str) -> None:
+        self.cursor = int(saved[f"{prefix}_cursor"])
+
     def until(self, stop_step: int) -> tuple[np.ndarray, np.ndarray]:
         end = int(np.searchsorted(self.steps, stop_step, side="left"))
         taken = slice(self.cursor, end)
@@ -94,6 +107,17 @@ class InputSpikes:
                 own = getattr(population, "seed", None)
                 population_seed = own if own is not None else _population_seed(seed, index)
                 self.populations.append(_Generated(population, network.dt, population_seed))
+
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """Where each population's trains stand (arrays named ``input{k}_...``)."""
+        saved = {}
+        for index, population in enumerate(self.populations):
+            saved.update(population.checkpoint(f"input{index}"))
+        return saved
+
+    def restore(self, saved: dict[str, np.ndarray]) -> None:
+        for index, population in enumerate(self.populations):
+            population.restore(saved, f"input{index}")
 
     def until(self, stop_step: int) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, sources)`` of the spikes before ``stop_step`` not handed out yet."""
