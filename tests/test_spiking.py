@@ -544,3 +544,14 @@ def test_a_killed_spiking_run_resumes_to_the_uninterrupted_run(tmp_path):
             np.testing.assert_array_equal(
                 actual.array(group, name), expected.array(group, name), err_msg=f"{group}/{name}"
             )
+
+
+def test_a_potential_beyond_the_bound_stops_the_run_naming_step_and_neuron():
+    from neurosim.errors import DivergenceError
+
+    network = _network(weight=-1e7, divergence_bound=1e4)  # inhibition: v plunges
+    with pytest.raises(DivergenceError, match=r"step \d+.*neuron 0") as caught:
+        SpikingSyncSimulator(network, seed=1).run(100.0)
+    assert caught.value.step > 0
+    with pytest.raises(DivergenceError):
+        SpikingEventSimulator(network, seed=1).run(100.0)

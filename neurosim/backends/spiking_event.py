@@ -35,6 +35,7 @@ from neurosim.backends.spiking import (
     SpikingSimulator,
     SpikingState,
 )
+from neurosim.errors import NeurosimError
 from neurosim.kernels.spiking_step import fan_out
 from neurosim.model.spiking import SpikingNetwork
 
@@ -145,14 +146,18 @@ class SpikingEventSimulator(SpikingSimulator):
             env.process(self._input(env, population, int(offset), stop))
         for neuron in range(self.network.n_neurons):
             env.process(self._neuron(env, neuron, start, stop))
+        self._failure: NeurosimError | None = None
         env.run()
+        if self._failure is not None:
+            # raised here, not inside SimPy, which would copy the error without its fields
+            raise self._failure
         self.step = stop
         return self.state.record()
 
     def _input(
         self, env: simpy.Environment, population: object, offset: int, stop: int
     ) -> Generator[simpy.Event, None, None]:
-        while env.now < stop:
+        while env.now < stop and self._failure is None:
             until = min(int(env.now) + self.input_chunk, stop)
             steps, sources = population.until(until)
             self.channel.send(steps, sources + offset)
@@ -169,14 +174,18 @@ class SpikingEventSimulator(SpikingSimulator):
         ]
         every = state.weights_every
         now = start
-        while now < stop:
+        while now < stop and self._failure is None:
             until = min(now + int(self.windows[neuron]), stop)
             if every:
                 until = min(until, (now // every + 1) * every)
             yield env.timeout(until - now)
             self.events += 1
             arrival_step, arrival_synapse = self.inboxes[neuron].take(until)
-            steps, neurons = state.advance(now, until, ids, arrival_step, arrival_synapse)
+            try:
+                steps, neurons = state.advance(now, until, ids, arrival_step, arrival_synapse)
+            except NeurosimError as error:  # every process stops at its next wake
+                self._failure = error
+                return
             self.channel.send(steps, neurons + self.network.n_inputs)
             now = until
             if now == stop or (every and now % every == 0):
