@@ -197,10 +197,16 @@ def _inspect(arguments: argparse.Namespace) -> int:
         f"{run.path}: {scenario.get('name', '?')} ({attributes.get('backend')} backend, "
         f"seed {attributes.get('seed')}), neurosim {attributes.get('neurosim_version')}"
     )
-    print(f"status: {run.status_description}; steps done: {run.steps_done}")
+    simulated = attributes.get("steps_simulated")
+    done = (
+        run.steps_done if simulated is None else f"{simulated} simulated, {run.steps_done} recorded"
+    )
+    print(f"status: {run.status_description}; steps done: {done}")
+    unit = attributes.get("time_unit", "step")
     if "trajectory" in run.groups() and run.steps_done:
         time = run.array("trajectory", "time")
-        print(f"recorded steps: {time[0]} to {time[-1]}")
+        of = "" if unit == "step" else f" (one step: {unit})"
+        print(f"recorded steps: {time[0]} to {time[-1]}{of}")
     counters = attributes.get("event_counters")
     if counters:
         print(

@@ -335,6 +335,7 @@ def _carry_out(
             _write(store, piece, network, network.n_inputs)
             spikes += piece.spike_time.size
             done += chunk
+            store.steps_simulated = done
             bar.update(chunk)
             units.done(-(-done // write_every), simulator.checkpoint(), {"spikes": spikes})
         metrics = _metrics(store, network, table_, simulator.state.w, spikes, total)
