@@ -103,6 +103,59 @@ def _run(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sweep(arguments: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from neurosim import sweep_results
+    from neurosim.sweep import carry_out, connect, parse_grid, parse_seeds, plan_sweep
+
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise ValidationError('neurosim sweep needs Dask: pip install "neurosim[sweep]"') from None
+    if arguments.retries < 0:
+        raise ValidationError(f"--retries {arguments.retries}: expected an integer >= 0")
+    if arguments.workers is not None and arguments.workers < 1:
+        raise ValidationError(f"--workers {arguments.workers}: expected an integer >= 1")
+    grid = parse_grid(arguments.grid)
+    seeds = parse_seeds(arguments.seeds)
+    first = runs_name(arguments.scenario)
+    directory = Path(arguments.out) if arguments.out else Path("runs") / f"{first}-sweep"
+    check_output_folder(directory, "--out")
+    plan = plan_sweep(arguments.scenario, list(arguments.set or []), grid, seeds, directory)
+    total = len(plan.points)
+    started = time.perf_counter()
+    with connect(arguments.workers, arguments.scheduler) as client:
+        bar = tqdm(total=total, unit="run", disable=arguments.quiet)
+
+        def progress(counts: dict[str, int]) -> None:
+            bar.n = counts["done"]
+            bar.set_postfix(failed=counts["failed"], running=counts["running"], refresh=True)
+
+        with bar:
+            outcomes = carry_out(plan, client, retries=arguments.retries, on_progress=progress)
+    dataset = sweep_results.gather(plan, outcomes)
+    written = sweep_results.write(dataset, directory)
+    statuses = [outcome["status"] for outcome in outcomes.values()]
+    print(
+        f"sweep of {plan.points[0].scenario.name}: {total} runs "
+        f"({statuses.count('complete')} complete, {statuses.count('diverged')} diverged, "
+        f"{statuses.count('failed')} failed) in {time.perf_counter() - started:.1f} s; "
+        f"{', '.join(str(path) for path in written[:2])} and {len(written) - 2} plot(s)"
+    )
+    for label, outcome in sorted(outcomes.items()):
+        if outcome["status"] != "complete":
+            print(f"  {label}: {outcome['status']}: {outcome['error']}")
+    return EXIT_FAILED if "failed" in statuses else EXIT_OK
+
+
+def runs_name(source: str) -> str:
+    """The scenario's name, for the default folder (checked again with the sweep)."""
+    from neurosim.scenario.schema import load_scenario
+
+    return load_scenario(source).name
+
+
 def _failed(out: Path, error: NeurosimError | OSError) -> int:
     """The run stopped with ``error`` after its store was created: say so in one line."""
     from neurosim.recording import open_run
@@ -405,6 +458,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing run store")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
+    sweep = commands.add_parser(
+        "sweep", help="run a grid of scenario keys x seeds on a Dask cluster (neurosim[sweep])"
+    )
+    sweep.add_argument("scenario", help="scenario file (TOML) or the name of a built-in one")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2",
+        help="a swept key and its values in TOML syntax, e.g. --grid model.alpha=1e-3,1e-2 "
+        "(repeatable: the sweep is the product)",
+    )
+    sweep.add_argument(
+        "--seeds", nargs="+", default=["0"], metavar="SEEDS", help="e.g. 0-9, or 0 3 7"
+    )
+    sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="as for run")
+    sweep.add_argument(
+        "--retries", type=int, default=1, help="retries of a run that raises (default 1)"
+    )
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local worker processes (default: cores, <= 4)")
+    where.add_argument("--scheduler", help="address of a running Dask scheduler")
+    sweep.add_argument("--out", help="the sweep's folder (default: runs/NAME-sweep)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
     scenarios = commands.add_parser(
         "scenarios", help="list the built-in scenarios, each with its description"
     )

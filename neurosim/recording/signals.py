@@ -4,6 +4,7 @@ pieces of work, so that it never stops in the middle of a write to its store."""
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -38,10 +39,14 @@ def stop_on_signals() -> Iterator[StopRequest]:
 
     Use around a run so that ``kill PID`` or Ctrl-C stops it at the next ``check()``: the
     ``RunStore`` context then writes what is buffered and marks the store ``interrupted``.
-    The previous handlers are restored on exit. Only callable from the main thread (a rule
-    of Python's ``signal``).
+    The previous handlers are restored on exit. Off the main thread (a run inside a Dask
+    worker) no handler can be set (a rule of Python's ``signal``): the request then never
+    fires, and whoever runs the thread stops it.
     """
     request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
 
     def handler(signum: int, frame: FrameType | None) -> None:
         request.reason = f"terminated by {signal.Signals(signum).name}"
