@@ -128,12 +128,9 @@ def _dim_names(keys: list[str]) -> list[str]:
     for key in keys:
         parts = key.split(".")
         for length in range(1, len(parts) + 1):
-            name = "_".join(parts[-length:])
-            clashes = [
-                other
-                for other in keys
-                if other != key and other.endswith("." + ".".join(parts[-length:]))
-            ]
+            tail = ".".join(parts[-length:])
+            name = tail.replace(".", "_")
+            clashes = [other for other in keys if other != key and f".{other}".endswith(f".{tail}")]
             if not clashes and name != "seed":
                 break
         names.append(name)
@@ -307,13 +304,14 @@ def connect(workers: int | None, scheduler: str | None, processes: bool = True) 
             raise ValidationError(
                 f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({error})"
             ) from None
+    options: dict[str, Any] = {"env": worker_environment()} if processes else {}
     cluster = LocalCluster(
         n_workers=workers or min(os.cpu_count() or 1, 4),
         threads_per_worker=1,
         processes=processes,
-        dashboard_address=None,
-        env=worker_environment() if processes else None,
+        dashboard_address=":0",  # any free port: clusters side by side never clash
         silence_logs=logging.ERROR,
+        **options,
     )
     return Client(cluster)
 
