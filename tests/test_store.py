@@ -210,7 +210,7 @@ def test_xarray_opens_every_group_with_dims_and_coordinates(complete_store: Path
     assert metrics["accuracy"].dims == ()
     assert metrics["accuracy"].attrs == {"description": "test accuracy", "paper_value": 0.97}
     assert metrics["final_error"].dims == ("seed",)
-    assert metrics["final_error"].sel(seed=2).item() == pytest.approx(0.2)
+    assert metrics["final_error"].sel(seed=2).values.item() == pytest.approx(0.2)
     assert metrics["recall"].dims == ("network", "order")
     assert metrics["network"].values.tolist() == ["hopfield", "layered"]
 
@@ -670,7 +670,7 @@ def test_late_irregular_steps_are_stored_as_step_numbers_across_chunks(tmp_path:
         np.testing.assert_array_equal(
             trajectory["dz"].sel(time=step).values, np.sin(step) * np.array([1.0, -2.0, 3.0])
         )
-        assert trajectory["state"].sel(time=step, batch=1, copy=0, neuron=4).item() == (
+        assert trajectory["state"].sel(time=step, batch=1, copy=0, neuron=4).values.item() == (
             np.float32(step + 0.08)
         )
     with pytest.raises(KeyError):

@@ -263,7 +263,7 @@ def test_metrics_share_coordinates_that_agree_and_add_the_new_ones(tmp_path: Pat
     assert reader.names("metrics") == ["error", "loss", "order", "recall", "seed"]
     assert reader.array("metrics", "order").tolist() == ["first", "second", "third"]
     metrics = xr.open_zarr(store.path, group="metrics")
-    assert metrics["recall"].sel(seed=4, order="second").item() == pytest.approx(0.9)
+    assert metrics["recall"].sel(seed=4, order="second").values.item() == pytest.approx(0.9)
     np.testing.assert_array_equal(metrics["loss"].sel(seed=[3, 4]).values, [1.0, 2.0])
 
 
