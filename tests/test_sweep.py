@@ -187,3 +187,29 @@ def test_an_output_that_is_not_a_sweep_or_another_sweep_is_refused(scenario, tmp
     code = main(["sweep", str(scenario), "--grid", "model.alpha=0.02", "--out", str(other),
                  "--workers", "1", "--quiet"])  # fmt: skip
     assert code == EXIT_BAD_INPUT and "holds another sweep" in capsys.readouterr().err
+
+
+def test_a_worker_lost_mid_run_is_replaced_and_its_run_done_again(scenario, tmp_path):
+    psutil = pytest.importorskip("psutil")  # installed with Dask's distributed
+    out = tmp_path / "sweep"
+    arguments = [sys.executable, "-m", "neurosim", "sweep", str(scenario),
+                 "--grid", "model.alpha=0.01,0.02,0.03,0.04", "--seeds", "0",
+                 "--workers", "2", "--out", str(out), "--quiet"]  # fmt: skip
+    process = subprocess.Popen(arguments, cwd=REPOSITORY, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list((out / "runs").glob("*.zarr")):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no run started within 120 s"
+        time.sleep(0.02)
+    workers = [
+        child for child in psutil.Process(process.pid).children(recursive=True)
+        if "spawn_main" in " ".join(child.cmdline())
+    ]  # fmt: skip
+    assert len(workers) == 2
+    workers[0].kill()
+    stdout, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stderr
+    assert "4 runs (4 complete, 0 diverged, 0 failed)" in stdout
+    table = xr.open_zarr(out / "sweep.zarr", consolidated=False).load()
+    assert (table["status"].values == "complete").all()
