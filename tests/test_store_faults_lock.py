@@ -97,6 +97,17 @@ def wait_until_writing(process: subprocess.Popen[str], store: Path) -> None:
     raise AssertionError(f"{store} got no steps in 60 s")
 
 
+def wait_until_stopped(process: subprocess.Popen[str]) -> None:
+    """Until the kernel shows ``process`` stopped (state T) and it has no write in flight."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        state = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "T":
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {process.pid} did not stop in 10 s")
+
+
 def files_of(store: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(store)): path.read_bytes()
@@ -172,6 +183,7 @@ def test_a_store_being_written_is_neither_overwritten_nor_resumed(
     writer = start("run", scenario, "--seed", 1, "--out", store)
     wait_until_writing(writer, store)
     writer.send_signal(signal.SIGSTOP)  # hold the writer still, its lock held, mid-run
+    wait_until_stopped(writer)  # the signal is delivered asynchronously
     try:
         before = files_of(store)
         if how == ["--resume"]:
