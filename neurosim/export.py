@@ -65,6 +65,7 @@ from xarray.backends.zarr import ZarrStore
 from neurosim.errors import ValidationError
 from neurosim.filesystem import check_output_file
 from neurosim.recording import GROUPS, RunReader, as_unicode, open_run
+from neurosim.recording.location import StorePath, is_remote, local_name, store_path, zarr_url
 from neurosim.recording.reader import committed_lengths
 
 FORMATS: Final = ("netcdf", "csv", "npz")
@@ -95,7 +96,7 @@ def export_run(
     """
     if format not in FORMATS:
         raise ValidationError(f"unknown export format {format!r}; allowed: {', '.join(FORMATS)}")
-    path = Path(path)
+    path = store_path(path)
     run = open_run(path)  # ValidationError naming the path if it is not a run store
     attributes = run.attributes  # before the data: the data on disk is never behind them
     groups = _groups(run)
@@ -103,7 +104,8 @@ def export_run(
         base = _netcdf_base(path, output)
         targets = [base.with_name(f"{base.name}.{group}.nc") for group in groups]
     else:
-        targets = [Path(output) if output is not None else path.with_suffix(f".{format}")]
+        default = local_name(path).with_suffix(f".{format}")
+        targets = [Path(output) if output is not None else default]
     _check_targets(path, targets)
     for target in targets:
         _remove_stale_temporaries(target)
@@ -125,7 +127,7 @@ def _groups(run: RunReader) -> list[str]:
     )
 
 
-def _read_group(path: Path, group: str, attributes: Mapping[str, Any]) -> xr.Dataset:
+def _read_group(path: StorePath, group: str, attributes: Mapping[str, Any]) -> xr.Dataset:
     """``group`` as a lazy Dataset cut to the committed steps, with strings as NumPy unicode.
 
     Opened with ``decode_cf=False``: values and attributes come as stored, whatever the
@@ -134,7 +136,7 @@ def _read_group(path: Path, group: str, attributes: Mapping[str, Any]) -> xr.Dat
     # each array's own metadata: never behind the root attributes read before it; each array
     # cut to the committed length before they meet in one Dataset, since a writer killed in
     # the middle of a write leaves arrays resized to different lengths (which xarray refuses)
-    store = ZarrStore.open_group(path, group=group, mode="r", consolidated=False)
+    store = ZarrStore.open_group(zarr_url(path), group=group, mode="r", consolidated=False)
     variables, _ = store.load()
     lengths = committed_lengths(dict(attributes), group)
     dataset = xr.Dataset(
@@ -179,9 +181,9 @@ def _describe(dataset: xr.Dataset, group: str) -> dict[str, dict[str, Any]]:
 # netcdf
 
 
-def _netcdf_base(path: Path, output: str | os.PathLike[str] | None) -> Path:
+def _netcdf_base(path: StorePath, output: str | os.PathLike[str] | None) -> Path:
     if output is None:
-        return path.with_suffix("")
+        return local_name(path).with_suffix("")
     base = Path(output)
     return base.with_suffix("") if base.suffix == ".nc" else base
 
@@ -374,7 +376,7 @@ def _export_npz(
 # outputs
 
 
-def _check_targets(store: Path, targets: list[Path]) -> None:
+def _check_targets(store: StorePath, targets: list[Path]) -> None:
     existing = [str(target) for target in targets if target.exists() or target.is_symlink()]
     if existing:
         raise ValidationError(
@@ -382,9 +384,11 @@ def _check_targets(store: Path, targets: list[Path]) -> None:
             f"{'s' if len(existing) == 1 else ''}; export never overwrites: remove "
             f"{'it' if len(existing) == 1 else 'them'} or choose another output with -o"
         )
-    inside = store.resolve()
     for target in targets:
         check_output_file(target, f"cannot export {store} to")
+        if is_remote(store):
+            continue
+        inside = Path(store).resolve()
         directory = target.parent
         if directory.resolve() == inside or inside in directory.resolve().parents:
             raise ValidationError(

@@ -15,8 +15,12 @@ import secrets
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neurosim.errors import ValidationError
+
+if TYPE_CHECKING:
+    from neurosim.recording.location import StorePath
 
 PATH_ERRNOS = frozenset(
     {
@@ -73,14 +77,20 @@ def _file_on_the_way(path: Path) -> Path | None:
     return None
 
 
-def check_output_folder(path: str | os.PathLike[str], option: str) -> Path:
+def check_output_folder(path: str | os.PathLike[str], option: str) -> StorePath:
     """Check that ``path`` (a run store or data folder, created with its missing parents)
     can be created: the nearest existing folder above it is a folder neurosim may write in.
 
     ``option`` comes before the path in messages: where it was given (``--out``) or what
-    it is for; ValidationError otherwise.
+    it is for; ValidationError otherwise. A URL of a remote file system is checked when it is
+    first written: its protocol is known and its package installed (``store_path``).
     """
-    path = Path(path)
+    from neurosim.recording.location import is_remote, store_path
+
+    location = store_path(path)
+    if is_remote(location):
+        return location
+    path = Path(location)
     existing = next(parent for parent in path.parents if parent.exists())
     _check_writable_folder(path, existing, option)
     return path

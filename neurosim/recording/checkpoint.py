@@ -12,11 +12,9 @@ one before it to resume from.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -24,6 +22,7 @@ import numpy.typing as npt
 import zarr
 
 from neurosim.recording.layout import _write_whole, as_unicode
+from neurosim.recording.location import StorePath, remove_tree
 from neurosim.recording.validation import _to_json
 
 CHECKPOINT: Final = "checkpoint"
@@ -57,7 +56,7 @@ def _digest(values: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _numbers(path: Path) -> list[int]:
+def _numbers(path: StorePath) -> list[int]:
     """The numbers K of the subgroups ``stateK`` on disk, in increasing order."""
     folder = path / CHECKPOINT
     if not folder.is_dir():
@@ -72,7 +71,7 @@ def _is_state(name: str) -> bool:
 
 def _write_checkpoint(
     root: zarr.Group,
-    path: Path,
+    path: StorePath,
     arrays: Mapping[str, npt.ArrayLike],
     attributes: Mapping[str, Any],
     positions: Mapping[str, Any],
@@ -101,7 +100,7 @@ def _write_checkpoint(
     manifest = {"positions": _to_json(dict(positions), "positions"), "arrays": checksums}
     target.update_attributes({"attributes": checked, MANIFEST: manifest})  # the commit point
     for number in _numbers(path)[:-keep]:
-        shutil.rmtree(path / CHECKPOINT / f"{_PREFIX}{number}", ignore_errors=True)
+        remove_tree(path / CHECKPOINT / f"{_PREFIX}{number}")
 
 
 def _read_state(root: zarr.Group, name: str) -> SavedCheckpoint:
@@ -135,7 +134,7 @@ def _read_state(root: zarr.Group, name: str) -> SavedCheckpoint:
 
 
 def _newest_checkpoint(
-    root: zarr.Group, path: Path
+    root: zarr.Group, path: StorePath
 ) -> tuple[SavedCheckpoint | None, list[tuple[str, str]]]:
     """The newest valid checkpoint (None: there is none), and the newer ones that are not,
     each with what is wrong with it."""
@@ -167,13 +166,13 @@ def _legacy_checkpoint(root: zarr.Group) -> SavedCheckpoint | None:
     return SavedCheckpoint(str(latest), arrays, dict(state.attrs), {})
 
 
-def _remove_newer(path: Path, name: str) -> list[str]:
+def _remove_newer(path: StorePath, name: str) -> list[str]:
     """Remove the checkpoints newer than ``name`` (partial or corrupt, since ``name`` is the
     newest valid one); return their names."""
     number = int(name[len(_PREFIX) :]) if _is_state(name) else -1
     removed = []
     for newer in _numbers(path):
         if newer > number:
-            shutil.rmtree(path / CHECKPOINT / f"{_PREFIX}{newer}", ignore_errors=True)
+            remove_tree(path / CHECKPOINT / f"{_PREFIX}{newer}")
             removed.append(f"{_PREFIX}{newer}")
     return removed

@@ -32,21 +32,25 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import zarr
-import zarr.storage
+from zarr.abc.store import Store
 
 from neurosim.errors import ValidationError
+from neurosim.recording.location import StorePath, zarr_store
 
 STATUSES: Final = ("running", "complete", "failed", "interrupted")
 """Values of the root attribute ``status``; ``running`` until the store is closed."""
 
 GROUPS: Final = ("neurons", "trajectory", "weights", "metrics")
 """The groups every run store has."""
+
+CREATING: Final = "neurosim_creating"
+"""The root's only attribute while a store is being created: a folder whose root has it (and
+no ``status``) is a creation that was cut short, which ``--overwrite`` may replace."""
 
 STORE_FORMAT: Final = 2
 """Version of this layout, stored as the root attribute ``store_format``: 2 since checkpoints
@@ -198,7 +202,7 @@ def _write_whole(
         target[...] = values
 
 
-def _consolidate(zarr_store: zarr.storage.LocalStore, groups: tuple[str, ...]) -> zarr.Group:
+def _consolidate(store: Store, groups: tuple[str, ...]) -> zarr.Group:
     """Rewrite the consolidated metadata of ``groups``, then of the root; return the root.
 
     Consolidated metadata is what ``xarray.open_zarr`` reads first; without it xarray falls
@@ -210,12 +214,12 @@ def _consolidate(zarr_store: zarr.storage.LocalStore, groups: tuple[str, ...]) -
             "ignore", message="Consolidated metadata is currently not part", category=UserWarning
         )
         for group in groups:
-            zarr.consolidate_metadata(zarr_store, path=group)
-        return zarr.consolidate_metadata(zarr_store)
+            zarr.consolidate_metadata(store, path=group)
+        return zarr.consolidate_metadata(store)
 
 
 def _build(
-    building: Path,
+    building: StorePath,
     *,
     root_attributes: dict[str, Any],
     neuron_arrays: dict[str, np.ndarray],
@@ -228,12 +232,12 @@ def _build(
     series: dict[str, dict[str, ArraySpec]],
     series_chunk: int,
 ) -> None:
-    """Write a new, empty run store into the directory ``building`` (empty but for the
-    store's lock file, which stays)."""
-    zarr_store = zarr.storage.LocalStore(building)
-    root = zarr.create_group(
-        zarr_store, zarr_format=3, attributes={**root_attributes, EVERY_CHUNK_STORED: True}
-    )
+    """Write a new, empty run store into the directory ``building``. The root's attributes
+    (``neurosim_version``, ``status``...) are written last, in one write of one file: without
+    them the folder is not a run store, so a creation cut short is never read as one, on any
+    file system (no rename needed); until then the root has only ``CREATING``."""
+    store = zarr_store(building)
+    root = zarr.create_group(store, zarr_format=3, attributes={CREATING: True})
     n_neurons = len(neuron_arrays["role"])
     neuron_index = np.arange(n_neurons, dtype=np.int64)
 
@@ -293,4 +297,5 @@ def _build(
                 fill_value=_fill_value(spec.dtype),
                 dimension_names=spec.dims,
             )
-    _consolidate(zarr_store, (*GROUPS, *series))
+    root = _consolidate(store, (*GROUPS, *series))
+    root.attrs.put({**root_attributes, EVERY_CHUNK_STORED: True})  # the commit point

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import zarr
-import zarr.storage
+from zarr.abc.store import Store
 
 from neurosim.errors import ValidationError
 from neurosim.recording.layout import _NAME, _NUMERIC_KINDS, _dims_of, _write_whole, as_unicode
@@ -21,7 +21,7 @@ from neurosim.recording.validation import _is_strings, _to_json
 
 
 def _write_metric(
-    zarr_store: zarr.storage.LocalStore,
+    zarr_store: Store,
     name: str,
     values: npt.ArrayLike,
     dims: tuple[str, ...],

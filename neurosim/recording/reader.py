@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
-import zarr.storage
 
 from neurosim.errors import CheckpointWarning, ValidationError
 from neurosim.recording.checkpoint import SavedCheckpoint, _newest_checkpoint
-from neurosim.recording.layout import EVERY_CHUNK_STORED, STATUSES, _dims_of, as_unicode
+from neurosim.recording.layout import CREATING, EVERY_CHUNK_STORED, STATUSES, _dims_of, as_unicode
+from neurosim.recording.location import StorePath, store_path, zarr_store
 from neurosim.recording.series import SERIES_DIMS, SERIES_DONE
 
 
@@ -54,14 +53,14 @@ class RunReader:
     was killed reads exactly what was committed.
     """
 
-    def __init__(self, path: Path, root: zarr.Group) -> None:
+    def __init__(self, path: StorePath, root: zarr.Group) -> None:
         """Wrap an opened root group; use ``open_run``."""
         self._path = path
         self._root = root
         self._attributes = dict(root.attrs)
 
     @property
-    def path(self) -> Path:
+    def path(self) -> StorePath:
         """The store's directory."""
         return self._path
 
@@ -219,18 +218,21 @@ def open_run(path: str | os.PathLike[str]) -> RunReader:
     Raises ``ValidationError`` naming the path when it does not exist or is not a neurosim run
     store (no zarr v3 group, or no ``neurosim_version``/``status`` attributes).
     """
-    path = Path(path)
+    path = store_path(path)
     if not path.exists():
         raise ValidationError(f"no run store at {path}: the path does not exist")
     try:
-        root = zarr.open_group(
-            zarr.storage.LocalStore(path, read_only=True), mode="r", use_consolidated=False
-        )
+        root = zarr.open_group(zarr_store(path, read_only=True), mode="r", use_consolidated=False)
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise ValidationError(
             f"{path} is not a neurosim run store: it is not a zarr group ({error})"
         ) from error
     attributes = dict(root.attrs)
+    if attributes == {CREATING: True}:
+        raise ValidationError(
+            f"{path} is not a complete neurosim run store: its creation was cut short (the "
+            "process was killed or failed while creating it); run again with --overwrite"
+        )
     missing = [key for key in ("neurosim_version", "status") if key not in attributes]
     if root.metadata.zarr_format != 3 or missing:
         raise ValidationError(

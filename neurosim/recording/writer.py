@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
 import numpy as np
 import numpy.typing as npt
 import zarr
-import zarr.storage
 
 from neurosim.checks import check_integer
 from neurosim.errors import StoreWriteError, ValidationError
@@ -47,6 +44,13 @@ from neurosim.recording.layout import (
     _build,
     _consolidate,
     _dims_of,
+)
+from neurosim.recording.location import (
+    StorePath,
+    is_remote,
+    remove_tree,
+    store_path,
+    zarr_store,
 )
 from neurosim.recording.lock import (
     WriterLock,
@@ -91,7 +95,7 @@ class RunStore:
 
     def __init__(
         self,
-        path: Path,
+        path: StorePath,
         lock: WriterLock,
         *,
         arrays: Mapping[str, ArraySpec],
@@ -112,7 +116,7 @@ class RunStore:
         self._recorded_neurons = recorded_neurons
         self._time_chunk = time_chunk
         self._weight_dtype = weight_dtype
-        self._zarr_store = zarr.storage.LocalStore(path)
+        self._zarr_store = zarr_store(path)
         self._root = zarr.open_group(self._zarr_store, mode="r+", use_consolidated=False)
         self._time = self._open_array("trajectory/time")
         self._trajectory = {name: self._open_array(f"trajectory/{name}") for name in arrays}
@@ -202,7 +206,7 @@ class RunStore:
         directory; a store another process writes is refused (``StoreInUseError``, naming
         it). A failure while creating the store removes what this call wrote.
         """
-        path = Path(path)
+        path = store_path(path)
         if not isinstance(time_unit, str) or not time_unit:
             raise ValidationError(f"time_unit = {time_unit!r}: expected a non-empty string")
         root_attributes = _validate_root_attributes(attributes, time_unit)
@@ -407,8 +411,8 @@ class RunStore:
     # properties
 
     @property
-    def path(self) -> Path:
-        """The store's directory."""
+    def path(self) -> StorePath:
+        """The store's directory (a ``UPath`` on a remote file system)."""
         return self._path
 
     @property
@@ -834,7 +838,7 @@ class RunStore:
         return committed
 
 
-def _remove_partial_store(path: Path, made: bool) -> None:
+def _remove_partial_store(path: StorePath, made: bool) -> None:
     """Empty ``path`` after a failed creation, and remove it if this call made it. zarr writes
     a group's arrays concurrently, and when one write fails the others still land after the
     error: so empty it until it stays empty (for at most a second)."""
@@ -842,7 +846,7 @@ def _remove_partial_store(path: Path, made: bool) -> None:
         with contextlib.suppress(OSError):
             clear_store(path)
             if made:
-                path.rmdir()
+                remove_tree(path) if is_remote(path) else path.rmdir()
             elif not any(path.iterdir()):
                 return
         if not path.exists():
@@ -901,17 +905,19 @@ def _committed_positions(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {key: attributes[key] for key in keys if key in attributes}
 
 
-def _remove_metrics_except(path: Path, kept: list[str]) -> None:
+def _remove_metrics_except(path: StorePath, kept: list[str]) -> None:
     """Remove the metrics (and coordinates) not in ``kept``: written after a checkpoint."""
     folder = path / "metrics"
     for entry in folder.iterdir():
         if entry.is_dir() and entry.name not in kept:
-            shutil.rmtree(entry)
+            remove_tree(entry)
 
 
-def _remove_partial_files(path: Path) -> None:
-    """Remove the temporary files a write killed part way left (zarr writes every file
-    through a ``*.partial`` one, then renames it)."""
+def _remove_partial_files(path: StorePath) -> None:
+    """Remove the temporary files a write killed part way left (zarr writes every local
+    file through a ``*.partial`` one, then renames it; a remote file is written whole)."""
+    if is_remote(path):
+        return
     for leftover in path.rglob("*.partial"):
         with contextlib.suppress(OSError):
             leftover.unlink()
