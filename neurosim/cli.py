@@ -58,6 +58,9 @@ def _topology_check(arguments: argparse.Namespace) -> int:
 def _run(arguments: argparse.Namespace) -> int:
     from neurosim import runs
     from neurosim.recording import RunInterrupted
+    from neurosim.recording.location import folder_bytes
+    from neurosim.scenario.runner import RunSummary
+    from neurosim.sweep import SweepPoint, outcomes_in_process
 
     if arguments.resume is not None:
         return _resume(arguments)
@@ -70,43 +73,48 @@ def _run(arguments: argparse.Namespace) -> int:
     plan = runs.plan_runs(arguments.scenario, overrides, seeds, arguments.out)
     for run in plan.runs:  # before any run: a store that cannot be written writes nothing
         check_output_folder(run.out, "--out")
-    summaries = []
-    for run in plan.runs:
-        started = time.perf_counter()
-        try:
-            with _writing(run.out):
-                summary = runs.execute(
-                    run.scenario,
-                    run.out,
-                    overwrite=arguments.overwrite,
-                    progress=not arguments.quiet,
-                )
-        except (KeyboardInterrupt, RunInterrupted):
-            return _interrupted(run.out)
-        except (NeurosimError, OSError) as error:
-            if run.out.exists() and not isinstance(error, ValidationError):
-                return _failed(run.out, error)
-            raise
-        seconds = time.perf_counter() - started
-        size = sum(path.stat().st_size for path in run.out.rglob("*") if path.is_file())
-        # experiments that run several seeds name them in experiment.seeds
-        settings = run.scenario.settings
-        seed = settings.get("experiment", {}).get("seeds", settings["scenario"]["seed"])
-        where = "".join(f", {key} {value:g}" for key, value in run.point.items())
-        print(
-            f"{run.scenario.name} (seed {seed}{where}): {summary.steps} steps, "
-            f"{summary.status}, {seconds:.1f} s; run store {run.out} ({size / 1e6:.1f} MB)"
-        )
-        _print_metrics(summary.metrics)
-        summaries.append(summary)
-    print(runs.spread_report(plan, summaries), end="")
-    return EXIT_OK
+    current: list[SweepPoint] = []
+
+    def execute(run: SweepPoint) -> RunSummary:
+        current[:] = [run]
+        with _writing(run.out):
+            return runs.execute(
+                run.scenario, run.out, overwrite=arguments.overwrite, progress=not arguments.quiet
+            )
+
+    summaries, code = [], EXIT_OK
+    try:
+        for run, outcome in outcomes_in_process(plan.runs, execute):
+            if outcome["status"] != "complete":
+                error = outcome["exception"]
+                if not run.out.exists():  # it failed before its store was made
+                    raise error
+                code = _failed(run.out, error)
+                continue
+            summary = outcome["summary"]
+            # experiments that run several seeds name them in experiment.seeds
+            settings = run.scenario.settings
+            seed = settings.get("experiment", {}).get("seeds", settings["scenario"]["seed"])
+            where = "".join(f", {key} {value:g}" for key, value in run.named.items())
+            print(
+                f"{run.scenario.name} (seed {seed}{where}): {summary.steps} steps, "
+                f"{summary.status}, {outcome['seconds']:.1f} s; run store {run.out} "
+                f"({folder_bytes(run.out) / 1e6:.1f} MB)"
+            )
+            _print_metrics(summary.metrics)
+            summaries.append(summary)
+    except (KeyboardInterrupt, RunInterrupted):
+        return _interrupted(current[0].out)
+    if code == EXIT_OK:
+        print(runs.spread_report(plan, summaries), end="")
+    return code
 
 
 def _sweep(arguments: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from neurosim import sweep_results
+    from neurosim.recording.location import store_path
     from neurosim.sweep import carry_out, connect, parse_grid, parse_seeds, plan_sweep
 
     try:
@@ -120,7 +128,12 @@ def _sweep(arguments: argparse.Namespace) -> int:
     grid = parse_grid(arguments.grid)
     seeds = parse_seeds(arguments.seeds)
     first = runs_name(arguments.scenario)
-    directory = Path(arguments.out) if arguments.out else Path("runs") / f"{first}-sweep"
+    directory = store_path(arguments.out) if arguments.out else Path("runs") / f"{first}-sweep"
+    if getattr(directory, "protocol", None) == "memory":
+        raise ValidationError(
+            f"--out {directory}: fsspec's memory:// is private to each process, and the sweep's "
+            "workers are processes; give a folder or the URL of a shared file system"
+        )
     check_output_folder(directory, "--out")
     plan = plan_sweep(arguments.scenario, list(arguments.set or []), grid, seeds, directory)
     total = len(plan.points)
@@ -202,6 +215,7 @@ def _resume(arguments: argparse.Namespace) -> int:
     """``neurosim run --resume STORE``: the stored settings, nothing else."""
     from neurosim import runs
     from neurosim.recording import RunInterrupted
+    from neurosim.recording.location import store_path
 
     given = [
         option
@@ -221,7 +235,7 @@ def _resume(arguments: argparse.Namespace) -> int:
             f"--resume continues a run with the settings it started with; {given[0]} cannot "
             "be given with it"
         )
-    out = Path(arguments.resume)
+    out = store_path(arguments.resume)
     started = time.perf_counter()
     try:
         with _writing(out):
@@ -310,6 +324,7 @@ def _verify(run: RunReader) -> int:
 def _plot(arguments: argparse.Namespace) -> int:
     from neurosim.plotting.runs import plot_run
     from neurosim.recording import open_run
+    from neurosim.recording.location import local_name
 
     run = open_run(arguments.path)
     settings = run.attributes.get("scenario", {})
@@ -317,7 +332,7 @@ def _plot(arguments: argparse.Namespace) -> int:
     if kind is None:
         analysis = settings.get("analysis") or settings.get("experiment")
         kind = analysis["kind"] if analysis else "trajectory"
-    output = Path(arguments.output or Path(arguments.path).with_suffix(f".{kind}.png"))
+    output = Path(arguments.output or local_name(run.path).with_suffix(f".{kind}.png"))
     check_output_file(output, "-o", _image_suffixes())
     with _writing(output), staged_file(output) as temporary:
         if "experiment" in settings and kind == settings["experiment"]["kind"]:

@@ -7,32 +7,24 @@ A scenario with ``[[phase]]`` tables runs through ``neurosim.scenario.runner``; 
 
 from __future__ import annotations
 
-import itertools
+import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from neurosim.errors import ValidationError
 from neurosim.recording import CheckpointWarning
+from neurosim.recording.location import StorePath, store_path
 from neurosim.recording.lock import take_writer_lock
 from neurosim.recording.writer import check_resumable
 from neurosim.registry import experiment, experiment_kinds
 from neurosim.scenario.runner import RunSummary, resume_scenario, run_scenario
 from neurosim.scenario.schema import Scenario, load_scenario
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """One run of a plan: its checked scenario, where it is stored, its seed (None: the
-    scenario's own) and its sweep point (``event.sweep`` values, empty without a sweep)."""
-
-    scenario: Scenario
-    out: Path
-    seed: int | None = None
-    point: dict[str, float] = field(default_factory=dict)
+from neurosim.sweep import GridKey, SweepPoint, plan_points
 
 
 def default_store(name: str) -> Path:
@@ -45,53 +37,47 @@ def default_store(name: str) -> Path:
     return candidate
 
 
-def sweep_points(sweep: dict[str, list[float]]) -> list[dict[str, float]]:
-    """Every combination of the ``event.sweep`` values (jitter x delay)."""
-    keys = list(sweep)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*sweep.values())]
-
-
 @dataclass(frozen=True)
 class Plan:
-    """The runs of one ``neurosim run``: seed-minor within each sweep point."""
+    """The runs of one ``neurosim run``, seed-minor within each ``event.sweep`` point: the
+    sweep machinery's points (``neurosim.sweep``), run in this process."""
 
-    runs: list[PlannedRun]
+    runs: tuple[SweepPoint, ...]
     n_seeds: int
-    base: Path  # stores of several runs are named BASE-LABEL.zarr
+    base: StorePath  # stores of several runs are named BASE-LABEL.zarr
 
     @property
-    def points(self) -> list[dict[str, float]]:
-        return [run.point for run in self.runs[:: self.n_seeds]]
+    def points(self) -> list[dict[str, Any]]:
+        return [run.named for run in self.runs[:: self.n_seeds]]
 
 
 def plan_runs(
     source: str | Path,
     overrides: Sequence[str] = (),
     seeds: Sequence[int] | None = None,
-    out: str | Path | None = None,
+    out: str | os.PathLike[str] | None = None,
 ) -> Plan:
     """Every run of a scenario: one per seed (None: its own seed) and per ``event.sweep``
-    point. Every scenario is checked before any runs, so bad input writes nothing. One run
-    goes to ``out`` (default runs/NAME.zarr, numbered if taken); several to OUT-LABEL.zarr
-    with the sweep point and seed in the label."""
-    chosen: list[int | None] = list(seeds) if seeds else [None]
-    seed_override = [] if chosen[0] is None else [f"scenario.seed={chosen[0]}"]
-    first = load_scenario(source, [*overrides, *seed_override])
-    sweep = first.settings.get("event", {}).get("sweep")
-    points = sweep_points(sweep) if sweep else [{}]
-    base = Path(out) if out else Path("runs") / first.name
-    runs = []
-    for point in points:
-        for seed in chosen:
-            extra = [f"event.{key}={value}" for key, value in point.items()]
-            extra += [] if seed is None else [f"scenario.seed={seed}"]
-            if len(chosen) == 1 and not point:
-                where = Path(out) if out else default_store(first.name)
-            else:
-                label = "".join(f"-{key}{value:g}" for key, value in point.items())
-                label += "" if len(chosen) == 1 else f"-seed{seed}"
-                where = base.with_name(f"{base.name}{label}.zarr")
-            runs.append(PlannedRun(load_scenario(source, [*overrides, *extra]), where, seed, point))
+    point, planned like a sweep's (``neurosim.sweep.plan_points``), so every scenario is
+    checked before any runs and bad input writes nothing. One run goes to ``out`` (default
+    runs/NAME.zarr, numbered if taken); several to OUT-LABEL.zarr (``.zarr`` of ``out``
+    dropped) with the sweep point and seed in the label."""
+    first = load_scenario(source, overrides)
+    chosen = list(seeds) if seeds else [first.settings["scenario"]["seed"]]
+    sweep = first.settings.get("event", {}).get("sweep") or {}
+    grid = [GridKey(f"event.{key}", key, tuple(values)) for key, values in sweep.items()]
+    base = store_path(out) if out else Path("runs") / first.name
+    if base.name.endswith(".zarr"):
+        base = base.with_name(base.name.removesuffix(".zarr"))
+
+    def place(point: dict[str, Any], seed: int, _: str) -> StorePath:
+        if len(chosen) == 1 and not point:
+            return store_path(out) if out else default_store(first.name)
+        label = "".join(f"-{key}{value:g}" for key, value in point.items())
+        label += "" if len(chosen) == 1 else f"-seed{seed}"
+        return base.with_name(f"{base.name}{label}.zarr")
+
+    runs = plan_points(source, overrides, grid, chosen, place, option="event.sweep")
     return Plan(runs, len(chosen), base)
 
 
@@ -131,14 +117,14 @@ def execute(
     its experiment kind."""
     if "experiment" in scenario.settings:
         kind = scenario.settings["experiment"]["kind"]
-        return experiment(kind).run(scenario, Path(out), overwrite, progress)
+        return experiment(kind).run(scenario, store_path(out), overwrite, progress)
     return run_scenario(scenario, out, overwrite=overwrite, progress=progress)
 
 
 def resume(out: str | Path, progress: bool = True) -> RunSummary:
     """Continue the stopped run in the store ``out`` from its newest valid checkpoint, with
     the settings it started with: a phases run, or an experiment of a kind that resumes."""
-    out = Path(out)
+    out = store_path(out)
     # refused before any data is looked for: a store this version cannot continue (which may
     # hold a scenario it cannot read), a complete run
     reader = check_resumable(out)

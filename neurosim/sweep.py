@@ -27,12 +27,13 @@ import re
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from neurosim.errors import DivergenceError, NeurosimError, ValidationError
+from neurosim.recording.location import StorePath, is_remote, store_path
 from neurosim.scenario.schema import Scenario, load_scenario
 
 MANIFEST = "sweep.json"
@@ -59,13 +60,15 @@ class GridKey:
 
 @dataclass(frozen=True)
 class SweepPoint:
-    """One run of a sweep: the values of the swept keys, the seed, its label and store."""
+    """One run of a sweep: the values of the swept keys (by dotted key), the seed, its label,
+    store and checked scenario, and the values by the keys' short names (``GridKey.name``)."""
 
     values: dict[str, Any]
     seed: int
     label: str
-    out: Path
+    out: StorePath
     scenario: Scenario
+    named: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Sweep:
     grid: tuple[GridKey, ...]
     seeds: tuple[int, ...]
     points: tuple[SweepPoint, ...]
-    directory: Path
+    directory: StorePath
     manifest: dict[str, Any]
 
 
@@ -162,16 +165,18 @@ def _label(values: dict[str, Any], grid: Sequence[GridKey], seed: int) -> str:
     return re.sub(r"[^A-Za-z0-9=.,+_-]+", "-", "_".join(words)).strip("-")
 
 
-def plan_sweep(
+def plan_points(
     source: str | Path,
     overrides: Sequence[str],
-    grid: tuple[GridKey, ...],
-    seeds: tuple[int, ...],
-    directory: str | Path,
-) -> Sweep:
-    """Every point of the sweep, each scenario checked (a bad key or value raises
-    ``ValidationError`` naming it, before anything is written)."""
-    directory = Path(directory)
+    grid: Sequence[GridKey],
+    seeds: Sequence[int],
+    place: Callable[[dict[str, Any], int, str], StorePath],
+    option: str = "--grid",
+) -> tuple[SweepPoint, ...]:
+    """Every run of ``grid`` x ``seeds`` (seed-minor), each scenario checked before anything
+    is written (a bad key or value raises ``ValidationError`` naming the point, after
+    ``option``); ``place(values, seed, label)`` says where each run's store goes. Used by
+    ``neurosim sweep`` and by ``neurosim run`` with several seeds or an ``[event] sweep``."""
     points = []
     for combination in itertools.product(*(key.values for key in grid)):
         values = {key.key: value for key, value in zip(grid, combination, strict=True)}
@@ -182,19 +187,36 @@ def plan_sweep(
                     source, [*overrides, *assignments, f"scenario.seed={seed}"]
                 )
             except ValidationError as error:
-                where = ", ".join(assignments)
-                raise ValidationError(f"--grid point {where}: {error}") from None
+                if not assignments:
+                    raise
+                raise ValidationError(f"{option} point {', '.join(assignments)}: {error}") from None
             label = _label(values, grid, seed)
+            named = {key.name: values[key.key] for key in grid}
             points.append(
-                SweepPoint(values, seed, label, directory / "runs" / f"{label}.zarr", scenario)
+                SweepPoint(values, seed, label, place(named, seed, label), scenario, named)
             )
+    return tuple(points)
+
+
+def plan_sweep(
+    source: str | Path,
+    overrides: Sequence[str],
+    grid: tuple[GridKey, ...],
+    seeds: tuple[int, ...],
+    directory: str | os.PathLike[str],
+) -> Sweep:
+    """Every point of the sweep (``plan_points``), one store each under ``DIRECTORY/runs``."""
+    directory = store_path(directory)
+    points = plan_points(
+        source, overrides, grid, seeds, lambda _, __, label: directory / "runs" / f"{label}.zarr"
+    )
     manifest = {
         "scenario": str(Path(source).resolve()) if Path(source).exists() else str(source),
         "overrides": list(overrides),
         "grid": [{"key": key.key, "name": key.name, "values": list(key.values)} for key in grid],
         "seeds": list(seeds),
     }
-    return Sweep(grid, seeds, tuple(points), directory, manifest)
+    return Sweep(grid, seeds, points, directory, manifest)
 
 
 def claim_directory(sweep: Sweep) -> dict[str, dict[str, Any]]:
@@ -224,7 +246,7 @@ def claim_directory(sweep: Sweep) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def read_outcomes(directory: Path) -> dict[str, dict[str, Any]]:
+def read_outcomes(directory: StorePath) -> dict[str, dict[str, Any]]:
     path = directory / OUTCOMES
     if not path.exists():
         return {}
@@ -234,8 +256,12 @@ def read_outcomes(directory: Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
-def _write_json(path: Path, value: Any) -> None:
-    """Written whole to a temporary file, then renamed: a reader never sees half of it."""
+def _write_json(path: StorePath, value: Any) -> None:
+    """Written whole to a temporary file, then renamed, or on a remote file system in one
+    write (which is atomic there): a reader never sees half of it."""
+    if is_remote(path):
+        path.write_text(json.dumps(value, indent=1, sort_keys=True))
+        return
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as file:
         json.dump(value, file, indent=1, sort_keys=True)
     os.replace(file.name, path)
@@ -251,8 +277,9 @@ def run_point(scenario: Scenario, out: str) -> dict[str, Any]:
     from neurosim.recording import open_run
 
     started = time.perf_counter()
-    path = Path(out)
+    path = store_path(out)
     with threadpool_limits(1):
+        _wait_for_lease(path)
         try:
             status = open_run(path).status if path.exists() else None
         except (NeurosimError, OSError):
@@ -269,11 +296,34 @@ def run_point(scenario: Scenario, out: str) -> dict[str, Any]:
     return {"status": "complete", "error": None, "seconds": _since(started)}
 
 
+def _wait_for_lease(path: StorePath) -> None:
+    """On a remote file system, wait until the lock a lost worker left on ``path`` expires
+    (a local lock ends with its process at once): the retried run then takes it over."""
+    from neurosim.recording.lock import (
+        LEASE_EXPIRES,
+        LEASE_RENEW,
+        StoreInUseError,
+        take_writer_lock,
+    )
+
+    if not is_remote(path):
+        return
+    deadline = time.monotonic() + LEASE_EXPIRES + 2 * LEASE_RENEW
+    while True:
+        try:
+            take_writer_lock(path)  # let go again at once: the run takes it for itself
+            return
+        except StoreInUseError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(LEASE_RENEW / 4)
+
+
 def _since(started: float) -> float:
     return time.perf_counter() - started
 
 
-def _has_checkpoint(path: Path) -> bool:
+def _has_checkpoint(path: StorePath) -> bool:
     from neurosim.recording import open_run
 
     try:
@@ -316,43 +366,99 @@ def connect(workers: int | None, scheduler: str | None, processes: bool = True) 
     return Client(cluster)
 
 
-def carry_out(
-    sweep: Sweep,
-    client: Any,
-    *,
+Outcome = dict[str, Any]
+"""How a run ended: ``status`` (complete, diverged or failed), ``error`` (the message or
+None), ``seconds``; ``attempts`` where it failed. In process also ``exception`` (the error
+itself) and ``summary`` (what the run returned)."""
+
+
+def outcomes_in_process(
+    points: Sequence[SweepPoint],
+    run: Callable[[SweepPoint], Any],
     retries: int = 0,
-    on_progress: Callable[[dict[str, int]], None] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Run every point not done yet on ``client``; returns every point's outcome by label
-    (``status``: complete, diverged or failed; ``error``; ``attempts``)."""
+) -> Iterator[tuple[SweepPoint, Outcome]]:
+    """Run ``points`` one after another in this process (``run(point)`` makes one), yielding
+    each outcome as it comes. A divergence is a result; a run that raises another error is
+    tried ``retries`` more times, then failed. Bad input (``ValidationError``) and Ctrl-C stop
+    them all at once."""
+    for point in points:
+        for attempt in range(retries + 1):
+            started = time.perf_counter()
+            try:
+                summary = run(point)
+                outcome: Outcome = {"status": "complete", "error": None, "summary": summary}
+                break
+            except ValidationError:
+                raise
+            except DivergenceError as error:
+                outcome = {"status": "diverged", "error": str(error), "exception": error}
+                break
+            except (NeurosimError, OSError) as error:
+                outcome = {"status": "failed", "error": _message(error), "exception": error}
+                outcome["attempts"] = attempt + 1
+        outcome["seconds"] = _since(started)
+        yield point, outcome
+
+
+def outcomes_on_cluster(
+    points: Sequence[SweepPoint], client: Any, retries: int = 0
+) -> Iterator[tuple[SweepPoint, Outcome]]:
+    """Run ``points`` on the Dask cluster of ``client`` (``run_point`` on a worker each),
+    yielding each outcome as it comes; a run that raises is resubmitted ``retries`` times
+    (also when its worker is lost), then failed."""
     from dask.distributed import as_completed
 
-    outcomes = claim_directory(sweep)
-    outcomes = {label: outcome for label, outcome in outcomes.items() if outcome["status"] in DONE}
-    pending = {}
-    for point in sweep.points:
-        if point.label in outcomes:
-            continue
-        future = client.submit(
+    pending = {
+        client.submit(
             run_point, point.scenario, str(point.out), key=f"neurosim-{point.label}",
             retries=retries, pure=False,
-        )  # fmt: skip
-        pending[future] = point
-    counts = {"done": len(outcomes), "failed": 0, "running": len(pending)}
-    if on_progress:
-        on_progress(counts)
+        ): point
+        for point in points
+    }  # fmt: skip
     for future in as_completed(list(pending)):
-        point = pending[future]
         if future.status == "finished":
             outcome = future.result()
         else:
-            error = future.exception()
-            outcome = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-            counts["failed"] += 1
-        outcome["attempts"] = retries + 1 if outcome["status"] == "failed" else None
+            outcome = {"status": "failed", "error": _message(future.exception())}
+            outcome["attempts"] = retries + 1
+        yield pending[future], outcome
+
+
+def _message(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def carry_out(
+    sweep: Sweep,
+    client: Any | None,
+    *,
+    retries: int = 0,
+    on_progress: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, Outcome]:
+    """Run every point not done yet, on the cluster of ``client`` (None: in this process, one
+    after another), recording each outcome in ``DIR/outcomes.json`` as it comes; returns every
+    point's outcome by label."""
+    outcomes = claim_directory(sweep)
+    outcomes = {label: outcome for label, outcome in outcomes.items() if outcome["status"] in DONE}
+    todo = [point for point in sweep.points if point.label not in outcomes]
+    counts = {"done": len(outcomes), "failed": 0, "running": len(todo)}
+    if on_progress:
+        on_progress(counts)
+    if client is None:
+        coming = outcomes_in_process(
+            todo, lambda point: run_point(point.scenario, str(point.out)), retries
+        )
+    else:
+        coming = outcomes_on_cluster(todo, client, retries)
+    for point, outcome in coming:
+        outcome = {
+            key: value for key, value in outcome.items() if key not in ("exception", "summary")
+        }
+        outcome.setdefault("attempts", None)
         outcomes[point.label] = outcome
         counts["done"] += 1
         counts["running"] -= 1
+        counts["failed"] += outcome["status"] == "failed"
         _write_json(sweep.directory / OUTCOMES, outcomes)
         if on_progress:
             on_progress(counts)

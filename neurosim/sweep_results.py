@@ -11,7 +11,6 @@ the other keys).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,10 +18,11 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from neurosim.errors import NeurosimError
+from neurosim.recording.location import StorePath, is_remote, zarr_url
 from neurosim.sweep import Sweep
 
 
-def scalar_metrics(out: Path) -> dict[str, float]:
+def scalar_metrics(out: StorePath) -> dict[str, float]:
     """A run store's scalar metrics (empty when it has none or cannot be read)."""
     from neurosim.recording import open_run
 
@@ -87,11 +87,12 @@ def _coordinate(values: tuple[Any, ...]) -> np.ndarray:
     )
 
 
-def write(dataset: xr.Dataset, directory: Path) -> list[Path]:
+def write(dataset: xr.Dataset, directory: StorePath) -> list[StorePath]:
     """``sweep.zarr``, ``sweep.csv`` and one plot per metric; returns the paths."""
     written = [directory / "sweep.zarr", directory / "sweep.csv"]
-    dataset.to_zarr(written[0], mode="w", consolidated=False)
-    dataset.to_dataframe().reset_index().to_csv(written[1], index=False)
+    dataset.to_zarr(zarr_url(written[0]), mode="w", consolidated=False)
+    with written[1].open("w") as file:
+        dataset.to_dataframe().reset_index().to_csv(file, index=False)
     plots = directory / "plots"
     plots.mkdir(exist_ok=True)
     for name in dataset.data_vars:
@@ -101,7 +102,7 @@ def write(dataset: xr.Dataset, directory: Path) -> list[Path]:
     return written
 
 
-def _plot(dataset: xr.Dataset, metric: str, path: Path) -> Path:
+def _plot(dataset: xr.Dataset, metric: str, path: StorePath) -> StorePath:
     keys = [dim for dim in dataset[metric].dims if dim != "seed"]
     dotted = json.loads(dataset.attrs["keys"])
     figure = Figure(figsize=(4.2 * len(keys), 3.4), layout="constrained")
@@ -126,5 +127,9 @@ def _plot(dataset: xr.Dataset, metric: str, path: Path) -> Path:
         if others:
             ax.legend(fontsize="small")
     figure.suptitle(f"{metric}: mean ± sd over {dataset.sizes['seed']} seed(s)")
-    figure.savefig(path, dpi=90)
+    if is_remote(path):
+        with path.open("wb") as file:
+            figure.savefig(file, dpi=90, format="png")
+    else:
+        figure.savefig(path, dpi=90)
     return path

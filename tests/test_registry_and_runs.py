@@ -171,3 +171,32 @@ def test_a_complete_phases_run_is_not_resumed(tmp_path) -> None:
     assert summary.status == "complete" and summary.steps == 5
     with pytest.raises(ValidationError, match="the run is complete; there is nothing to resume"):
         runs.resume(planned.out, progress=False)
+
+
+def test_several_seeds_into_one_out_name_their_stores_out_seed_and_a_failing_one_is_reported(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """``--out X.zarr --seeds 1 2`` writes X-seed1.zarr and X-seed2.zarr; a seed whose run
+    fails is reported (exit 1) and the other seeds still run."""
+    from neurosim.cli import EXIT_FAILED, main
+    from neurosim.errors import BackendError
+
+    source = _phases_scenario(tmp_path)
+    plan = runs.plan_runs(source, seeds=[1, 2], out=tmp_path / "x.zarr")
+    assert [run.out.name for run in plan.runs] == ["x-seed1.zarr", "x-seed2.zarr"]
+    execute = runs.execute
+
+    def failing_first(scenario, out, **options):
+        summary = execute(scenario, out, **options)
+        if scenario.settings["scenario"]["seed"] == 1:
+            raise BackendError("injected failure after the run")
+        return summary
+
+    monkeypatch.setattr(runs, "execute", failing_first)
+    code = main(["run", str(source), "--seeds", "1", "2", "--out", str(tmp_path / "x.zarr"),
+                 "--quiet"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == EXIT_FAILED
+    assert "injected failure after the run" in captured.err and captured.err.count("\n") == 1
+    assert "(seed 2)" in captured.out and "(seed 1)" not in captured.out
+    assert (tmp_path / "x-seed2.zarr").is_dir()

@@ -163,11 +163,13 @@ def test_an_interrupted_sweep_started_again_does_not_redo_finished_runs(scenario
         (["--grid", 'model.alpha=0.01,"fast"'], "model.alpha"),
         (["--grid", "model.alpha=0.01", "--scheduler", "tcp://127.0.0.1:9"], "--scheduler"),
         (["--grid", "model.alpha=0.01", "--retries", "-1"], "--retries"),
+        (["--grid", "model.alpha=0.01", "--out", "memory://sweep"], "memory://"),
+        (["--grid", "model.alpha=0.01", "--out", "nosuchfs://sweep"], "nosuchfs://"),
     ],
 )
 def test_bad_input_exits_2_naming_it_and_writes_nothing(scenario, tmp_path, capsys, extra, named):
     out = tmp_path / "sweep"
-    code = main(["sweep", str(scenario), *extra, "--out", str(out), "--quiet"])
+    code = main(["sweep", str(scenario), "--out", str(out), *extra, "--quiet"])  # extra --out wins
     assert code == EXIT_BAD_INPUT
     assert named in capsys.readouterr().err
     assert not out.exists()
