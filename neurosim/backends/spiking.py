@@ -23,16 +23,25 @@ from neurosim.kernels.spiking_step import (
     A_MINUS,
     A_PLUS,
     ALPHA,
+    BETA,
+    DECAY_RATE,
     DIVERGENCE_BOUND,
     DT,
+    EPSILON,
+    ETA,
     INPUT_SCALE,
     MEMBRANE_DECAY,
     N_PARAMETERS,
+    RISE_DECAY,
+    RISE_RATE,
+    RMS_DECAY,
     SYNAPSE_DECAY,
     SYNAPSE_TO_MEMBRANE,
+    TARGET_PERIOD,
     TAU_MEMBRANE,
     TAU_MINUS,
     TAU_PLUS,
+    UPDATE_EVERY,
     V_RESET,
     V_REST,
     V_THRESHOLD,
@@ -42,6 +51,7 @@ from neurosim.kernels.spiking_step import (
     fan_out,
     settle_decided,
 )
+from neurosim.kernels.superspike import NEURON_FIELDS, SYNAPSE_FIELDS
 from neurosim.model.spiking import SpikingNetwork
 from neurosim.streams.spikes import InputSpikes
 
@@ -65,6 +75,14 @@ def kernel_parameters(network: SpikingNetwork) -> np.ndarray:
     values[TAU_PLUS], values[TAU_MINUS] = rule.tau_plus, rule.tau_minus
     values[ALPHA], values[W_MIN], values[W_MAX] = rule.alpha, rule.w_min, rule.w_max
     values[DIVERGENCE_BOUND] = network.divergence_bound
+    dt = network.dt
+    values[BETA], values[ETA], values[EPSILON] = rule.beta, rule.eta, rule.epsilon
+    values[RISE_RATE], values[DECAY_RATE] = dt / rule.tau_rise, dt / rule.tau_decay
+    values[RISE_DECAY] = np.exp(-dt / rule.tau_rise)
+    values[UPDATE_EVERY] = max(round(rule.update_every / dt), 1)
+    values[RMS_DECAY] = np.exp(-values[UPDATE_EVERY] * dt / rule.tau_rms)
+    targets = network.targets
+    values[TARGET_PERIOD] = max(round(targets.period / dt), 1) if targets is not None else 1
     return values
 
 
@@ -114,6 +132,14 @@ class SpikingState:
         self.pending_head = np.zeros(self.w.size, dtype=np.int64)
         self.pending_count = np.zeros(self.w.size, dtype=np.int64)
         self.last_post_spike = np.full(n, -(2**40), dtype=np.int64)
+        # SuperSpike's traces (kernels/superspike.py), allocated only for it
+        superspike_rule = rule.rule == "superspike"
+        self.synapse_state = np.zeros((self.w.size if superspike_rule else 0, SYNAPSE_FIELDS))
+        self.neuron_state = np.zeros((n if superspike_rule else 0, NEURON_FIELDS))
+        if network.targets is not None:
+            self.target_row, self.target_counts = network.targets.counts(n, network.dt)
+        else:
+            self.target_row, self.target_counts = np.full(n, -1, np.int64), np.zeros((0, 1))
         self.window = rule.window
         self.incoming_ptr, self.incoming_synapse = network.csr("post")
         self.outgoing_ptr, self.outgoing_synapse = network.csr("source")
@@ -143,7 +169,7 @@ class SpikingState:
     SAVED = (
         "v", "g", "refractory_left", "spiked", "slope", "w", "pre_trace", "post_trace",
         "trace_step", "pending_step", "pending_left", "pending_head", "pending_count",
-        "last_post_spike",
+        "last_post_spike", "synapse_state", "neuron_state",
     )  # fmt: skip
 
     def advance(
@@ -169,6 +195,7 @@ class SpikingState:
             self.network.synapse_post, self.w, self.pre_trace, self.post_trace,
             self.trace_step, self.pending_step, self.pending_left, self.pending_head,
             self.pending_count, self.last_post_spike, self.incoming_ptr, self.incoming_synapse,
+            self.synapse_state, self.neuron_state, self.target_row, self.target_counts,
             self.parameters, self.refractory_steps, self.window, self.rule,
             self.record_slot, every, first_row, potentials, spike_step, spike_neuron,
         )  # fmt: skip

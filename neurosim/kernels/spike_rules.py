@@ -43,11 +43,13 @@ RULE_NONE = 0
 RULE_ADDITIVE_STDP = 1
 RULE_RATE_SPIKE = 2
 RULE_NEAREST_STDP = 3
+RULE_SUPERSPIKE = 4  # kernels/superspike.py
 RULE_CODES = {
     "none": RULE_NONE,
     "additive_stdp": RULE_ADDITIVE_STDP,
     "rate_spike": RULE_RATE_SPIKE,
     "nearest_stdp": RULE_NEAREST_STDP,
+    "superspike": RULE_SUPERSPIKE,
 }
 
 

@@ -24,11 +24,13 @@ import math
 import numpy as np
 from numba import njit
 
+from neurosim.kernels import superspike
 from neurosim.kernels.neurons.lif import lif_step, membrane_derivative
 from neurosim.kernels.spike_rules import (
     RULE_ADDITIVE_STDP,
     RULE_NEAREST_STDP,
     RULE_RATE_SPIKE,
+    RULE_SUPERSPIKE,
     additive_on_spike,
     advance_traces,
     nearest_settle,
@@ -55,8 +57,17 @@ from neurosim.kernels.spike_rules import (
     W_MIN,
     W_MAX,
     DIVERGENCE_BOUND,
-) = range(17)
-N_PARAMETERS = 17
+    BETA,
+    RISE_RATE,
+    DECAY_RATE,
+    RISE_DECAY,
+    ETA,
+    EPSILON,
+    RMS_DECAY,
+    UPDATE_EVERY,
+    TARGET_PERIOD,
+) = range(26)
+N_PARAMETERS = 26
 
 
 @njit(cache=True)
@@ -83,6 +94,10 @@ def advance(
     last_post_spike: np.ndarray,
     incoming_ptr: np.ndarray,
     incoming_synapse: np.ndarray,
+    synapse_state: np.ndarray,
+    neuron_state: np.ndarray,
+    target_row: np.ndarray,
+    target_counts: np.ndarray,
     parameters: np.ndarray,
     refractory_steps: int,
     window: int,
@@ -98,7 +113,9 @@ def advance(
     (then synapse), all in the range. Writes spikes (step stamped, neuron) to ``out_spike_*``
     and recorded potentials to ``out_v[(t + 1) // record_every - record_row0, slot]``.
     ``pending_*``, ``last_post_spike`` and ``window``: the nearest-neighbour rule's queues
-    (``kernels/spike_rules.py``).
+    (``kernels/spike_rules.py``); ``synapse_state``, ``neuron_state`` and the targets (neuron
+    ``i``'s target spikes at step ``s`` are ``target_counts[target_row[i], s % period]``, no
+    targets where ``target_row[i] < 0``): SuperSpike's (``kernels/superspike.py``).
 
     Returns ``(spikes written, bad step, bad neuron, full synapse)``: bad step and neuron are
     -1 unless a potential stopped being finite or left ``parameters[DIVERGENCE_BOUND]``, full
@@ -108,6 +125,7 @@ def advance(
     p = parameters
     dt = p[DT]
     tau_plus_steps, tau_minus_steps = p[TAU_PLUS] / dt, p[TAU_MINUS] / dt
+    update_every, target_period = int(p[UPDATE_EVERY]), max(int(p[TARGET_PERIOD]), 1)
     cursor = 0
     n_arrivals = arrival_step.shape[0]
     written = 0
@@ -132,6 +150,8 @@ def advance(
                 )
             elif rule == RULE_RATE_SPIKE:
                 w[e] = rate_spike_on_pre(w[e], slope[i], p[ALPHA], p[W_MIN], p[W_MAX])
+            elif rule == RULE_SUPERSPIKE:
+                superspike.on_arrival(synapse_state, e)
             elif rule == RULE_NEAREST_STDP:
                 queued = nearest_wait(
                     e, t, last_post_spike[i], pending_step, pending_left, pending_head,
@@ -180,6 +200,16 @@ def advance(
             if not math.isfinite(v[i]) or abs(v[i]) > p[DIVERGENCE_BOUND]:
                 return written, t + 1, i, -1
             slope[i] = membrane_derivative(v[i], g[i], p[V_REST], p[INPUT_SCALE], p[TAU_MEMBRANE])
+            if rule == RULE_SUPERSPIKE:
+                error_spikes = -1.0 if fired else 0.0
+                if target_row[i] >= 0:
+                    error_spikes += target_counts[target_row[i], (t + 1) % target_period]
+                superspike.end_of_step(
+                    i, t + 1, v[i], error_spikes, w, synapse_state, neuron_state, incoming_ptr,
+                    incoming_synapse, p[V_THRESHOLD], p[BETA], p[RISE_RATE], p[DECAY_RATE],
+                    p[RISE_DECAY], p[MEMBRANE_DECAY], p[SYNAPSE_DECAY], p[SYNAPSE_TO_MEMBRANE],
+                    p[ETA], p[EPSILON], p[RMS_DECAY], update_every, p[W_MIN], p[W_MAX],
+                )  # fmt: skip
             if fired:
                 spiked[i] = True
                 last_post_spike[i] = t + 1

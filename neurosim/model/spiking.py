@@ -81,7 +81,10 @@ class Plasticity:
     (``a_plus``, ``a_minus``, ``tau_plus``, ``tau_minus``), ``"rate_spike"`` (``alpha``, in
     weight units per mV/ms) or ``"nearest_stdp"`` (the window function's ``a_plus``,
     ``a_minus``, ``tau_plus``, ``tau_minus``; ``window`` steps each side; at most
-    ``pending_per_synapse`` presynaptic spikes of one synapse waiting for their decision);
+    ``pending_per_synapse`` presynaptic spikes of one synapse waiting for their decision) or
+    ``"superspike"`` (``kernels/superspike.py``: surrogate slope ``beta`` in 1/mV, the double
+    exponential's ``tau_rise`` and ``tau_decay``, learning rate ``eta`` in mV, the
+    normalisation's ``tau_rms`` and ``epsilon``, a weight change every ``update_every`` ms);
     weights are kept in ``[w_min, w_max]``."""
 
     rule: str = "none"
@@ -94,6 +97,13 @@ class Plasticity:
     w_max: float = np.inf
     window: int = 20
     pending_per_synapse: int = 8
+    beta: float = 1.0
+    tau_rise: float = 5.0
+    tau_decay: float = 10.0
+    eta: float = 5e-4
+    tau_rms: float = 30_000.0
+    epsilon: float = 1e-12
+    update_every: float = 500.0
     where: str = field(default="plasticity", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +115,9 @@ class Plasticity:
         }
         for name in ("a_plus", "a_minus", "alpha"):
             checked[name] = check_number(f"{w}.{name}", getattr(self, name))
+        for name in ("beta", "tau_rise", "tau_decay", "tau_rms", "epsilon", "update_every"):
+            checked[name] = _positive(f"{w}.{name}", getattr(self, name))
+        checked["eta"] = check_number(f"{w}.eta", self.eta, 0.0)
         for name in ("w_min", "w_max"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or np.isnan(value):
@@ -183,12 +196,14 @@ class BinomialInput:
 
 @dataclass(frozen=True, eq=False)
 class SpikeTimesInput:
-    """Given spikes: ``times`` (ms, >= 0) of the sources ``indices``, sorted by time."""
+    """Given spikes: ``times`` (ms, >= 0) of the sources ``indices``, sorted by time; with
+    ``period`` (ms) they repeat every ``period`` (each time then in ``[0, period)``)."""
 
     size: int
     times: Sequence[float]
     indices: Sequence[int]
     where: str = "input"
+    period: float | None = None
 
     def __post_init__(self) -> None:
         w = self.where
@@ -220,6 +235,13 @@ class SpikeTimesInput:
                 f"{w}.indices: expected integers in [0, {self.size - 1}], got "
                 f"{describe(indices.tolist()[:5])}"
             )
+        if self.period is not None:
+            period = _positive(f"{w}.period", self.period)
+            if times.size and times.max() >= period:
+                raise ValidationError(
+                    f"{w}.times: {times.max():g} ms is not within the period of {period:g} ms"
+                )
+            object.__setattr__(self, "period", period)
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "indices", indices.astype(np.int64))
 
@@ -242,6 +264,58 @@ InputPopulation = PoissonInput | BinomialInput | SpikeTimesInput
 
 
 @dataclass(frozen=True, eq=False)
+class SpikeTargets:
+    """Target spikes of the SuperSpike rule: neuron ``neurons[k]`` should spike at
+    ``times[k]`` ms of every ``period`` ms (each time in ``[0, period)``); they repeat for as
+    long as the run goes."""
+
+    neurons: Sequence[int]
+    times: Sequence[float]
+    period: float
+    where: str = "targets"
+
+    def __post_init__(self) -> None:
+        w = self.where
+        period = _positive(f"{w}.period", self.period)
+        times = np.asarray(self.times, dtype=np.float64).ravel()
+        neurons = np.asarray(self.neurons).ravel()
+        if times.shape != neurons.shape:
+            raise ValidationError(
+                f"{w}.times and {w}.neurons: expected as many times as neurons, got "
+                f"{times.size} and {neurons.size}"
+            )
+        outside = np.flatnonzero(~np.isfinite(times) | (times < 0) | (times >= period))
+        if outside.size:
+            raise ValidationError(
+                f"{w}.times[{int(outside[0])}] = {times[outside[0]]:g} ms is outside the trial: "
+                f"target spike times must lie in [0, {period:g}) ms"
+            )
+        if neurons.size and not np.issubdtype(neurons.dtype, np.integer):
+            raise ValidationError(f"{w}.neurons: expected neuron numbers (integers)")
+        object.__setattr__(self, "period", period)
+        object.__setattr__(self, "times", times)
+        object.__setattr__(self, "neurons", neurons.astype(np.int64))
+
+    def counts(self, n_neurons: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(row, counts)``: neuron ``i``'s target spikes at step ``s`` are
+        ``counts[row[i], s % period_steps]`` (``row[i] = -1``: no targets)."""
+        bad = np.flatnonzero((self.neurons < 0) | (self.neurons >= n_neurons))
+        if bad.size:
+            raise ValidationError(
+                f"{self.where}.neurons[{int(bad[0])}] = {self.neurons[bad[0]]}: neurons are "
+                f"numbered 0 to {n_neurons - 1}"
+            )
+        period_steps = max(round(self.period / dt), 1)
+        targeted = np.unique(self.neurons)
+        row = np.full(n_neurons, -1, dtype=np.int64)
+        row[targeted] = np.arange(targeted.size)
+        counts = np.zeros((targeted.size, period_steps))
+        steps = np.rint(self.times / dt).astype(np.int64) % period_steps
+        np.add.at(counts, (row[self.neurons], steps), 1.0)
+        return row, counts
+
+
+@dataclass(frozen=True, eq=False)
 class SpikingNetwork:
     """The whole network: ``n_neurons`` LIF neurons, the input populations, synapses
     ``source -> post`` (sources numbered as in the module docstring) with weights and delays
@@ -257,6 +331,7 @@ class SpikingNetwork:
     weight: np.ndarray
     delay: np.ndarray
     plasticity: Plasticity = field(default_factory=Plasticity)
+    targets: SpikeTargets | None = None
     divergence_bound: float = 1e6
     where: str = field(default="network", compare=False, repr=False)
 
@@ -294,6 +369,15 @@ class SpikingNetwork:
         object.__setattr__(self, "delay", delay)
         if isinstance(self.inputs, list):
             object.__setattr__(self, "inputs", tuple(self.inputs))
+        if self.targets is not None:
+            self.targets.counts(self.n_neurons, self.dt)  # neurons in range
+        if self.plasticity.rule == "superspike":
+            every = self.plasticity.update_every / self.dt
+            if abs(every - round(every)) > 1e-9 * every:
+                raise ValidationError(
+                    f"plasticity.update_every = {self.plasticity.update_every:g} ms: expected a "
+                    f"whole number of grid steps (dt = {self.dt:g} ms)"
+                )
         for population in self.inputs:
             if isinstance(population, BinomialInput):
                 population.probabilities(self.dt)

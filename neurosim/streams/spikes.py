@@ -74,11 +74,13 @@ class _Generated:
 
 
 class _Given:
-    """A spike-generator population's given spikes, handed out in order."""
+    """A spike-generator population's given spikes, handed out in order; with a period, the
+    ``cursor`` counts spikes of the endless repetition."""
 
     def __init__(self, population: SpikeTimesInput, dt: float) -> None:
         self.steps = population.steps(dt)
         self.sources = population.indices
+        self.period = 0 if population.period is None else round(population.period / dt)
         self.cursor = 0
 
     def checkpoint(self, prefix: str) -> dict[str, np.ndarray]:
@@ -88,10 +90,17 @@ class _Given:
         self.cursor = int(saved[f"{prefix}_cursor"])
 
     def until(self, stop_step: int) -> tuple[np.ndarray, np.ndarray]:
-        end = int(np.searchsorted(self.steps, stop_step, side="left"))
-        taken = slice(self.cursor, end)
-        self.cursor = end
-        return self.steps[taken], self.sources[taken]
+        if not self.period:
+            end = int(np.searchsorted(self.steps, stop_step, side="left"))
+            taken = slice(self.cursor, end)
+            self.cursor = end
+            return self.steps[taken], self.sources[taken]
+        repeats, within = divmod(stop_step, self.period)
+        end = repeats * self.steps.size + int(np.searchsorted(self.steps, within, side="left"))
+        taken = np.arange(self.cursor, end)
+        self.cursor = max(end, self.cursor)
+        repeat, position = np.divmod(taken, max(self.steps.size, 1))
+        return self.steps[position] + repeat * self.period, self.sources[position]
 
 
 class InputSpikes:
