@@ -21,6 +21,7 @@ from neurosim.backends.spiking_event import SpikingEventSimulator
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import ValidationError
 from neurosim.model.spiking import (
+    Feedback,
     LifParameters,
     Plasticity,
     SpikeTargets,
@@ -35,9 +36,11 @@ SCENARIO = "scenarios/superspike_single.toml"
 
 
 def reference_superspike(network: SpikingNetwork, arrivals: dict, steps: int):
-    """Plain Python, one step at a time: deliver (g += w, pre += 1) -> integrate and threshold
-    -> error filter -> per synapse: PSP, eligibility, gradient -> every update_every steps the
-    normalised change. Returns spikes, weights, per-synapse eligibility and the errors."""
+    """Plain Python, one step at a time: deliver (g += w, pre += 1; error messages into the
+    receivers' feedback) -> per neuron: integrate and threshold, its error (targets minus
+    spikes where it has targets, sent on along its feedback edges; else what was fed back),
+    the error filter, per synapse the PSP, eligibility and gradient, every update_every steps
+    the normalised change. Returns spikes, weights, eligibilities and errors."""
     neuron, rule = network.neuron, network.plasticity
     system = np.array([[-1.0 / neuron.tau_membrane, neuron.input_scale / neuron.tau_membrane],
                        [0.0, -1.0 / neuron.tau_synapse]])  # fmt: skip
@@ -51,17 +54,24 @@ def reference_superspike(network: SpikingNetwork, arrivals: dict, steps: int):
     gradient, rms = np.zeros(n_synapses), np.zeros(n_synapses)
     error_rise, error = np.zeros(n), np.zeros(n)
     period = round(network.targets.period / DT)
+    has_targets = np.isin(np.arange(n), network.targets.neurons)
     target_steps = [
         set(np.rint(network.targets.times[network.targets.neurons == i] / DT).astype(int))
         for i in range(n)
     ]
+    feedback = network.feedback
+    messages: dict[int, list[tuple[int, int, float]]] = {}  # step -> (edge, receiver, value)
     update_every = round(rule.update_every / DT)
     rms_decay = math.exp(-update_every * DT / rule.tau_rms)
+    pending = {step: list(items) for step, items in arrivals.items()}
     spikes = []
     for t in range(steps):
-        for e in sorted(arrivals.get(t, [])):
+        for e in sorted(pending.pop(t, [])):
             g[network.synapse_post[e]] += w[e]
             pre[e] += 1.0
+        fed_back = np.zeros(n)
+        for _, receiver, value in sorted(messages.pop(t, [])):
+            fed_back[receiver] += value
         for i in range(n):
             fired = False
             if hold[i] > 0:
@@ -73,7 +83,18 @@ def reference_superspike(network: SpikingNetwork, arrivals: dict, steps: int):
                 if v[i] >= neuron.v_threshold:
                     v[i], hold[i], fired = neuron.v_reset, round(neuron.refractory / DT), True
                     spikes.append((t + 1, i))
-            wrong = (1.0 if (t + 1) % period in target_steps[i] else 0.0) - (1.0 if fired else 0.0)
+                    for e in np.flatnonzero(network.synapse_source == network.n_inputs + i):
+                        pending.setdefault(t + 1 + network.delay_steps[e], []).append(e)
+            wrong = fed_back[i]
+            if has_targets[i]:
+                own = (1.0 if (t + 1) % period in target_steps[i] else 0.0) - fired
+                wrong += own
+                edges = [] if feedback is None else np.flatnonzero(feedback.source == i)
+                for k in edges if own else []:
+                    weight = w[feedback.forward[k]] if feedback.kind == "symmetric" else (
+                        feedback.weight[k])  # fmt: skip
+                    arrival = t + 1 + round(feedback.delay / DT)
+                    messages.setdefault(arrival, []).append((k, feedback.post[k], own * weight))
             error_rise[i] += DT / rule.tau_rise * (wrong - error_rise[i])
             error[i] += DT / rule.tau_decay * (error_rise[i] - error[i])
             slope = rule.beta / (1.0 + abs(rule.beta * (v[i] - neuron.v_threshold))) ** 2
@@ -92,42 +113,44 @@ def reference_superspike(network: SpikingNetwork, arrivals: dict, steps: int):
     return spikes, w, eligibility, error
 
 
-def small_network() -> tuple[SpikingNetwork, dict]:
-    """3 neurons (targets for neurons 0 and 2, none for 1), 12 given-time inputs onto each."""
+def small_network(feedback: str | None = None) -> tuple[SpikingNetwork, dict]:
+    """Without ``feedback``: 3 neurons (targets for neurons 0 and 2, none for 1), 12
+    given-time inputs onto each. With it: 12 inputs onto 4 hidden neurons (0-3) onto 2 outputs
+    (4, 5) with targets, and feedback edges from each output to each hidden neuron."""
     rng = np.random.default_rng(5)
     steps = np.unique(rng.integers(0, 3000, 400) * 12 + rng.integers(0, 12, 400))
     times, indices = (steps // 12) * DT, steps % 12
-    source, post = all_to_all(12, 3)
+    rule = Plasticity(
+        "superspike", beta=0.7, tau_rise=4.0, tau_decay=9.0, eta=0.3, tau_rms=200.0,
+        epsilon=1e-9, update_every=25.0, w_min=-4.0, w_max=8.0,
+    )  # fmt: skip
+    neuron = LifParameters(tau_membrane=10.0, tau_synapse=5.0, v_rest=-60.0, v_reset=-60.0,
+                           v_threshold=-50.0, refractory=5.0)  # fmt: skip
+    if feedback is None:
+        n, (source, post) = 3, all_to_all(12, 3)
+        weight, delay = rng.normal(2.0, 3.0, source.size), np.full(source.size, 0.1)
+        targets = SpikeTargets([0, 0, 2, 2, 2], [12.0, 61.5, 5.0, 40.0, 88.8], period=100.0)
+        edges = None
+    else:
+        n = 6
+        in_source, in_post = all_to_all(12, 4)
+        hidden_source, hidden_post = all_to_all(4, 2, source_offset=12)
+        source = np.concatenate([in_source, hidden_source])
+        post = np.concatenate([in_post, hidden_post + 4])
+        weight = np.concatenate([rng.normal(3.0, 3.0, in_source.size),
+                                 rng.normal(4.0, 2.0, hidden_source.size)])  # fmt: skip
+        delay = np.concatenate([np.full(in_source.size, 0.1), np.full(hidden_source.size, 0.3)])
+        targets = SpikeTargets([4, 4, 5, 5, 5], [12.0, 61.5, 5.0, 40.0, 88.8], period=100.0)
+        senders, receivers = np.repeat([4, 5], 4), np.tile(np.arange(4), 2)
+        forward = [int(np.flatnonzero((source == 12 + r) & (post == s))[0])
+                   for s, r in zip(senders, receivers, strict=True)]  # fmt: skip
+        edges = Feedback(feedback, senders, receivers, delay=0.2,
+                         weight=rng.normal(0.0, 1.0, 8), forward=forward)  # fmt: skip
     network = SpikingNetwork(
-        dt=DT,
-        neuron=LifParameters(
-            tau_membrane=10.0,
-            tau_synapse=5.0,
-            v_rest=-60.0,
-            v_reset=-60.0,
-            v_threshold=-50.0,
-            refractory=5.0,
-        ),
-        n_neurons=3,
-        inputs=(SpikeTimesInput(12, times, indices),),
-        synapse_source=source,
-        synapse_post=post,
-        weight=rng.normal(2.0, 3.0, source.size),
-        delay=0.1,
-        plasticity=Plasticity(
-            "superspike",
-            beta=0.7,
-            tau_rise=4.0,
-            tau_decay=9.0,
-            eta=0.3,
-            tau_rms=200.0,
-            epsilon=1e-9,
-            update_every=25.0,
-            w_min=-4.0,
-            w_max=8.0,
-        ),
-        targets=SpikeTargets([0, 0, 2, 2, 2], [12.0, 61.5, 5.0, 40.0, 88.8], period=100.0),
-    )
+        dt=DT, neuron=neuron, n_neurons=n, inputs=(SpikeTimesInput(12, times, indices),),
+        synapse_source=source, synapse_post=post, weight=weight, delay=delay, plasticity=rule,
+        targets=targets, feedback=edges,
+    )  # fmt: skip
     arrivals: dict[int, list[int]] = {}
     for step, index in zip(np.rint(times / DT).astype(int), indices, strict=True):
         for e in np.flatnonzero(network.synapse_source == index):
@@ -136,8 +159,9 @@ def small_network() -> tuple[SpikingNetwork, dict]:
 
 
 @pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
-def test_the_superspike_rule_matches_a_plain_numpy_computation(backend):
-    network, arrivals = small_network()
+@pytest.mark.parametrize("feedback", [None, "random", "symmetric"])
+def test_the_superspike_rule_matches_a_plain_numpy_computation(backend, feedback):
+    network, arrivals = small_network(feedback)
     steps = 3000
     spikes, weights, eligibility, error = reference_superspike(network, arrivals, steps)
     simulator = backend(network)
@@ -148,9 +172,12 @@ def test_the_superspike_rule_matches_a_plain_numpy_computation(backend):
     np.testing.assert_allclose(simulator.state.synapse_state[:, 3], eligibility, rtol=1e-11,
                                atol=1e-14)  # fmt: skip
     np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
-    changed = np.abs(weights - network.weight) > 1e-6
-    assert changed.mean() > 0.5  # 12 updates changed most weights
-    assert np.any(weights == 8.0) or np.any(weights == -4.0) or changed.all()
+    taught = set(network.targets.neurons.tolist())
+    if network.feedback is not None:
+        taught |= set(network.feedback.post.tolist())  # the hidden neurons learn by feedback
+    learning = np.isin(network.synapse_post, sorted(taught))
+    assert (np.abs(weights - network.weight)[learning] > 1e-6).mean() > 0.9
+    assert np.array_equal(weights[~learning], network.weight[~learning])  # no error: no change
 
 
 def test_the_van_rossum_distance_is_the_integral_it_defines():

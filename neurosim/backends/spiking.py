@@ -30,8 +30,11 @@ from neurosim.kernels.spiking_step import (
     EPSILON,
     ETA,
     INPUT_SCALE,
+    KAPPA,
     MEMBRANE_DECAY,
     N_PARAMETERS,
+    RATE_DECAY,
+    RATE_JUMP,
     RISE_DECAY,
     RISE_RATE,
     RMS_DECAY,
@@ -41,6 +44,7 @@ from neurosim.kernels.spiking_step import (
     TAU_MEMBRANE,
     TAU_MINUS,
     TAU_PLUS,
+    THETA_DECAY,
     UPDATE_EVERY,
     V_RESET,
     V_REST,
@@ -56,6 +60,7 @@ from neurosim.model.spiking import SpikingNetwork
 from neurosim.streams.spikes import InputSpikes
 
 DEFAULT_MAX_WINDOW = 1000  # steps advanced per call when no delay limits the window
+EMPTY_FEEDBACK = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
 
 
 def kernel_parameters(network: SpikingNetwork) -> np.ndarray:
@@ -83,6 +88,8 @@ def kernel_parameters(network: SpikingNetwork) -> np.ndarray:
     values[RMS_DECAY] = np.exp(-values[UPDATE_EVERY] * dt / rule.tau_rms)
     targets = network.targets
     values[TARGET_PERIOD] = max(round(targets.period / dt), 1) if targets is not None else 1
+    values[RATE_DECAY], values[RATE_JUMP] = np.exp(-dt / rule.tau_rate), 1000.0 / rule.tau_rate
+    values[KAPPA], values[THETA_DECAY] = rule.kappa, np.exp(-dt / rule.tau_theta)
     return values
 
 
@@ -132,14 +139,30 @@ class SpikingState:
         self.pending_head = np.zeros(self.w.size, dtype=np.int64)
         self.pending_count = np.zeros(self.w.size, dtype=np.int64)
         self.last_post_spike = np.full(n, -(2**40), dtype=np.int64)
-        # SuperSpike's traces (kernels/superspike.py), allocated only for it
-        superspike_rule = rule.rule == "superspike"
-        self.synapse_state = np.zeros((self.w.size if superspike_rule else 0, SYNAPSE_FIELDS))
-        self.neuron_state = np.zeros((n if superspike_rule else 0, NEURON_FIELDS))
+        # SuperSpike's traces (kernels/superspike.py) or BCM's rates and thresholds
+        # (kernels/bcm.py), allocated only for them
+        traced = rule.rule in ("superspike", "bcm")
+        self.synapse_state = np.zeros((self.w.size if traced else 0, SYNAPSE_FIELDS))
+        self.neuron_state = np.zeros((n if traced else 0, NEURON_FIELDS))
         if network.targets is not None:
             self.target_row, self.target_counts = network.targets.counts(n, network.dt)
         else:
             self.target_row, self.target_counts = np.full(n, -1, np.int64), np.zeros((0, 1))
+        # SuperSpike's feedback edges, numbered grouped by sending neuron
+        feedback = network.feedback
+        if feedback is None:
+            order = np.empty(0, np.int64)
+            sources = posts = forward = np.empty(0, np.int64)
+            weights, delays = np.empty(0), np.empty(0, np.int64)
+        else:
+            order = np.argsort(feedback.source, kind="stable")
+            sources, posts = feedback.source[order], feedback.post[order]
+            weights, forward = feedback.weight[order], feedback.forward[order]
+            delays = np.full(order.size, round(feedback.delay / network.dt), dtype=np.int64)
+        self.feedback_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(sources, minlength=n), out=self.feedback_ptr[1:])
+        self.feedback_post, self.feedback_weight = posts, weights
+        self.feedback_forward, self.feedback_delay = forward, delays
         self.window = rule.window
         self.incoming_ptr, self.incoming_synapse = network.csr("post")
         self.outgoing_ptr, self.outgoing_synapse = network.csr("source")
@@ -179,9 +202,12 @@ class SpikingState:
         neuron_ids: np.ndarray,
         arrival_step: np.ndarray,
         arrival_synapse: np.ndarray,
-    ) -> tuple[np.ndarray, np.ndarray]:
+        feedback: tuple[np.ndarray, np.ndarray, np.ndarray] = EMPTY_FEEDBACK,
+    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Steps ``[start, stop)`` of ``neuron_ids`` with these arrivals (sorted by step,
-        then synapse); returns the spikes emitted (grid steps, neurons)."""
+        then synapse) and SuperSpike's error messages ``feedback`` (arrival step, feedback
+        edge, value; sorted by step, then edge); returns the spikes emitted (grid steps,
+        neurons) and the error messages sent (arrival step, edge, value)."""
         every = self.record_every
         first_row = start // every + 1
         rows = max(0, stop // every - first_row + 1)
@@ -189,15 +215,24 @@ class SpikingState:
         capacity = neuron_ids.size * (stop - start)
         spike_step = np.empty(capacity, dtype=np.int64)
         spike_neuron = np.empty(capacity, dtype=np.int64)
-        written, bad_step, bad_neuron, full_synapse = advance(
+        ptr = self.feedback_ptr
+        sending = int(np.sum(ptr[neuron_ids + 1] - ptr[neuron_ids])) if ptr[-1] else 0
+        sent_step = np.empty(sending * (stop - start), dtype=np.int64)
+        sent_edge = np.empty_like(sent_step)
+        sent_value = np.empty(sent_step.size)
+        feedback_step, feedback_edge, feedback_value = feedback
+        written, bad_step, bad_neuron, full_synapse, sent = advance(
             start, stop, neuron_ids, arrival_step, arrival_synapse,
             self.v, self.g, self.refractory_left, self.spiked, self.slope,
             self.network.synapse_post, self.w, self.pre_trace, self.post_trace,
             self.trace_step, self.pending_step, self.pending_left, self.pending_head,
             self.pending_count, self.last_post_spike, self.incoming_ptr, self.incoming_synapse,
             self.synapse_state, self.neuron_state, self.target_row, self.target_counts,
-            self.parameters, self.refractory_steps, self.window, self.rule,
+            feedback_step, self.feedback_post[feedback_edge], feedback_value, ptr,
+            self.feedback_delay, self.feedback_weight, self.feedback_forward, self.parameters,
+            self.refractory_steps, self.window, self.rule,
             self.record_slot, every, first_row, potentials, spike_step, spike_neuron,
+            sent_step, sent_edge, sent_value,
         )  # fmt: skip
         if full_synapse >= 0:
             network = self.network
@@ -221,7 +256,8 @@ class SpikingState:
                 self._potential_rows.append(potentials)
         self._spike_steps.append(spike_step[:written])
         self._spike_neurons.append(spike_neuron[:written])
-        return spike_step[:written], spike_neuron[:written]
+        messages = (sent_step[:sent], sent_edge[:sent], sent_value[:sent])
+        return spike_step[:written], spike_neuron[:written], messages
 
     def snapshot_weights(self, step: int, synapses: np.ndarray | None = None) -> None:
         """Keep the weights (or those of ``synapses``) as they are at grid step ``step``."""
@@ -281,11 +317,15 @@ def _merge_potentials(
 
 def neuron_window(network: SpikingNetwork, max_window: int) -> int:
     """The longest window that keeps every spike between neurons inside a later window:
-    the shortest delay (in steps) of a synapse from a neuron, or ``max_window``."""
+    the shortest delay (in steps) of a synapse from a neuron or of a feedback edge, or
+    ``max_window``."""
     from_neurons = network.synapse_source >= network.n_inputs
-    if not from_neurons.any():
-        return max_window
-    return int(min(max_window, network.delay_steps[from_neurons].min()))
+    window = max_window
+    if from_neurons.any():
+        window = min(window, int(network.delay_steps[from_neurons].min()))
+    if network.feedback is not None and network.feedback.source.size:
+        window = min(window, round(network.feedback.delay / network.dt))
+    return int(window)
 
 
 class SpikingSimulator:
@@ -324,6 +364,9 @@ class SpikingSimulator:
         saved = {f"state_{name}": getattr(self.state, name).copy() for name in SpikingState.SAVED}
         saved["step"] = np.array(self.step)
         saved["arrival_step"], saved["arrival_synapse"] = self._arrivals()
+        saved["feedback_step"], saved["feedback_edge"], saved["feedback_value"] = (
+            self._feedback_pending()
+        )
         saved.update(self.inputs.checkpoint())
         return saved
 
@@ -335,8 +378,20 @@ class SpikingSimulator:
         self.step = int(saved["step"])
         self.inputs.restore(saved)
         self._set_arrivals(saved["arrival_step"], saved["arrival_synapse"])
+        if "feedback_step" in saved:  # checkpoints from before feedback have none
+            self._set_feedback_pending(
+                saved["feedback_step"], saved["feedback_edge"], saved["feedback_value"]
+            )
 
     def _arrivals(self) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _feedback_pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _set_feedback_pending(
+        self, steps: np.ndarray, edges: np.ndarray, values: np.ndarray
+    ) -> None:
         raise NotImplementedError
 
     def _set_arrivals(self, steps: np.ndarray, synapses: np.ndarray) -> None:
@@ -358,6 +413,7 @@ class SpikingSyncSimulator(SpikingSimulator):
         self.window = neuron_window(network, max_window)
         self._pending_step = np.empty(0, np.int64)
         self._pending_synapse = np.empty(0, np.int64)
+        self._feedback = EMPTY_FEEDBACK
         self._neurons = np.arange(network.n_neurons, dtype=np.int64)
 
     def run(self, duration_ms: float) -> SpikingRecord:
@@ -372,10 +428,15 @@ class SpikingSyncSimulator(SpikingSimulator):
             input_step, input_source = self.inputs.until(stop)
             self._deliver_later(input_step, input_source)
             arrival_step, arrival_synapse = self._take_arrivals(stop)
-            spike_step, spike_neuron = state.advance(
-                self.step, stop, self._neurons, arrival_step, arrival_synapse
-            )
+            spike_step, spike_neuron, sent = state.advance(
+                self.step, stop, self._neurons, arrival_step, arrival_synapse,
+                self._take_feedback(stop),
+            )  # fmt: skip
             self._deliver_later(spike_step, spike_neuron + self.network.n_inputs)
+            self._feedback = tuple(
+                np.concatenate((pending, new))
+                for pending, new in zip(self._feedback, sent, strict=True)
+            )
             self.step = stop
             if state.weights_every and stop % state.weights_every == 0:
                 state.snapshot_weights(stop)
@@ -388,6 +449,25 @@ class SpikingSyncSimulator(SpikingSimulator):
     def _set_arrivals(self, steps: np.ndarray, synapses: np.ndarray) -> None:
         self._pending_step = np.asarray(steps, dtype=np.int64).copy()
         self._pending_synapse = np.asarray(synapses, dtype=np.int64).copy()
+
+    def _feedback_pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(array.copy() for array in self._feedback)
+
+    def _set_feedback_pending(
+        self, steps: np.ndarray, edges: np.ndarray, values: np.ndarray
+    ) -> None:
+        self._feedback = (
+            np.asarray(steps, np.int64).copy(), np.asarray(edges, np.int64).copy(),
+            np.asarray(values, np.float64).copy(),
+        )  # fmt: skip
+
+    def _take_feedback(self, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The error messages arriving before ``stop``, sorted by step, then edge."""
+        steps, edges, values = self._feedback
+        due = steps < stop
+        self._feedback = (steps[~due], edges[~due], values[~due])
+        order = np.lexsort((edges[due], steps[due]))
+        return steps[due][order], edges[due][order], values[due][order]
 
     def _deliver_later(self, step: np.ndarray, source: np.ndarray) -> None:
         arrival_step, arrival_synapse = fan_out(

@@ -31,6 +31,7 @@ import simpy
 
 from neurosim.backends.spiking import (
     DEFAULT_MAX_WINDOW,
+    EMPTY_FEEDBACK,
     SpikingRecord,
     SpikingSimulator,
     SpikingState,
@@ -41,11 +42,26 @@ from neurosim.model.spiking import SpikingNetwork
 
 
 class Inbox:
-    """The arrivals of one neuron not handled yet: ``(arrival step, synapse)`` batches."""
+    """The arrivals of one neuron not handled yet: ``(arrival step, synapse)`` batches, and
+    SuperSpike's error messages ``(arrival step, feedback edge, value)``."""
 
     def __init__(self) -> None:
         self.steps: list[np.ndarray] = []
         self.synapses: list[np.ndarray] = []
+        self.feedback: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def put_feedback(self, steps: np.ndarray, edges: np.ndarray, values: np.ndarray) -> None:
+        self.feedback.append((steps, edges, values))
+
+    def take_feedback(self, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The error messages before step ``stop``, sorted by step then edge."""
+        if not self.feedback:
+            return EMPTY_FEEDBACK
+        steps, edges, values = (np.concatenate(part) for part in zip(*self.feedback, strict=True))
+        due = steps < stop
+        self.feedback = [(steps[~due], edges[~due], values[~due])]
+        order = np.lexsort((edges[due], steps[due]))
+        return steps[due][order], edges[due][order], values[due][order]
 
     def put(self, steps: np.ndarray, synapses: np.ndarray) -> None:
         self.steps.append(steps)
@@ -90,6 +106,13 @@ class SpikeChannel:
         for start, end in zip(starts, ends, strict=True):
             self.inboxes[post[start]].put(arrival_step[start:end], synapse[start:end])
 
+    def send_feedback(self, steps: np.ndarray, edges: np.ndarray, values: np.ndarray) -> None:
+        """Error messages (arrival step, feedback edge, value) into their receivers' inboxes."""
+        receivers = self.state.feedback_post[edges]
+        for receiver in np.unique(receivers):
+            mine = receivers == receiver
+            self.inboxes[receiver].put_feedback(steps[mine], edges[mine], values[mine])
+
 
 class SpikingEventSimulator(SpikingSimulator):
     """Neurons and input populations as SimPy processes (see the module docstring)."""
@@ -128,13 +151,35 @@ class SpikingEventSimulator(SpikingSimulator):
             )
 
     def _windows(self, max_window: int) -> np.ndarray:
-        """Each neuron's window: the shortest delay of its synapses onto neurons."""
+        """Each neuron's window: the shortest delay of its synapses onto neurons and of its
+        feedback edges."""
         network = self.network
         windows = np.full(network.n_neurons, max_window, dtype=np.int64)
         from_neurons = network.synapse_source >= network.n_inputs
         senders = network.synapse_source[from_neurons] - network.n_inputs
         np.minimum.at(windows, senders, network.delay_steps[from_neurons])
+        if network.feedback is not None:
+            np.minimum.at(
+                windows, network.feedback.source, round(network.feedback.delay / network.dt)
+            )
         return windows
+
+    def _feedback_pending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts = [part for inbox in self.inboxes for part in inbox.feedback]
+        if not parts:
+            return tuple(array.copy() for array in EMPTY_FEEDBACK)
+        return tuple(np.concatenate(part) for part in zip(*parts, strict=True))
+
+    def _set_feedback_pending(
+        self, steps: np.ndarray, edges: np.ndarray, values: np.ndarray
+    ) -> None:
+        for inbox in self.inboxes:
+            inbox.feedback = []
+        if np.size(steps):
+            self.channel.send_feedback(
+                np.asarray(steps, np.int64), np.asarray(edges, np.int64),
+                np.asarray(values, np.float64),
+            )  # fmt: skip
 
     def run(self, duration_ms: float) -> SpikingRecord:
         """Advance ``duration_ms`` (rounded to whole steps); returns what this call recorded
@@ -181,12 +226,17 @@ class SpikingEventSimulator(SpikingSimulator):
             yield env.timeout(until - now)
             self.events += 1
             arrival_step, arrival_synapse = self.inboxes[neuron].take(until)
+            feedback = self.inboxes[neuron].take_feedback(until)
             try:
-                steps, neurons = state.advance(now, until, ids, arrival_step, arrival_synapse)
+                steps, neurons, sent = state.advance(
+                    now, until, ids, arrival_step, arrival_synapse, feedback
+                )
             except NeurosimError as error:  # every process stops at its next wake
                 self._failure = error
                 return
             self.channel.send(steps, neurons + self.network.n_inputs)
+            if sent[0].size:
+                self.channel.send_feedback(*sent)
             now = until
             if now == stop or (every and now % every == 0):
                 state.snapshot_weights(now, incoming)

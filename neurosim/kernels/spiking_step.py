@@ -24,10 +24,11 @@ import math
 import numpy as np
 from numba import njit
 
-from neurosim.kernels import superspike
+from neurosim.kernels import bcm, superspike
 from neurosim.kernels.neurons.lif import lif_step, membrane_derivative
 from neurosim.kernels.spike_rules import (
     RULE_ADDITIVE_STDP,
+    RULE_BCM,
     RULE_NEAREST_STDP,
     RULE_RATE_SPIKE,
     RULE_SUPERSPIKE,
@@ -66,8 +67,12 @@ from neurosim.kernels.spike_rules import (
     RMS_DECAY,
     UPDATE_EVERY,
     TARGET_PERIOD,
-) = range(26)
-N_PARAMETERS = 26
+    RATE_DECAY,
+    RATE_JUMP,
+    KAPPA,
+    THETA_DECAY,
+) = range(30)
+N_PARAMETERS = 30
 
 
 @njit(cache=True)
@@ -98,6 +103,13 @@ def advance(
     neuron_state: np.ndarray,
     target_row: np.ndarray,
     target_counts: np.ndarray,
+    feedback_step: np.ndarray,
+    feedback_post: np.ndarray,
+    feedback_value: np.ndarray,
+    feedback_ptr: np.ndarray,
+    feedback_edge_delay: np.ndarray,
+    feedback_edge_weight: np.ndarray,
+    feedback_edge_forward: np.ndarray,
     parameters: np.ndarray,
     refractory_steps: int,
     window: int,
@@ -108,7 +120,10 @@ def advance(
     out_v: np.ndarray,
     out_spike_step: np.ndarray,
     out_spike_neuron: np.ndarray,
-) -> tuple[int, int, int, int]:
+    out_feedback_step: np.ndarray,
+    out_feedback_edge: np.ndarray,
+    out_feedback_value: np.ndarray,
+) -> tuple[int, int, int, int, int]:
     """Steps ``[start, stop)`` of the neurons ``neuron_ids``; ``arrival_*`` sorted by step
     (then synapse), all in the range. Writes spikes (step stamped, neuron) to ``out_spike_*``
     and recorded potentials to ``out_v[(t + 1) // record_every - record_row0, slot]``.
@@ -116,8 +131,15 @@ def advance(
     (``kernels/spike_rules.py``); ``synapse_state``, ``neuron_state`` and the targets (neuron
     ``i``'s target spikes at step ``s`` are ``target_counts[target_row[i], s % period]``, no
     targets where ``target_row[i] < 0``): SuperSpike's (``kernels/superspike.py``).
+    ``feedback_step/post/value``: SuperSpike's error messages arriving in the range (sorted by
+    step); ``feedback_ptr`` groups the feedback edges by sending neuron (edges numbered in that
+    order). A neuron with targets whose own error at a step is not zero sends ``error *
+    weight`` along each of its feedback edges, ``weight`` the edge's own or, where
+    ``feedback_edge_forward >= 0``, the current weight of that forward synapse (symmetric
+    feedback), written to ``out_feedback_*`` (arrival step, edge, value).
 
-    Returns ``(spikes written, bad step, bad neuron, full synapse)``: bad step and neuron are
+    Returns ``(spikes written, bad step, bad neuron, full synapse, feedback messages
+    written)``: bad step and neuron are
     -1 unless a potential stopped being finite or left ``parameters[DIVERGENCE_BOUND]``, full
     synapse -1 unless a synapse's queue of the nearest-neighbour rule overflowed; the loop
     stops at either.
@@ -129,7 +151,13 @@ def advance(
     cursor = 0
     n_arrivals = arrival_step.shape[0]
     written = 0
+    feedback_cursor = 0
+    feedback_written = 0
     for t in range(start, stop):
+        while feedback_cursor < feedback_step.shape[0] and feedback_step[feedback_cursor] == t:
+            receiver = feedback_post[feedback_cursor]
+            neuron_state[receiver, superspike.FEEDBACK] += feedback_value[feedback_cursor]
+            feedback_cursor += 1
         while cursor < n_arrivals and arrival_step[cursor] == t:
             e = arrival_synapse[cursor]
             i = synapse_post[e]
@@ -152,13 +180,15 @@ def advance(
                 w[e] = rate_spike_on_pre(w[e], slope[i], p[ALPHA], p[W_MIN], p[W_MAX])
             elif rule == RULE_SUPERSPIKE:
                 superspike.on_arrival(synapse_state, e)
+            elif rule == RULE_BCM:
+                synapse_state[e, bcm.PRE_RATE] += p[RATE_JUMP]
             elif rule == RULE_NEAREST_STDP:
                 queued = nearest_wait(
                     e, t, last_post_spike[i], pending_step, pending_left, pending_head,
                     pending_count, window,
                 )  # fmt: skip
                 if not queued:
-                    return written, -1, -1, e
+                    return written, -1, -1, e, feedback_written
             cursor += 1
         for k in range(neuron_ids.shape[0]):
             i = neuron_ids[k]
@@ -198,17 +228,36 @@ def advance(
                 refractory_steps,
             )
             if not math.isfinite(v[i]) or abs(v[i]) > p[DIVERGENCE_BOUND]:
-                return written, t + 1, i, -1
+                return written, t + 1, i, -1, feedback_written
             slope[i] = membrane_derivative(v[i], g[i], p[V_REST], p[INPUT_SCALE], p[TAU_MEMBRANE])
             if rule == RULE_SUPERSPIKE:
-                error_spikes = -1.0 if fired else 0.0
+                # a neuron with targets: its targets minus its own spikes, sent on as feedback;
+                # one without: the error fed back to it
+                error_spikes = neuron_state[i, superspike.FEEDBACK]
+                neuron_state[i, superspike.FEEDBACK] = 0.0
                 if target_row[i] >= 0:
-                    error_spikes += target_counts[target_row[i], (t + 1) % target_period]
+                    own = target_counts[target_row[i], (t + 1) % target_period]
+                    own -= 1.0 if fired else 0.0
+                    error_spikes += own
+                    if own != 0.0:
+                        for f in range(feedback_ptr[i], feedback_ptr[i + 1]):
+                            forward = feedback_edge_forward[f]
+                            weight = w[forward] if forward >= 0 else feedback_edge_weight[f]
+                            out_feedback_step[feedback_written] = t + 1 + feedback_edge_delay[f]
+                            out_feedback_edge[feedback_written] = f
+                            out_feedback_value[feedback_written] = own * weight
+                            feedback_written += 1
                 superspike.end_of_step(
                     i, t + 1, v[i], error_spikes, w, synapse_state, neuron_state, incoming_ptr,
                     incoming_synapse, p[V_THRESHOLD], p[BETA], p[RISE_RATE], p[DECAY_RATE],
                     p[RISE_DECAY], p[MEMBRANE_DECAY], p[SYNAPSE_DECAY], p[SYNAPSE_TO_MEMBRANE],
                     p[ETA], p[EPSILON], p[RMS_DECAY], update_every, p[W_MIN], p[W_MAX],
+                )  # fmt: skip
+            elif rule == RULE_BCM:
+                bcm.end_of_step(
+                    i, fired, w, synapse_state, neuron_state, incoming_ptr, incoming_synapse,
+                    p[RATE_DECAY], p[RATE_JUMP], p[KAPPA], p[THETA_DECAY], p[ETA], dt,
+                    p[W_MIN], p[W_MAX],
                 )  # fmt: skip
             if fired:
                 spiked[i] = True
@@ -218,7 +267,7 @@ def advance(
                 written += 1
             if record_slot[i] >= 0 and (t + 1) % record_every == 0:
                 out_v[(t + 1) // record_every - record_row0, record_slot[i]] = v[i]
-    return written, -1, -1, -1
+    return written, -1, -1, -1, feedback_written
 
 
 @njit(cache=True)

@@ -47,9 +47,10 @@ from numba import njit
 # the per-synapse state, columns of one (n_synapses, SYNAPSE_FIELDS) float64 array
 PRE, PSP, SUMMED, ELIGIBILITY, GRADIENT, RMS = range(6)
 SYNAPSE_FIELDS = 6
-# the per-neuron state: the error's two filter stages
-ERROR_RISE, ERROR = range(2)
-NEURON_FIELDS = 2
+# the per-neuron state: the error's two filter stages, and the error fed back to the neuron
+# that arrived at this step (hidden neurons)
+ERROR_RISE, ERROR, FEEDBACK = range(3)
+NEURON_FIELDS = 3
 
 
 @njit(cache=True)

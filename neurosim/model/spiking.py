@@ -84,7 +84,9 @@ class Plasticity:
     ``pending_per_synapse`` presynaptic spikes of one synapse waiting for their decision) or
     ``"superspike"`` (``kernels/superspike.py``: surrogate slope ``beta`` in 1/mV, the double
     exponential's ``tau_rise`` and ``tau_decay``, learning rate ``eta`` in mV, the
-    normalisation's ``tau_rms`` and ``epsilon``, a weight change every ``update_every`` ms);
+    normalisation's ``tau_rms`` and ``epsilon``, a weight change every ``update_every`` ms) or
+    ``"bcm"`` (``kernels/bcm.py`` on rates filtered with ``tau_rate`` ms: learning rate ``eta``
+    in weight units per (Hz^3 ms), the threshold's ``tau_theta`` ms and ``kappa`` Hz);
     weights are kept in ``[w_min, w_max]``."""
 
     rule: str = "none"
@@ -104,6 +106,9 @@ class Plasticity:
     tau_rms: float = 30_000.0
     epsilon: float = 1e-12
     update_every: float = 500.0
+    tau_rate: float = 50.0
+    tau_theta: float = 1000.0
+    kappa: float = 10.0
     where: str = field(default="plasticity", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -115,7 +120,8 @@ class Plasticity:
         }
         for name in ("a_plus", "a_minus", "alpha"):
             checked[name] = check_number(f"{w}.{name}", getattr(self, name))
-        for name in ("beta", "tau_rise", "tau_decay", "tau_rms", "epsilon", "update_every"):
+        positive = ("beta", "tau_rise", "tau_decay", "tau_rms", "epsilon", "update_every")
+        for name in (*positive, "tau_rate", "tau_theta", "kappa"):
             checked[name] = _positive(f"{w}.{name}", getattr(self, name))
         checked["eta"] = check_number(f"{w}.eta", self.eta, 0.0)
         for name in ("w_min", "w_max"):
@@ -315,6 +321,52 @@ class SpikeTargets:
         return row, counts
 
 
+FEEDBACK_KINDS = ("random", "symmetric")
+
+
+@dataclass(frozen=True, eq=False)
+class Feedback:
+    """SuperSpike's feedback edges: neuron ``source[k]`` (one with targets) sends its error,
+    times the edge's weight, to neuron ``post[k]`` after ``delay`` ms. ``kind = "random"``:
+    fixed ``weight`` per edge; ``"symmetric"``: the current weight of the forward synapse
+    ``forward[k]`` (from ``post[k]`` to ``source[k]``), read when the error is sent."""
+
+    kind: str
+    source: Sequence[int]
+    post: Sequence[int]
+    delay: float
+    weight: Sequence[float] | None = None
+    forward: Sequence[int] | None = None
+    where: str = "feedback"
+
+    def __post_init__(self) -> None:
+        w = self.where
+        check_choice(f"{w}.kind", self.kind, FEEDBACK_KINDS)
+        source = np.asarray(self.source, dtype=np.int64).ravel()
+        post = np.asarray(self.post, dtype=np.int64).ravel()
+        if source.shape != post.shape:
+            raise ValidationError(f"{w}: {source.size} sources but {post.size} receivers")
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "post", post)
+        object.__setattr__(self, "delay", _positive(f"{w}.delay", self.delay))
+        given = self.weight if self.kind == "random" else self.forward
+        if given is None:
+            needed = "weight" if self.kind == "random" else "forward"
+            raise ValidationError(f"{w}.{needed}: {self.kind} feedback needs it, one per edge")
+        if self.kind == "random":
+            weight = np.asarray(self.weight, dtype=np.float64).ravel()
+            if weight.shape != source.shape or not np.all(np.isfinite(weight)):
+                raise ValidationError(f"{w}.weight: expected one finite weight per edge")
+            object.__setattr__(self, "weight", weight)
+            object.__setattr__(self, "forward", np.full(source.size, -1, dtype=np.int64))
+        else:
+            forward = np.asarray(self.forward, dtype=np.int64).ravel()
+            if forward.shape != source.shape:
+                raise ValidationError(f"{w}.forward: expected one synapse per edge")
+            object.__setattr__(self, "forward", forward)
+            object.__setattr__(self, "weight", np.zeros(source.size))
+
+
 @dataclass(frozen=True, eq=False)
 class SpikingNetwork:
     """The whole network: ``n_neurons`` LIF neurons, the input populations, synapses
@@ -332,6 +384,7 @@ class SpikingNetwork:
     delay: np.ndarray
     plasticity: Plasticity = field(default_factory=Plasticity)
     targets: SpikeTargets | None = None
+    feedback: Feedback | None = None
     divergence_bound: float = 1e6
     where: str = field(default="network", compare=False, repr=False)
 
@@ -371,6 +424,8 @@ class SpikingNetwork:
             object.__setattr__(self, "inputs", tuple(self.inputs))
         if self.targets is not None:
             self.targets.counts(self.n_neurons, self.dt)  # neurons in range
+        if self.feedback is not None:
+            self._check_feedback(self.feedback)
         if self.plasticity.rule == "superspike":
             every = self.plasticity.update_every / self.dt
             if abs(every - round(every)) > 1e-9 * every:
@@ -383,6 +438,31 @@ class SpikingNetwork:
                 population.probabilities(self.dt)
             if isinstance(population, SpikeTimesInput):
                 population.steps(self.dt)
+
+    def _check_feedback(self, feedback: Feedback) -> None:
+        w = feedback.where
+        for name, neurons in (("source", feedback.source), ("post", feedback.post)):
+            if neurons.size and (neurons.min() < 0 or neurons.max() >= self.n_neurons):
+                raise ValidationError(f"{w}.{name}: expected neurons in [0, {self.n_neurons - 1}]")
+        if feedback.delay < self.dt * (1 - 1e-9):
+            raise ValidationError(
+                f"{w}.delay = {feedback.delay:g} ms: must be at least dt = {self.dt:g} ms"
+            )
+        if feedback.kind == "symmetric":
+            forward = feedback.forward
+            if forward.size and (forward.min() < 0 or forward.max() >= self.synapse_post.size):
+                raise ValidationError(
+                    f"{w}.forward: expected synapses in [0, {self.synapse_post.size - 1}]"
+                )
+            wrong = (self.synapse_source[forward] != feedback.post + self.n_inputs) | (
+                self.synapse_post[forward] != feedback.source
+            )
+            if wrong.any():
+                k = int(np.flatnonzero(wrong)[0])
+                raise ValidationError(
+                    f"{w}.forward[{k}] = {forward[k]}: that synapse does not go from neuron "
+                    f"{feedback.post[k]} to neuron {feedback.source[k]}, the edge's reverse"
+                )
 
     @property
     def n_inputs(self) -> int:
