@@ -29,6 +29,7 @@ BUILTIN_EXPERIMENTS = {
     "continual": "neurosim.experiments.continual",
     "stdp_curve": "neurosim.experiments.stdp_curve",
     "spiking": "neurosim.experiments.spiking",
+    "bcm": "neurosim.experiments.bcm",
     "superspike": "neurosim.experiments.superspike",
 }
 

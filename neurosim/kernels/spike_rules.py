@@ -44,12 +44,14 @@ RULE_ADDITIVE_STDP = 1
 RULE_RATE_SPIKE = 2
 RULE_NEAREST_STDP = 3
 RULE_SUPERSPIKE = 4  # kernels/superspike.py
+RULE_BCM = 5  # kernels/bcm.py, on filtered rates
 RULE_CODES = {
     "none": RULE_NONE,
     "additive_stdp": RULE_ADDITIVE_STDP,
     "rate_spike": RULE_RATE_SPIKE,
     "nearest_stdp": RULE_NEAREST_STDP,
     "superspike": RULE_SUPERSPIKE,
+    "bcm": RULE_BCM,
 }
 
 
