@@ -237,3 +237,30 @@ def test_targets_out_of_the_network_are_refused():
     network, _ = small_network()
     with pytest.raises(ValidationError, match=r"targets.neurons\[0\] = 3"):
         SpikeTargets([3], [1.0], period=10.0).counts(network.n_neurons, DT)
+
+
+@pytest.mark.parametrize("feedback", ["random", "symmetric"])
+def test_a_checkpoint_restored_on_the_other_backend_goes_on_bitwise(feedback):
+    """Error messages on their way are part of the checkpoint: a run stopped between two
+    windows and restored on the other backend ends as the run that never stopped."""
+    network, _ = small_network(feedback)
+    whole = SpikingSyncSimulator(network)
+    whole.run(150.0)
+    first = SpikingSyncSimulator(network)
+    first.run(40.1)  # a target at 40.0 ms: its error messages arrive at 40.2 ms
+    saved = first.checkpoint()
+    assert saved["feedback_step"].size > 0  # messages were on their way
+    second = SpikingEventSimulator(network)
+    second.restore(saved)
+    second.run(150.0 - 40.1)
+    np.testing.assert_array_equal(second.state.w, whole.state.w)
+    np.testing.assert_array_equal(second.state.synapse_state, whole.state.synapse_state)
+
+
+def test_a_feedback_kind_that_is_not_random_or_symmetric_is_bad_input(tmp_path, capsys):
+    out = tmp_path / "bad.zarr"
+    setting = 'experiment.feedback=["random", "mirror"]'
+    code = main(["run", "scenarios/superspike_hidden.toml", "--set", setting, "--out", str(out)])
+    error = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT and "experiment.feedback[1]" in error and "mirror" in error
+    assert not out.exists()
