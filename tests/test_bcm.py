@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.linalg import expm
 
 from neurosim.backends.spiking import SpikingSyncSimulator
 from neurosim.backends.spiking_event import SpikingEventSimulator
@@ -22,6 +21,11 @@ from neurosim.model.spiking import (
 )
 from neurosim.recording import open_run
 
+try:
+    from tests.spiking_reference import LifReference, given_arrivals
+except ImportError:  # pytest put tests/ itself on sys.path
+    from spiking_reference import LifReference, given_arrivals
+
 DT = 0.1
 SCENARIO = "scenarios/bcm_stability.toml"
 
@@ -30,12 +34,9 @@ def reference_bcm(network: SpikingNetwork, arrivals: dict, steps: int):
     """Plain Python: deliver (g += w, the synapse's rate += 1000 / tau_rate) -> integrate and
     threshold -> the neuron's rate (decay, + 1000 / tau_rate per spike), its threshold (exact
     relaxation to rate^2 / kappa), each incoming synapse's rate (decay) and weight (Euler)."""
-    neuron, rule = network.neuron, network.plasticity
-    system = np.array([[-1.0 / neuron.tau_membrane, neuron.input_scale / neuron.tau_membrane],
-                       [0.0, -1.0 / neuron.tau_synapse]])  # fmt: skip
-    step_matrix = expm(system * DT)
-    n = network.n_neurons
-    v, g, hold = np.full(n, neuron.v_rest), np.zeros(n), np.zeros(n, dtype=int)
+    rule = network.plasticity
+    neurons = LifReference(network)
+    n, g = network.n_neurons, neurons.g
     w = network.weight.copy()
     pre_rate, rate, theta = np.zeros(w.size), np.zeros(n), np.zeros(n)
     jump, decay = 1000.0 / rule.tau_rate, math.exp(-DT / rule.tau_rate)
@@ -45,16 +46,9 @@ def reference_bcm(network: SpikingNetwork, arrivals: dict, steps: int):
             g[network.synapse_post[e]] += w[e]
             pre_rate[e] += jump
         for i in range(n):
-            fired = False
-            if hold[i] > 0:
-                hold[i] -= 1
-                g[i] *= step_matrix[1, 1]
-            else:
-                shifted, g[i] = step_matrix @ np.array([v[i] - neuron.v_rest, g[i]])
-                v[i] = neuron.v_rest + shifted
-                if v[i] >= neuron.v_threshold:
-                    v[i], hold[i], fired = neuron.v_reset, round(neuron.refractory / DT), True
-                    spikes.append((t + 1, i))
+            fired = neurons.step(i)
+            if fired:
+                spikes.append((t + 1, i))
             rate[i] = rate[i] * decay + (jump if fired else 0.0)
             target = rate[i] ** 2 / rule.kappa
             theta[i] = target + (theta[i] - target) * math.exp(-DT / rule.tau_theta)
@@ -83,11 +77,7 @@ def small_network() -> tuple[SpikingNetwork, dict]:
             "bcm", eta=3e-10, tau_rate=20.0, tau_theta=30.0, kappa=250.0, w_min=0.0, w_max=7.0
         ),
     )
-    arrivals: dict[int, list[int]] = {}
-    for step, index in zip(np.rint(times / DT).astype(int), indices, strict=True):
-        for e in np.flatnonzero(network.synapse_source == index):
-            arrivals.setdefault(step + 1, []).append(e)
-    return network, arrivals
+    return network, given_arrivals(network, times, indices)
 
 
 @pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])

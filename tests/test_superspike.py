@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import pytest
-from scipy.linalg import expm
 
 from neurosim.analysis.spike_distance import van_rossum
 from neurosim.backends.spiking import SpikingSyncSimulator
@@ -31,6 +30,11 @@ from neurosim.model.spiking import (
 )
 from neurosim.recording import open_run
 
+try:
+    from tests.spiking_reference import LifReference, given_arrivals
+except ImportError:  # pytest put tests/ itself on sys.path
+    from spiking_reference import LifReference, given_arrivals
+
 DT = 0.1
 SCENARIO = "scenarios/superspike_single.toml"
 
@@ -42,12 +46,9 @@ def reference_superspike(network: SpikingNetwork, arrivals: dict, steps: int):
     the error filter, per synapse the PSP, eligibility and gradient, every update_every steps
     the normalised change. Returns spikes, weights, eligibilities and errors."""
     neuron, rule = network.neuron, network.plasticity
-    system = np.array([[-1.0 / neuron.tau_membrane, neuron.input_scale / neuron.tau_membrane],
-                       [0.0, -1.0 / neuron.tau_synapse]])  # fmt: skip
-    step_matrix = expm(system * DT)
+    neurons = LifReference(network)
+    step_matrix, v, g = neurons.step_matrix, neurons.v, neurons.g
     n, n_synapses = network.n_neurons, network.weight.size
-    v, g = np.full(n, neuron.v_rest), np.zeros(n)
-    hold = np.zeros(n, dtype=int)
     w = network.weight.copy()
     pre, psp = np.zeros(n_synapses), np.zeros(n_synapses)
     summed, eligibility = np.zeros(n_synapses), np.zeros(n_synapses)
@@ -73,18 +74,11 @@ def reference_superspike(network: SpikingNetwork, arrivals: dict, steps: int):
         for _, receiver, value in sorted(messages.pop(t, [])):
             fed_back[receiver] += value
         for i in range(n):
-            fired = False
-            if hold[i] > 0:
-                hold[i] -= 1
-                g[i] *= step_matrix[1, 1]
-            else:
-                shifted, g[i] = step_matrix @ np.array([v[i] - neuron.v_rest, g[i]])
-                v[i] = neuron.v_rest + shifted
-                if v[i] >= neuron.v_threshold:
-                    v[i], hold[i], fired = neuron.v_reset, round(neuron.refractory / DT), True
-                    spikes.append((t + 1, i))
-                    for e in np.flatnonzero(network.synapse_source == network.n_inputs + i):
-                        pending.setdefault(t + 1 + network.delay_steps[e], []).append(e)
+            fired = neurons.step(i)
+            if fired:
+                spikes.append((t + 1, i))
+                for e in np.flatnonzero(network.synapse_source == network.n_inputs + i):
+                    pending.setdefault(t + 1 + network.delay_steps[e], []).append(e)
             wrong = fed_back[i]
             if has_targets[i]:
                 own = (1.0 if (t + 1) % period in target_steps[i] else 0.0) - fired
@@ -151,11 +145,7 @@ def small_network(feedback: str | None = None) -> tuple[SpikingNetwork, dict]:
         synapse_source=source, synapse_post=post, weight=weight, delay=delay, plasticity=rule,
         targets=targets, feedback=edges,
     )  # fmt: skip
-    arrivals: dict[int, list[int]] = {}
-    for step, index in zip(np.rint(times / DT).astype(int), indices, strict=True):
-        for e in np.flatnonzero(network.synapse_source == index):
-            arrivals.setdefault(step + 1, []).append(e)
-    return network, arrivals
+    return network, given_arrivals(network, times, indices)
 
 
 @pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
