@@ -910,35 +910,40 @@ def test_a_stopped_run_keeps_the_epochs_it_finished(tmp_path) -> None:
     assert np.isfinite(curve[0]) and np.isnan(curve[1])
 
 
+RESUMED_TEXT = _with(
+    TINY, seeds=[0, 1], checkpoint_digits=48, pretrain_epochs=1, curve_every=32, curve_digits=40
+)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run the resumed ones must equal, made once for all of them."""
+    whole, _ = _run_tiny(tmp_path_factory.mktemp("whole"), RESUMED_TEXT)
+    return whole
+
+
 @pytest.mark.parametrize(
     ("stop", "batches_left"),
     [({"stop_at_epoch": 2}, 100), ({"stop_after_batches": 8}, 114), ({"stop_at_epoch": 4}, 60)],
     ids=["second stage of seed 0", "mid-stage, after a checkpoint", "first stage of seed 1"],
 )
 def test_a_resumed_run_ends_as_if_it_had_never_stopped(
-    tmp_path, capsys, stop, batches_left
+    tmp_path, capsys, uninterrupted, stop, batches_left
 ) -> None:
     """Two seeds of three stages (a pretraining epoch, two epochs) of 20 batches, with a
     checkpoint every 48 digits (6 batches) and after every stage, a learning curve point every
     32 digits; stopped by SIGTERM, then
     ``neurosim run --resume``: every metric and the final weights equal an uninterrupted
     run's, and only what came after the last checkpoint is trained again."""
-    text = _with(
-        TINY, seeds=[0, 1], checkpoint_digits=48, pretrain_epochs=1, curve_every=32, curve_digits=40
-    )
-    (tmp_path / "whole").mkdir()
-    (tmp_path / "stopped").mkdir()
-    whole, _ = _run_tiny(tmp_path / "whole", text)
-    stopped, _ = _run_tiny(tmp_path / "stopped", text, code=EXIT_INTERRUPTED, **stop)
+    text, whole = RESUMED_TEXT, uninterrupted
+    stopped, _ = _run_tiny(tmp_path, text, code=EXIT_INTERRUPTED, **stop)
     assert open_run(stopped).status == "interrupted"
     assert open_run(stopped).checkpoint() is not None
     assert main(["inspect", str(stopped)]) == EXIT_OK
     printed = capsys.readouterr().out
-    assert "mnist_tiny (seed [0, 1]):" in printed  # the seeds the experiment ran
+    assert "mnist_tiny (sync backend, seed [0, 1])" in printed  # the seeds the experiment ran
     assert f"continue: neurosim run --resume {stopped}" in printed
-    _, events = _run_tiny(
-        tmp_path / "stopped", text, argv=["run", "--resume", str(stopped), "--quiet"]
-    )
+    _, events = _run_tiny(tmp_path, text, argv=["run", "--resume", str(stopped), "--quiet"])
     assert open_run(stopped).status == "complete"
     expected, resumed = (xr.open_zarr(path, group="metrics") for path in (whole, stopped))
     names = ("validation_accuracy", "test_accuracy", "confusion", "steps_to_settle")

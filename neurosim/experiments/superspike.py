@@ -376,19 +376,18 @@ def plot(run: RunReader, path: Path) -> Path:
     figure = Figure(figsize=(10, 3.8), layout="constrained")
     left, right = figure.subplots(1, 2)
     trials = np.arange(1, distance.shape[0] + 1)
+    window = min(25, trials.size)
     for index, kind in enumerate(kinds):
         curve = distance[:, index].mean(axis=1)
-        label = None if kind == "none" else f"{kind} feedback"
-        left.plot(trials, curve, alpha=0.35, color=f"C{index}")
-        window = min(25, curve.size)
+        which = "" if kind == "none" else f"{kind} feedback, "
+        left.plot(trials, curve, alpha=0.35, color=f"C{index}", linewidth=0.8)
         smooth = np.convolve(curve, np.ones(window) / window, mode="valid")
-        left.plot(trials[window - 1 :], smooth, color=f"C{index}", label=label)
+        left.plot(trials[window - 1 :], smooth, color=f"C{index}",
+                  label=f"{which}{window}-trial mean (faint: each trial)")  # fmt: skip
     left.set_yscale("symlog", linthresh=0.1)
-    window = min(25, trials.size)
     left.set(xlabel="trial", ylabel="van Rossum distance (mean over outputs)",
-             title=f"distance to the targets (line: {window}-trial mean)")  # fmt: skip
-    if len(kinds) > 1:
-        left.legend(fontsize="small")
+             title="distance to the targets")  # fmt: skip
+    left.legend(fontsize="small")
     times = run.array("events", "t") if "events" in run.groups() else np.empty(0)
     neurons = run.array("events", "neuron") - n_in - n_hidden if times.size else np.empty(0)
     lists = settings["target_times"]
@@ -404,7 +403,7 @@ def plot(run: RunReader, path: Path) -> Path:
         right.text(trial, row * (n_out + 1), f" {label}", va="center")
     which = "" if kinds[0] == "none" else f", {kinds[0]} feedback"
     right.set(xlim=(0, trial), xlabel="time in the trial (ms)", yticks=[],
-              title=f"output spikes (black) and targets (green){which}")  # fmt: skip
+              title=f"outputs (black), targets (green){which}")  # fmt: skip
     name = run.attributes["scenario"]["scenario"]["name"]
     figure.suptitle(f"{name} ({run.attributes['backend']})")
     figure.savefig(path, dpi=100)
