@@ -90,6 +90,11 @@ RULE_CONFIGS: dict[str, dict] = {
     "rate_stdp_smoothing_noise": dict(
         rule="rate_stdp", activation="sigmoid4_centred", alpha_smoothing=0.03, noise_sigma=0.03
     ),
+    # a threshold fast enough to cross the rates within the run, with smoothing and noise
+    "bcm": dict(rule="bcm", tau_theta=4.0, kappa=0.4, alpha=0.05),
+    "bcm_smoothing_noise": dict(
+        rule="bcm", tau_theta=7.0, kappa=0.3, alpha=0.05, alpha_smoothing=0.02, noise_sigma=0.03
+    ),
 }
 
 # --------------------------------------------------------------------------------------------
@@ -197,6 +202,7 @@ class Reference:
     lag: np.ndarray  # (N, N) int, lag[pre, post]
     send_threshold: float = 0.0
     step: int = 0
+    theta: np.ndarray | None = None  # (B, N): BCM's sliding threshold, from 0
     messages: list[np.ndarray] = field(default_factory=list)
     sent: list[np.ndarray] = field(default_factory=list)
 
@@ -353,6 +359,16 @@ def step(
         pre = rho(s_old[0], params)
         ref.dz = rho(s_new[0], params) - rho(s_old[0], params)
         post = alpha * (s_new[0] - s_old[0])
+    elif params.rule == "bcm":
+        # the threshold relaxes towards y^2 / kappa over one step, then the rule uses it
+        y = rho(s_new[0], params)
+        if ref.theta is None:
+            ref.theta = np.zeros_like(y)
+        target = y**2 / params.kappa
+        ref.theta = target + (ref.theta - target) * np.exp(-1.0 / params.tau_theta)
+        pre = y
+        ref.dz = np.zeros_like(y)
+        post = alpha * y * (y - ref.theta)
     else:
         raise ValueError(f"unknown rule {params.rule!r}")
     smooth_pre = rho(s_tilde[0], params)

@@ -209,7 +209,7 @@ def test_rule_factors_gives_each_rules_dz_pre_and_post(rule: str) -> None:
                 alpha * (state_new - state_previous),
             )
         got = rule_factors(
-            code, rate_small, rate_large, rate_previous, state_new, state_previous, alpha
+            code, rate_small, rate_large, rate_previous, state_new, state_previous, alpha, 0.7
         )
         np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
 

@@ -21,13 +21,13 @@ from neurosim.model.topology import recurrent
 
 def test_the_model_accepts_exactly_the_registered_rules() -> None:
     assert RULES == tuple(RULE_SPECS) == tuple(RULE_CODES)
-    assert {"astdp", "mstdp", "rate_stdp"} <= set(RULES)
+    assert {"astdp", "mstdp", "rate_stdp", "bcm"} <= set(RULES)
     for name in RULES:
         assert ModelParameters(rule=name).spec is RULE_SPECS[name]
     with pytest.raises(ValidationError) as error:
-        ModelParameters(rule="bcm")
+        ModelParameters(rule="oja")
     message = str(error.value)
-    assert "model.rule = 'bcm'" in message
+    assert "model.rule = 'oja'" in message
     assert all(name in message for name in RULES)
 
 
@@ -48,7 +48,7 @@ def test_rule_codes_follow_registration_and_each_reaches_its_own_rule() -> None:
         module = importlib.import_module(f"neurosim.kernels.rules.{name}")
         assert code == module.CODE and module.SPEC is RULE_SPECS[name]
         for _ in range(20):
-            inputs = (*rng.uniform(0.0, 1.0, 3), *rng.uniform(-1.0, 1.0, 2), rng.uniform())
+            inputs = (*rng.uniform(0.0, 1.0, 3), *rng.uniform(-1.0, 1.0, 2), *rng.uniform(size=2))
             assert rule_factors(code, *inputs) == module.factors(*inputs)
 
 

@@ -48,6 +48,9 @@ class ModelConstants(NamedTuple):
     momentum_schedule: np.ndarray
     momentum_includes_clamp: bool
     divergence_bound: float  # a state or weight beyond it (in magnitude) ends the run
+    sliding_threshold: bool  # BCM: each neuron's threshold follows its rate squared
+    threshold_decay: float  # exp(-1 / tau_theta)
+    kappa: float
 
 
 def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork) -> ModelConstants:
@@ -77,16 +80,22 @@ def model_constants(params: ModelParameters, seed: int, network: CompiledNetwork
         momentum_schedule=momentum_schedule,
         momentum_includes_clamp=params.momentum_includes_clamp,
         divergence_bound=params.divergence_bound,
+        sliding_threshold=params.spec.sliding_threshold,
+        threshold_decay=float(np.exp(-1.0 / params.tau_theta)),
+        kappa=params.kappa,
     )
 
 
 # The packed form: where each value sits in the integer and the float array.
 _SEED, _RULE, _ACTIVATION, _NEEDS_PREVIOUS, _LEARN, _FAKE, _COPIES, _PHASES, _NEURONS = range(9)
 _MOMENTUM_INCLUDES_CLAMP = 9
-_HIDDEN = 10  # then one per neuron
+_SLIDING_THRESHOLD = 10
+_HIDDEN = 11  # then one per neuron
 _THRESHOLD, _NOISE, _ALPHA, _ALPHA_SMOOTHING, _FAKE_K, _FAKE_MAGNITUDE, _FAKE_MU = range(7)
 _DIVERGENCE_BOUND = 7
-_ARRAYS = 8  # then copy_eps, the three schedules and copy_beta, back to back
+_THRESHOLD_DECAY = 8
+_KAPPA = 9
+_ARRAYS = 10  # then copy_eps, the three schedules and copy_beta, back to back
 
 
 def pack(constants: ModelConstants) -> tuple[np.ndarray, np.ndarray]:
@@ -95,11 +104,11 @@ def pack(constants: ModelConstants) -> tuple[np.ndarray, np.ndarray]:
     copies, n = k.copy_beta.shape
     integers = [
         k.seed, k.rule, k.activation, k.needs_previous_state, k.learn, k.fake_enabled,
-        copies, k.clamp_schedule.size, n, k.momentum_includes_clamp,
+        copies, k.clamp_schedule.size, n, k.momentum_includes_clamp, k.sliding_threshold,
     ]  # fmt: skip
     floats = [
         k.hard_sigmoid_threshold, k.noise_sigma, k.alpha, k.alpha_smoothing, k.fake_k,
-        k.fake_magnitude, k.fake_mu, k.divergence_bound,
+        k.fake_magnitude, k.fake_mu, k.divergence_bound, k.threshold_decay, k.kappa,
     ]  # fmt: skip
     arrays = (k.copy_eps, k.clamp_schedule, k.learn_schedule, k.momentum_schedule, k.copy_beta)
     return (
@@ -139,4 +148,7 @@ def unpack(integers: np.ndarray, floats: np.ndarray) -> ModelConstants:
         floats[schedules + 2 * phases : beta_start],
         integers[_MOMENTUM_INCLUDES_CLAMP] != 0,
         floats[_DIVERGENCE_BOUND],
+        integers[_SLIDING_THRESHOLD] != 0,
+        floats[_THRESHOLD_DECAY],
+        floats[_KAPPA],
     )

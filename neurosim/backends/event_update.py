@@ -93,7 +93,8 @@ F_PRE_RULE = 15  # this update's presynaptic factors
 F_PRE_SMOOTHING = 16
 F_PREVIOUS_STATE = 17
 F_PREVIOUS_RATE = 18
-N_VALUES = 19
+F_THRESHOLD = 19  # BCM's sliding threshold
+N_VALUES = 20
 FACTOR_TERMS = 2  # the rule's, then smoothing's (zero when off)
 
 # neuron_counts columns (int64)
@@ -153,6 +154,7 @@ def _own_arrays(i, copies, neuron_values, neuron_counts):
         _columns(f, i, F_POST_RULE, FACTOR_TERMS),
         f[i : i + 1, F_PREVIOUS_STATE : F_PREVIOUS_STATE + 1],
         f[i : i + 1, F_PREVIOUS_RATE : F_PREVIOUS_RATE + 1],
+        f[i : i + 1, F_THRESHOLD : F_THRESHOLD + 1],
     )
 
 

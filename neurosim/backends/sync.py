@@ -340,6 +340,7 @@ class SyncSimulator(Simulator):
             post_factor=np.zeros((n_terms, batch_size, n), dtype=dtype),
             previous_state=np.zeros((batch_size, n), dtype=dtype),
             previous_rate=np.zeros((batch_size, n), dtype=dtype),
+            threshold=np.zeros((batch_size, n), dtype=dtype),
         )
         self._arrays.state[:] = initial
         pending = (PENDING_CAPACITY if batch_size == 1 else 0, n)

@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from neurosim.kernels.activations import rate_derivative_from_rate, rate_scalar
+from neurosim.kernels.bcm import threshold_step
 from neurosim.kernels.neurons import rate as neuron
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, draw_key, normal, uniform_at
 from neurosim.kernels.rules import rule_factors
@@ -49,7 +50,8 @@ class NeuronArrays(NamedTuple):
 
     ``drive`` is each copy's synaptic drive for the next step and ``drive_rates`` the rates
     it was computed from (with that step's noise); ``pre_factor``/``post_factor`` hold this
-    step's rank-1 weight changes, one row per term (the rule, then smoothing when on).
+    step's rank-1 weight changes, one row per term (the rule, then smoothing when on);
+    ``threshold`` is each neuron's sliding threshold (BCM's, ``kernels/bcm.py``).
     """
 
     bias: np.ndarray
@@ -66,6 +68,7 @@ class NeuronArrays(NamedTuple):
     post_factor: np.ndarray
     previous_state: np.ndarray
     previous_rate: np.ndarray
+    threshold: np.ndarray
 
 
 @njit(cache=True, inline="always")
@@ -212,6 +215,10 @@ def learn(b, step, phase, constants, arrays, first, width):
     rate_large = rates[n_copies - 1, b]
     rate_before = arrays.previous_rate[b]
     state_before = arrays.previous_state[b]
+    threshold = arrays.threshold[b]
+    if k.sliding_threshold:
+        for i in range(n):
+            threshold[i] = threshold_step(threshold[i], rate_small[i], k.kappa, k.threshold_decay)
     for i in range(n):
         dz_value, pre, post = rule_factors(
             rule,
@@ -221,6 +228,7 @@ def learn(b, step, phase, constants, arrays, first, width):
             state[0, b, i],
             state_before[i],
             alpha,
+            threshold[i],
         )
         dz[i] = dz_value
         pre_factor[0, b, i] = pre

@@ -137,6 +137,8 @@ class ModelParameters:
     init_scale: float = 0.1
     dtype: str = "float32"
     divergence_bound: float = DIVERGENCE_BOUND
+    tau_theta: float = 100.0
+    kappa: float = 0.5
 
     def __post_init__(self) -> None:
         self.validate(_TABLE_NAME.get())
@@ -186,6 +188,8 @@ class ModelParameters:
         check_number(f"{prefix}.noise_sigma", self.noise_sigma, 0.0, None)
         check_number(f"{prefix}.init_scale", self.init_scale, 0.0, None, low_open=True)
         check_number(f"{prefix}.divergence_bound", self.divergence_bound, 0.0, None, low_open=True)
+        check_number(f"{prefix}.tau_theta", self.tau_theta, 0.0, None, low_open=True)
+        check_number(f"{prefix}.kappa", self.kappa, 0.0, None, low_open=True)
         if not isinstance(self.fake_target, FakeTargetParameters):
             raise ValidationError(f"{prefix}.fake_target: expected FakeTargetParameters")
         self.fake_target.validate(f"{prefix}.fake_target")

@@ -230,8 +230,9 @@ def open_run(path: str | os.PathLike[str]) -> RunReader:
     attributes = dict(root.attrs)
     if attributes == {CREATING: True}:
         raise ValidationError(
-            f"{path} is not a complete neurosim run store: its creation was cut short (the "
-            "process was killed or failed while creating it); run again with --overwrite"
+            f"{path} is not a complete neurosim run store: it is being created, or its creation "
+            "was cut short (the process was killed or failed while creating it); if no run is "
+            "creating it, run again with --overwrite"
         )
     missing = [key for key in ("neurosim_version", "status") if key not in attributes]
     if root.metadata.zarr_format != 3 or missing:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from numba import njit
 
 # importing a rule registers it; the import order gives the codes
-from neurosim.kernels.rules import astdp, mstdp, rate_stdp
+from neurosim.kernels.rules import astdp, bcm, mstdp, rate_stdp
 from neurosim.kernels.rules.spec import RULE_CODES, RULE_SPECS, RuleSpec
 
 __all__ = ["RULE_CODES", "RULE_SPECS", "RuleSpec", "rule_factors"]
@@ -37,11 +37,13 @@ def rule_factors(
     state_new: float,
     state_previous: float,
     alpha: float,
+    threshold: float,
 ) -> tuple[float, float, float]:
     """One neuron's ``(dz, presynaptic factor, postsynaptic factor)`` under the rule with code
     ``rule``: ``dz`` is aSTDP's copy difference or the other rules' change of rate.
     ``rate_small``/``rate_large`` are the new rates of the two copies (equal with one copy),
-    ``rate_previous`` the rate before this step's integration.
+    ``rate_previous`` the rate before this step's integration, ``threshold`` the neuron's
+    sliding threshold after this step (BCM's; 0 for the rules without one).
 
     Compiled code cannot look a function up by value, so this dispatch names each registered
     rule once (one line per rule; the last one registered is the fall-through, which keeps
@@ -50,12 +52,16 @@ def rule_factors(
     """
     if rule == astdp.CODE:
         return astdp.factors(
-            rate_small, rate_large, rate_previous, state_new, state_previous, alpha
+            rate_small, rate_large, rate_previous, state_new, state_previous, alpha, threshold
         )
     if rule == mstdp.CODE:
         return mstdp.factors(
-            rate_small, rate_large, rate_previous, state_new, state_previous, alpha
+            rate_small, rate_large, rate_previous, state_new, state_previous, alpha, threshold
+        )
+    if rule == bcm.CODE:
+        return bcm.factors(
+            rate_small, rate_large, rate_previous, state_new, state_previous, alpha, threshold
         )
     return rate_stdp.factors(
-        rate_small, rate_large, rate_previous, state_new, state_previous, alpha
+        rate_small, rate_large, rate_previous, state_new, state_previous, alpha, threshold
     )

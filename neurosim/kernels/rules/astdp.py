@@ -39,6 +39,7 @@ def factors(
     state_new: float,
     state_previous: float,
     alpha: float,
+    threshold: float,
 ) -> tuple[float, float, float]:
     """``(dz, presynaptic factor, postsynaptic factor)`` of one neuron (see ``rule_factors``)."""
     return rate_large - rate_small, rate_small, astdp_post(rate_small, rate_large, alpha)

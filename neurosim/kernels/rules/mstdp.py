@@ -40,6 +40,7 @@ def factors(
     state_new: float,
     state_previous: float,
     alpha: float,
+    threshold: float,
 ) -> tuple[float, float, float]:
     """``(dz, presynaptic factor, postsynaptic factor)`` of one neuron (see ``rule_factors``)."""
     return rate_small - rate_previous, rate_small, mstdp_post(rate_small, rate_previous, alpha)

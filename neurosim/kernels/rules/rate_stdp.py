@@ -38,6 +38,7 @@ def factors(
     state_new: float,
     state_previous: float,
     alpha: float,
+    threshold: float,
 ) -> tuple[float, float, float]:
     """``(dz, presynaptic factor, postsynaptic factor)`` of one neuron (see ``rule_factors``);
     ``dz`` is the change of rate, as MSTDP's."""

@@ -18,8 +18,8 @@ class RuleSpec:
     keep, whether the previous step's state and rate must be kept (the step skips keeping
     them otherwise), whether the rule learns only while the input neurons' own oscillator is
     in its clamped phase, and whether it provides the ``dz`` that fake targets are drawn
-    from. Spike rules (nearest-neighbour STDP, SuperSpike, BCM) will add their own needs
-    (spike traces, filtered errors) as new fields.
+    from, and whether each neuron keeps a sliding threshold (BCM: ``threshold``, a running
+    mean of its rate squared over ``kappa``, time constant ``tau_theta`` steps).
     """
 
     name: str
@@ -27,6 +27,7 @@ class RuleSpec:
     needs_previous_state: bool
     gated_by_clamp_phase: bool
     provides_dz: bool
+    sliding_threshold: bool = False
 
 
 RULE_SPECS: dict[str, RuleSpec] = {}
