@@ -42,7 +42,10 @@ def test_presets_hold_the_papers_parameters() -> None:
         ({"oscillator": {"clamped_steps": 2.5}}, r"model\.oscillator\.clamped_steps = 2\.5"),
         ({"oscillator": 3}, r"model\.oscillator = 3: expected a table"),
         ({"eps": -1}, r"model\.eps = -1: allowed range"),
-        ({"rule": "hebb"}, r"model\.rule = 'hebb': allowed values are astdp, bcm, mstdp, rate_stdp"),
+        (
+            {"rule": "hebb"},
+            r"model\.rule = 'hebb': allowed values are astdp, bcm, mstdp, rate_stdp",
+        ),
     ],
 )
 def test_bad_keys_name_the_dotted_path(mapping, message) -> None:
