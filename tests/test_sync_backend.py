@@ -216,7 +216,7 @@ def test_bad_simulator_input_is_named(call, message) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"rule": "backprop"}, "model.rule = 'backprop': allowed values are astdp, mstdp"),
+        ({"rule": "backprop"}, "model.rule = 'backprop': allowed values are astdp, bcm, mstdp"),
         ({"activation": "relu"}, "model.activation = 'relu'"),
         ({"beta_small": -0.1}, r"model.beta_small = -0.1: allowed range is \[0, inf\]"),
         ({"eps": 0.0}, r"model.eps = 0.0: allowed range is \(0, 1\]"),
