@@ -435,3 +435,32 @@ def test_a_checkpoint_after_one_cut_short_takes_over(
     arrays, attributes = open_run(path).checkpoint()
     assert attributes == {"stage": 4}
     np.testing.assert_array_equal(arrays["state"], np.full(3, 4.0))
+
+
+def test_metrics_written_together_are_committed_once_at_the_end(tmp_path) -> None:
+    """Inside ``metrics_together`` each metric is written but the consolidated metadata
+    (what xarray reads) is rewritten only when the block ends; an error inside the block
+    still commits what was written before it."""
+    store = make_store(tmp_path / "run.zarr")
+    commits = []
+    consolidate = writer_module._consolidate
+
+    def counted(zarr_store, groups):
+        commits.append(groups)
+        return consolidate(zarr_store, groups)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(writer_module, "_consolidate", counted)
+        with store.metrics_together():
+            store.write_metric("first", 1.0, ())
+            store.write_metric("second", np.arange(3.0), ("k",))
+            assert commits == []
+            assert "first" not in xr.open_zarr(store.path, group="metrics").data_vars
+        assert commits == [("metrics",)]
+        with pytest.raises(RuntimeError), store.metrics_together():
+            store.write_metric("third", 3.0, ())
+            raise RuntimeError("an analysis failed")
+        assert len(commits) == 2
+    metrics = xr.open_zarr(store.path, group="metrics")
+    assert sorted(metrics.data_vars) == ["first", "second", "third"]
+    assert float(metrics["third"]) == 3.0

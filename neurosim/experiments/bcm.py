@@ -267,8 +267,9 @@ def _metrics(store: RunStore, taus: list[float], runaway_rate: float) -> dict[st
         for name, (value, description) in values.items():
             scalars[f"{name}{suffix}"] = value
             descriptions[f"{name}{suffix}"] = f"{description}, tau_theta = {tau:g} ms"
-    for name, value in scalars.items():
-        store.write_metric(name, value, (), {"description": descriptions[name]})
+    with store.metrics_together():
+        for name, value in scalars.items():
+            store.write_metric(name, value, (), {"description": descriptions[name]})
     return scalars
 
 

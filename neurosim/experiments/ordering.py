@@ -307,7 +307,8 @@ def _carry_out(
                     bar.update((n_scored + 1) * length)
             steps += unit_steps
             if n == len(strides) - 1:  # the seed is done
-                _write_metrics(store, accuracy, seeds, networks, orders, test_steps)
+                with store.metrics_together():
+                    _write_metrics(store, accuracy, seeds, networks, orders, test_steps)
                 store.set_attribute("seeds_done", s + 1)
             units.done(unit + 1, {"accuracy": accuracy}, {})
             stop.check()

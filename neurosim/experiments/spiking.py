@@ -392,8 +392,9 @@ def _metrics(
         "fraction_at_ends": "both together: the bimodality of the final weights",
         "mean_weight": "mean final weight",
     }
-    for name, value in scalars.items():
-        store.write_metric(name, value, (), {"description": descriptions[name]})
+    with store.metrics_together():
+        for name, value in scalars.items():
+            store.write_metric(name, value, (), {"description": descriptions[name]})
     store.write_metric(
         "weight_histogram",
         counts,

@@ -358,8 +358,9 @@ def _metrics(store: RunStore, kinds: list[str], last_trials: int) -> dict[str, f
         descriptions[f"distance_last{suffix}"] = f"mean distance over the last trials{which}"
         scalars[f"distance_reduction{suffix}"] = 1.0 - last / first if first > 0 else float("nan")
         descriptions[f"distance_reduction{suffix}"] = f"1 - last / first{which}"
-    for name, value in scalars.items():
-        store.write_metric(name, value, (), {"description": descriptions[name]})
+    with store.metrics_together():
+        for name, value in scalars.items():
+            store.write_metric(name, value, (), {"description": descriptions[name]})
     return scalars
 
 

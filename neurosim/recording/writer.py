@@ -149,6 +149,7 @@ class RunStore:
         self._steps_simulated: int | None = None
         self._write_error: StoreWriteError | None = None
         self._events_done = 0
+        self._metrics_held = False  # inside metrics_together: commit the metrics at its end
         # the root as last consolidated: its attributes can be rewritten without consolidating
         self._consolidated_root = zarr.open_group(self._zarr_store, mode="r+")
 
@@ -599,7 +600,25 @@ class RunStore:
         self._check_writable("write_metric")
         with self._writing(f"the metric {name!r}"):
             _write_metric(self._zarr_store, name, values, dims, attributes, coords)
-            self._commit("metrics")
+            if not self._metrics_held:
+                self._commit("metrics")
+
+    @contextlib.contextmanager
+    def metrics_together(self) -> Iterator[None]:
+        """Write several metrics with one commit: ``write_metric`` inside the block writes
+        each array, and the block's end commits them all at once (the consolidated metadata
+        that xarray reads, rewritten once instead of once per metric). A reader sees them
+        when the block ends; the block's end commits what was written also when an error
+        leaves it, unless writing failed."""
+        outer = self._metrics_held
+        self._metrics_held = True
+        try:
+            yield
+        finally:
+            self._metrics_held = outer
+            if not outer and self._write_error is None:
+                with self._writing("the metrics"):
+                    self._commit("metrics")
 
     def append_events(
         self, columns: Mapping[str, npt.ArrayLike], kinds: tuple[str, ...] = ()

@@ -114,6 +114,7 @@ def analyze(
             window=analysis.get("window"),
         ).as_dict()
         descriptions = ADAPTATION_DESCRIPTIONS
-    for name, value in values.items():
-        store.write_metric(name, value, (), {"description": descriptions[name]})
+    with store.metrics_together():
+        for name, value in values.items():
+            store.write_metric(name, value, (), {"description": descriptions[name]})
     return values

@@ -314,8 +314,9 @@ def carry_out(
         store.snapshot_weights(stream.steps, stream.network.edge_weights(), stream.network.bias)
         store.flush()
         final = stream.summary()
-        for name, value in final.items():
-            store.write_metric(name, value, ())
+        with store.metrics_together():
+            for name, value in final.items():
+                store.write_metric(name, value, ())
         rows = open_run(store.path).series("probes")
         matrix = rows["accuracy"][rows["block_end"].astype(bool)]
         store.write_metric("accuracy_matrix", matrix, ("block", "task"))

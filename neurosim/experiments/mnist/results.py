@@ -54,83 +54,84 @@ class Results:
     def write(self, store: RunStore, seeds: list[int]) -> None:
         """Every metric into the store's ``metrics/`` (again after each epoch and seed, so a
         stopped run keeps what it has)."""
-        seed = {"seed": np.array(seeds)}
-        classes = np.arange(N_CLASSES)
-        store.write_metric(
-            "test_accuracy",
-            self.test_accuracy,
-            ("seed",),
-            {
-                "description": "share of test digits whose output argmax is the label "
-                "(image clamped only, learning off)",
-                "paper_value": PAPER_ACCURACY,
-                "paper_source": PAPER_SOURCE,
-            },
-            coords=seed,
-        )
-        store.write_metric(
-            "confusion",
-            self.confusion,
-            ("seed", "label", "predicted"),
-            {"description": "test digits by label (rows) and predicted class (columns)"},
-            coords={**seed, "label": classes, "predicted": classes},
-        )
-        store.write_metric(
-            "validation_accuracy",
-            self.validation_accuracy,
-            ("seed", "epoch"),
-            {"description": "accuracy on the validation split after each epoch"},
-            coords={**seed, "epoch": np.arange(1, self.validation_accuracy.shape[1] + 1)},
-        )
-        if len(self.curve_at):
+        with store.metrics_together():  # one commit for all of them
+            seed = {"seed": np.array(seeds)}
+            classes = np.arange(N_CLASSES)
             store.write_metric(
-                "learning_curve",
-                self.learning_curve,
-                ("seed", "digits"),
+                "test_accuracy",
+                self.test_accuracy,
+                ("seed",),
                 {
-                    "description": "accuracy on the first curve_digits validation digits "
-                    "after this many training digits (pretraining not counted)"
+                    "description": "share of test digits whose output argmax is the label "
+                    "(image clamped only, learning off)",
+                    "paper_value": PAPER_ACCURACY,
+                    "paper_source": PAPER_SOURCE,
                 },
-                coords={**seed, "digits": self.curve_at},
+                coords=seed,
             )
-        store.write_metric(
-            "train_wall_time",
-            self.train_wall_time,
-            ("seed",),
-            {"description": "seconds spent training (evaluations excluded)", "unit": "s"},
-            coords=seed,
-        )
-        store.write_metric(
-            "steps_to_settle",
-            self.steps_to_settle,
-            ("seed",),
-            {
-                "description": "mean steps until max |ds| < threshold after a digit changes, "
-                "fake targets off (validation digits; unsettled digits count as the cap)",
-                "paper_value": "76 / 95 / 121 for 1 / 2 / 3 hidden layers (500 without fake "
-                "targets)",
-            },
-            coords=seed,
-        )
-        store.write_metric(
-            "steps_to_decide",
-            self.steps_to_decide,
-            ("seed",),
-            {
-                "description": "mean steps after a digit changes until the output argmax "
-                "changed for the last time within settle_max_steps (training's fake targets)"
-            },
-            coords=seed,
-        )
-        store.write_metric(
-            "unsettled",
-            self.unsettled,
-            ("seed",),
-            {"description": "share of the settle digits not settled at the cap"},
-            coords=seed,
-        )
-        if self.generated_images.shape[2]:
-            self._write_generation(store, seed)
+            store.write_metric(
+                "confusion",
+                self.confusion,
+                ("seed", "label", "predicted"),
+                {"description": "test digits by label (rows) and predicted class (columns)"},
+                coords={**seed, "label": classes, "predicted": classes},
+            )
+            store.write_metric(
+                "validation_accuracy",
+                self.validation_accuracy,
+                ("seed", "epoch"),
+                {"description": "accuracy on the validation split after each epoch"},
+                coords={**seed, "epoch": np.arange(1, self.validation_accuracy.shape[1] + 1)},
+            )
+            if len(self.curve_at):
+                store.write_metric(
+                    "learning_curve",
+                    self.learning_curve,
+                    ("seed", "digits"),
+                    {
+                        "description": "accuracy on the first curve_digits validation digits "
+                        "after this many training digits (pretraining not counted)"
+                    },
+                    coords={**seed, "digits": self.curve_at},
+                )
+            store.write_metric(
+                "train_wall_time",
+                self.train_wall_time,
+                ("seed",),
+                {"description": "seconds spent training (evaluations excluded)", "unit": "s"},
+                coords=seed,
+            )
+            store.write_metric(
+                "steps_to_settle",
+                self.steps_to_settle,
+                ("seed",),
+                {
+                    "description": "mean steps until max |ds| < threshold after a digit changes, "
+                    "fake targets off (validation digits; unsettled digits count as the cap)",
+                    "paper_value": "76 / 95 / 121 for 1 / 2 / 3 hidden layers (500 without fake "
+                    "targets)",
+                },
+                coords=seed,
+            )
+            store.write_metric(
+                "steps_to_decide",
+                self.steps_to_decide,
+                ("seed",),
+                {
+                    "description": "mean steps after a digit changes until the output argmax "
+                    "changed for the last time within settle_max_steps (training's fake targets)"
+                },
+                coords=seed,
+            )
+            store.write_metric(
+                "unsettled",
+                self.unsettled,
+                ("seed",),
+                {"description": "share of the settle digits not settled at the cap"},
+                coords=seed,
+            )
+            if self.generated_images.shape[2]:
+                self._write_generation(store, seed)
 
     def _write_generation(self, store: RunStore, seed: dict[str, np.ndarray]) -> None:
         store.write_metric(

@@ -267,14 +267,15 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
             "eq1_bin": np.arange(table["eq1_bins"]),
             "outcome": np.array(OUTCOME_NAMES),
         }
-        for name, (dims, description) in METRICS.items():
-            store.write_metric(
-                name,
-                metrics[name],
-                dims,
-                {"description": description},
-                coords={dim: coords[dim] for dim in dims},
-            )
+        with store.metrics_together():
+            for name, (dims, description) in METRICS.items():
+                store.write_metric(
+                    name,
+                    metrics[name],
+                    dims,
+                    {"description": description},
+                    coords={dim: coords[dim] for dim in dims},
+                )
     steps = table["sequences"] * table["samples"] * table["steps"]
     return RunSummary(store.path, steps, store.status, {name: metrics[name] for name in HEADLINE})
 
