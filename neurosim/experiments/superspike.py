@@ -221,8 +221,9 @@ def run(scenario: Scenario, out: StorePath, overwrite: bool, progress: bool) -> 
     prepared = _prepare(scenario)
     table_ = settings["experiment"]
     n_in, n_hidden, n_out = table_["inputs"], table_["hidden"], table_["outputs"]
-    roles, layers, names, sources, posts = ["input"] * n_in, [0] * n_in, [], [], []
+    roles, layers = ["input"] * n_in, [0] * n_in
     names = [f"input{k}" for k in range(n_in)]
+    sources, posts = [], []
     for index, (kind, (network, _)) in enumerate(prepared.items()):
         offset = n_in + index * network.n_neurons  # this kind's neurons in the store
         roles += ["hidden"] * n_hidden + ["output"] * n_out
