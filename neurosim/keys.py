@@ -78,8 +78,8 @@ def allowed_values(check: Check) -> str:
     described = getattr(check, "allowed", None)
     if described:
         return described
-    doc = inspect.getdoc(check)
-    return " ".join(doc.split()).rstrip(".") if doc else ""
+    doc = " ".join((inspect.getdoc(check) or "").split()).rstrip(".")
+    return doc[:1].lower() + doc[1:]
 
 
 def _range(what: str, low: float | None, high: float | None) -> str:

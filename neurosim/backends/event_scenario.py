@@ -57,7 +57,7 @@ def _clock(positive: bool) -> Callable[[str, Any], float | dict[str, float]]:
 
 def _delays(name: str, value: Any) -> float | dict[str, float]:
     """Number >= 0, or a table by projection ("input->hidden" = 2.0) with an optional
-    "default""""
+    default entry"""
     if not isinstance(value, Mapping):
         return check_number(name, value, 0.0)
     checked = {}
@@ -124,9 +124,7 @@ EVENT_KEYS = {
         doc="A neuron sends a message only when one of its values moved by more than this "
         "since its last message (0: always).",
     ),
-    "events": Key(
-        _event_kinds, [], doc="The kinds of events logged in the store's events group."
-    ),
+    "events": Key(_event_kinds, [], doc="The kinds of events logged in the store's events group."),
     "oscillator_offset": Key(
         _clock(positive=False),
         0,

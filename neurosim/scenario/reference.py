@@ -119,7 +119,8 @@ def model_section() -> Section:
         "Defaults are the model's own; a preset sets many of them. A phase's [phase.model] and "
         f"an experiment's [experiment.{TEST_MODEL}] take the same keys (nested tables merged "
         "key by key), except rule, dtype and activation. Nested keys are written as a table: "
-        "[model.fake_target] k = 50, or model.fake_target.k with --set.",
+        "[model.fake_target] k = 50, or model.fake_target.k with --set. The clamp oscillator "
+        "(MSTDP) runs only where [model.oscillator] is given.",
         (preset, *_model_rows()),
     )
 
@@ -164,11 +165,7 @@ def _experiment_sections() -> Iterator[Section]:
             f'kind = "{kind}". An experiment builds its own network, streams and records: no '
             "[topology], [[phase]] or [analysis]; its [record] takes only "
             f"{', '.join(CHECKPOINT_KEYS)}."
-            + (
-                f" [experiment.{TEST_MODEL}] takes any [model] key."
-                if TEST_MODEL in keys
-                else ""
-            ),
+            + (f" [experiment.{TEST_MODEL}] takes any [model] key." if TEST_MODEL in keys else ""),
             key_rows(keys),
         )
         yield from _nested_sections(f"experiment.{kind}", "experiment", keys)
@@ -231,9 +228,7 @@ def select(name: str | None) -> tuple[Section, ...]:
     if name is None:
         return every
     chosen = tuple(
-        section
-        for section in every
-        if section.name == name or section.name.startswith(f"{name}.")
+        section for section in every if section.name == name or section.name.startswith(f"{name}.")
     )
     if not chosen:
         raise ValidationError(
@@ -275,7 +270,8 @@ def as_markdown(chosen: tuple[Section, ...]) -> str:
         "by hand. Any key can be overridden from the command line with "
         "`--set section.key=value` (`phase.1.duration` for the second phase).",
         "",
-        "Sections: " + ", ".join(f"[{section.name}](#{_anchor(section.name)})" for section in chosen),
+        "Sections: "
+        + ", ".join(f"[{section.name}](#{_anchor(section.name)})" for section in chosen),
         "",
     ]
     for section in chosen:
@@ -298,7 +294,9 @@ def as_markdown(chosen: tuple[Section, ...]) -> str:
 
 def _anchor(name: str) -> str:
     """The anchor GitHub gives the heading ``## name``."""
-    return "".join(character for character in name.lower() if character.isalnum() or character in "-_")
+    return "".join(
+        character for character in name.lower() if character.isalnum() or character in "-_"
+    )
 
 
 def reference(section: str | None = None, markdown: bool = False) -> str:

@@ -54,7 +54,7 @@ NEURON_SETS = ("visible", "input", "output", "hidden", "all")
 
 
 def _patterns(name: str, value: Any) -> str | list[list[float]]:
-    """"one_hot" or a list of patterns (lists of numbers, all of one length)"""
+    """ "one_hot" or a list of patterns (lists of numbers, all of one length)"""
     if value == "one_hot":
         return value
     if not isinstance(value, list) or not value:
@@ -121,7 +121,7 @@ def _snapshot_interval(name: str, value: Any) -> bool | int:
 
 
 def _phase_names(name: str, value: Any) -> list[str] | str:
-    """"all" or a list of phase names"""
+    """ "all" or a list of phase names"""
     if value == "all":
         return value
     if not isinstance(value, list):
@@ -171,8 +171,7 @@ TOPOLOGY_KEYS = {
     "n_input": Key(integer(1), doc="Number of input neurons (recurrent builders)."),
     "n_output": Key(
         integer(0),
-        doc="Number of output neurons (recurrent builders; 0: every visible neuron is an "
-        "input).",
+        doc="Number of output neurons (recurrent builders; 0: every visible neuron is an input).",
     ),
     "n_hidden": Key(integer(1), doc="Number of hidden neurons (recurrent builders)."),
     "sizes": Key(
@@ -192,8 +191,7 @@ TOPOLOGY_KEYS = {
     ),
     "probability": Key(
         number(0.0, 1.0),
-        doc="Probability of each hidden-to-hidden synapse (sparse_random; give this or "
-        "in_degree).",
+        doc="Probability of each hidden-to-hidden synapse (sparse_random; give this or in_degree).",
     ),
     "visible_density": Key(
         number(0.0, 1.0),
@@ -248,8 +246,7 @@ PHASE_KEYS = {
     "clamp": Key(
         number(0.0, 1.0),
         1.0,
-        doc="How strongly the data are clamped: a factor on the model's beta (1: full, 0: "
-        "free).",
+        doc="How strongly the data are clamped: a factor on the model's beta (1: full, 0: free).",
     ),
     "duration": Key(
         integer(1),
@@ -312,8 +309,7 @@ PHASE_KEYS = {
     # windows
     "windows": Key(
         _windows,
-        doc="windows stream: each entry clamps one neuron to a value for length steps from "
-        "start.",
+        doc="windows stream: each entry clamps one neuron to a value for length steps from start.",
     ),
     "model": Key(
         allows("a table of [model] keys")(table),
@@ -373,7 +369,9 @@ def _neuron_id(name: str, value: Any) -> Any:
 
 
 _ANALYSIS_KIND = "The analysis: rivalry or adaptation."
-_ANALYSIS_PHASE = "The name of the phase analysed; it must be recorded, with state among the arrays."
+_ANALYSIS_PHASE = (
+    "The name of the phase analysed; it must be recorded, with state among the arrays."
+)
 _ANALYSIS_COPY = "The state copy analysed (0: the small-beta copy of a two-copy rule)."
 ANALYSIS_KEYS = {
     "rivalry": {
@@ -417,8 +415,7 @@ ANALYSIS_KEYS = {
         ),
         "window": Key(
             integer(1),
-            doc="Steps after each switch searched for the overshoot or undershoot; absent: "
-            "settle.",
+            doc="Steps after each switch searched for the overshoot or undershoot; absent: settle.",
         ),
         "copy": Key(integer(0, 1), 0, doc=_ANALYSIS_COPY),
     },
