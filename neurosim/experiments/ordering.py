@@ -100,7 +100,8 @@ KEYS = {
     # at recall only)
     "train_backend": Key(
         choice(backend_names()),
-        doc="The backend that trains (the tests run on scenario.backend); absent: scenario.backend.",
+        doc="The backend that trains (the tests run on scenario.backend); absent: "
+        "scenario.backend.",
     ),
     TEST_MODEL: TEST_MODEL_KEY,
 }

@@ -71,7 +71,8 @@ INPUT_KEYS = {
     "size": Key(integer(1), required=True, doc="Number of input neurons in the population."),
     "rate": Key(
         _number_or_list,
-        doc="Firing rate (Hz) of poisson, frozen_poisson and binomial inputs, one or one per neuron.",
+        doc="Firing rate (Hz) of poisson, frozen_poisson and binomial inputs, one or one per "
+        "neuron.",
     ),
     "seed": Key(integer(0), doc="frozen_poisson input: the seed its trains are drawn from."),
     "times": Key(
@@ -83,7 +84,8 @@ INPUT_KEYS = {
     ),
     "weight": Key(
         number(),
-        doc="Initial weight of every synapse from the population (or give weight_low and weight_high).",
+        doc="Initial weight of every synapse from the population (or give weight_low and "
+        "weight_high).",
     ),
     "weight_low": Key(
         number(), doc="Initial weights drawn uniformly from [weight_low, weight_high]."

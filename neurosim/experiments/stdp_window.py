@@ -73,7 +73,8 @@ KEYS = {
     "window_sizes": Key(
         integer_list(1, unique=False),
         [5, 10, 15],
-        doc="Window lengths w (steps) of the top-row panels: each neuron's target is 1 for w steps.",
+        doc="Window lengths w (steps) of the top-row panels: each neuron's target is 1 for w "
+        "steps.",
     ),
     "beta_small": Key(number(0.0), 0.4, doc="beta_small of every panel."),
     "beta_large_values": Key(
@@ -86,7 +87,8 @@ KEYS = {
     "offset_min": Key(
         integer(),
         -30,
-        doc="Smallest offset of the post window after the pre window (steps; negative: post leads).",
+        doc="Smallest offset of the post window after the pre window (steps; negative: post "
+        "leads).",
     ),
     "offset_max": Key(integer(), 30, doc="Largest offset (steps)."),
     "offset_step": Key(integer(1), 1, doc="Steps between two offsets of the curve."),
@@ -96,7 +98,8 @@ KEYS = {
     "eps_reading": Key(
         choice(EPS_READING_CHOICES),
         "model",
-        doc="The copies' step sizes: the [model] ones (model), or one of the two readings of the paper.",
+        doc="The copies' step sizes: the [model] ones (model), or one of the two readings of the "
+        "paper.",
     ),
     "lobe_tolerance": Key(
         number(0.0, 1.0),

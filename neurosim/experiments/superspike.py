@@ -139,7 +139,8 @@ KEYS = {
     "feedback": Key(
         _feedback_kinds,
         ["random"],
-        doc="The feedback kinds compared, one network each: fixed random weights, or the forward weights.",
+        doc="The feedback kinds compared, one network each: fixed random weights, or the forward "
+        "weights.",
     ),
     "feedback_scale": Key(number(), 1.0, doc="Standard deviation of the random feedback weights."),
     "feedback_delay": Key(number(), 0.8, doc="Delay of the feedback edges (ms)."),

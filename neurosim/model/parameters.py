@@ -33,13 +33,10 @@ DIVERGENCE_BOUND = 1e4
 _TABLE_NAME: ContextVar[str] = ContextVar("model_table_name", default="model")
 
 
-def documented(default: Any = None, *, allowed: str, doc: str, **options: Any) -> Any:
+def documented(default: Any, *, allowed: str, doc: str) -> Any:
     """A dataclass field with what it allows and what it means (``doc``: one sentence with
     its unit), which the key reference (``neurosim keys model``) prints."""
-    metadata = {"allowed": allowed, "doc": doc}
-    if "default_factory" in options:
-        return field(metadata=metadata, **options)
-    return field(default=default, metadata=metadata, **options)
+    return field(default=default, metadata={"allowed": allowed, "doc": doc})
 
 
 @contextmanager
@@ -206,11 +203,13 @@ class ModelParameters:
         doc="Whether the velocity also carries the clamping pull (false: only the network's, "
         "as the aSTDP paper's Eqs. 19-20).",
     )
-    role_beta: dict[str, float] = documented(
-        allowed=f"table of role ({', '.join(ROLES)}) = number >= 0",
-        doc="One clamping strength per role that every copy uses instead of its own beta "
-        "(held, not nudged; empty: the copies' betas).",
+    role_beta: dict[str, float] = field(
         default_factory=dict,
+        metadata={
+            "allowed": f"table of role ({', '.join(ROLES)}) = number >= 0",
+            "doc": "One clamping strength per role that every copy uses instead of its own "
+            "beta (held, not nudged; empty: the copies' betas).",
+        },
     )
     noise_sigma: float = documented(
         0.0,

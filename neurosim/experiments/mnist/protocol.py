@@ -34,17 +34,20 @@ KEYS = {
     "dataset": Key(choice(tuple(DATASETS)), "mnist", doc="The image set read from its IDX files."),
     "data_dir": Key(
         text,
-        doc="The folder that holds the data set's files; absent: --data-dir, NEUROSIM_DATA or the usual caches.",
+        doc="The folder that holds the data set's files; absent: --data-dir, NEUROSIM_DATA or the"
+        " usual caches.",
     ),
     "mode": Key(
         choice(tuple(MODES)),
         "supervised",
-        doc="How each digit is shown: supervised (image, then image and label), unsupervised (both together), generate (label to image) or selfsupervised.",
+        doc="How each digit is shown: supervised (image, then image and label), unsupervised "
+        "(both together), generate (label to image) or selfsupervised.",
     ),
     "hidden": Key(
         _hidden_sizes,
         [512],
-        doc="Sizes of the hidden layers (layered) or the number of hidden neurons (recurrent, one value).",
+        doc="Sizes of the hidden layers (layered) or the number of hidden neurons (recurrent, one"
+        " value).",
     ),
     "topology": Key(
         choice(("layered", "recurrent")),
@@ -66,7 +69,8 @@ KEYS = {
     "free_steps": Key(
         integer(0),
         20,
-        doc="Integration steps each digit is shown with the outputs free (before the label is clamped).",
+        doc="Integration steps each digit is shown with the outputs free (before the label is "
+        "clamped).",
     ),
     "clamped_steps": Key(
         integer(1), 20, doc="Integration steps each digit is shown with its label clamped too."
@@ -75,12 +79,14 @@ KEYS = {
     "alpha_decay": Key(
         number(0.0),
         0.0,
-        doc="A batch after n training digits learns at alpha / (1 + alpha_decay * n / 1000) (0: constant alpha).",
+        doc="A batch after n training digits learns at alpha / (1 + alpha_decay * n / 1000) (0: "
+        "constant alpha).",
     ),
     "weight_decay": Key(
         number(0.0),
         0.0,
-        doc="Weight decay lambda: after each batch the weights are multiplied by 1 - lambda * alpha * learning steps (0: none).",
+        doc="Weight decay lambda: after each batch the weights are multiplied by 1 - lambda * "
+        "alpha * learning steps (0: none).",
     ),
     "pretrain_epochs": Key(
         integer(0), 0, doc="Epochs of self-supervised pretraining before the epochs of mode."
@@ -99,7 +105,8 @@ KEYS = {
     "settle_threshold": Key(
         number(0.0),
         1e-3,
-        doc="The state has settled when its largest change in one step falls below this (state units).",
+        doc="The state has settled when its largest change in one step falls below this (state "
+        "units).",
     ),
     "settle_max_steps": Key(integer(1), 500, doc="Steps at most that settling is measured for."),
     "generate_samples": Key(
@@ -122,7 +129,8 @@ KEYS = {
     "curve_every": Key(
         integer(0),
         0,
-        doc="Evaluate the network on curve_digits validation digits every this many training digits, a multiple of batch_size (0: no learning curve).",
+        doc="Evaluate the network on curve_digits validation digits every this many training "
+        "digits, a multiple of batch_size (0: no learning curve).",
     ),
     "curve_digits": Key(integer(1), 500, doc="Validation digits of each learning-curve point."),
     # the model of every evaluation (validation, curve, settling, generation, test)

@@ -150,7 +150,8 @@ KEYS = {
     "full_windows_only": Key(
         boolean,
         True,
-        doc="Whether only presynaptic spikes whose whole window lies inside the sequence are counted.",
+        doc="Whether only presynaptic spikes whose whole window lies inside the sequence are "
+        "counted.",
     ),
     # analyses
     "eq1_bins": Key(
