@@ -423,6 +423,13 @@ def _scenarios(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _keys(arguments: argparse.Namespace) -> int:
+    from neurosim.scenario.reference import reference
+
+    print(reference(arguments.section, markdown=arguments.markdown), end="")
+    return EXIT_OK
+
+
 def _demo(arguments: argparse.Namespace) -> int:
     from neurosim.demo import run_demo
 
@@ -502,6 +509,16 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios", help="list the built-in scenarios, each with its description"
     )
     scenarios.set_defaults(handler=_scenarios)
+    keys = commands.add_parser(
+        "keys", help="the reference of every scenario key: allowed values, default, meaning"
+    )
+    keys.add_argument(
+        "section", nargs="?", help="one section, e.g. phase, model, experiment.mnist (default: all)"
+    )
+    keys.add_argument(
+        "--markdown", action="store_true", help="Markdown tables (docs/scenario-keys.md)"
+    )
+    keys.set_defaults(handler=_keys)
     inspect = commands.add_parser("inspect", help="summarise a run store")
     inspect.add_argument("path", help="run store directory")
     inspect.add_argument(

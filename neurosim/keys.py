@@ -5,11 +5,17 @@ checked the same way: ``check_table(prefix, table, keys)`` refuses an unknown ke
 allowed ones), a missing required key, or a value its ``Key`` check refuses, naming the dotted
 key, the value and what is allowed. The factories below build the common checks; a check is
 any callable ``(dotted_name, value) -> value as used`` that raises ValidationError.
+
+Every key also says what it means (``Key.doc``) and every check what it allows (the
+``allowed`` of a ``DescribedCheck``, or a plain check function's docstring), so that the key
+reference (``neurosim keys``, ``docs/scenario-keys.md``) is generated from the tables that do
+the checking and cannot disagree with them.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,26 +35,83 @@ Check = Callable[[str, Any], Any]
 
 @dataclass(frozen=True)
 class Key:
-    """One allowed key: its check (which returns the value as used) and default."""
+    """One allowed key: its check (which returns the value as used), its default, whether it
+    is required, and ``doc``: what it means, in one sentence with its unit where it has one
+    (every key has one; the key reference prints it)."""
 
     check: Check
     default: Any = None
     required: bool = False
+    doc: str = ""
+
+    @property
+    def allowed(self) -> str:
+        """What the check allows, in words ("integer >= 1", "one of shuffled, cyclic")."""
+        return allowed_values(self.check)
+
+    @property
+    def keys(self) -> Mapping[str, Key] | None:
+        """The keys of the nested table(s) this key holds, if it holds any."""
+        return getattr(self.check, "keys", None)
 
 
-def integer(low: int | None = None, high: int | None = None) -> Callable[[str, Any], int]:
+@dataclass(frozen=True)
+class DescribedCheck:
+    """A check together with the values it allows in words, and (for a key that holds a
+    nested table, or a list of them) that table's keys."""
+
+    function: Check
+    allowed: str
+    keys: Mapping[str, Key] | None = None
+
+    def __call__(self, name: str, value: Any) -> Any:
+        return self.function(name, value)
+
+
+def allows(allowed: str, keys: Mapping[str, Key] | None = None) -> Callable[[Check], Check]:
+    """Decorate a check function with the values it allows (and its nested table's keys)."""
+    return lambda function: DescribedCheck(function, allowed, keys)
+
+
+def allowed_values(check: Check) -> str:
+    """What ``check`` allows: its ``allowed`` description, else its docstring on one line."""
+    described = getattr(check, "allowed", None)
+    if described:
+        return described
+    doc = " ".join((inspect.getdoc(check) or "").split()).rstrip(".")
+    return doc[:1].lower() + doc[1:]
+
+
+def _range(what: str, low: float | None, high: float | None) -> str:
+    """``what`` with its bounds in words: "integer >= 1", "number in [0, 1]"."""
+    if low is not None and high is not None:
+        return f"{what} in [{low:g}, {high:g}]"
+    if low is not None:
+        return f"{what} >= {low:g}"
+    if high is not None:
+        return f"{what} <= {high:g}"
+    return what
+
+
+def integer(low: int | None = None, high: int | None = None) -> Check:
     """An integer in [low, high] (either bound may be left open)."""
-    return lambda name, value: check_integer(name, value, low, high)
+    return DescribedCheck(
+        lambda name, value: check_integer(name, value, low, high), _range("integer", low, high)
+    )
 
 
-def number(low: float | None = None, high: float | None = None) -> Callable[[str, Any], float]:
+def number(low: float | None = None, high: float | None = None) -> Check:
     """A finite number in [low, high] (either bound may be left open)."""
-    return lambda name, value: check_number(name, value, low, high)
+    return DescribedCheck(
+        lambda name, value: check_number(name, value, low, high), _range("number", low, high)
+    )
 
 
-def choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+def choice(choices: tuple[str, ...]) -> Check:
     """One of ``choices``."""
-    return lambda name, value: check_choice(name, value, choices)
+    return DescribedCheck(
+        lambda name, value: check_choice(name, value, choices), f"one of {', '.join(choices)}"
+    )
 
 
 def text(name: str, value: Any) -> str:
@@ -66,15 +129,13 @@ def boolean(name: str, value: Any) -> bool:
 
 
 def table(name: str, value: Any) -> dict[str, Any]:
-    """A table (its keys are checked by whoever uses it)."""
+    """A table."""
     if not isinstance(value, Mapping):
         raise ValidationError(f"{name} = {describe(value)}: expected a table")
     return dict(value)
 
 
-def integer_list(
-    low: int, unique: bool = True, high: int | None = None
-) -> Callable[[str, Any], list[int]]:
+def integer_list(low: int, unique: bool = True, high: int | None = None) -> Check:
     """A non-empty list of integers in [low, high] (each once, if ``unique``)."""
 
     def check(name: str, value: Any) -> list[int]:
@@ -87,22 +148,21 @@ def integer_list(
             raise ValidationError(f"{name} = {items}: a value repeats; give each once")
         return items
 
-    return check
+    each = "distinct integers" if unique else "integers"
+    return DescribedCheck(check, f"non-empty list of {_range(each, low, high)}")
 
 
 def seed(name: str, value: Any) -> int:
-    """A seed: an integer in [0, MAX_SEED]."""
+    """A seed: an integer in [0, 2^63 - 1]."""
     return check_seed(name, value)
 
 
 def seed_list(name: str, value: Any) -> list[int]:
-    """A non-empty list of distinct seeds."""
+    """A non-empty list of distinct seeds (integers in [0, 2^63 - 1])."""
     return integer_list(0, high=MAX_SEED)(name, value)
 
 
-def number_list(
-    low: float | None = None, high: float | None = None
-) -> Callable[[str, Any], list[float]]:
+def number_list(low: float | None = None, high: float | None = None) -> Check:
     """A non-empty list of finite numbers, each in [low, high]."""
 
     def check(name: str, value: Any) -> list[float]:
@@ -112,7 +172,7 @@ def number_list(
             )
         return [check_number(f"{name}[{k}]", item, low, high) for k, item in enumerate(value)]
 
-    return check
+    return DescribedCheck(check, f"non-empty list of {_range('numbers', low, high)}")
 
 
 def check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, Any]:

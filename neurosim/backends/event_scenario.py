@@ -18,7 +18,7 @@ import numpy as np
 
 from neurosim.checks import check_choice, check_number, describe
 from neurosim.errors import ValidationError
-from neurosim.keys import Key, check_table, number
+from neurosim.keys import DescribedCheck, Key, check_table, number
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork
 
@@ -51,12 +51,13 @@ def _clock(positive: bool) -> Callable[[str, Any], float | dict[str, float]]:
             return {str(key): one(f"{name}.{key}", item) for key, item in value.items()}
         return one(name, value)
 
-    return check
+    bound = "> 0" if positive else ">= 0"
+    return DescribedCheck(check, f"number {bound}, or a table by role and neuron id")
 
 
 def _delays(name: str, value: Any) -> float | dict[str, float]:
-    """The delay of synapses the graph gives none: one number, or a table by projection
-    ("input->hidden" = 2.0, role names) with an optional "default"."""
+    """Number >= 0, or a table by projection ("input->hidden" = 2.0) with an optional
+    default entry"""
     if not isinstance(value, Mapping):
         return check_number(name, value, 0.0)
     checked = {}
@@ -73,6 +74,7 @@ def _delays(name: str, value: Any) -> float | dict[str, float]:
 
 
 def _event_kinds(name: str, value: Any) -> list[str]:
+    """A list of update, message"""
     if not isinstance(value, list):
         raise ValidationError(
             f"{name} = {describe(value)}: expected a list of {', '.join(EVENT_KINDS)}"
@@ -81,6 +83,7 @@ def _event_kinds(name: str, value: Any) -> list[str]:
 
 
 def _sweep(name: str, value: Any) -> dict[str, list[float]]:
+    """A table of lists of numbers >= 0: jitter, delay"""
     if not isinstance(value, Mapping) or not value:
         raise ValidationError(
             f"{name} = {describe(value)}: expected a table of lists ({', '.join(SWEEP_KEYS)})"
@@ -98,13 +101,40 @@ def _sweep(name: str, value: Any) -> dict[str, list[float]]:
 
 
 EVENT_KEYS = {
-    "period": Key(_clock(positive=True), 1.0),
-    "jitter": Key(_clock(positive=False), 0.0),
-    "delay": Key(_delays, 1.0),
-    "threshold": Key(number(0.0), 0.0),
-    "events": Key(_event_kinds, []),
-    "oscillator_offset": Key(_clock(positive=False), 0),
-    "sweep": Key(_sweep),
+    "period": Key(
+        _clock(positive=True),
+        1.0,
+        doc="Time between a neuron's updates, in time units (1 unit = one integration step of "
+        "the sync backend).",
+    ),
+    "jitter": Key(
+        _clock(positive=False),
+        0.0,
+        doc="Each interval is drawn uniformly from [period - jitter, period + jitter] (time "
+        "units; at most period).",
+    ),
+    "delay": Key(
+        _delays,
+        1.0,
+        doc="Transmission delay, in time units, of the synapses the topology gives none.",
+    ),
+    "threshold": Key(
+        number(0.0),
+        0.0,
+        doc="A neuron sends a message only when one of its values moved by more than this "
+        "since its last message (0: always).",
+    ),
+    "events": Key(_event_kinds, [], doc="The kinds of events logged in the store's events group."),
+    "oscillator_offset": Key(
+        _clock(positive=False),
+        0,
+        doc="Shifts each neuron's clamp oscillator (model.oscillator) by this many of its own "
+        "updates.",
+    ),
+    "sweep": Key(
+        _sweep,
+        doc="Values of jitter and delay to run every combination of, one run store each.",
+    ),
 }
 # keys that mean nothing on another backend, with the reason given when one is set there
 EXCLUSIVE_KEYS = {"sweep": "varies the event-driven backend's clocks and delays"}

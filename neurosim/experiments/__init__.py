@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from neurosim.keys import Key, table
+from neurosim.keys import Key, allows, table
 
 if TYPE_CHECKING:
     from neurosim.recording import RunReader
@@ -53,6 +53,10 @@ class Experiment:
 
 # the key of an experiment's test-time model; neurosim.scenario.schema resolves it
 TEST_MODEL = "test_model"
-TEST_MODEL_KEY = Key(table)
+TEST_MODEL_KEY = Key(
+    allows("a table of [model] keys")(table),
+    doc="The model the test stage runs with: [model] keys merged over the training model "
+    "(not rule, dtype or activation).",
+)
 
 __all__ = ["TEST_MODEL", "TEST_MODEL_KEY", "Experiment"]

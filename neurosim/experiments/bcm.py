@@ -35,7 +35,7 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.experiments.spiking import NEURON_KEYS
 from neurosim.kernels.bcm import THRESHOLD, rate_neuron_run
-from neurosim.keys import Key, check_table, integer, number, text
+from neurosim.keys import Key, allows, check_table, integer, number, text
 from neurosim.model.spiking import LifParameters, Plasticity, PoissonInput, SpikingNetwork
 from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
 from neurosim.recording.location import StorePath
@@ -44,15 +44,18 @@ from neurosim.scenario.schema import Scenario
 
 MODELS = ("spiking", "rate")
 PLASTICITY_KEYS = {
-    "eta": Key(number(), 1e-7),  # weight units per (Hz^3 ms)
-    "tau_rate": Key(number(), 100.0),  # ms, the spiking model's rate filter
-    "kappa": Key(number(), 10.0),  # Hz: the fixed point of the rate
-    "w_min": Key(number(), 0.0),
-    "w_max": Key(number(), 10.0),
+    "eta": Key(number(), 1e-7, doc="Learning rate (weight units per Hz^3 ms)."),
+    "tau_rate": Key(
+        number(), 100.0, doc="Time constant of the rate filter of the spiking model (ms)."
+    ),
+    "kappa": Key(number(), 10.0, doc="The rate the threshold holds the neuron near (Hz)."),
+    "w_min": Key(number(), 0.0, doc="Lowest weight."),
+    "w_max": Key(number(), 10.0, doc="Highest weight."),
 }
 
 
 def _tau_theta(name: str, value: Any) -> list[float]:
+    """A number > 0, or a list of distinct ones"""
     values = value if isinstance(value, list) else [value]
     if not values:
         raise ValidationError(f"{name} = {describe(value)}: expected one or more times (ms)")
@@ -64,12 +67,14 @@ def _tau_theta(name: str, value: Any) -> list[float]:
     return checked
 
 
+@allows("a table of BCM keys", PLASTICITY_KEYS)
 def _plasticity(name: str, value: Any) -> dict[str, Any]:
     checked = check_table(name, value, PLASTICITY_KEYS)
     Plasticity(rule="bcm", **checked, where=name)  # kappa, tau_rate > 0 and the bounds
     return checked
 
 
+@allows("a table of LIF neuron keys", NEURON_KEYS)
 def _neuron(name: str, value: Any) -> dict[str, Any]:
     checked = check_table(name, value, NEURON_KEYS)
     LifParameters(**checked, where=name)
@@ -77,21 +82,38 @@ def _neuron(name: str, value: Any) -> dict[str, Any]:
 
 
 KEYS = {
-    "model": Key(lambda name, value: check_choice(name, text(name, value), MODELS), "spiking"),
-    "duration": Key(number(), required=True),  # ms
-    "dt": Key(number(), 0.1),  # ms
-    "inputs": Key(integer(1), 100),
-    "rate": Key(number(), 10.0),  # Hz
-    "weight_low": Key(number(), 0.0),
-    "weight_high": Key(number(), 1.0),
-    "delay": Key(number(), 0.1),  # ms, spiking
-    "tau_theta": Key(_tau_theta, required=True),  # ms, one condition each
-    "plasticity": Key(_plasticity, {}),
-    "neuron": Key(_neuron, {}),
-    "offset": Key(number(), 0.0),  # Hz, rate model
-    "pattern_every": Key(number(), 50.0),  # ms, rate model
-    "record_every": Key(number(), 500.0),  # ms
-    "runaway_rate": Key(number(), 100.0),  # Hz
+    "model": Key(
+        allows(f"one of {', '.join(MODELS)}")(
+            lambda name, value: check_choice(name, text(name, value), MODELS)
+        ),
+        "spiking",
+        doc="The neuron: a LIF neuron on the scenario's backend, or a linear-threshold rate "
+        "neuron.",
+    ),
+    "duration": Key(number(), required=True, doc="Biological time simulated (ms)."),
+    "dt": Key(number(), 0.1, doc="Time step (ms)."),
+    "inputs": Key(integer(1), 100, doc="Number of Poisson inputs."),
+    "rate": Key(number(), 10.0, doc="Mean input rate (Hz)."),
+    "weight_low": Key(
+        number(), 0.0, doc="Initial weights drawn uniformly from [weight_low, weight_high]."
+    ),
+    "weight_high": Key(number(), 1.0, doc="Upper end of the initial weights."),
+    "delay": Key(number(), 0.1, doc="Delay of the input synapses (ms; spiking model)."),
+    "tau_theta": Key(
+        _tau_theta,
+        required=True,
+        doc="Time constant of the sliding threshold (ms), one condition (one neuron) per value.",
+    ),
+    "plasticity": Key(_plasticity, {}, doc="The BCM rule's parameters."),
+    "neuron": Key(_neuron, {}, doc="The LIF neuron's parameters (spiking model)."),
+    "offset": Key(number(), 0.0, doc="Rate model: y = max(0, sum_j w_j x_j - offset) (Hz)."),
+    "pattern_every": Key(
+        number(), 50.0, doc="Rate model: the inputs' rates are redrawn every this many ms."
+    ),
+    "record_every": Key(number(), 500.0, doc="Time between recorded samples (ms)."),
+    "runaway_rate": Key(
+        number(), 100.0, doc="A condition whose rate passes this has run away (Hz)."
+    ),
 }
 
 

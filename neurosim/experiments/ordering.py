@@ -75,18 +75,34 @@ PAPER_SOURCE = "aSTDP paper, section 3.2.4: Table 3 (test at 160 steps), Table 4
 
 
 KEYS = {
-    "n_items": Key(integer(2), 8),
-    "n_hidden": Key(integer(1), 16),
-    "strides": Key(integer_list(1), [1, 3]),
-    "epochs": Key(integer(1), 1000),
-    "steps_per_item": Key(integer(2), 160),
-    "free_steps": Key(integer(0), 80),
-    "test_steps": Key(integer_list(1), [160, 80]),
-    "test_items": Key(integer(1), 40),
-    "seeds": Key(seed_list, [0, 1, 2, 3, 4]),
+    "n_items": Key(integer(2), 8, doc="Number of items (one-hot input i with one-hot output i)."),
+    "n_hidden": Key(integer(1), 16, doc="Hidden neurons of each network."),
+    "strides": Key(
+        integer_list(1),
+        [1, 3],
+        doc="One network per stride s, trained on the cyclic order i -> i + s.",
+    ),
+    "epochs": Key(integer(1), 1000, doc="Training passes over the order."),
+    "steps_per_item": Key(integer(2), 160, doc="Integration steps each item is shown in training."),
+    "free_steps": Key(
+        integer(0),
+        80,
+        doc="Steps of each item with only the input clamped, before the output is clamped too.",
+    ),
+    "test_steps": Key(
+        integer_list(1),
+        [160, 80],
+        doc="Each length (steps per item) every trained network is tested at.",
+    ),
+    "test_items": Key(integer(1), 40, doc="Items scored per test (after one warm-up item)."),
+    "seeds": Key(seed_list, [0, 1, 2, 3, 4], doc="Seeds run, each training every network anew."),
     # train on another backend than the tests (e.g. the synchronous one, to study asynchrony
     # at recall only)
-    "train_backend": Key(choice(backend_names())),
+    "train_backend": Key(
+        choice(backend_names()),
+        doc="The backend that trains (the tests run on scenario.backend); absent: "
+        "scenario.backend.",
+    ),
     TEST_MODEL: TEST_MODEL_KEY,
 }
 

@@ -31,8 +31,9 @@ from neurosim.checks import check_choice, check_integer, check_number, describe
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.experiments.units import UnitCheckpoints
-from neurosim.keys import Key, check_table, integer, integer_list, number, table, text
+from neurosim.keys import Key, allows, check_table, integer, integer_list, number, table, text
 from neurosim.model.spiking import (
+    SYNAPSE_FORMS,
     BinomialInput,
     LifParameters,
     Plasticity,
@@ -51,72 +52,118 @@ _PLASTICITY_DEFAULTS = Plasticity()
 
 
 def _number_or_list(name: str, value: Any) -> float | list[float]:
+    """A number, or a list of numbers (one per neuron of the population)"""
     if isinstance(value, list):
         return [check_number(f"{name}[{k}]", item) for k, item in enumerate(value)]
     return check_number(name, value)
 
 
 INPUT_KEYS = {
-    "name": Key(text),
-    "kind": Key(lambda name, value: check_choice(name, value, INPUT_KINDS), required=True),
-    "size": Key(integer(1), required=True),
-    "rate": Key(_number_or_list),  # Hz: poisson, frozen_poisson, binomial
-    "seed": Key(integer(0)),  # frozen_poisson
-    "times": Key(lambda name, value: _number_or_list(name, list(value))),  # ms: times
-    "indices": Key(integer_list(0, unique=False)),  # times
-    "weight": Key(number()),  # every synapse from the population
-    "weight_low": Key(number()),  # or uniform in [weight_low, weight_high]
-    "weight_high": Key(number()),
-    "delay": Key(number(), 0.1),  # ms, >= dt
+    "name": Key(text, doc="The population's name (default inputK)."),
+    "kind": Key(
+        allows(f"one of {', '.join(INPUT_KINDS)}")(
+            lambda name, value: check_choice(name, value, INPUT_KINDS)
+        ),
+        required=True,
+        doc="Poisson trains, the same Poisson trains every run (frozen_poisson), one binomial "
+        "draw per step, or given spike times.",
+    ),
+    "size": Key(integer(1), required=True, doc="Number of input neurons in the population."),
+    "rate": Key(
+        _number_or_list,
+        doc="Firing rate (Hz) of poisson, frozen_poisson and binomial inputs, one or one per "
+        "neuron.",
+    ),
+    "seed": Key(integer(0), doc="frozen_poisson input: the seed its trains are drawn from."),
+    "times": Key(
+        allows("a list of numbers")(lambda name, value: _number_or_list(name, list(value))),
+        doc="times input: the spike times (ms), with indices.",
+    ),
+    "indices": Key(
+        integer_list(0, unique=False), doc="times input: the neuron of each spike time."
+    ),
+    "weight": Key(
+        number(),
+        doc="Initial weight of every synapse from the population (or give weight_low and "
+        "weight_high).",
+    ),
+    "weight_low": Key(
+        number(), doc="Initial weights drawn uniformly from [weight_low, weight_high]."
+    ),
+    "weight_high": Key(number(), doc="Upper end of the uniform initial weights."),
+    "delay": Key(number(), 0.1, doc="Transmission delay from the population (ms), at least dt."),
 }
 NEURON_KEYS = {
-    name: Key(check, getattr(_NEURON_DEFAULTS, name))
-    for name, check in (
-        ("tau_membrane", number()),
-        ("tau_synapse", number()),
-        ("v_rest", number()),
-        ("v_reset", number()),
-        ("v_threshold", number()),
-        ("refractory", number()),
-        ("synapse", text),
-        ("e_synapse", number()),
+    name: Key(check, getattr(_NEURON_DEFAULTS, name), doc=doc)
+    for name, check, doc in (
+        ("tau_membrane", number(), "Membrane time constant (ms), > 0."),
+        ("tau_synapse", number(), "Decay time constant of the synaptic input (ms), > 0."),
+        ("v_rest", number(), "Resting potential (mV)."),
+        ("v_reset", number(), "Potential after a spike (mV), below v_threshold."),
+        ("v_threshold", number(), "A spike when the potential reaches this (mV)."),
+        ("refractory", number(), "Time after a spike the potential is held at v_reset (ms)."),
+        (
+            "synapse",
+            text,
+            f"Synaptic input form, one of {', '.join(SYNAPSE_FORMS)}: weights in mV, or "
+            "dimensionless and scaled by e_synapse - v_reset.",
+        ),
+        ("e_synapse", number(), "Reversal potential of conductance_like synapses (mV)."),
     )
 }
 PLASTICITY_KEYS = {
-    "rule": Key(text, "none"),
-    "a_plus": Key(number(), 0.0),
-    "a_minus": Key(number(), 0.0),
-    "tau_plus": Key(number(), 20.0),
-    "tau_minus": Key(number(), 20.0),
-    "alpha": Key(number(), 0.0),
-    "w_min": Key(number()),
-    "w_max": Key(number()),
-    "window": Key(integer(1), 20),  # steps, nearest_stdp
-    "pending_per_synapse": Key(integer(1), 8),  # nearest_stdp
+    "rule": Key(
+        text,
+        "none",
+        doc="The synapses' rule: none, additive_stdp, rate_spike or nearest_stdp.",
+    ),
+    "a_plus": Key(number(), 0.0, doc="Potentiation amplitude of the STDP window (weight units)."),
+    "a_minus": Key(number(), 0.0, doc="Depression amplitude of the STDP window (weight units)."),
+    "tau_plus": Key(number(), 20.0, doc="Time constant of the potentiation side (ms)."),
+    "tau_minus": Key(number(), 20.0, doc="Time constant of the depression side (ms)."),
+    "alpha": Key(number(), 0.0, doc="rate_spike: learning rate (weight units per mV/ms)."),
+    "w_min": Key(number(), doc="Lowest weight; weights are kept in [w_min, w_max]."),
+    "w_max": Key(number(), doc="Highest weight."),
+    "window": Key(
+        integer(1), 20, doc="nearest_stdp: steps looked at on each side of a presynaptic spike."
+    ),
+    "pending_per_synapse": Key(
+        integer(1),
+        8,
+        doc="nearest_stdp: presynaptic spikes of one synapse at most waiting for their decision.",
+    ),
 }
 RECURRENT_KEYS = {
-    "probability": Key(number(0.0, 1.0), required=True),
-    "weight": Key(number(), required=True),
-    "delay": Key(number(), 1.0),
+    "probability": Key(
+        number(0.0, 1.0),
+        required=True,
+        doc="Probability of each synapse between two distinct neurons.",
+    ),
+    "weight": Key(number(), required=True, doc="Weight of each recurrent synapse."),
+    "delay": Key(number(), 1.0, doc="Delay of each recurrent synapse (ms)."),
 }
 
 
+@allows("a table of LIF neuron keys", NEURON_KEYS)
 def _neuron(name: str, value: Any) -> dict[str, Any]:
     checked = check_table(name, value, NEURON_KEYS)
     LifParameters(**checked, where=name)  # every bound and the threshold above reset
     return checked
 
 
+@allows("a table of plasticity keys", PLASTICITY_KEYS)
 def _plasticity(name: str, value: Any) -> dict[str, Any]:
     checked = check_table(name, value, PLASTICITY_KEYS)
     Plasticity(**checked, where=name)
     return checked
 
 
+@allows("a table of recurrent-synapse keys", RECURRENT_KEYS)
 def _recurrent(name: str, value: Any) -> dict[str, Any]:
     return check_table(name, value, RECURRENT_KEYS)
 
 
+@allows("one or more [[experiment.inputs]] tables", INPUT_KEYS)
 def _inputs(name: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise ValidationError(f"{name} = {describe(value)}: expected one or more [[{name}]] tables")
@@ -159,20 +206,28 @@ def _population(
 
 
 KEYS = {
-    "duration": Key(number(), required=True),  # ms
-    "dt": Key(number(), 0.1),  # ms
-    "neurons": Key(integer(1), 1),
-    "neuron": Key(_neuron, {}),
-    "inputs": Key(_inputs, required=True),
-    "recurrent": Key(_recurrent),
-    "plasticity": Key(_plasticity, {}),
-    "potential_neurons": Key(integer_list(0), [0]),
-    "potential_every": Key(integer(1), 10),  # steps
-    "weights_every": Key(number(), 1000.0),  # ms
-    "write_every": Key(number(), 10000.0),  # ms of biological time between writes
-    "histogram_bins": Key(integer(1), 20),
-    "end_fraction": Key(number(0.0, 0.5), 0.1),
-    "options": Key(table, {}),  # the backend's: max_window, input_chunk (steps)
+    "duration": Key(number(), required=True, doc="Biological time simulated (ms)."),
+    "dt": Key(number(), 0.1, doc="Time step (ms)."),
+    "neurons": Key(integer(1), 1, doc="Number of LIF neurons."),
+    "neuron": Key(_neuron, {}, doc="The LIF neurons' parameters."),
+    "inputs": Key(
+        _inputs, required=True, doc="The input populations, each connected to every neuron."
+    ),
+    "recurrent": Key(_recurrent, doc="Synapses between the neurons; absent: none."),
+    "plasticity": Key(_plasticity, {}, doc="The synapses' learning rule and its parameters."),
+    "potential_neurons": Key(
+        integer_list(0), [0], doc="Neurons whose membrane potential is recorded."
+    ),
+    "potential_every": Key(integer(1), 10, doc="Steps between recorded potentials."),
+    "weights_every": Key(number(), 1000.0, doc="Biological time between weight snapshots (ms)."),
+    "write_every": Key(number(), 10000.0, doc="Biological time between writes to the store (ms)."),
+    "histogram_bins": Key(integer(1), 20, doc="Bins of the final weight histogram."),
+    "end_fraction": Key(
+        number(0.0, 0.5),
+        0.1,
+        doc="Share of [w_min, w_max] at each end counted for the bimodality metrics.",
+    ),
+    "options": Key(table, {}, doc="The backend's options: max_window, input_chunk (steps)."),
 }
 
 

@@ -70,20 +70,47 @@ LOBE_FLOOR = 1e-9
 
 
 KEYS = {
-    "window_sizes": Key(integer_list(1, unique=False), [5, 10, 15]),
-    "beta_small": Key(number(0.0), 0.4),
-    "beta_large_values": Key(number_list(0.0), [0.5, 0.6, 0.7]),
-    "beta_large_for_window_panels": Key(number(0.0), 0.5),
-    "window_for_beta_panels": Key(integer(1), 10),
-    "offset_min": Key(integer(), -30),
-    "offset_max": Key(integer(), 30),
-    "offset_step": Key(integer(1), 1),
-    "steps": Key(integer(1), 200),
-    "window_start": Key(integer(0), 60),
-    "trace_offset": Key(integer(0), 5),
-    "eps_reading": Key(choice(EPS_READING_CHOICES), "model"),
-    "lobe_tolerance": Key(number(0.0, 1.0), LOBE_TOLERANCE),
-    "lobe_floor": Key(number(0.0), LOBE_FLOOR),
+    "window_sizes": Key(
+        integer_list(1, unique=False),
+        [5, 10, 15],
+        doc="Window lengths w (steps) of the top-row panels: each neuron's target is 1 for w "
+        "steps.",
+    ),
+    "beta_small": Key(number(0.0), 0.4, doc="beta_small of every panel."),
+    "beta_large_values": Key(
+        number_list(0.0), [0.5, 0.6, 0.7], doc="The beta_large of each bottom-row panel."
+    ),
+    "beta_large_for_window_panels": Key(number(0.0), 0.5, doc="beta_large of the top-row panels."),
+    "window_for_beta_panels": Key(
+        integer(1), 10, doc="Window length (steps) of the bottom-row panels."
+    ),
+    "offset_min": Key(
+        integer(),
+        -30,
+        doc="Smallest offset of the post window after the pre window (steps; negative: post "
+        "leads).",
+    ),
+    "offset_max": Key(integer(), 30, doc="Largest offset (steps)."),
+    "offset_step": Key(integer(1), 1, doc="Steps between two offsets of the curve."),
+    "steps": Key(integer(1), 200, doc="Integration steps each offset runs for."),
+    "window_start": Key(integer(0), 60, doc="Step the pre neuron's window starts at."),
+    "trace_offset": Key(integer(0), 5, doc="Offset whose traces the figure draws (steps)."),
+    "eps_reading": Key(
+        choice(EPS_READING_CHOICES),
+        "model",
+        doc="The copies' step sizes: the [model] ones (model), or one of the two readings of the "
+        "paper.",
+    ),
+    "lobe_tolerance": Key(
+        number(0.0, 1.0),
+        LOBE_TOLERANCE,
+        doc="A lobe counts only when deeper than this share of the curve's largest value.",
+    ),
+    "lobe_floor": Key(
+        number(0.0),
+        LOBE_FLOOR,
+        doc="A lobe counts only when deeper than this, at least (weight change / alpha).",
+    ),
 }
 
 

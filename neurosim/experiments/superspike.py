@@ -41,7 +41,7 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
 from neurosim.experiments.spiking import NEURON_KEYS
 from neurosim.experiments.units import UnitCheckpoints
-from neurosim.keys import Key, check_table, integer, number
+from neurosim.keys import Key, allows, check_table, integer, number
 from neurosim.model.spiking import (
     FEEDBACK_KINDS,
     Feedback,
@@ -67,24 +67,32 @@ REFERENCE_NEURON = {
     "refractory": 5.0,
 }
 PLASTICITY_KEYS = {
-    "beta": Key(number(), 1.0),  # 1/mV
-    "tau_rise": Key(number(), 5.0),  # ms
-    "tau_decay": Key(number(), 10.0),  # ms
-    "eta": Key(number(), 0.5),  # mV per update, at most (the reference's 5e-4 V)
-    "tau_rms": Key(number(), 30_000.0),  # ms
-    "epsilon": Key(number(), 1e-12),
-    "update_every": Key(number(), 500.0),  # ms
-    "w_min": Key(number(), -100.0),  # mV (the reference's -0.1 V)
-    "w_max": Key(number(), 100.0),
+    "beta": Key(number(), 1.0, doc="Slope of the surrogate gradient (1/mV)."),
+    "tau_rise": Key(number(), 5.0, doc="Rise time constant of the double-exponential filter (ms)."),
+    "tau_decay": Key(
+        number(), 10.0, doc="Decay time constant of the double-exponential filter (ms)."
+    ),
+    "eta": Key(number(), 0.5, doc="Learning rate: the largest weight change per update (mV)."),
+    "tau_rms": Key(
+        number(), 30_000.0, doc="Time constant of the running normalisation of the updates (ms)."
+    ),
+    "epsilon": Key(
+        number(), 1e-12, doc="Small number added in the normalisation so it never divides by 0."
+    ),
+    "update_every": Key(number(), 500.0, doc="Time between weight changes (ms)."),
+    "w_min": Key(number(), -100.0, doc="Lowest weight (mV)."),
+    "w_max": Key(number(), 100.0, doc="Highest weight (mV)."),
 }
 
 
+@allows("a table of LIF neuron keys (the reference's by default)", NEURON_KEYS)
 def _neuron(name: str, value: Any) -> dict[str, Any]:
     checked = check_table(name, {**REFERENCE_NEURON, **value}, NEURON_KEYS)
     LifParameters(**checked, where=name)
     return checked
 
 
+@allows("a table of SuperSpike keys", PLASTICITY_KEYS)
 def _plasticity(name: str, value: Any) -> dict[str, Any]:
     checked = check_table(name, value, PLASTICITY_KEYS)
     Plasticity(rule="superspike", **checked, where=name)  # every bound, naming the key
@@ -92,7 +100,7 @@ def _plasticity(name: str, value: Any) -> dict[str, Any]:
 
 
 def _target_times(name: str, value: Any) -> list[list[float]]:
-    """One list of times for every output, or one list per output."""
+    """A list of times for every output, or one list per output"""
     if not isinstance(value, list) or not value:
         raise ValidationError(f"{name} = {describe(value)}: expected a list of times (ms)")
     lists = value if all(isinstance(item, list) for item in value) else [value]
@@ -100,6 +108,7 @@ def _target_times(name: str, value: Any) -> list[list[float]]:
 
 
 def _feedback_kinds(name: str, value: Any) -> list[str]:
+    """One or a list of different kinds: random, symmetric"""
     kinds = value if isinstance(value, list) else [value]
     if not kinds or len(set(map(str, kinds))) != len(kinds):
         raise ValidationError(f"{name} = {describe(value)}: expected one or more different kinds")
@@ -107,25 +116,40 @@ def _feedback_kinds(name: str, value: Any) -> list[str]:
 
 
 KEYS = {
-    "trials": Key(integer(1), required=True),
-    "trial": Key(number(), 500.0),  # ms
-    "dt": Key(number(), 0.1),  # ms
-    "inputs": Key(integer(1), 100),
-    "rate": Key(number(), 5.0),  # Hz
-    "input_seed": Key(integer(0), 1),
-    "hidden": Key(integer(0), 0),
-    "outputs": Key(integer(1), 1),
-    "target_times": Key(_target_times, required=True),  # ms within the trial
-    "weight_scale": Key(number(), 50.0),  # mV: initial sd is weight_scale / sqrt(fan-in)
-    "delay": Key(number(), 0.1),  # ms, from the inputs
-    "hidden_delay": Key(number(), 0.8),  # ms, hidden -> output (the reference's 0.8 ms)
-    "feedback": Key(_feedback_kinds, ["random"]),
-    "feedback_scale": Key(number(), 1.0),  # sd of the random feedback weights
-    "feedback_delay": Key(number(), 0.8),  # ms
-    "neuron": Key(_neuron, REFERENCE_NEURON),
-    "plasticity": Key(_plasticity, {}),
-    "last_trials": Key(integer(1), 10),
-    "write_every": Key(integer(1), 20),  # trials between writes (and weight snapshots)
+    "trials": Key(integer(1), required=True, doc="Trials run back to back."),
+    "trial": Key(
+        number(), 500.0, doc="Length of a trial (ms); the input pattern repeats every trial."
+    ),
+    "dt": Key(number(), 0.1, doc="Time step (ms)."),
+    "inputs": Key(integer(1), 100, doc="Number of frozen Poisson inputs."),
+    "rate": Key(number(), 5.0, doc="Rate of the input trains (Hz)."),
+    "input_seed": Key(integer(0), 1, doc="Seed the input pattern is drawn from, once."),
+    "hidden": Key(
+        integer(0), 0, doc="Hidden LIF neurons (0: the inputs drive the outputs directly)."
+    ),
+    "outputs": Key(integer(1), 1, doc="Output LIF neurons."),
+    "target_times": Key(
+        _target_times, required=True, doc="Times in each trial each output must fire at (ms)."
+    ),
+    "weight_scale": Key(
+        number(), 50.0, doc="Initial weights are normal with sd weight_scale / sqrt(fan-in) (mV)."
+    ),
+    "delay": Key(number(), 0.1, doc="Delay of the synapses from the inputs (ms)."),
+    "hidden_delay": Key(number(), 0.8, doc="Delay of the hidden-to-output synapses (ms)."),
+    "feedback": Key(
+        _feedback_kinds,
+        ["random"],
+        doc="The feedback kinds compared, one network each: fixed random weights, or the forward "
+        "weights.",
+    ),
+    "feedback_scale": Key(number(), 1.0, doc="Standard deviation of the random feedback weights."),
+    "feedback_delay": Key(number(), 0.8, doc="Delay of the feedback edges (ms)."),
+    "neuron": Key(_neuron, REFERENCE_NEURON, doc="The LIF neurons' parameters."),
+    "plasticity": Key(_plasticity, {}, doc="The SuperSpike rule's parameters."),
+    "last_trials": Key(integer(1), 10, doc="Trials at the end averaged for the final distance."),
+    "write_every": Key(
+        integer(1), 20, doc="Trials between writes to the store (and weight snapshots)."
+    ),
 }
 
 

@@ -33,6 +33,12 @@ DIVERGENCE_BOUND = 1e4
 _TABLE_NAME: ContextVar[str] = ContextVar("model_table_name", default="model")
 
 
+def documented(default: Any, *, allowed: str, doc: str) -> Any:
+    """A dataclass field with what it allows and what it means (``doc``: one sentence with
+    its unit), which the key reference (``neurosim keys model``) prints."""
+    return field(default=default, metadata={"allowed": allowed, "doc": doc})
+
+
 @contextmanager
 def table_named(prefix: str) -> Iterator[None]:
     """ModelParameters made inside name their keys ``prefix.<key>`` in a ValidationError
@@ -53,10 +59,26 @@ class FakeTargetParameters:
     with the copies' betas.
     """
 
-    enabled: bool = False
-    k: float = 50.0
-    magnitude: float = 0.25
-    mu: float = 0.9
+    enabled: bool = documented(
+        False,
+        allowed="true or false",
+        doc="Whether hidden neurons draw fake targets from their dz (aSTDP only).",
+    )
+    k: float = documented(
+        50.0,
+        allowed="number > 0",
+        doc="A fake target is drawn with probability min(1, |dz| / (k * mean |dz|)) each step.",
+    )
+    magnitude: float = documented(
+        0.25,
+        allowed="number >= 0",
+        doc="Size of a fake target: it is sign(dz) * magnitude (state units).",
+    )
+    mu: float = documented(
+        0.9,
+        allowed="number in [0, 1)",
+        doc="Decay per step of each hidden neuron's moving average of |dz|.",
+    )
 
     def validate(self, prefix: str = "model.fake_target") -> None:
         if not isinstance(self.enabled, bool):
@@ -75,10 +97,20 @@ class ClampOscillator:
     The cycle is not aligned with the data stream.
     """
 
-    clamped_steps: int = 32
-    free_steps: int = 32
-    offset: int = 0
-    learn_when_free: bool = False
+    clamped_steps: int = documented(
+        32, allowed="integer >= 1", doc="Steps of each clamped phase (data clamped, momentum on)."
+    )
+    free_steps: int = documented(
+        32, allowed="integer >= 0", doc="Steps of each free phase (beta 0, momentum off)."
+    )
+    offset: int = documented(
+        0, allowed="integer >= 0", doc="Steps into the cycle the oscillator starts at."
+    )
+    learn_when_free: bool = documented(
+        False,
+        allowed="true or false",
+        doc="Whether the rule also learns in free phases (MSTDP learns only when clamped).",
+    )
 
     def validate(self, prefix: str = "model.oscillator") -> None:
         for name in ("clamped_steps", "free_steps", "offset"):
@@ -116,29 +148,109 @@ class ModelParameters:
     [-divergence_bound, divergence_bound] (or stops being finite).
     """
 
-    rule: str = "astdp"
-    activation: str = "sigmoid4"
-    hard_sigmoid_threshold: float = -0.5
-    alpha: float = 1e-3
-    alpha_smoothing: float = 0.0
-    eps: float = 0.2
-    beta: float = 0.8
-    eps_small: float = 0.5
-    eps_large: float = 0.4
-    beta_small: float = 0.25
-    beta_large: float = 0.4
-    momentum: float = 1.0
-    momentum_includes_clamp: bool = True
-    role_beta: dict[str, float] = field(default_factory=dict)
-    noise_sigma: float = 0.0
-    fake_target: FakeTargetParameters = field(default_factory=FakeTargetParameters)
-    oscillator: ClampOscillator | None = None
-    init: str = "xavier"
-    init_scale: float = 0.1
-    dtype: str = "float32"
-    divergence_bound: float = DIVERGENCE_BOUND
-    tau_theta: float = 100.0
-    kappa: float = 0.5
+    rule: str = documented(
+        "astdp",
+        allowed=f"one of {', '.join(RULES)}",
+        doc="The learning rule (MODEL.md): two-copy aSTDP, MSTDP, rate STDP or BCM.",
+    )
+    activation: str = documented(
+        "sigmoid4",
+        allowed=f"one of {', '.join(ACTIVATIONS)}",
+        doc="The rate function rho(s) of a neuron's state s.",
+    )
+    hard_sigmoid_threshold: float = documented(
+        -0.5,
+        allowed="number in (-1, 0)",
+        doc="hard_sigmoid's shift: rho(s) = clip(s - threshold, 0, 1).",
+    )
+    alpha: float = documented(
+        1e-3, allowed="number >= 0", doc="Learning rate of weights and biases, per step."
+    )
+    alpha_smoothing: float = documented(
+        0.0,
+        allowed="number >= 0",
+        doc="Rate, per step, of gradient descent on 1/2 |F|^2 that flattens the path between "
+        "states (0: off).",
+    )
+    eps: float = documented(
+        0.2, allowed="number in (0, 1]", doc="Integration step size of one-copy rules."
+    )
+    beta: float = documented(
+        0.8, allowed="number >= 0", doc="Clamping strength toward the targets, one-copy rules."
+    )
+    eps_small: float = documented(
+        0.5, allowed="number in (0, 1]", doc="Step size of the small-beta copy (aSTDP)."
+    )
+    eps_large: float = documented(
+        0.4, allowed="number in (0, 1]", doc="Step size of the large-beta copy (aSTDP)."
+    )
+    beta_small: float = documented(
+        0.25,
+        allowed="number >= 0, at most beta_large",
+        doc="Clamping strength of the small-beta copy (aSTDP).",
+    )
+    beta_large: float = documented(
+        0.4, allowed="number >= 0", doc="Clamping strength of the large-beta copy (aSTDP)."
+    )
+    momentum: float = documented(
+        1.0,
+        allowed="number in (0, 1]",
+        doc="m in v <- m * F + (1 - m) * v; 1 is the plain leaky update.",
+    )
+    momentum_includes_clamp: bool = documented(
+        True,
+        allowed="true or false",
+        doc="Whether the velocity also carries the clamping pull (false: only the network's, "
+        "as the aSTDP paper's Eqs. 19-20).",
+    )
+    role_beta: dict[str, float] = field(
+        default_factory=dict,
+        metadata={
+            "allowed": f"table of role ({', '.join(ROLES)}) = number >= 0",
+            "doc": "One clamping strength per role that every copy uses instead of its own "
+            "beta (held, not nudged; empty: the copies' betas).",
+        },
+    )
+    noise_sigma: float = documented(
+        0.0,
+        allowed="number >= 0",
+        doc="Standard deviation of Gaussian noise added to each state every step (state units).",
+    )
+    fake_target: FakeTargetParameters = field(
+        default_factory=FakeTargetParameters, metadata={"parameters": FakeTargetParameters}
+    )
+    oscillator: ClampOscillator | None = field(
+        default=None, metadata={"parameters": ClampOscillator}
+    )
+    init: str = documented(
+        "xavier",
+        allowed="one of uniform, xavier",
+        doc="Initial weights and biases: U(-init_scale, init_scale), or U(-x, x) with "
+        "x = sqrt(6 / fan-in).",
+    )
+    init_scale: float = documented(
+        0.1, allowed="number > 0", doc="Half-width of the uniform initial weights."
+    )
+    dtype: str = documented(
+        "float32",
+        allowed=f"one of {', '.join(DTYPES)}",
+        doc="Floating-point precision of states and weights.",
+    )
+    divergence_bound: float = documented(
+        DIVERGENCE_BOUND,
+        allowed="number > 0",
+        doc="A run stops as diverged when a state or a weight leaves [-bound, bound].",
+    )
+    tau_theta: float = documented(
+        100.0,
+        allowed="number > 0",
+        doc="Time constant of BCM's sliding threshold, in steps.",
+    )
+    kappa: float = documented(
+        0.5,
+        allowed="number > 0",
+        doc="BCM's threshold target: theta relaxes to rate^2 / kappa.",
+    )
 
     def __post_init__(self) -> None:
         self.validate(_TABLE_NAME.get())

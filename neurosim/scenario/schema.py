@@ -32,6 +32,7 @@ from neurosim.errors import ValidationError
 from neurosim.experiments import TEST_MODEL
 from neurosim.keys import (
     Key,
+    allows,
     boolean,
     check_table,
     choice,
@@ -53,6 +54,7 @@ NEURON_SETS = ("visible", "input", "output", "hidden", "all")
 
 
 def _patterns(name: str, value: Any) -> str | list[list[float]]:
+    """ "one_hot" or a list of patterns (lists of numbers, all of one length)"""
     if value == "one_hot":
         return value
     if not isinstance(value, list) or not value:
@@ -65,6 +67,7 @@ def _patterns(name: str, value: Any) -> str | list[list[float]]:
     return rows
 
 
+@allows(f"one of {', '.join(NEURON_SETS)}, or a list of neuron ids")
 def _neurons(name: str, value: Any) -> str | list[Any]:
     if isinstance(value, str):
         return check_choice(name, value, NEURON_SETS)
@@ -77,6 +80,7 @@ def _neurons(name: str, value: Any) -> str | list[Any]:
 
 
 def _windows(name: str, value: Any) -> list[list[float]]:
+    """A list of [neuron id, start step, length in steps, target value]"""
     if not isinstance(value, list) or not value:
         raise ValidationError(
             f"{name} = {describe(value)}: expected a list of [neuron, start, length, value]"
@@ -98,6 +102,7 @@ def _windows(name: str, value: Any) -> list[list[float]]:
     return windows
 
 
+@allows(f"list of {', '.join(RECORDABLE)}")
 def _record_arrays(name: str, value: Any) -> list[str]:
     if not isinstance(value, list):
         raise ValidationError(f"{name} = {describe(value)}: expected a list of array names")
@@ -105,8 +110,7 @@ def _record_arrays(name: str, value: Any) -> list[str]:
 
 
 def _snapshot_interval(name: str, value: Any) -> bool | int:
-    """true (at the start, at each phase's end and when the run stops), false (none), or an
-    interval in steps (those, and every that many steps)."""
+    """true, false, or an interval in steps >= 1"""
     if isinstance(value, bool):
         return value
     if not isinstance(value, int) or value < 1:
@@ -117,6 +121,7 @@ def _snapshot_interval(name: str, value: Any) -> bool | int:
 
 
 def _phase_names(name: str, value: Any) -> list[str] | str:
+    """ "all" or a list of phase names"""
     if value == "all":
         return value
     if not isinstance(value, list):
@@ -125,32 +130,94 @@ def _phase_names(name: str, value: Any) -> list[str] | str:
 
 
 def _sizes(name: str, value: Any) -> list[int]:
+    """A list of at least 2 layer sizes, each an integer >= 1"""
     if not isinstance(value, list) or len(value) < 2:
         raise ValidationError(f"{name} = {describe(value)}: expected a list of at least 2 sizes")
     return [check_integer(f"{name}[{k}]", size, 1) for k, size in enumerate(value)]
 
 
+def _number_or_list(name: str, value: Any) -> float | list[float]:
+    """A number, or a list of numbers (one per neuron of the phase)"""
+    return number_list()(name, value) if isinstance(value, list) else check_number(name, value)
+
+
 SCENARIO_KEYS = {
-    "name": Key(text, required=True),
-    "description": Key(text, ""),
-    "backend": Key(choice(backend_names()), DEFAULT_BACKEND),
-    "seed": Key(seed, 0),
+    "name": Key(text, required=True, doc="The run's name, stored with it and shown in summaries."),
+    "description": Key(text, "", doc="What the scenario is for, in a sentence or two."),
+    "backend": Key(
+        choice(backend_names()),
+        DEFAULT_BACKEND,
+        doc="The simulator that runs the scenario: sync (lock-step, batched) or event (each "
+        "neuron on its own clock); --backend overrides it.",
+    ),
+    "seed": Key(
+        seed,
+        0,
+        doc="The master seed every random draw derives from (initial weights and states, "
+        "shuffled orders, noise, random topologies); --seed overrides it.",
+    ),
 }
 TOPOLOGY_KEYS = {
-    "builder": Key(choice(tuple(BUILDERS))),
-    "path": Key(text),
-    "n_input": Key(integer(1)),
-    "n_output": Key(integer(0)),
-    "n_hidden": Key(integer(1)),
-    "sizes": Key(_sizes),
-    "lateral": Key(boolean),
-    "in_degree": Key(integer(0)),
-    "probability": Key(number(0.0, 1.0)),
-    "visible_density": Key(number(0.0, 1.0)),
-    "k": Key(integer(2)),
-    "rewire_probability": Key(number(0.0, 1.0)),
-    "seed": Key(seed),
-    "layout": Key(choice(LAYOUTS), "auto"),
+    "builder": Key(
+        choice(tuple(BUILDERS)),
+        doc="The builder that makes the network (the section's note lists each builder's "
+        "arguments); give builder or path.",
+    ),
+    "path": Key(
+        text,
+        doc="A GraphML topology file, relative to the scenario file's folder; give builder or "
+        "path.",
+    ),
+    "n_input": Key(integer(1), doc="Number of input neurons (recurrent builders)."),
+    "n_output": Key(
+        integer(0),
+        doc="Number of output neurons (recurrent builders; 0: every visible neuron is an input).",
+    ),
+    "n_hidden": Key(integer(1), doc="Number of hidden neurons (recurrent builders)."),
+    "sizes": Key(
+        _sizes,
+        doc="Layer sizes from the input layer to the output layer (layered builder), e.g. "
+        "[784, 512, 10].",
+    ),
+    "lateral": Key(
+        boolean,
+        doc="Whether the neurons inside each hidden layer are connected all-to-all (layered "
+        "builder; default false).",
+    ),
+    "in_degree": Key(
+        integer(0),
+        doc="Presynaptic hidden neurons drawn for each hidden neuron (sparse_random; give this "
+        "or probability).",
+    ),
+    "probability": Key(
+        number(0.0, 1.0),
+        doc="Probability of each hidden-to-hidden synapse (sparse_random; give this or in_degree).",
+    ),
+    "visible_density": Key(
+        number(0.0, 1.0),
+        doc="Share of the visible<->hidden synapses kept, each direction drawn independently "
+        "(sparse_random; default 1).",
+    ),
+    "k": Key(
+        integer(2),
+        doc="Nearest neighbours each hidden neuron joins on the ring, an even number "
+        "(small_world).",
+    ),
+    "rewire_probability": Key(
+        number(0.0, 1.0),
+        doc="Probability that each ring edge is rewired to a random neuron (small_world).",
+    ),
+    "seed": Key(
+        seed,
+        doc="Seed of a builder that draws at random (sparse_random, small_world); absent: the "
+        "scenario's seed.",
+    ),
+    "layout": Key(
+        choice(LAYOUTS),
+        "auto",
+        doc="How the weights are stored: dense blocks, sparse (CSR) rows, or chosen per layer "
+        "pair by its density (auto); results are the same.",
+    ),
 }
 # each stream kind and the phase keys it needs
 PHASE_NEEDS = {
@@ -161,77 +228,201 @@ PHASE_NEEDS = {
 }
 STREAM_KINDS = tuple(PHASE_NEEDS)
 PHASE_KEYS = {
-    "name": Key(text),
-    "stream": Key(choice(STREAM_KINDS), required=True),
-    "neurons": Key(_neurons, "visible"),
-    "clamp": Key(number(0.0, 1.0), 1.0),
-    "duration": Key(integer(1)),
+    "name": Key(
+        text, doc="The phase's name, used by record.phases and analysis.phase (default phaseK)."
+    ),
+    "stream": Key(
+        choice(STREAM_KINDS),
+        required=True,
+        doc="What the data do in this phase: patterns shown in turn, a constant input, a step "
+        "input switched on and off, or timed windows.",
+    ),
+    "neurons": Key(
+        _neurons,
+        "visible",
+        doc="The neurons the stream clamps: a role set or a list of neuron ids (not used by "
+        "windows, whose entries name their neuron).",
+    ),
+    "clamp": Key(
+        number(0.0, 1.0),
+        1.0,
+        doc="How strongly the data are clamped: a factor on the model's beta (1: full, 0: free).",
+    ),
+    "duration": Key(
+        integer(1),
+        doc="Length of the phase in integration steps; a patterns phase without epochs "
+        "repeats its patterns without end until then.",
+    ),
     # patterns
-    "patterns": Key(_patterns),
-    "order": Key(choice(ORDERS), "shuffled"),
-    "stride": Key(integer(), 1),
-    "epochs": Key(integer(1)),
-    "steps_per_item": Key(integer(1)),
+    "patterns": Key(
+        _patterns,
+        doc="patterns stream: the targets shown, one value per selected neuron each, or "
+        "one_hot (one pattern per neuron).",
+    ),
+    "order": Key(
+        choice(ORDERS),
+        "shuffled",
+        doc="patterns stream: each epoch in a new random order, or cyclically with stride.",
+    ),
+    "stride": Key(
+        integer(),
+        1,
+        doc="patterns stream, cyclic order: item i is followed by item i + stride (modulo the "
+        "number of patterns; negative runs backwards).",
+    ),
+    "epochs": Key(
+        integer(1),
+        doc="patterns stream: passes over all patterns; absent: they repeat until duration.",
+    ),
+    "steps_per_item": Key(
+        integer(1), doc="patterns stream: integration steps each pattern is held."
+    ),
     # constant
-    "values": Key(number_list()),
+    "values": Key(
+        number_list(), doc="constant stream: the target of each selected neuron, held throughout."
+    ),
     # step
-    "low": Key(lambda name, value: _number_or_list(name, value), 0.0),
-    "high": Key(lambda name, value: _number_or_list(name, value), 1.0),
-    "on_step": Key(integer(0)),
-    "off_step": Key(integer(0)),
-    "cycles": Key(integer(1)),
-    "period": Key(integer(1)),
+    "low": Key(
+        _number_or_list,
+        0.0,
+        doc="step stream: the target before on_step and after off_step (one value or one per "
+        "neuron).",
+    ),
+    "high": Key(
+        _number_or_list,
+        1.0,
+        doc="step stream: the target from on_step to off_step (one value or one per neuron).",
+    ),
+    "on_step": Key(
+        integer(0), doc="step stream: the step (from the phase's start) the input switches high."
+    ),
+    "off_step": Key(
+        integer(0),
+        doc="step stream: the step it switches back to low; absent: it stays high.",
+    ),
+    "cycles": Key(
+        integer(1), doc="step stream: how many times the on/off step repeats (default 1)."
+    ),
+    "period": Key(
+        integer(1), doc="step stream: steps between the starts of two cycles (with cycles > 1)."
+    ),
     # windows
-    "windows": Key(_windows),
-    "model": Key(table),  # checked against the model below
+    "windows": Key(
+        _windows,
+        doc="windows stream: each entry clamps one neuron to a value for length steps from start.",
+    ),
+    "model": Key(
+        allows("a table of [model] keys")(table),
+        doc="Model parameters changed from this phase on (rates, clamping, noise, fake "
+        "targets; not rule, dtype or activation).",
+    ),  # checked against the model below
 }
 CHECKPOINT_KEYS = {
     # a checkpoint every N steps (experiments: N of their own units); absent: only on SIGTERM
     # or Ctrl-C
-    "checkpoint_every": Key(integer(1)),
-    "checkpoint_keep": Key(integer(2), 2),
+    "checkpoint_every": Key(
+        integer(1),
+        doc="A checkpoint for --resume every this many steps (an experiment: of its own unit); "
+        "absent: only when the run is stopped.",
+    ),
+    "checkpoint_keep": Key(
+        integer(2), 2, doc="How many of the latest checkpoints the store keeps."
+    ),
 }
 """The ``[record]`` keys every scenario kind takes, experiments too."""
 
 RECORD_KEYS = {
-    "arrays": Key(_record_arrays, ["state", "dz", "fake_target"]),
-    "every": Key(integer(1), 1),
-    "neurons": Key(_neurons, "all"),
-    "phases": Key(_phase_names, "all"),
-    "time_chunk": Key(integer(1), 1024),
-    "weight_snapshots": Key(_snapshot_interval, True),
+    "arrays": Key(
+        _record_arrays,
+        ["state", "dz", "fake_target"],
+        doc="The per-neuron arrays written to the store's trajectory group.",
+    ),
+    "every": Key(integer(1), 1, doc="Record one time point every this many integration steps."),
+    "neurons": Key(_neurons, "all", doc="The neurons recorded: a role set or a list of ids."),
+    "phases": Key(_phase_names, "all", doc="The phases recorded (by name)."),
+    "time_chunk": Key(
+        integer(1),
+        1024,
+        doc="Recorded time points per chunk of the store's arrays (a storage setting; "
+        "results are the same).",
+    ),
+    "weight_snapshots": Key(
+        _snapshot_interval,
+        True,
+        doc="Weight snapshots: true at the start, at each phase's end and when the run stops; "
+        "an interval adds one every that many steps; false none.",
+    ),
     **CHECKPOINT_KEYS,
 }
 
 
 def _neuron_pair(name: str, value: Any) -> list[Any]:
+    """A list of the ids of two neurons"""
     if not isinstance(value, list) or len(value) != 2:
         raise ValidationError(f"{name} = {describe(value)}: expected the ids of two neurons")
     return value
 
 
+def _neuron_id(name: str, value: Any) -> Any:
+    """A neuron id"""
+    return value
+
+
+_ANALYSIS_KIND = "The analysis: rivalry or adaptation."
+_ANALYSIS_PHASE = (
+    "The name of the phase analysed; it must be recorded, with state among the arrays."
+)
+_ANALYSIS_COPY = "The state copy analysed (0: the small-beta copy of a two-copy rule)."
 ANALYSIS_KEYS = {
     "rivalry": {
-        "kind": Key(text, required=True),
-        "phase": Key(text, required=True),
-        "units": Key(_neuron_pair, required=True),
-        "hysteresis": Key(number(0.0), 0.2),
-        "on_level": Key(number(), ON_LEVEL),
-        "off_level": Key(number(), OFF_LEVEL),
-        "copy": Key(integer(0, 1), 0),
+        "kind": Key(text, required=True, doc=_ANALYSIS_KIND),
+        "phase": Key(text, required=True, doc=_ANALYSIS_PHASE),
+        "units": Key(
+            _neuron_pair, required=True, doc="The two competing neurons, a and b, by their ids."
+        ),
+        "hysteresis": Key(
+            number(0.0),
+            0.2,
+            doc="A unit dominates from the step its state leads the other's by more than this "
+            "(state units).",
+        ),
+        "on_level": Key(
+            number(),
+            ON_LEVEL,
+            doc="A pattern shows where its unit's state is at least this and the other's at "
+            "most off_level.",
+        ),
+        "off_level": Key(
+            number(),
+            OFF_LEVEL,
+            doc="The suppressed unit's level at most for a clean pattern; below on_level.",
+        ),
+        "copy": Key(integer(0, 1), 0, doc=_ANALYSIS_COPY),
     },
     "adaptation": {
-        "kind": Key(text, required=True),
-        "phase": Key(text, required=True),
-        "unit": Key(lambda name, value: value, required=True),
-        "settle": Key(integer(1), 100),
-        "window": Key(integer(1)),
-        "copy": Key(integer(0, 1), 0),
+        "kind": Key(text, required=True, doc=_ANALYSIS_KIND),
+        "phase": Key(
+            text,
+            required=True,
+            doc=_ANALYSIS_PHASE + " It must be a step phase recorded every step.",
+        ),
+        "unit": Key(_neuron_id, required=True, doc="The neuron whose response is measured."),
+        "settle": Key(
+            integer(1),
+            100,
+            doc="Steps averaged for the settled levels (before switch-on, at the end of on and "
+            "of off).",
+        ),
+        "window": Key(
+            integer(1),
+            doc="Steps after each switch searched for the overshoot or undershoot; absent: settle.",
+        ),
+        "copy": Key(integer(0, 1), 0, doc=_ANALYSIS_COPY),
     },
 }
 
 
-def _backend_sections() -> tuple[str, ...]:
+def backend_sections() -> tuple[str, ...]:
     """The backends that have a section of their own, named after them."""
     return tuple(name for name in backend_names() if backend(name).keys is not None)
 
@@ -241,16 +432,12 @@ def _sections() -> tuple[str, ...]:
         "scenario",
         "model",
         "topology",
-        *_backend_sections(),
+        *backend_sections(),
         "phase",
         "record",
         "analysis",
         "experiment",
     )
-
-
-def _number_or_list(name: str, value: Any) -> float | list[float]:
-    return number_list()(name, value) if isinstance(value, list) else check_number(name, value)
 
 
 @dataclass(frozen=True)
@@ -333,7 +520,7 @@ def check_scenario(raw: Mapping[str, Any], source: Path | None = None) -> Scenar
     settings["model"] = _parameters_mapping(parameters) | (
         {"preset": preset} if preset is not None else {}
     )
-    for name in _backend_sections():
+    for name in backend_sections():
         own = backend(name)
         settings[name] = check_table(name, raw.get(name, {}), own.keys)
         for key, reason in own.exclusive_keys.items():

@@ -26,39 +26,113 @@ PAPER_SOURCE = "aSTDP paper, section 3.1 (784-512-10, batch 128)"
 
 
 def _hidden_sizes(name: str, value: Any) -> list[int]:
+    """A non-empty list of integers >= 1"""
     return integer_list(1, unique=False)(name, value)
 
 
 KEYS = {
-    "dataset": Key(choice(tuple(DATASETS)), "mnist"),
-    "data_dir": Key(text),
-    "mode": Key(choice(tuple(MODES)), "supervised"),
-    "hidden": Key(_hidden_sizes, [512]),
-    "topology": Key(choice(("layered", "recurrent")), "layered"),
-    "batch_size": Key(integer(1, 4096), 128),
-    "train_digits": Key(integer(0), 0),
-    "validation_digits": Key(integer(1), 5000),
-    "test_digits": Key(integer(0), 0),
-    "split_seed": Key(seed, 0),
-    "epochs": Key(integer(1), 1),
-    "free_steps": Key(integer(0), 20),
-    "clamped_steps": Key(integer(1), 20),
-    "learn_free": Key(boolean, True),
-    "alpha_decay": Key(number(0.0), 0.0),
-    "weight_decay": Key(number(0.0), 0.0),
-    "pretrain_epochs": Key(integer(0), 0),
-    "test_steps": Key(integer(1), 40),
-    "eval_batch_size": Key(integer(1), 1000),
-    "settle_digits": Key(integer(0), 300),
-    "settle_threshold": Key(number(0.0), 1e-3),
-    "settle_max_steps": Key(integer(1), 500),
-    "generate_samples": Key(integer(0), 0),
-    "generate_steps": Key(integer(1), 100),
-    "generate_beta_scale": Key(number(0.01, 10.0), 1.0),
-    "seeds": Key(seed_list, [0]),
-    "checkpoint_digits": Key(integer(0), 5000),
-    "curve_every": Key(integer(0), 0),
-    "curve_digits": Key(integer(1), 500),
+    "dataset": Key(choice(tuple(DATASETS)), "mnist", doc="The image set read from its IDX files."),
+    "data_dir": Key(
+        text,
+        doc="The folder that holds the data set's files; absent: --data-dir, NEUROSIM_DATA or the"
+        " usual caches.",
+    ),
+    "mode": Key(
+        choice(tuple(MODES)),
+        "supervised",
+        doc="How each digit is shown: supervised (image, then image and label), unsupervised "
+        "(both together), generate (label to image) or selfsupervised.",
+    ),
+    "hidden": Key(
+        _hidden_sizes,
+        [512],
+        doc="Sizes of the hidden layers (layered) or the number of hidden neurons (recurrent, one"
+        " value).",
+    ),
+    "topology": Key(
+        choice(("layered", "recurrent")),
+        "layered",
+        doc="The network: layers connected both ways, or the MSTDP paper's recurrent layout.",
+    ),
+    "batch_size": Key(
+        integer(1, 4096), 128, doc="Digits run side by side, learning from their mean update."
+    ),
+    "train_digits": Key(
+        integer(0), 0, doc="Training digits shown per epoch (0: all but the validation split)."
+    ),
+    "validation_digits": Key(
+        integer(1), 5000, doc="Training digits set aside once for validation."
+    ),
+    "test_digits": Key(integer(0), 0, doc="Test digits evaluated at the end (0: all)."),
+    "split_seed": Key(seed, 0, doc="Seed of the split into training and validation digits."),
+    "epochs": Key(integer(1), 1, doc="Passes over the training digits."),
+    "free_steps": Key(
+        integer(0),
+        20,
+        doc="Integration steps each digit is shown with the outputs free (before the label is "
+        "clamped).",
+    ),
+    "clamped_steps": Key(
+        integer(1), 20, doc="Integration steps each digit is shown with its label clamped too."
+    ),
+    "learn_free": Key(boolean, True, doc="Whether the rule also learns during the free steps."),
+    "alpha_decay": Key(
+        number(0.0),
+        0.0,
+        doc="A batch after n training digits learns at alpha / (1 + alpha_decay * n / 1000) (0: "
+        "constant alpha).",
+    ),
+    "weight_decay": Key(
+        number(0.0),
+        0.0,
+        doc="Weight decay lambda: after each batch the weights are multiplied by 1 - lambda * "
+        "alpha * learning steps (0: none).",
+    ),
+    "pretrain_epochs": Key(
+        integer(0), 0, doc="Epochs of self-supervised pretraining before the epochs of mode."
+    ),
+    "test_steps": Key(
+        integer(1),
+        40,
+        doc="Integration steps each digit is shown at evaluation before the output is read.",
+    ),
+    "eval_batch_size": Key(integer(1), 1000, doc="Digits evaluated side by side."),
+    "settle_digits": Key(
+        integer(0),
+        300,
+        doc="Validation digits on which the steps to settle are measured (0: not measured).",
+    ),
+    "settle_threshold": Key(
+        number(0.0),
+        1e-3,
+        doc="The state has settled when its largest change in one step falls below this (state "
+        "units).",
+    ),
+    "settle_max_steps": Key(integer(1), 500, doc="Steps at most that settling is measured for."),
+    "generate_samples": Key(
+        integer(0), 0, doc="Images generated per label after training (0: none)."
+    ),
+    "generate_steps": Key(integer(1), 100, doc="Integration steps of each generation."),
+    "generate_beta_scale": Key(
+        number(0.01, 10.0),
+        1.0,
+        doc="Factor on the betas with which the label is clamped when generating.",
+    ),
+    "seeds": Key(
+        seed_list,
+        [0],
+        doc="Seeds run one after another, each its own network (network and order of the digits).",
+    ),
+    "checkpoint_digits": Key(
+        integer(0), 5000, doc="A checkpoint for --resume every this many training digits (0: none)."
+    ),
+    "curve_every": Key(
+        integer(0),
+        0,
+        doc="Evaluate the network on curve_digits validation digits every this many training "
+        "digits, a multiple of batch_size (0: no learning curve).",
+    ),
+    "curve_digits": Key(integer(1), 500, doc="Validation digits of each learning-curve point."),
     # the model of every evaluation (validation, curve, settling, generation, test)
     TEST_MODEL: TEST_MODEL_KEY,
 }

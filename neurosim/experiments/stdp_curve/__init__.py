@@ -105,40 +105,73 @@ def _leak(name: str, value: Any) -> float:
     return check_number(name, value, 0.0, 1.0, low_open=True)
 
 
+def _threshold(name: str, value: Any) -> float:
+    """A number in (-1, 0)."""
+    return check_number(name, value, -1.0, 0.0, low_open=True, high_open=True)
+
+
 KEYS = {
     # the paper's protocol (section 5.1)
-    "sequences": Key(integer(1), 500),
-    "steps": Key(integer(1), 160),
-    "samples": Key(integer(1), 1000),
-    "window": Key(integer(1), 20),
-    # spikes: probability per step max_rate_per_step * rho(s)
-    "activation": Key(choice(tuple(ACTIVATION_CODES)), "hard_sigmoid"),
-    "hard_sigmoid_threshold": Key(
-        lambda name, value: check_number(name, value, -1.0, 0.0, low_open=True, high_open=True),
-        -0.5,
+    "sequences": Key(integer(1), 500, doc="Random pairs of activity sequences (pre and post)."),
+    "steps": Key(integer(1), 160, doc="Steps of each activity sequence."),
+    "samples": Key(integer(1), 1000, doc="Spike-train samples drawn per sequence pair."),
+    "window": Key(
+        integer(1),
+        20,
+        doc="Steps the nearest-neighbour rule looks before and after each presynaptic spike.",
     ),
-    "max_rate_per_step": Key(_probability, 0.3),
+    # spikes: probability per step max_rate_per_step * rho(s)
+    "activation": Key(
+        choice(tuple(ACTIVATION_CODES)),
+        "hard_sigmoid",
+        doc="The rate function rho that sets the spike probability.",
+    ),
+    "hard_sigmoid_threshold": Key(
+        _threshold, -0.5, doc="hard_sigmoid's shift: rho(s) = clip(s - threshold, 0, 1)."
+    ),
+    "max_rate_per_step": Key(_probability, 0.3, doc="Spike probability per step at rho = 1."),
     # activity sequences: leaky integration of a piecewise-constant random drive
-    "drive_low": Key(number(), -1.0),
-    "drive_high": Key(number(), 1.0),
-    "segment_min": Key(integer(1), 10),
-    "segment_max": Key(integer(1), 40),
-    "leak_min": Key(_leak, 0.05),
-    "leak_max": Key(_leak, 0.3),
+    "drive_low": Key(number(), -1.0, doc="Lowest level of the random drive of the activities."),
+    "drive_high": Key(number(), 1.0, doc="Highest level of the random drive."),
+    "segment_min": Key(integer(1), 10, doc="Shortest segment (steps) the drive holds a level."),
+    "segment_max": Key(integer(1), 40, doc="Longest segment (steps)."),
+    "leak_min": Key(
+        _leak, 0.05, doc="Smallest leak rate per step of the activity's integration of the drive."
+    ),
+    "leak_max": Key(_leak, 0.3, doc="Largest leak rate per step."),
     # the two rules
-    "alpha": Key(_positive, 1.0),
-    "a_plus": Key(number(0.0), 1.0),
-    "a_minus": Key(number(0.0), 1.0),
-    "tau_plus": Key(_positive, 8.0),
-    "tau_minus": Key(_positive, 8.0),
-    "full_windows_only": Key(boolean, True),
+    "alpha": Key(_positive, 1.0, doc="Learning rate of the Eq. 2 update."),
+    "a_plus": Key(
+        number(0.0), 1.0, doc="Amplitude of the STDP window's potentiation (post after pre)."
+    ),
+    "a_minus": Key(number(0.0), 1.0, doc="Amplitude of its depression (post before pre)."),
+    "tau_plus": Key(_positive, 8.0, doc="Time constant of the potentiation side (steps)."),
+    "tau_minus": Key(_positive, 8.0, doc="Time constant of the depression side (steps)."),
+    "full_windows_only": Key(
+        boolean,
+        True,
+        doc="Whether only presynaptic spikes whose whole window lies inside the sequence are "
+        "counted.",
+    ),
     # analyses
-    "eq1_bins": Key(integer(2), 30),
-    "eq1_binning": Key(choice(BINNINGS), "quantile"),
-    "near_max": Key(integer(1), 5),
-    "far_min": Key(integer(1), 15),
-    "example_sequence": Key(integer(0), 0),
-    "example_sample": Key(integer(0), 0),
+    "eq1_bins": Key(
+        integer(2),
+        30,
+        doc="Bins of the Eq. 1 update in which the nearest-neighbour update is averaged.",
+    ),
+    "eq1_binning": Key(
+        choice(BINNINGS), "quantile", doc="Bins with equal counts (quantile) or equal widths."
+    ),
+    "near_max": Key(
+        integer(1),
+        5,
+        doc="Timing differences 1 .. near_max (steps) count as near for the Bi & Poo shape.",
+    ),
+    "far_min": Key(
+        integer(1), 15, doc="Timing differences far_min .. window (steps) count as far."
+    ),
+    "example_sequence": Key(integer(0), 0, doc="The sequence whose example trace is stored."),
+    "example_sample": Key(integer(0), 0, doc="The spike-train sample of that sequence stored."),
 }
 
 
