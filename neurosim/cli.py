@@ -276,47 +276,19 @@ def _data_looked_for_in(data_dir: str | None) -> Iterator[None]:
 
 
 def _inspect(arguments: argparse.Namespace) -> int:
+    import json
+
+    from neurosim.inspection import store_summary, summary_text
     from neurosim.recording import open_run
 
     run = open_run(arguments.path)
-    attributes = run.attributes
-    scenario = attributes.get("scenario", {}).get("scenario", {})
-    print(
-        f"{run.path}: {scenario.get('name', '?')} ({attributes.get('backend')} backend, "
-        f"seed {attributes.get('seed')}), neurosim {attributes.get('neurosim_version')}"
-    )
-    simulated = attributes.get("steps_simulated")
-    done = (
-        run.steps_done if simulated is None else f"{simulated} simulated, {run.steps_done} recorded"
-    )
-    print(f"status: {run.status_description}; steps done: {done}")
-    unit = attributes.get("time_unit", "step")
-    if "trajectory" in run.groups() and run.steps_done:
-        time = run.array("trajectory", "time")
-        of = "" if unit == "step" else f" (one step: {unit})"
-        print(f"recorded steps: {time[0]} to {time[-1]}{of}")
-    counters = attributes.get("event_counters")
-    if counters:
-        print(
-            f"events: {counters['updates']:,} neuron updates, {counters['messages_sent']:,} "
-            f"messages sent, {counters['messages_suppressed']:,} suppressed by the threshold"
-        )
-    series = run.series_names()
-    if series:
-        growing = attributes["series_dims"]
-        done = attributes["series_done"]
-        listed = ", ".join(f"{name} ({done[name]} {growing[name]})" for name in series)
-        print(f"series: {listed}")
-    saved = run.checkpoint()
-    if saved is not None:
-        where = ", ".join(f"{key} {value}" for key, value in saved[1].items() if key != "shuffle")
-        hint = "" if run.status == "complete" else f"; continue: neurosim run --resume {run.path}"
-        print(f"checkpoint: {where}{hint}")
-    for group in run.groups():
-        for name in run.names(group):
-            shape = run.array(group, name).shape
-            dims = ", ".join(run.dims(group, name))
-            print(f"  {group}/{name}: ({dims}) {shape}")
+    summary = store_summary(run)
+    if arguments.json:  # one JSON object, the verification in it
+        if arguments.verify:
+            summary["missing_chunks"] = run.missing_chunks()
+        print(json.dumps(summary, indent=1, allow_nan=False))
+        return EXIT_FAILED if summary.get("missing_chunks") else EXIT_OK
+    print(summary_text(summary), end="")
     if arguments.verify:
         return _verify(run)
     return EXIT_OK
@@ -538,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify",
         action="store_true",
         help="check that every chunk of committed data is on disk; exit 1 naming those missing",
+    )
+    inspect.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object (status, steps, attributes, arrays, metric "
+        "values)",
     )
     inspect.set_defaults(handler=_inspect)
     export = commands.add_parser(
