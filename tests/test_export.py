@@ -292,6 +292,7 @@ def test_csv_is_tidy_long_format_per_group_with_exact_values(store: Path, tmp_pa
         variables = json.loads((folder / "variables.json").read_text())
         assert variables["trajectory/state"]["dims"] == ["time", "copy", "neuron"]
         assert variables["trajectory/state"]["dtype"] == "float32"
+        assert variables["trajectory/state"]["attrs"] == {"units": "dimensionless"}
         assert variables["trajectory/state"]["files"] == ["trajectory.csv"]
         assert variables["metrics/accuracy"]["attrs"] == {"description": "test accuracy"}
         assert variables["neurons/role"]["dtype"] == "str"
