@@ -66,7 +66,7 @@ def _run(arguments: argparse.Namespace) -> int:
         return _resume(arguments)
     if arguments.scenario is None:
         raise ValidationError("neurosim run: give a SCENARIO file, or --resume STORE")
-    overrides = list(arguments.set or [])
+    overrides = runs.with_data_dir(arguments.scenario, arguments.set or [], arguments.data_dir)
     if arguments.backend is not None:
         overrides.append(f"scenario.backend={arguments.backend}")
     seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else None)
@@ -113,7 +113,7 @@ def _run(arguments: argparse.Namespace) -> int:
 def _sweep(arguments: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from neurosim import sweep_results
+    from neurosim import runs, sweep_results
     from neurosim.recording.location import store_path
     from neurosim.sweep import carry_out, connect, parse_grid, parse_seeds, plan_sweep
 
@@ -135,7 +135,8 @@ def _sweep(arguments: argparse.Namespace) -> int:
             "workers are processes; give a folder or the URL of a shared file system"
         )
     check_output_folder(directory, "--out")
-    plan = plan_sweep(arguments.scenario, list(arguments.set or []), grid, seeds, directory)
+    overrides = runs.with_data_dir(arguments.scenario, arguments.set or [], arguments.data_dir)
+    plan = plan_sweep(arguments.scenario, overrides, grid, seeds, directory)
     total = len(plan.points)
     started = time.perf_counter()
     with connect(arguments.workers, arguments.scheduler) as client:
@@ -238,7 +239,7 @@ def _resume(arguments: argparse.Namespace) -> int:
     out = store_path(arguments.resume)
     started = time.perf_counter()
     try:
-        with _writing(out):
+        with _writing(out), _data_looked_for_in(arguments.data_dir):
             summary = runs.resume(out, not arguments.quiet)
     except (KeyboardInterrupt, RunInterrupted):
         return _interrupted(out)
@@ -254,48 +255,40 @@ def _resume(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def _data_looked_for_in(data_dir: str | None) -> Iterator[None]:
+    """``--resume --data-dir DIR``: the data set is looked for in DIR too (as NEUROSIM_DATA,
+    after the folder the run started with), for a run whose data has moved."""
+    if data_dir is None:
+        yield
+        return
+    if not Path(data_dir).expanduser().is_dir():
+        raise ValidationError(f"--data-dir {data_dir}: no such folder")
+    before = os.environ.get("NEUROSIM_DATA")
+    os.environ["NEUROSIM_DATA"] = str(Path(data_dir).expanduser().resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["NEUROSIM_DATA"]
+        else:
+            os.environ["NEUROSIM_DATA"] = before
+
+
 def _inspect(arguments: argparse.Namespace) -> int:
+    import json
+
+    from neurosim.inspection import store_summary, summary_text
     from neurosim.recording import open_run
 
     run = open_run(arguments.path)
-    attributes = run.attributes
-    scenario = attributes.get("scenario", {}).get("scenario", {})
-    print(
-        f"{run.path}: {scenario.get('name', '?')} ({attributes.get('backend')} backend, "
-        f"seed {attributes.get('seed')}), neurosim {attributes.get('neurosim_version')}"
-    )
-    simulated = attributes.get("steps_simulated")
-    done = (
-        run.steps_done if simulated is None else f"{simulated} simulated, {run.steps_done} recorded"
-    )
-    print(f"status: {run.status_description}; steps done: {done}")
-    unit = attributes.get("time_unit", "step")
-    if "trajectory" in run.groups() and run.steps_done:
-        time = run.array("trajectory", "time")
-        of = "" if unit == "step" else f" (one step: {unit})"
-        print(f"recorded steps: {time[0]} to {time[-1]}{of}")
-    counters = attributes.get("event_counters")
-    if counters:
-        print(
-            f"events: {counters['updates']:,} neuron updates, {counters['messages_sent']:,} "
-            f"messages sent, {counters['messages_suppressed']:,} suppressed by the threshold"
-        )
-    series = run.series_names()
-    if series:
-        growing = attributes["series_dims"]
-        done = attributes["series_done"]
-        listed = ", ".join(f"{name} ({done[name]} {growing[name]})" for name in series)
-        print(f"series: {listed}")
-    saved = run.checkpoint()
-    if saved is not None:
-        where = ", ".join(f"{key} {value}" for key, value in saved[1].items() if key != "shuffle")
-        hint = "" if run.status == "complete" else f"; continue: neurosim run --resume {run.path}"
-        print(f"checkpoint: {where}{hint}")
-    for group in run.groups():
-        for name in run.names(group):
-            shape = run.array(group, name).shape
-            dims = ", ".join(run.dims(group, name))
-            print(f"  {group}/{name}: ({dims}) {shape}")
+    summary = store_summary(run)
+    if arguments.json:  # one JSON object, the verification in it
+        if arguments.verify:
+            summary["missing_chunks"] = run.missing_chunks()
+        print(json.dumps(summary, indent=1, allow_nan=False))
+        return EXIT_FAILED if summary.get("missing_chunks") else EXIT_OK
+    print(summary_text(summary), end="")
     if arguments.verify:
         return _verify(run)
     return EXIT_OK
@@ -436,6 +429,13 @@ def _demo(arguments: argparse.Namespace) -> int:
     return EXIT_OK if run_demo(arguments.seeds, arguments.epochs) else EXIT_FAILED
 
 
+_DATA_DIR_HELP = (
+    "folder where MNIST or Fashion-MNIST is looked for first (the files in DIR or DIR/NAME/; "
+    "see neurosim data check); with --resume, looked in when the folder the run started with "
+    "no longer holds it"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neurosim",
@@ -478,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--backend", choices=backend_names(), help="the backend")
     run.add_argument("--overwrite", action="store_true", help="replace an existing run store")
+    run.add_argument("--data-dir", metavar="DIR", help=_DATA_DIR_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_run)
     sweep = commands.add_parser(
@@ -503,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--workers", type=int, help="local worker processes (default: cores, <= 4)")
     where.add_argument("--scheduler", help="address of a running Dask scheduler")
     sweep.add_argument("--out", help="the sweep's folder (default: runs/NAME-sweep)")
+    sweep.add_argument("--data-dir", metavar="DIR", help=_DATA_DIR_HELP)
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=_sweep)
     scenarios = commands.add_parser(
@@ -525,6 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify",
         action="store_true",
         help="check that every chunk of committed data is on disk; exit 1 naming those missing",
+    )
+    inspect.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object (status, steps, attributes, arrays, metric "
+        "values)",
     )
     inspect.set_defaults(handler=_inspect)
     export = commands.add_parser(

@@ -18,16 +18,16 @@ attributes, read first) and ``xarray.open_zarr`` (the groups), cuts ``trajectory
     a ``None`` ``status_message``, booleans, lists, big integers) are stored as JSON text and
     listed in the attribute ``json_attributes`` (a JSON list of their names).
 ``csv``
-    A folder (default: the store path with ``.csv``) with one long-format CSV per group: one
-    row per element of the group's largest array (e.g. per ``(time, batch, copy, neuron)``),
-    the dims as the first columns (labels where the dim has a coordinate, positions
-    otherwise) and one column per array (smaller arrays repeated along the dims they lack).
-    A group whose arrays do not nest (``weights``: ``W`` over ``(snapshot, edge)`` and ``b``
-    over ``(snapshot, neuron)``) gets one CSV per set of dims, ``<group>.<dim>-<dim>.csv``, so
-    that unrelated dims are never crossed. Booleans are written ``True``/``False``; floats in
-    the shortest text that reads back to the same value of their dtype. Beside them,
-    ``attributes.json`` holds the root attributes and ``variables.json`` each array's dims,
-    dtype, attributes and files. A group with no arrays writes no CSV.
+    A folder (default: the store path with ``.csv``) with one CSV per group, ``<group>.csv``,
+    in tidy long form: one row per value, with the columns ``group``, ``variable`` (the
+    array's name), one column per dim of the group (the label where the dim has a coordinate,
+    such as the step number in ``time``; the position otherwise; empty for a dim the array
+    lacks) and ``value``. A scalar (a metric) is one row, never repeated on other rows;
+    ``pandas.read_csv`` and ``pivot`` give an array back. Booleans are written
+    ``True``/``False``; floats in the shortest text that reads back to the same value of
+    their dtype. Beside them, ``attributes.json`` holds the root attributes and
+    ``variables.json`` each array's dims, dtype, attributes (units among them) and file. A
+    group with no arrays writes no CSV.
 ``npz``
     One ``.npz`` (default: the store path with ``.npz``) with every array as ``group/name``
     (native dtypes, strings as NumPy unicode), ``attributes`` (the root attributes, JSON text)
@@ -290,15 +290,15 @@ def _export_csv(
         for group in groups:
             dataset = _read_group(path, group, attributes)
             described = _describe(dataset, group)
-            tables = _csv_tables(dataset)
-            for suffix, (dims, names) in tables.items():
-                file_name = f"{group}.csv" if len(tables) == 1 else f"{group}.{suffix}.csv"
+            dims, names = _csv_columns(dataset)
+            if names:
+                file_name = f"{group}.csv"
                 with open(folder / file_name, "w", newline="", encoding="utf-8") as stream:
-                    _write_csv_table(dataset, dims, names, stream)
+                    _write_csv_table(dataset, group, dims, names, stream)
                 written.append(file_name)
                 for name in [*dims, *names]:
                     if f"{group}/{name}" in described:
-                        described[f"{group}/{name}"].setdefault("files", []).append(file_name)
+                        described[f"{group}/{name}"]["files"] = [file_name]
             variables.update(described)
         (folder / "attributes.json").write_text(
             _json(dict(attributes), "the root attributes", indent=2) + "\n", encoding="utf-8"
@@ -310,45 +310,64 @@ def _export_csv(
     return [target / name for name in names]
 
 
-def _csv_tables(dataset: xr.Dataset) -> dict[str, tuple[tuple[str, ...], list[str]]]:
-    """The CSVs of a group: ``{suffix: (dims, columns)}``, one per maximal set of dims.
+CSV_LEADING_COLUMNS: Final = ("group", "variable")
+CSV_VALUE_COLUMN: Final = "value"
 
-    Each table's rows run over ``dims`` (the dims of its largest array); its columns are the
-    arrays whose dims lie within them. Coordinates that no array uses get tables of their own.
-    """
-    columns = list(dataset.data_vars)
-    used = {dim for name in columns for dim in dataset[name].dims}
-    columns += [name for name in dataset.coords if not set(dataset[name].dims) <= used]
-    maximal: list[tuple[str, ...]] = []
-    for name in sorted(columns, key=lambda name: -dataset[name].ndim):
-        dims = tuple(map(str, dataset[name].dims))
-        if not any(set(dims) <= set(known) for known in maximal):
-            maximal.append(dims)
-    return {
-        "-".join(dims) or "scalars": (
-            dims,
-            [name for name in columns if set(dataset[name].dims) <= set(dims)],
+
+def _csv_columns(dataset: xr.Dataset) -> tuple[tuple[str, ...], list[str]]:
+    """A group's CSV: its dims (one column each, the largest array's first) and the arrays
+    that have rows. Every data variable has rows; a coordinate has rows of its own only where
+    it labels no dim that a data variable uses (else it is the labels of its dim's column)."""
+    names = list(dataset.data_vars)
+    used = {dim for name in names for dim in dataset[name].dims}
+    names += [
+        name
+        for name in dataset.coords
+        if name not in dataset.dims or not set(dataset[name].dims) <= used
+    ]
+    dims: list[str] = []
+    for name in sorted(names, key=lambda name: -dataset[name].ndim):
+        dims += [str(dim) for dim in dataset[name].dims if dim not in dims]
+    clashes = set(dims) & {*CSV_LEADING_COLUMNS, CSV_VALUE_COLUMN}
+    if clashes:
+        raise ValidationError(
+            f"dims {sorted(clashes)}: named like a column of the CSV export; use --format npz "
+            "or netcdf"
         )
-        for dims in maximal
-    }
+    return tuple(dims), names
 
 
 def _write_csv_table(
-    dataset: xr.Dataset, dims: tuple[str, ...], names: list[str], stream: TextIO
+    dataset: xr.Dataset, group: str, dims: tuple[str, ...], names: list[str], stream: TextIO
 ) -> None:
-    """Write ``names`` over ``dims`` in long format, a block of rows along ``dims[0]`` at a time."""
-    table = dataset[names]
-    if not dims:
-        frame = table.expand_dims("row").to_dataframe().reset_index(drop=True)
-        frame.to_csv(stream, index=False)
-        return
-    length = table.sizes[dims[0]]
-    per_item = max(1, int(np.prod([table.sizes[dim] for dim in dims[1:]])))
-    step = max(1, CSV_BLOCK_ROWS // per_item)
-    for start in range(0, max(length, 1), step):
-        block = table.isel({dims[0]: slice(start, start + step)}).load()
-        frame = block.to_dataframe(dim_order=list(dims)).reset_index()
-        frame.to_csv(stream, index=False, header=start == 0)
+    """Write the arrays ``names`` of ``group`` in tidy long form: one row per value, with the
+    group, the array's name, its position along each of ``dims`` (the label where the dim has
+    a coordinate; empty for a dim the array lacks) and the value. A long array is written a
+    block of rows along its first dim at a time."""
+    columns = [*CSV_LEADING_COLUMNS, *dims, CSV_VALUE_COLUMN]
+    stream.write(",".join(columns) + "\n")
+    for name in names:
+        array = dataset[name].reset_coords(drop=True).rename(CSV_VALUE_COLUMN)
+        # positions where a dim has no labels, counted over the whole array, not each block
+        array = array.assign_coords(
+            {dim: np.arange(array.sizes[dim]) for dim in array.dims if dim not in array.coords}
+        )
+        if not array.dims:
+            frame = array.expand_dims("row").to_dataframe().reset_index(drop=True)
+            _write_rows(frame, group, name, columns, stream)
+            continue
+        first = array.dims[0]
+        per_item = max(1, int(np.prod([array.sizes[dim] for dim in array.dims[1:]])))
+        step = max(1, CSV_BLOCK_ROWS // per_item)
+        for start in range(0, array.sizes[first], step):
+            block = array.isel({first: slice(start, start + step)}).load()
+            _write_rows(block.to_dataframe().reset_index(), group, name, columns, stream)
+
+
+def _write_rows(frame: Any, group: str, name: str, columns: list[str], stream: TextIO) -> None:
+    frame.insert(0, "variable", name)
+    frame.insert(0, "group", group)
+    frame.reindex(columns=columns).to_csv(stream, index=False, header=False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ A scenario with ``[[phase]]`` tables runs through ``neurosim.scenario.runner``; 
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Sequence
@@ -79,6 +80,29 @@ def plan_runs(
 
     runs = plan_points(source, overrides, grid, chosen, place, option="event.sweep")
     return Plan(runs, len(chosen), base)
+
+
+def with_data_dir(
+    source: str | Path, overrides: Sequence[str], data_dir: str | os.PathLike[str] | None
+) -> list[str]:
+    """``overrides`` and, for ``--data-dir DIR``, the override that makes the scenario's
+    experiment look for its data set in DIR first (``experiment.data_dir``, as an absolute
+    path: it is stored with the scenario, so sweep workers and ``--resume`` look there too).
+    ValidationError where DIR is not a folder or the scenario reads no data set."""
+    if data_dir is None:
+        return list(overrides)
+    folder = Path(data_dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise ValidationError(f"--data-dir {data_dir}: no such folder")
+    scenario = load_scenario(source, overrides)
+    kind = scenario.settings.get("experiment", {}).get("kind")
+    if kind is None or "data_dir" not in experiment(kind).keys:
+        readers = [name for name in experiment_kinds() if "data_dir" in experiment(name).keys]
+        raise ValidationError(
+            f"--data-dir {data_dir}: the scenario {scenario.name!r} reads no data set (only "
+            f"experiments of kind {', '.join(readers)} do)"
+        )
+    return [*overrides, f"experiment.data_dir={json.dumps(str(folder))}"]
 
 
 def spread_report(plan: Plan, summaries: Sequence[RunSummary]) -> str:

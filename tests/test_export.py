@@ -30,7 +30,7 @@ SPECS = {
     "dz": ArraySpec(("neuron",), (3,), "float64"),
     "fake_target": ArraySpec(("neuron",), (3,), bool),
 }
-TRAJECTORY_COLUMNS = ["time", "copy", "neuron", "dz", "fake_target", "state"]
+TRAJECTORY_COLUMNS = ["group", "variable", "time", "copy", "neuron", "value"]
 
 
 def make_store(path: Path, **overrides: Any) -> RunStore:
@@ -197,7 +197,17 @@ def test_netcdf_default_names_and_integers_that_netcdf3_lacks(tmp_path: Path) ->
 # csv
 
 
-def test_csv_is_long_format_per_group_with_exact_values(store: Path, tmp_path: Path) -> None:
+def csv_array(table: pd.DataFrame, name: str, dims: list[str]) -> xr.DataArray:
+    """The array ``name`` of a tidy CSV table, back over ``dims`` (labels as written)."""
+    rows = table[table["variable"] == name]
+    assert rows[[dim for dim in table.columns[2:-1] if dim not in dims]].isna().all().all()
+    if not dims:
+        assert len(rows) == 1
+        return xr.DataArray(rows["value"].iloc[0])
+    return rows.set_index(dims)["value"].to_xarray()
+
+
+def test_csv_is_tidy_long_format_per_group_with_exact_values(store: Path, tmp_path: Path) -> None:
     files = export_run(store, "csv")  # default: beside the store
     folder = store.with_suffix(".csv")
     try:
@@ -206,10 +216,8 @@ def test_csv_is_long_format_per_group_with_exact_values(store: Path, tmp_path: P
             [
                 "neurons.csv",
                 "trajectory.csv",
-                "weights.snapshot-edge.csv",
-                "weights.snapshot-neuron.csv",
-                "metrics.seed.csv",
-                "metrics.network-order.csv",
+                "weights.csv",
+                "metrics.csv",
                 "attributes.json",
                 "variables.json",
             ]
@@ -219,53 +227,73 @@ def test_csv_is_long_format_per_group_with_exact_values(store: Path, tmp_path: P
 
         trajectory = pd.read_csv(folder / "trajectory.csv")
         assert list(trajectory.columns) == TRAJECTORY_COLUMNS
-        assert len(trajectory) == 40 * 2 * 3  # one row per (time, copy, neuron)
-        assert trajectory["fake_target"].dtype == bool  # written True / False
+        assert set(trajectory["group"]) == {"trajectory"}
+        # one row per value: state over (time, copy, neuron), dz and fake_target over
+        # (time, neuron), never repeated along copy
+        counts = trajectory["variable"].value_counts().to_dict()
+        assert counts == {"state": 40 * 2 * 3, "dz": 40 * 3, "fake_target": 40 * 3}
         original = zarr_group(store, "trajectory")
-        expected = original.to_dataframe(dim_order=["time", "copy", "neuron"]).reset_index()
-        for column in TRAJECTORY_COLUMNS:
-            np.testing.assert_array_equal(
-                trajectory[column].to_numpy().astype(original[column].dtype),
-                expected[column].to_numpy(),
-                err_msg=column,
-            )
-        state = trajectory.set_index(["time", "copy", "neuron"])["state"].to_xarray()
-        np.testing.assert_array_equal(state.values.astype(np.float32), original["state"].values)
+        for name in ("state", "dz", "fake_target"):
+            dims = list(original[name].dims)
+            values = csv_array(trajectory, name, dims).transpose(*dims)
+            np.testing.assert_array_equal(values["time"].values, original["time"].values)
+            if name == "fake_target":  # written True / False
+                assert set(trajectory.loc[trajectory["variable"] == name, "value"]) == {
+                    "True",
+                    "False",
+                }
+                np.testing.assert_array_equal(values.values == "True", original[name].values)
+            else:
+                np.testing.assert_array_equal(
+                    values.values.astype(original[name].dtype), original[name].values, name
+                )
+        state = csv_array(trajectory, "state", ["time", "copy", "neuron"])
         np.testing.assert_array_equal(state["neuron"].values, RECORDED)
 
-        weights = pd.read_csv(folder / "weights.snapshot-edge.csv")
+        weights = pd.read_csv(folder / "weights.csv")
         assert list(weights.columns) == [
+            "group",
+            "variable",
             "snapshot",
+            "neuron",
             "edge",
-            "edge_dst",
-            "edge_src",
-            "snapshot_time",
-            "W",
+            "value",
         ]
-        assert len(weights) == 2 * 6  # edges are never crossed with neurons
-        np.testing.assert_array_equal(
-            weights["W"].to_numpy().reshape(2, 6), zarr_group(store, "weights")["W"].values
-        )
-        assert weights["snapshot_time"].tolist() == [0] * 6 + [40] * 6
-        biases = pd.read_csv(folder / "weights.snapshot-neuron.csv")
-        assert list(biases.columns) == ["snapshot", "neuron", "b", "snapshot_time"]
+        counts = weights["variable"].value_counts().to_dict()
+        # edges are never crossed with neurons, nor snapshot times repeated per edge
+        assert counts == {"W": 2 * 6, "b": 2 * 6, "edge_dst": 6, "edge_src": 6, "snapshot_time": 2}
+        stored_weights = zarr_group(store, "weights")
+        for name in ("W", "b", "edge_src", "edge_dst", "snapshot_time"):
+            dims = list(stored_weights[name].dims)
+            np.testing.assert_array_equal(
+                csv_array(weights, name, dims).transpose(*dims).values,
+                stored_weights[name].values,
+                name,
+            )
 
         neurons = pd.read_csv(folder / "neurons.csv")
-        assert neurons["role"].tolist() == ROLES and neurons["neuron"].tolist() == list(range(6))
-        recall = pd.read_csv(folder / "metrics.network-order.csv")
-        assert list(recall.columns) == ["network", "order", "accuracy", "recall"]
-        assert recall["network"].tolist() == ["a"] * 3 + ["b"] * 3
+        roles = neurons[neurons["variable"] == "role"]
+        assert roles["value"].tolist() == ROLES and roles["neuron"].tolist() == list(range(6))
+
+        metrics = pd.read_csv(folder / "metrics.csv")
+        assert list(metrics.columns) == ["group", "variable", "network", "order", "seed", "value"]
+        # the scalar is one row, with no dim
+        assert csv_array(metrics, "accuracy", []).item() == 0.93
+        recall = csv_array(metrics, "recall", ["network", "order"])
+        assert recall["network"].values.tolist() == ["a", "b"]
+        np.testing.assert_array_equal(recall.values, np.arange(6).reshape(2, 3) / 6)
+        final_error = csv_array(metrics, "final_error", ["seed"])
+        assert final_error["seed"].values.tolist() == [1, 2, 3]
+        np.testing.assert_array_equal(final_error.values, [0.1, 0.2, 0.15])
 
         attributes = json.loads((folder / "attributes.json").read_text())
         assert attributes == open_run(store).attributes
         assert attributes["scenario"] == SCENARIO and attributes["status"] == "complete"
         variables = json.loads((folder / "variables.json").read_text())
-        assert variables["trajectory/state"] == {
-            "dims": ["time", "copy", "neuron"],
-            "dtype": "float32",
-            "attrs": {},
-            "files": ["trajectory.csv"],
-        }
+        assert variables["trajectory/state"]["dims"] == ["time", "copy", "neuron"]
+        assert variables["trajectory/state"]["dtype"] == "float32"
+        assert variables["trajectory/state"]["attrs"] == {"units": "dimensionless"}
+        assert variables["trajectory/state"]["files"] == ["trajectory.csv"]
         assert variables["metrics/accuracy"]["attrs"] == {"description": "test accuracy"}
         assert variables["neurons/role"]["dtype"] == "str"
     finally:
@@ -325,7 +353,12 @@ def test_interrupted_and_running_stores_export_what_they_have(tmp_path: Path) ->
             )
         csv = export_run(path, "csv", out / "x.csv")
         assert json.loads((out / "x.csv" / "attributes.json").read_text())["status"] == status
-        assert len(pd.read_csv(out / "x.csv" / "trajectory.csv")) == count * 2 * 3
+        exported = pd.read_csv(out / "x.csv" / "trajectory.csv")
+        assert exported["variable"].value_counts().to_dict() == {
+            "state": count * 2 * 3,
+            "dz": count * 3,
+            "fake_target": count * 3,
+        }
         assert (out / "x.csv" / "trajectory.csv") in csv
         npz = export_run(path, "npz", out / "x.npz")
         with np.load(npz[0]) as data:
@@ -372,9 +405,9 @@ def test_an_empty_dim_netcdf3_cannot_hold_is_refused_and_the_others_work(tmp_pat
     with np.load(tmp_path / "no-edges.npz") as data:
         assert data["weights/W"].shape == (0, 0)
     assert (
-        (tmp_path / "no-edges.csv" / "weights.snapshot-edge.csv")
+        (tmp_path / "no-edges.csv" / "weights.csv")
         .read_text()
-        .startswith("snapshot,edge,")
+        .startswith("group,variable,snapshot,neuron,edge,value")
     )
 
 
@@ -504,18 +537,26 @@ def test_csv_keeps_the_step_numbers_of_a_late_irregular_run(
     export_run(late_store, "csv", tmp_path / "late.csv")
     trajectory = pd.read_csv(tmp_path / "late.csv" / "trajectory.csv")
     assert list(trajectory.columns) == TRAJECTORY_COLUMNS
-    # rows run over (time, copy, neuron): each step's 2 x 3 rows, in the order of the steps
-    assert trajectory["time"].tolist() == np.repeat(LATE_STEPS, 2 * 3).tolist()
+    # state's rows run over (time, copy, neuron): each step's 2 x 3 rows, in step order
+    state = trajectory[trajectory["variable"] == "state"]
+    assert state["time"].tolist() == np.repeat(LATE_STEPS, 2 * 3).tolist()
     expected = late_expected()
     np.testing.assert_array_equal(
-        trajectory["state"].to_numpy(np.float32).reshape(-1, 2, 3), expected["state"]
+        state["value"].to_numpy(np.float32).reshape(-1, 2, 3), expected["state"]
     )
-    for name in ("dz", "fake_target"):  # over (time, neuron), repeated along copy
-        by_step = trajectory[name].to_numpy().reshape(-1, 2, 3)
-        np.testing.assert_array_equal(by_step[:, 0], expected[name], err_msg=name)
-        np.testing.assert_array_equal(by_step[:, 1], expected[name], err_msg=name)
-    weights = pd.read_csv(tmp_path / "late.csv" / "weights.snapshot-edge.csv")
-    assert weights["snapshot_time"].tolist() == np.repeat(LATE_SNAPSHOTS, 6).tolist()
+    for name in ("dz", "fake_target"):  # over (time, neuron): one row per value
+        rows = trajectory[trajectory["variable"] == name]
+        assert rows["time"].tolist() == np.repeat(LATE_STEPS, 3).tolist()
+        assert rows["copy"].isna().all()
+        values = rows["value"].to_numpy()
+        if name == "fake_target":
+            values = values == "True"
+        np.testing.assert_array_equal(
+            values.astype(expected[name].dtype).reshape(-1, 3), expected[name], err_msg=name
+        )
+    weights = pd.read_csv(tmp_path / "late.csv" / "weights.csv")
+    snapshot_time = weights[weights["variable"] == "snapshot_time"]
+    assert snapshot_time["value"].tolist() == LATE_SNAPSHOTS
 
 
 def test_npz_keeps_the_step_numbers_of_a_late_irregular_run(

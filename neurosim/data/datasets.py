@@ -232,7 +232,8 @@ def load_dataset(
         + "\n".join(looked)
         + f"\nget it with `neurosim data fetch {name}` (into $NEUROSIM_DATA or "
         f"~/.cache/neurosim), or put the files {file_names} (gzip-compressed or not) in a "
-        f"folder DIR or DIR/{name}/ and pass --data-dir DIR or set NEUROSIM_DATA=DIR"
+        f"folder DIR or DIR/{name}/ and give `--data-dir DIR` (to neurosim run, sweep or data "
+        f"check; experiment.data_dir in a scenario) or set NEUROSIM_DATA=DIR"
     )
 
 

@@ -36,7 +36,9 @@ def fetch_dataset(
     spec = spec or dataset_spec(name)
     mirrors = list(spec.mirrors if mirrors is None else mirrors)
     if not mirrors:
-        raise DataError(f"no mirror to fetch {name} from; pass at least one URL")
+        raise DataError(
+            f"no mirror to fetch {name} from; give at least one mirror URL (--mirror URL)"
+        )
     folder = Path(data_dir).expanduser() / name
     folder.mkdir(parents=True, exist_ok=True)
     for data_file in spec.files.values():

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from neurosim.backends.spiking import spiking_simulator
 from neurosim.checks import check_choice, check_number, describe
@@ -37,6 +36,7 @@ from neurosim.experiments.spiking import NEURON_KEYS
 from neurosim.kernels.bcm import THRESHOLD, rate_neuron_run
 from neurosim.keys import Key, allows, check_table, integer, number, text
 from neurosim.model.spiking import LifParameters, Plasticity, PoissonInput, SpikingNetwork
+from neurosim.progress import RunProgress
 from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
 from neurosim.recording.location import StorePath
 from neurosim.scenario.runner import RunSummary
@@ -193,7 +193,7 @@ def run(scenario: Scenario, out: StorePath, overwrite: bool, progress: bool) -> 
         },
         time_unit=f"{dt:g} ms",
     )
-    bar = tqdm(total=total, unit="step", unit_scale=True, delay=2.0, disable=not progress)
+    bar = RunProgress(total=total, unit="step", unit_scale=True, delay=2.0, disable=not progress)
     with store, stop_on_signals() as stop, bar:
         if table_["model"] == "rate":
             samples = _rate_model(table_, taus, weight, dt, every, total, seed)

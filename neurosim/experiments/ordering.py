@@ -47,6 +47,7 @@ from neurosim.keys import Key, choice, integer, integer_list, seed_list
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
+from neurosim.progress import RunProgress
 from neurosim.recording import RunReader, RunStore, StopRequest, stop_on_signals
 from neurosim.registry import backend_names
 from neurosim.scenario.runner import (
@@ -284,7 +285,7 @@ def _carry_out(
         steps = first * unit_steps
     record = scenario.settings["record"]
     units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
-    bar = tqdm(
+    bar = RunProgress(
         total=len(seeds) * len(strides) * unit_steps,
         initial=steps,
         unit="step",

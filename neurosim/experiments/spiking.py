@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from neurosim.backends.spiking import SpikingRecord, SpikingSimulator, spiking_simulator
 from neurosim.checks import check_choice, check_integer, check_number, describe
@@ -42,6 +41,7 @@ from neurosim.model.spiking import (
     SpikingNetwork,
     all_to_all,
 )
+from neurosim.progress import RunProgress
 from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
 from neurosim.scenario.runner import RunSummary, stored_scenario
 from neurosim.scenario.schema import Scenario
@@ -379,7 +379,7 @@ def _carry_out(
     units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
     spikes = spikes_before or 0
     done = simulator.step
-    bar = tqdm(
+    bar = RunProgress(
         total=total, initial=done, unit="step", unit_scale=True, delay=2.0, disable=not progress
     )
     with store, stop_on_signals() as stop, bar, units.on_stop():

@@ -34,7 +34,6 @@ from typing import Any, NamedTuple
 import networkx as nx
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from neurosim.errors import ValidationError
 from neurosim.experiments import Experiment
@@ -43,6 +42,7 @@ from neurosim.keys import Key, choice, integer, integer_list, number, number_lis
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import load_preset
+from neurosim.progress import RunProgress
 from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
 from neurosim.scenario.runner import RunSummary, create_store, make_simulator, stored_scenario
 from neurosim.scenario.schema import Scenario
@@ -469,7 +469,9 @@ def _carry_out(
         values, first = saved[0]["weight_change"], saved[1]["units_done"]
     record = settings["record"]
     units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
-    bar = tqdm(total=values.size, initial=first, unit="protocol", delay=2.0, disable=not progress)
+    bar = RunProgress(
+        total=values.size, initial=first, unit="protocol", delay=2.0, disable=not progress
+    )
     with store, stop_on_signals() as stop, bar, units.on_stop():
         if saved is None:
             traces = {}

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from neurosim.analysis.spike_distance import van_rossum
 from neurosim.backends.spiking import SpikingSimulator, spiking_simulator
@@ -52,6 +51,7 @@ from neurosim.model.spiking import (
     SpikingNetwork,
     all_to_all,
 )
+from neurosim.progress import RunProgress
 from neurosim.recording import ArraySpec, RunReader, RunStore, stop_on_signals
 from neurosim.recording.location import StorePath
 from neurosim.scenario.runner import RunSummary, stored_scenario
@@ -318,7 +318,7 @@ def _carry_out(
     units = UnitCheckpoints(store, record.get("checkpoint_every", 0), record["checkpoint_keep"])
     done = first.step // trial_steps
     total, write_every = settings["trials"], settings["write_every"]
-    bar = tqdm(total=total, initial=done, unit="trial", delay=2.0, disable=not progress)
+    bar = RunProgress(total=total, initial=done, unit="trial", delay=2.0, disable=not progress)
     n_store = settings["inputs"] + len(prepared) * network.n_neurons
     with store, stop_on_signals() as stop, bar, units.on_stop():
         while done < total:

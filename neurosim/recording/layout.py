@@ -218,6 +218,22 @@ def _consolidate(store: Store, groups: tuple[str, ...]) -> zarr.Group:
         return zarr.consolidate_metadata(store)
 
 
+ARRAY_UNITS: dict[str, str] = {
+    "state": "dimensionless",
+    "rate": "dimensionless",
+    "target": "dimensionless",
+    "dz": "dimensionless",
+    "potential": "mV",
+}
+"""The unit of a recorded array of this name, stored as its ``units`` attribute (xarray shows
+it): the rate model's states, rates and targets have none (MODEL.md); a spiking network's
+membrane potential is in mV. ``time`` and ``snapshot_time`` carry the store's ``time_unit``."""
+
+
+def _units(name: str) -> dict[str, str]:
+    return {"units": ARRAY_UNITS[name]} if name in ARRAY_UNITS else {}
+
+
 def _build(
     building: StorePath,
     *,
@@ -247,8 +263,14 @@ def _build(
         _write_whole(neurons, field, neuron_arrays[field], ("neuron",), {})
 
     trajectory = root.create_group("trajectory")
+    time_units = {"units": root_attributes["time_unit"]}
     trajectory.create_array(
-        "time", shape=(0,), chunks=(time_chunk,), dtype=np.int64, dimension_names=("time",)
+        "time",
+        shape=(0,),
+        chunks=(time_chunk,),
+        dtype=np.int64,
+        dimension_names=("time",),
+        attributes=time_units,
     )
     _write_whole(trajectory, "neuron", recorded, ("neuron",), {})
     for name, spec in specs.items():
@@ -259,6 +281,7 @@ def _build(
             dtype=spec.dtype,
             fill_value=_fill_value(spec.dtype),
             dimension_names=("time", *spec.dims),
+            attributes=_units(name),
         )
 
     weights = root.create_group("weights")
@@ -282,7 +305,12 @@ def _build(
         dimension_names=("snapshot", "neuron"),
     )
     weights.create_array(
-        "snapshot_time", shape=(0,), chunks=(256,), dtype=np.int64, dimension_names=("snapshot",)
+        "snapshot_time",
+        shape=(0,),
+        chunks=(256,),
+        dtype=np.int64,
+        dimension_names=("snapshot",),
+        attributes=time_units,
     )
 
     root.create_group("metrics")
@@ -296,6 +324,7 @@ def _build(
                 dtype=spec.dtype,
                 fill_value=_fill_value(spec.dtype),
                 dimension_names=spec.dims,
+                attributes=_units(array),
             )
     root = _consolidate(store, (*GROUPS, *series))
     root.attrs.put({**root_attributes, EVERY_CHUNK_STORED: True})  # the commit point

@@ -291,7 +291,8 @@ def _refusal(path: StorePath, overwrite: bool, abandoned_by: str | None) -> Vali
     lock file left beside it)."""
     if not overwrite:
         return ValidationError(
-            f"{path} already exists; choose another path or pass overwrite=True to replace it"
+            f"{path} already exists; choose another path, or replace it with --overwrite "
+            "(overwrite=True from Python)"
         )
     if not path.is_dir() or path.is_symlink():
         return _foreign(path, "it is not a directory")

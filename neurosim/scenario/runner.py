@@ -24,6 +24,7 @@ from neurosim.errors import ValidationError
 from neurosim.model import topology
 from neurosim.model.network import CompiledNetwork, compile_graph
 from neurosim.model.parameters import ModelParameters
+from neurosim.progress import RunProgress
 from neurosim.recording import (
     ArraySpec,
     RunStore,
@@ -396,7 +397,7 @@ def _run_phases(
     first_phase, offset = 0, 0
     if saved is not None:
         first_phase, offset = saved[1]["phase"], saved[1]["phase_step"]
-    bar = tqdm(
+    bar = RunProgress(
         total=sum(run.durations),
         initial=sum(run.durations[:first_phase]) + offset,
         unit="step",

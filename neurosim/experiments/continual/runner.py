@@ -27,6 +27,7 @@ from neurosim.experiments.mnist.modes import MODES
 from neurosim.experiments.mnist.network import Layout, build_network
 from neurosim.experiments.mnist.training import show_batch, weight_decay_factor
 from neurosim.model.network import CompiledNetwork
+from neurosim.progress import RunProgress
 from neurosim.recording import RunInterrupted, RunStore, StopRequest, open_run, stop_on_signals
 from neurosim.scenario.runner import RunSummary
 from neurosim.scenario.schema import Scenario
@@ -301,7 +302,7 @@ def carry_out(
     stream = Stream(scenario, tasks, store, network)
     if saved is not None:
         stream.load(*saved)
-    bar = tqdm(
+    bar = RunProgress(
         total=stream.total,
         initial=stream.position,
         unit="sample",

@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from neurosim.analysis.recognition import ReferenceClassifier
 from neurosim.backends.sync import SyncSimulator
@@ -36,6 +35,7 @@ from neurosim.experiments.mnist.network import build_network
 from neurosim.experiments.mnist.protocol import split_indices
 from neurosim.experiments.mnist.results import Results
 from neurosim.experiments.mnist.training import train_epoch, whole_batches
+from neurosim.progress import RunProgress
 from neurosim.recording import RunStore, stop_on_signals
 from neurosim.scenario.runner import RunSummary
 from neurosim.scenario.schema import Scenario
@@ -71,7 +71,7 @@ def carry_out(
         at = Position.saved_in(*saved)
     restoring = saved is not None and "step_count" in saved[0]
     judge: ReferenceClassifier | None = None
-    bar = tqdm(
+    bar = RunProgress(
         total=len(seeds) * train_steps,
         initial=at.steps,
         unit="digit-step",

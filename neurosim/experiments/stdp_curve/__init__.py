@@ -61,7 +61,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from neurosim.checks import check_number
 from neurosim.errors import ValidationError
@@ -84,6 +83,7 @@ from neurosim.kernels.activations import ACTIVATION_CODES
 from neurosim.kernels.spike_timing import OUTCOME_NAMES
 from neurosim.keys import Key, boolean, choice, integer, number
 from neurosim.model.parameters import ModelParameters
+from neurosim.progress import RunProgress
 from neurosim.recording import ArraySpec, RunStore, stop_on_signals
 from neurosim.registry import DEFAULT_BACKEND
 from neurosim.scenario.runner import RunSummary
@@ -280,7 +280,7 @@ def run(scenario: Scenario, out: Path, overwrite: bool, progress: bool) -> RunSu
         overwrite=overwrite,
         weight_dtype=np.float64,
     )
-    bar = tqdm(
+    bar = RunProgress(
         total=table["sequences"], unit="sequence", delay=2.0, disable=not progress, mininterval=0.5
     )
     with store, stop_on_signals() as stop, bar:
