@@ -90,9 +90,7 @@ SLOW_TESTS = (
     "tests/test_ordering.py::test_each_network_is_better_on_its_own_order",
     "tests/test_ordering.py::test_metrics_have_the_documented_dims_and_paper_values",
     "tests/test_ordering.py::test_plot_writes_a_png",
-    "tests/test_mnist.py::test_small_scenario_on_real_mnist_reaches_80_percent",  # data set
-    "tests/test_mnist.py::test_unsupervised_in_painting_on_real_mnist_is_far_above_chance",
-    "tests/test_mnist.py::test_mstdp_learns_real_mnist_with_the_scenarios_settings",
+    "tests/test_mnist_real.py",  # the real data set: minutes
     "tests/test_mnist.py::test_a_resumed_run_ends_as_if_it_had_never_stopped",  # 35-390
     "tests/test_mnist.py::test_tiny_classes_are_learned_far_above_chance",  # 87 each
     "tests/test_mnist.py::test_learning_curve_reads_the_network_between_batches",  # 76
