@@ -75,8 +75,10 @@ from neurosim.recording.location import StorePath, is_remote, local_name, store_
 from neurosim.recording.network import stored_graph
 from neurosim.recording.reader import committed_lengths
 
-FORMATS: Final = ("netcdf", "csv", "npz", "graphml")
-"""Formats ``export_run`` writes."""
+FORMATS: Final = ("netcdf", "csv", "npz")
+"""Formats ``export_run`` writes a store's groups in."""
+NETWORK_FORMATS: Final = ("graphml",)
+"""Formats ``export_run`` writes the trained network in."""
 
 CSV_BLOCK_ROWS: Final = 1_000_000
 """CSV rows converted at a time: bounds the memory of a CSV export of a long trajectory."""
@@ -105,8 +107,9 @@ def export_run(
     later (values NetCDF-3 cannot hold, a full disk, Ctrl-C) removes every file written so
     far and propagates.
     """
-    if format not in FORMATS:
-        raise ValidationError(f"unknown export format {format!r}; allowed: {', '.join(FORMATS)}")
+    if format not in (*FORMATS, *NETWORK_FORMATS):
+        allowed = ", ".join((*FORMATS, *NETWORK_FORMATS))
+        raise ValidationError(f"unknown export format {format!r}; allowed: {allowed}")
     if format == "graphml":
         return export_graphml(path, output, snapshot)
     if snapshot is not None:

@@ -114,9 +114,10 @@ def _node_index(network: CompiledNetwork, node: str, key: str) -> int:
     """The compiled index of a neuron named in a TOML key (always a string there)."""
     try:
         return network.neuron_index(node, key)
-    except ValidationError as error:
+    except ValidationError:
         raise ValidationError(
-            f"{error}; keys are roles ({', '.join(topology.ROLES)}) or neuron ids"
+            f"{key}: no neuron {node!r} in the network; keys are roles "
+            f"({', '.join(topology.ROLES)}) or neuron names: its {network.names_in_brief()}"
         ) from None
 
 

@@ -107,12 +107,15 @@ class CompiledNetwork:
         try:
             return self._names[str(name)]
         except KeyError:
-            shown = ", ".join(repr(str(node)) for node in self.node_ids[:5])
-            more = ", ..." if self.n_neurons > 5 else ""
             raise ValidationError(
                 f"{key} = {name!r}: no neuron named {str(name)!r} in the network; its "
-                f"{self.n_neurons} neurons are named {shown}{more}"
+                f"{self.names_in_brief()}"
             ) from None
+
+    def names_in_brief(self) -> str:
+        """How many neurons there are and the first few names, for a message."""
+        shown = ", ".join(repr(str(node)) for node in self.node_ids[:5])
+        return f"{self.n_neurons} neurons are named {shown}{', ...' if self.n_neurons > 5 else ''}"
 
     def __post_init__(self) -> None:
         self._index = {node: k for k, node in enumerate(self.node_ids)}
