@@ -66,7 +66,7 @@ def _run(arguments: argparse.Namespace) -> int:
         return _resume(arguments)
     if arguments.scenario is None:
         raise ValidationError("neurosim run: give a SCENARIO file, or --resume STORE")
-    overrides = runs.with_data_dir(arguments.scenario, arguments.set or [], arguments.data_dir)
+    overrides = runs.with_data_dir(arguments.scenario, _overrides(arguments), arguments.data_dir)
     if arguments.backend is not None:
         overrides.append(f"scenario.backend={arguments.backend}")
     seeds = arguments.seeds or ([arguments.seed] if arguments.seed is not None else None)
@@ -135,7 +135,7 @@ def _sweep(arguments: argparse.Namespace) -> int:
             "workers are processes; give a folder or the URL of a shared file system"
         )
     check_output_folder(directory, "--out")
-    overrides = runs.with_data_dir(arguments.scenario, arguments.set or [], arguments.data_dir)
+    overrides = runs.with_data_dir(arguments.scenario, _overrides(arguments), arguments.data_dir)
     plan = plan_sweep(arguments.scenario, overrides, grid, seeds, directory)
     total = len(plan.points)
     started = time.perf_counter()
@@ -161,6 +161,15 @@ def _sweep(arguments: argparse.Namespace) -> int:
         if outcome["status"] != "complete":
             print(f"  {label}: {outcome['status']}: {outcome['error']}")
     return EXIT_FAILED if "failed" in statuses else EXIT_OK
+
+
+def _overrides(arguments: argparse.Namespace) -> list[str]:
+    """The ``--set`` overrides, after the one of ``--topology`` (so a ``--set`` of another
+    topology key, such as ``topology.layout``, applies to the file)."""
+    from neurosim.scenario.schema import topology_override
+
+    topology = [] if arguments.topology is None else [topology_override(arguments.topology)]
+    return topology + list(arguments.set or [])
 
 
 def runs_name(source: str) -> str:
@@ -223,6 +232,7 @@ def _resume(arguments: argparse.Namespace) -> int:
         for option, value in (
             ("SCENARIO", arguments.scenario),
             ("--set", arguments.set),
+            ("--topology", arguments.topology),
             ("--seed", arguments.seed),
             ("--seeds", arguments.seeds),
             ("--backend", arguments.backend),
@@ -349,7 +359,7 @@ def _export(arguments: argparse.Namespace) -> int:
     from neurosim.export import export_run
 
     with _writing(arguments.output or f"the export of {arguments.path}"):
-        written = export_run(arguments.path, arguments.format, arguments.output)
+        written = export_run(arguments.path, arguments.format, arguments.output, arguments.snapshot)
     for file in written:
         print(f"wrote {file}")
     return EXIT_OK
@@ -465,7 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override a scenario key, e.g. --set model.alpha=1e-3 (repeatable)",
+        help="override a scenario key, e.g. --set model.alpha=1e-3 (repeatable); a relative "
+        "path is taken from the working directory",
+    )
+    run.add_argument(
+        "--topology",
+        metavar="FILE",
+        help="run on this GraphML topology instead of the scenario's [topology] (its builder "
+        "and arguments dropped, its layout kept); the same as --set topology.path=FILE",
     )
     seeds = run.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, help="the scenario's master seed")
@@ -497,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", nargs="+", default=["0"], metavar="SEEDS", help="e.g. 0-9, or 0 3 7"
     )
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="as for run")
+    sweep.add_argument("--topology", metavar="FILE", help="as for run")
     sweep.add_argument(
         "--retries", type=int, default=1, help="retries of a run that raises (default 1)"
     )
@@ -536,20 +554,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.set_defaults(handler=_inspect)
     export = commands.add_parser(
-        "export", help="write a run store as NetCDF, CSV or NumPy .npz files"
+        "export",
+        help="write a run store as NetCDF, CSV or NumPy .npz files, or its trained "
+        "network as GraphML",
     )
     export.add_argument("path", help="run store directory")
     export.add_argument(
         "--format",
         required=True,
-        metavar="{netcdf,csv,npz}",
+        metavar="{netcdf,csv,npz,graphml}",
         help="netcdf: one NetCDF-3 file per group; csv: a folder of long-format CSVs; "
-        "npz: one NumPy .npz",
+        "npz: one NumPy .npz; graphml: the trained network as a topology file",
     )
     export.add_argument(
         "-o",
         "--output",
-        help="npz file, csv folder, or netcdf base name (default: from the store's path)",
+        help="npz or graphml file, csv folder, or netcdf base name (default: from the store's "
+        "path)",
+    )
+    export.add_argument(
+        "--snapshot",
+        type=int,
+        metavar="N",
+        help="graphml: the weight snapshot to write (0 is the first; default: the last)",
     )
     export.set_defaults(handler=_export)
     plot = commands.add_parser("plot", help="draw a figure of a run store")

@@ -1,4 +1,5 @@
-"""Export a run store to files that need neither zarr nor neurosim: NetCDF, CSV or NumPy .npz.
+"""Export a run store to files that need neither zarr nor neurosim: NetCDF, CSV or NumPy .npz;
+or its trained network as a GraphML topology.
 
 ``export_run(path, format, output=None)`` reads the store through ``open_run`` (its root
 attributes, read first) and ``xarray.open_zarr`` (the groups), cuts ``trajectory`` along
@@ -34,6 +35,10 @@ attributes, read first) and ``xarray.open_zarr`` (the groups), cuts ``trajectory
     and ``variables`` (each array's dims, dtype and attributes, JSON text); it loads with
     ``numpy.load`` and no pickle.
 
+``graphml``
+    The trained network (``export_graphml``): one GraphML file (default: the store path with
+    ``.graphml``) of one weight snapshot, the last unless ``snapshot`` is given.
+
 A store of any status exports what it has committed, and every export carries the root
 attributes, so the files say the status (``status``, ``status_message``, ``steps_done``).
 
@@ -64,12 +69,16 @@ from xarray.backends.zarr import ZarrStore
 
 from neurosim.errors import ValidationError
 from neurosim.filesystem import check_output_file
+from neurosim.model.topology import write_graphml
 from neurosim.recording import GROUPS, RunReader, as_unicode, open_run
 from neurosim.recording.location import StorePath, is_remote, local_name, store_path, zarr_url
+from neurosim.recording.network import stored_graph
 from neurosim.recording.reader import committed_lengths
 
 FORMATS: Final = ("netcdf", "csv", "npz")
-"""Formats ``export_run`` writes."""
+"""Formats ``export_run`` writes a store's groups in."""
+NETWORK_FORMATS: Final = ("graphml",)
+"""Formats ``export_run`` writes the trained network in."""
 
 CSV_BLOCK_ROWS: Final = 1_000_000
 """CSV rows converted at a time: bounds the memory of a CSV export of a long trajectory."""
@@ -82,9 +91,13 @@ _NETCDF_TYPES: Final = frozenset(
 
 
 def export_run(
-    path: str | os.PathLike[str], format: str, output: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    format: str,
+    output: str | os.PathLike[str] | None = None,
+    snapshot: int | None = None,
 ) -> list[Path]:
-    """Export the run store at ``path`` as ``format`` (``netcdf``, ``csv`` or ``npz``).
+    """Export the run store at ``path`` as ``format`` (``netcdf``, ``csv``, ``npz`` or
+    ``graphml``: ``export_graphml``, of weight snapshot ``snapshot``).
 
     ``output`` is the file (``npz``), folder (``csv``) or base name (``netcdf``: files
     ``<output without .nc>.<group>.nc``); by default it is derived from the store's path.
@@ -94,8 +107,13 @@ def export_run(
     later (values NetCDF-3 cannot hold, a full disk, Ctrl-C) removes every file written so
     far and propagates.
     """
-    if format not in FORMATS:
-        raise ValidationError(f"unknown export format {format!r}; allowed: {', '.join(FORMATS)}")
+    if format not in (*FORMATS, *NETWORK_FORMATS):
+        allowed = ", ".join((*FORMATS, *NETWORK_FORMATS))
+        raise ValidationError(f"unknown export format {format!r}; allowed: {allowed}")
+    if format == "graphml":
+        return export_graphml(path, output, snapshot)
+    if snapshot is not None:
+        raise ValidationError(f"--snapshot {snapshot}: only --format graphml takes a snapshot")
     path = store_path(path)
     run = open_run(path)  # ValidationError naming the path if it is not a run store
     attributes = run.attributes  # before the data: the data on disk is never behind them
@@ -388,6 +406,29 @@ def _export_npz(
     arrays["variables"] = np.array(_json(variables, "the variables"))
     with _staged_files([target]) as (temporary,), open(temporary, "wb") as stream:
         np.savez(stream, **arrays)  # a file object: savez adds no .npz to the name
+    return [target]
+
+
+# graphml
+
+
+def export_graphml(
+    path: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    snapshot: int | None = None,
+) -> list[Path]:
+    """Write the trained network of the run store at ``path`` as a GraphML topology (default
+    file: the store path with ``.graphml``): weight snapshot ``snapshot`` (None: the last),
+    nodes named as the store's neurons with ``role``, ``layer`` and ``bias``, edges with
+    ``weight`` and, where the run's topology gave one, ``delay``. The file reads back with
+    ``read_graphml`` and runs as ``--topology`` with exactly these weights and biases."""
+    path = store_path(path)
+    graph = stored_graph(path, snapshot, "--snapshot")  # ValidationError: no store, no snapshot
+    target = Path(output) if output is not None else local_name(path).with_suffix(".graphml")
+    _check_targets(path, [target])
+    _remove_stale_temporaries(target)
+    with _staged_files([target]) as (temporary,):
+        write_graphml(graph, temporary)
     return [target]
 
 

@@ -142,17 +142,13 @@ EXCLUSIVE_KEYS = {"sweep": "varies the event-driven backend's clocks and delays"
 
 def _node_index(network: CompiledNetwork, node: str, key: str) -> int:
     """The compiled index of a neuron named in a TOML key (always a string there)."""
-    for candidate in (node, int(node) if node.lstrip("-").isdigit() else None):
-        if candidate is None:
-            continue
-        try:
-            return network.index_of(candidate)
-        except KeyError:
-            pass
-    raise ValidationError(
-        f"{key}: no neuron {node!r} in the network; keys are roles "
-        f"({', '.join(topology.ROLES)}) or neuron ids"
-    )
+    try:
+        return network.neuron_index(node, key)
+    except ValidationError:
+        raise ValidationError(
+            f"{key}: no neuron {node!r} in the network; keys are roles "
+            f"({', '.join(topology.ROLES)}) or neuron names: its {network.names_in_brief()}"
+        ) from None
 
 
 def _clock_values(

@@ -99,8 +99,27 @@ class CompiledNetwork:
         """The compiled index of a graph node."""
         return self._index[node_id]
 
+    def neuron_index(self, name: Any, key: str) -> int:
+        """The compiled index of the neuron a scenario key names. A neuron's name is its graph
+        id as text (the store's ``neurons/name``): a GraphML node id as the file writes it, a
+        builder's number; the integer 3 and the string "3" name the same neuron. An unknown
+        name raises ValidationError naming ``key``, the value and some of the names."""
+        try:
+            return self._names[str(name)]
+        except KeyError:
+            raise ValidationError(
+                f"{key} = {name!r}: no neuron named {str(name)!r} in the network; its "
+                f"{self.names_in_brief()}"
+            ) from None
+
+    def names_in_brief(self) -> str:
+        """How many neurons there are and the first few names, for a message."""
+        shown = ", ".join(repr(str(node)) for node in self.node_ids[:5])
+        return f"{self.n_neurons} neurons are named {shown}{', ...' if self.n_neurons > 5 else ''}"
+
     def __post_init__(self) -> None:
         self._index = {node: k for k, node in enumerate(self.node_ids)}
+        self._names = {str(node): k for k, node in enumerate(self.node_ids)}
 
     def block(self, k: int) -> np.ndarray:
         """Dense block k as a (n_pre, n_post) view into ``dense_weights``."""

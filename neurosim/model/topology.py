@@ -528,7 +528,7 @@ def _own_attributes_as_text(path: str) -> bytes:
     return ElementTree.tostring(root, encoding="utf-8")
 
 
-def _node_ids(nodes: list[str]) -> dict[str, Hashable]:
+def node_ids_from_text(nodes: list[str]) -> dict[str, Hashable]:
     """Map GraphML ids to node ids: ints when every id is a decimal integer, else the text."""
     try:
         as_int = [int(node) for node in nodes]
@@ -579,7 +579,7 @@ def read_graphml(path: str | os.PathLike[str]) -> nx.DiGraph:
 
     node_default = raw.graph.pop("node_default", {}) or {}
     edge_default = raw.graph.pop("edge_default", {}) or {}
-    ids = _node_ids(list(raw.nodes))
+    ids = node_ids_from_text(list(raw.nodes))
 
     graph = nx.DiGraph()
     graph.graph.update(raw.graph)

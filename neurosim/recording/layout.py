@@ -8,7 +8,8 @@ Layout (the contract; ``docs/run-store.md`` has the full description)::
       neurons/     neuron (coordinate), role, layer, name        over (neuron,)
       trajectory/  time (coordinate), neuron (coordinate: the recorded neurons),
                    one array per declared ArraySpec               over (time, *spec.dims)
-      weights/     edge_src, edge_dst over (edge,); neuron (coordinate);
+      weights/     edge_src, edge_dst, edge_delay (NaN: none given) over (edge,); neuron
+                   (coordinate);
                    W over (snapshot, edge); b over (snapshot, neuron); snapshot_time (snapshot,)
       metrics/     arrays written whole by analyses, with the dims the caller names
       events/      only when a run logs events (event-driven backend): one row per event,
@@ -243,6 +244,7 @@ def _build(
     recorded: np.ndarray,
     sources: np.ndarray,
     destinations: np.ndarray,
+    delays: np.ndarray | None,
     time_chunk: int,
     weight_dtype: np.dtype[Any],
     series: dict[str, dict[str, ArraySpec]],
@@ -287,6 +289,8 @@ def _build(
     weights = root.create_group("weights")
     _write_whole(weights, "edge_src", sources, ("edge",), {})
     _write_whole(weights, "edge_dst", destinations, ("edge",), {})
+    if delays is not None:
+        _write_whole(weights, "edge_delay", delays, ("edge",), {})
     _write_whole(weights, "neuron", neuron_index, ("neuron",), {})
     weights.create_array(
         "W",

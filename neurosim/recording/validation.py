@@ -162,6 +162,17 @@ def _validate_edges(
     return checked[0], checked[1]
 
 
+def _validate_delays(edge_delay: npt.ArrayLike, n_edges: int) -> np.ndarray:
+    delays = np.asarray(edge_delay, dtype=np.float64)
+    if delays.shape != (n_edges,):
+        raise ValidationError(
+            f"edge_delay must have one value per synapse, shape ({n_edges},); got {delays.shape}"
+        )
+    if np.any(delays < 0):  # NaN (no delay given) compares False
+        raise ValidationError("edge_delay must be >= 0 (NaN where none is given)")
+    return delays
+
+
 def _validate_weight_dtype(weight_dtype: npt.DTypeLike) -> np.dtype[Any]:
     try:
         dtype = np.dtype(weight_dtype)

@@ -70,6 +70,7 @@ from neurosim.recording.series import (
 from neurosim.recording.signals import RunInterrupted
 from neurosim.recording.validation import (
     _to_json,
+    _validate_delays,
     _validate_edges,
     _validate_neurons,
     _validate_recorded_neurons,
@@ -171,6 +172,7 @@ class RunStore:
         recorded_neurons: npt.ArrayLike | None,
         edge_src: npt.ArrayLike,
         edge_dst: npt.ArrayLike,
+        edge_delay: npt.ArrayLike | None = None,
         time_chunk: int = 256,
         overwrite: bool = False,
         weight_dtype: npt.DTypeLike = np.float64,
@@ -188,6 +190,8 @@ class RunStore:
         arrays, by name. ``recorded_neurons``: indices of the neurons the trajectory arrays'
         ``neuron`` dim holds (None: all, in order). ``edge_src``/``edge_dst``: the synapses'
         pre- and postsynaptic neuron indices, the order of every weight snapshot.
+        ``edge_delay``: each synapse's delay in time units, NaN where the topology gives none
+        (None: not stored).
         ``time_chunk``: steps per chunk along ``time``, also the most steps kept in memory;
         choose it so that ``time_chunk`` steps of all arrays fit comfortably in memory.
         ``weight_dtype``: float dtype of the stored weight snapshots. ``series``: appendable
@@ -216,6 +220,7 @@ class RunStore:
         recorded = _validate_recorded_neurons(recorded_neurons, n_neurons)
         specs = _validate_specs(arrays, len(recorded))
         sources, destinations = _validate_edges(edge_src, edge_dst, n_neurons)
+        delays = None if edge_delay is None else _validate_delays(edge_delay, len(sources))
         time_chunk = check_integer("time_chunk", time_chunk, 1)
         weight_dtype = _validate_weight_dtype(weight_dtype)
         checked_series = _validate_series(series)
@@ -235,6 +240,7 @@ class RunStore:
                 recorded=recorded,
                 sources=sources,
                 destinations=destinations,
+                delays=delays,
                 time_chunk=time_chunk,
                 weight_dtype=weight_dtype,
                 series=checked_series,

@@ -46,7 +46,8 @@ def analysis_columns(
     analysis: dict[str, Any], network: CompiledNetwork, recorded: np.ndarray
 ) -> list[int]:
     """The recorded columns of the analysis's units (rivalry: ``units``, adaptation:
-    ``unit``), each a neuron's graph id (a GraphML node id as the file writes it) that
+    ``unit``), each a neuron's name (``CompiledNetwork.neuron_index``: a GraphML node id as
+    the file writes it, a builder's number) that
     ``record.neurons`` records; checked before the run, which would otherwise end without
     its metrics."""
     if analysis["kind"] == "rivalry":
@@ -56,12 +57,7 @@ def analysis_columns(
     recorded_indices = recorded.tolist()
     columns = []
     for key, unit in units:
-        try:
-            index = network.index_of(unit)
-        except (KeyError, TypeError):  # TypeError: a TOML table or list, never an id
-            raise ValidationError(
-                f"{key} = {unit!r}: no neuron with this id in the network"
-            ) from None
+        index = network.neuron_index(unit, key)
         if index not in recorded_indices:
             raise ValidationError(f"{key} = {unit!r} is not recorded (record.neurons)")
         columns.append(recorded_indices.index(index))

@@ -137,9 +137,10 @@ def _topology_section() -> Section:
     return Section(
         "topology",
         "[topology]",
-        "Give exactly one of builder or path. Each builder takes its own arguments (seed "
-        f"defaults to the scenario's): {builders}. A GraphML topology takes only path, layout "
-        "and seed.",
+        "Give exactly one of builder, path (a GraphML file) or from_store (a run store's "
+        "trained network). Each builder takes its own arguments (seed defaults to the "
+        f"scenario's): {builders}. A GraphML topology takes only path, layout and seed; a "
+        "stored one from_store, snapshot, layout and seed. docs/topologies.md has the details.",
         key_rows(TOPOLOGY_KEYS),
     )
 

@@ -32,6 +32,7 @@ from neurosim.recording import (
     open_run,
     stop_on_signals,
 )
+from neurosim.recording.network import stored_graph
 from neurosim.scenario.analyses import analysis_columns, analyze
 from neurosim.scenario.schema import Scenario, check_scenario
 from neurosim.streams import (
@@ -91,6 +92,7 @@ def create_store(
         recorded_neurons=recorded_neurons,
         edge_src=network.edge_pre,
         edge_dst=network.edge_post,
+        edge_delay=network.edge_delay,
         time_chunk=time_chunk,
         overwrite=overwrite,
         weight_dtype=network.dtype,
@@ -165,27 +167,23 @@ def build_network(settings: dict[str, Any], scenario: Scenario) -> CompiledNetwo
     seed = table.get("seed", settings["scenario"]["seed"])
     if "path" in table:
         graph = topology.read_graphml(table["path"])
+    elif "from_store" in table:  # the stored weights and biases are kept by compile_graph
+        graph = stored_graph(table["from_store"], table.get("snapshot"), "topology.snapshot")
     else:
         graph = topology.BUILDERS[table["builder"]](**_builder_arguments(settings))
     return compile_graph(graph, scenario.phase_parameters[0], seed=seed, layout=table["layout"])
 
 
 def select_neurons(network: CompiledNetwork, spec: str | list[Any], key: str) -> np.ndarray:
-    """Compiled indices of a neuron set ("visible", "hidden", ...) or of listed graph ids."""
+    """Compiled indices of a neuron set ("visible", "hidden", ...) or of listed neuron names
+    (``CompiledNetwork.neuron_index``)."""
     roles = np.array(topology.ROLES)[network.role]
     if isinstance(spec, str):
         chosen = np.flatnonzero(np.isin(roles, ROLE_SETS[spec]))
         if chosen.size == 0:
             raise ValidationError(f"{key} = {spec!r}: the network has no {spec} neurons")
         return chosen
-    indices = []
-    for position, node in enumerate(spec):
-        try:
-            indices.append(network.index_of(node))
-        except KeyError:
-            raise ValidationError(
-                f"{key}[{position}] = {node!r}: no neuron with this id in the network"
-            ) from None
+    indices = [network.neuron_index(node, f"{key}[{k}]") for k, node in enumerate(spec)]
     return np.array(indices, dtype=np.int64)
 
 
@@ -272,13 +270,9 @@ def build_stream(phase: dict[str, Any], network: CompiledNetwork, seed: int, key
         except ValidationError as error:  # the stream names its own keys: say whose they are
             raise ValidationError(f"{key}.{error}") from None
     windows = []
-    for position, (neuron, start, length, value) in enumerate(phase["windows"]):
-        try:
-            windows.append((network.index_of(neuron), start, length, value))
-        except KeyError:
-            raise ValidationError(
-                f"{key}.windows[{position}]: no neuron with id {neuron!r} in the network"
-            ) from None
+    for k, (neuron, start, length, value) in enumerate(phase["windows"]):
+        index = network.neuron_index(neuron, f"{key}.windows[{k}][0]")
+        windows.append((index, start, length, value))
     return Windows(n, windows, phase["duration"])
 
 

@@ -1,12 +1,16 @@
 """Scenario files: TOML read with the standard library, every key checked before any work.
 
 A scenario has the sections ``[scenario]``, ``[model]`` (a preset from ``models/`` plus
-overrides), ``[topology]`` (a builder and its arguments, or ``path`` to a GraphML file),
-``[[phase]]`` (what the data stream does, one phase after another, each optionally changing
-model parameters from its start) and ``[record]``. An unknown key, a wrong type, an
+overrides), ``[topology]`` (a builder and its arguments, ``path`` to a GraphML file, or
+``from_store``: the trained network of a run store), ``[[phase]]`` (what the data stream
+does, one phase after another, each optionally changing model parameters from its start)
+and ``[record]``. An unknown key, a wrong type, an
 out-of-range value or a missing file gives one ValidationError naming the dotted key, the value
 and what is allowed. ``--set key.path=value`` overrides are applied to the parsed file and
-checked the same way (``phase.1.duration`` addresses the second phase).
+checked the same way (``phase.1.duration`` addresses the second phase). An override that
+gives the topology's source (``builder``, ``path`` or ``from_store``) replaces the file's
+source with its arguments, and a relative path given on the command line is taken from the
+working directory, while one written in the file is taken from the file's folder.
 
 An experiment that trains then tests may declare the key ``test_model``
 (``neurosim.experiments.TEST_MODEL_KEY``): ``[experiment.test_model]`` holds any ``[model]``
@@ -17,6 +21,8 @@ code under its own dotted names; ``Scenario.test_parameters`` is the result.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -47,6 +53,7 @@ from neurosim.model.network import LAYOUTS
 from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets, load_preset, parameters_from_mapping
 from neurosim.model.topology import BUILDERS, builder_parameters
+from neurosim.recording.network import stored_graph
 from neurosim.registry import DEFAULT_BACKEND, backend, backend_names, experiment, experiment_kinds
 
 ORDERS = ("shuffled", "cyclic")
@@ -72,7 +79,7 @@ def _neurons(name: str, value: Any) -> str | list[Any]:
     if isinstance(value, str):
         return check_choice(name, value, NEURON_SETS)
     if isinstance(value, list) and value:
-        return value
+        return [_neuron_name(f"{name}[{k}]", item) for k, item in enumerate(value)]
     raise ValidationError(
         f"{name} = {describe(value)}: expected one of {', '.join(NEURON_SETS)} or a list of "
         "neuron ids"
@@ -93,13 +100,20 @@ def _windows(name: str, value: Any) -> list[list[float]]:
             )
         windows.append(
             [
-                check_integer(f"{name}[{k}][0]", window[0], 0),
+                _neuron_name(f"{name}[{k}][0]", window[0]),
                 check_integer(f"{name}[{k}][1]", window[1], 0),
                 check_integer(f"{name}[{k}][2]", window[2], 1),
                 check_number(f"{name}[{k}][3]", window[3]),
             ]
         )
     return windows
+
+
+def _neuron_name(name: str, value: Any) -> int | str:
+    """A neuron's name: its GraphML node id, or a builder's number."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(f"{name} = {describe(value)}: expected a neuron's id (name)")
+    return value
 
 
 @allows(f"list of {', '.join(RECORDABLE)}")
@@ -161,12 +175,22 @@ TOPOLOGY_KEYS = {
     "builder": Key(
         choice(tuple(BUILDERS)),
         doc="The builder that makes the network (the section's note lists each builder's "
-        "arguments); give builder or path.",
+        "arguments); give one of builder, path, from_store.",
     ),
     "path": Key(
         text,
-        doc="A GraphML topology file, relative to the scenario file's folder; give builder or "
-        "path.",
+        doc="A GraphML topology file, relative to the scenario file's folder (given on the "
+        "command line: to the working directory); give one of builder, path, from_store.",
+    ),
+    "from_store": Key(
+        text,
+        doc="A run store whose network starts this run: its neurons, synapses, delays and the "
+        "weights and biases of one weight snapshot (docs/topologies.md); give one of builder, "
+        "path, from_store.",
+    ),
+    "snapshot": Key(
+        integer(0),
+        doc="The weight snapshot from_store starts from, 0 the first; absent: the last.",
     ),
     "n_input": Key(integer(1), doc="Number of input neurons (recurrent builders)."),
     "n_output": Key(
@@ -219,6 +243,12 @@ TOPOLOGY_KEYS = {
         "pair by its density (auto); results are the same.",
     ),
 }
+TOPOLOGY_SOURCES = ("builder", "path", "from_store")
+"""The ``[topology]`` keys that say where the network comes from; a scenario gives one."""
+COMMAND_LINE_PATHS = (("topology", "path"), ("topology", "from_store"))
+"""Path-valued keys that a ``--set`` (or ``--topology``) gives relative to the working
+directory; written in a scenario file, they are relative to the file's folder."""
+
 # each stream kind and the phase keys it needs
 PHASE_NEEDS = {
     "patterns": ("patterns", "steps_per_item"),
@@ -360,12 +390,7 @@ def _neuron_pair(name: str, value: Any) -> list[Any]:
     """A list of the ids of two neurons"""
     if not isinstance(value, list) or len(value) != 2:
         raise ValidationError(f"{name} = {describe(value)}: expected the ids of two neurons")
-    return value
-
-
-def _neuron_id(name: str, value: Any) -> Any:
-    """A neuron id"""
-    return value
+    return [_neuron_name(f"{name}[{k}]", item) for k, item in enumerate(value)]
 
 
 _ANALYSIS_KIND = "The analysis: rivalry or adaptation."
@@ -406,7 +431,7 @@ ANALYSIS_KEYS = {
             required=True,
             doc=_ANALYSIS_PHASE + " It must be a step phase recorded every step.",
         ),
-        "unit": Key(_neuron_id, required=True, doc="The neuron whose response is measured."),
+        "unit": Key(_neuron_name, required=True, doc="The neuron whose response is measured."),
         "settle": Key(
             integer(1),
             100,
@@ -684,41 +709,51 @@ def _share_checkpoint_interval(
 
 def _check_topology(table: Any, source: Path | None) -> dict[str, Any]:
     checked = check_table("topology", table if table is not None else {}, TOPOLOGY_KEYS)
-    has_path = "path" in checked
-    has_builder = "builder" in checked
-    if has_path == has_builder:
+    given = [key for key in TOPOLOGY_SOURCES if key in checked]
+    if len(given) != 1:
         raise ValidationError(
-            "topology: give exactly one of topology.builder "
-            f"({', '.join(BUILDERS)}) or topology.path (a GraphML file)"
+            f"topology: give exactly one of topology.builder ({', '.join(BUILDERS)}), "
+            "topology.path (a GraphML file) or topology.from_store (a run store)"
+            + (f"; given: {', '.join(given)}" if given else "")
         )
-    own = ("builder", "path", "layout", "seed")
+    kind = given[0]
+    own = (*TOPOLOGY_SOURCES, "layout", "seed")
     # the scenario's seed feeds a builder that draws; n_output defaults to 0 (no output role)
-    parameters = builder_parameters(checked["builder"]) if has_builder else {}
+    parameters = builder_parameters(checked["builder"]) if kind == "builder" else {}
     allowed = [name for name in parameters if name != "seed"]
+    if kind == "from_store":
+        allowed = ["snapshot"]
     for key in checked:
         if key not in own and key not in allowed:
-            what = (
-                f"the {checked['builder']} builder takes {', '.join(allowed)}"
-                if has_builder
-                else "a GraphML topology takes only path, layout and seed"
-            )
+            what = {
+                "builder": f"the {checked.get('builder')} builder takes {', '.join(allowed)}",
+                "path": "a GraphML topology takes only path, layout and seed",
+                "from_store": "a stored network takes only from_store, snapshot, layout and seed",
+            }[kind]
             raise ValidationError(f"topology.{key} = {describe(checked[key])}: {what}")
     if "n_output" in parameters:
         checked.setdefault("n_output", 0)
-    required = [name for name in allowed if parameters[name]]
+    required = [name for name in allowed if parameters.get(name)]
     for key in required:
         if key not in checked:
             raise ValidationError(
                 f"topology.{key} is missing; the {checked['builder']} builder needs "
                 f"{', '.join(required)}"
             )
-    if has_path:
-        path = Path(checked["path"])
-        if not path.is_absolute() and source is not None:
-            path = source.parent / path
-        if not path.exists():
-            raise ValidationError(f"topology.path = {checked['path']!r}: no such file ({path})")
-        checked["path"] = str(path)
+    if kind == "builder":
+        return checked
+    path = Path(checked[kind])
+    if not path.is_absolute() and source is not None:
+        path = source.parent / path
+    if not path.exists():
+        what = "file" if kind == "path" else "run store"
+        raise ValidationError(f"topology.{kind} = {checked[kind]!r}: no such {what} ({path})")
+    checked[kind] = str(path)
+    if kind == "from_store":
+        try:  # the store, its snapshots and its graph, before any work
+            stored_graph(path, checked.get("snapshot"), "topology.snapshot")
+        except ValidationError as error:
+            raise ValidationError(f"topology.from_store = {checked[kind]!r}: {error}") from None
     return checked
 
 
@@ -739,10 +774,17 @@ def parse_override(override: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``raw`` with each ``key.path=value`` override set (tables made as needed)."""
+    """A copy of ``raw`` with each ``key.path=value`` override set (tables made as needed).
+
+    An override of the topology's source (``topology.builder``, ``topology.path`` or
+    ``topology.from_store``) replaces the one in ``raw``: a path or store drops the builder
+    and its arguments (``layout`` is kept), a builder drops the path or store. A relative
+    path an override gives (``COMMAND_LINE_PATHS``) is made absolute from the working
+    directory."""
     result = copy.deepcopy(raw)
     for override in overrides:
         parts, value = parse_override(override)
+        value = _from_working_directory(parts, value)
         node: Any = result
         for depth, part in enumerate(parts[:-1]):
             where = ".".join(parts[: depth + 1])
@@ -761,8 +803,46 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
             raise ValidationError(
                 f"--set {override!r}: name a phase by its number, e.g. phase.0.key"
             )
+        if len(parts) == 2 and parts[0] == "topology" and parts[1] in TOPOLOGY_SOURCES:
+            _drop_topology_source(node, parts[1])
         node[parts[-1]] = value
     return result
+
+
+def _from_working_directory(parts: list[str], value: Any) -> Any:
+    """``value`` with the relative paths of ``COMMAND_LINE_PATHS`` it sets made absolute from
+    the working directory (``--set topology.path=x`` or ``--set 'topology={path="x"}'``)."""
+    for key in COMMAND_LINE_PATHS:
+        if parts == list(key) and isinstance(value, str):
+            return os.path.abspath(value)
+        if parts == list(key[:-1]) and isinstance(value, dict):
+            inner = value.get(key[-1])
+            if isinstance(inner, str):
+                value = {**value, key[-1]: os.path.abspath(inner)}
+    return value
+
+
+def _drop_topology_source(table: dict[str, Any], source: str) -> None:
+    """Make room in a ``[topology]`` table for a new ``source``: a builder replaces a path or
+    store (and a store's snapshot); a path or store replaces everything but ``layout``."""
+    if source == "builder":
+        for key in ("path", "from_store", "snapshot"):
+            table.pop(key, None)
+        return
+    for key in list(table):
+        if key != "layout":
+            del table[key]
+
+
+def topology_override(file: str) -> str:
+    """The ``--set`` override of ``--topology FILE``: ``topology.path`` as an absolute path
+    from the working directory; a missing file is refused naming ``--topology``."""
+    path = Path(file).absolute()
+    if not path.is_file():
+        raise ValidationError(
+            f"--topology {file!r}: no such file ({path}); give a GraphML topology file"
+        )
+    return f"topology.path={json.dumps(str(path))}"
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -783,4 +863,5 @@ __all__ = [
     "check_scenario",
     "load_scenario",
     "parse_override",
+    "topology_override",
 ]
