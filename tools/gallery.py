@@ -51,7 +51,6 @@ ENTRIES = (
         "whole 20,000 steps the dominant unit and the pattern state as coloured spans with the "
         "switch counts, beside the histogram of dominance durations.",
         scenario="rivalry",
-        settings=("phase.0.epochs=300",),
     ),
     Entry(
         "trajectory",
@@ -77,7 +76,6 @@ ENTRIES = (
         "one pattern to the other and back, with its rest and settled levels; the title gives "
         "the overshoot and undershoot the analysis measured.",
         scenario="adaptation",
-        settings=("phase.0.epochs=300",),
     ),
     Entry(
         "stdp_window",
