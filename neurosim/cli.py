@@ -28,7 +28,7 @@ from neurosim.filesystem import (
     describe_os_error,
     staged_file,
 )
-from neurosim.registry import backend_names
+from neurosim.registry import backend_names, experiment_kinds
 
 if TYPE_CHECKING:
     from neurosim.recording import RunReader
@@ -325,25 +325,39 @@ def _verify(run: RunReader) -> int:
 
 
 def _plot(arguments: argparse.Namespace) -> int:
-    from neurosim.plotting.runs import plot_run
+    from neurosim.plotting.runs import figure_kinds, plot_run
     from neurosim.recording import open_run
     from neurosim.recording.location import local_name
 
     run = open_run(arguments.path)
     settings = run.attributes.get("scenario", {})
+    experiment_kind = settings.get("experiment", {}).get("kind")
+    drawn = figure_kinds(run) + ((experiment_kind,) if experiment_kind else ())
     kind = arguments.kind
     if kind is None:
         analysis = settings.get("analysis") or settings.get("experiment")
         kind = analysis["kind"] if analysis else "trajectory"
+    if kind not in drawn:
+        of = f"the {experiment_kind} experiment's " if experiment_kind else ""
+        offered = ", ".join(drawn) if drawn else "none (it recorded no states)"
+        raise ValidationError(
+            f"--kind {kind}: {run.path} is a store of {of}scenario "
+            f"{settings.get('scenario', {}).get('name', '?')!r}; its figures are {offered}"
+        )
+    if arguments.neurons and kind == experiment_kind:
+        raise ValidationError(
+            f"--neurons: the {kind} figure draws what its experiment chose; --neurons "
+            "applies to the trajectory and rivalry figures"
+        )
     output = Path(arguments.output or local_name(run.path).with_suffix(f".{kind}.png"))
     check_output_file(output, "-o", _image_suffixes())
     with _writing(output), staged_file(output) as temporary:
-        if "experiment" in settings and kind == settings["experiment"]["kind"]:
+        if kind == experiment_kind:
             from neurosim.registry import experiment
 
             experiment(kind).plot(run, temporary)
         else:
-            plot_run(run, temporary, kind)
+            plot_run(run, temporary, kind, neurons=arguments.neurons)
     print(f"wrote {output}")
     return EXIT_OK
 
@@ -583,8 +597,17 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("path", help="run store directory")
     plot.add_argument(
         "--kind",
-        help="which figure: trajectory, rivalry, adaptation, or the store's experiment kind "
-        "(default: the scenario's analysis or experiment, else trajectory)",
+        help="which figure: trajectory (a store with recorded states), rivalry or adaptation "
+        "(a scenario with that [analysis]), or the kind of the store's [experiment] "
+        f"({', '.join(experiment_kinds())}); default: the scenario's analysis or experiment, "
+        "else trajectory",
+    )
+    plot.add_argument(
+        "--neurons",
+        nargs="+",
+        metavar="NAME",
+        help="recorded neurons to draw, by name (the store's neurons/name); default: the "
+        "first ones recorded",
     )
     plot.add_argument("-o", "--output", help="image file (default: PATH.KIND.png)")
     plot.set_defaults(handler=_plot)
