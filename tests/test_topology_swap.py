@@ -219,3 +219,10 @@ def test_topology_flag_errors_name_the_flag(places, capsys) -> None:
         err = capsys.readouterr().err
         assert "--topology 'gone.graphml': no such file" in err and str(work) in err
     assert not (work / "runs").exists()
+    # an experiment builds its own network: the flag is refused, named
+    write_graphml(named_graph(), work / "mine.graphml")
+    code = main(["run", "recurring_patterns", "--topology", "mine.graphml", "--quiet"])
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "continual experiment builds its own network" in err and "--topology" in err
+    assert not (work / "runs").exists()

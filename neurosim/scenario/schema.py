@@ -664,9 +664,10 @@ def _check_experiment(
     settings["experiment"] = check_table("experiment", table, keys)
     for section in ("topology", "phase", "analysis"):
         if section in raw:
+            flags = " (--topology does not apply to it)" if section == "topology" else ""
             raise ValidationError(
                 f"{section}: the {kind} experiment builds its own network, streams and "
-                "records; set them in [experiment]"
+                f"records; set them in [experiment]{flags}"
             )
     record = raw.get("record", {})
     if isinstance(record, Mapping) and set(record) - set(CHECKPOINT_KEYS):
