@@ -53,13 +53,21 @@ def check_seed(name: str, value: object) -> int:
 
 
 def _allowed_integers(low: int | None, high: int | None) -> str:
+    return f"expected an {allowed_range('integer', low, high)}"
+
+
+def allowed_range(what: str, low: float | None, high: float | None) -> str:
+    """``what`` with its bounds in words: "integer >= 1", "number in [0, 1]"."""
+    low_text, high_text = (
+        f"{bound:g}" if isinstance(bound, float) else bound for bound in (low, high)
+    )
     if low is not None and high is not None:
-        return f"expected an integer in [{low}, {high}]"
+        return f"{what} in [{low_text}, {high_text}]"
     if low is not None:
-        return f"expected an integer >= {low}"
+        return f"{what} >= {low_text}"
     if high is not None:
-        return f"expected an integer <= {high}"
-    return "expected an integer"
+        return f"{what} <= {high_text}"
+    return what
 
 
 def check_duration(name: str, value: object, *, allow_none: bool) -> int | None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from neurosim.checks import (
     MAX_SEED,
+    allowed_range,
     check_choice,
     check_integer,
     check_number,
@@ -82,28 +83,18 @@ def allowed_values(check: Check) -> str:
     return doc[:1].lower() + doc[1:]
 
 
-def _range(what: str, low: float | None, high: float | None) -> str:
-    """``what`` with its bounds in words: "integer >= 1", "number in [0, 1]"."""
-    if low is not None and high is not None:
-        return f"{what} in [{low:g}, {high:g}]"
-    if low is not None:
-        return f"{what} >= {low:g}"
-    if high is not None:
-        return f"{what} <= {high:g}"
-    return what
-
-
 def integer(low: int | None = None, high: int | None = None) -> Check:
     """An integer in [low, high] (either bound may be left open)."""
     return DescribedCheck(
-        lambda name, value: check_integer(name, value, low, high), _range("integer", low, high)
+        lambda name, value: check_integer(name, value, low, high),
+        allowed_range("integer", low, high),
     )
 
 
 def number(low: float | None = None, high: float | None = None) -> Check:
     """A finite number in [low, high] (either bound may be left open)."""
     return DescribedCheck(
-        lambda name, value: check_number(name, value, low, high), _range("number", low, high)
+        lambda name, value: check_number(name, value, low, high), allowed_range("number", low, high)
     )
 
 
@@ -149,7 +140,7 @@ def integer_list(low: int, unique: bool = True, high: int | None = None) -> Chec
         return items
 
     each = "distinct integers" if unique else "integers"
-    return DescribedCheck(check, f"non-empty list of {_range(each, low, high)}")
+    return DescribedCheck(check, f"non-empty list of {allowed_range(each, low, high)}")
 
 
 def seed(name: str, value: Any) -> int:
@@ -172,7 +163,7 @@ def number_list(low: float | None = None, high: float | None = None) -> Check:
             )
         return [check_number(f"{name}[{k}]", item, low, high) for k, item in enumerate(value)]
 
-    return DescribedCheck(check, f"non-empty list of {_range('numbers', low, high)}")
+    return DescribedCheck(check, f"non-empty list of {allowed_range('numbers', low, high)}")
 
 
 def check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, Any]:
