@@ -105,8 +105,13 @@ def test_analysis_units_by_graphml_id_are_accepted(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("units", "recorded", "named"),
     [
-        ('["h0", "missing"]', '"all"', "analysis.units[1] = 'missing': no neuron with this id"),
-        ('["h0", 3]', '"all"', "analysis.units[1] = 3: no neuron with this id"),
+        (
+            '["h0", "missing"]',
+            '"all"',
+            "analysis.units[1] = 'missing': no neuron named 'missing' in the network; its 5 "
+            "neurons are named 'in0', 'in1', 'h0'",
+        ),
+        ('["h0", 3]', '"all"', "analysis.units[1] = 3: no neuron named '3' in the network"),
         ('["h0", "h1"]', '["in0", "h0"]', "analysis.units[1] = 'h1' is not recorded"),
     ],
 )
