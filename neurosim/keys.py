@@ -55,6 +55,11 @@ class Key:
         """The keys of the nested table(s) this key holds, if it holds any."""
         return getattr(self.check, "keys", None)
 
+    @property
+    def repeated(self) -> bool:
+        """Whether the key holds a list of nested tables (``[[name]]`` in a file)."""
+        return getattr(self.check, "repeated", False)
+
 
 @dataclass(frozen=True)
 class DescribedCheck:
@@ -64,14 +69,19 @@ class DescribedCheck:
     function: Check
     allowed: str
     keys: Mapping[str, Key] | None = None
+    # the key holds a list of such tables, written [[name]] in a file
+    repeated: bool = False
 
     def __call__(self, name: str, value: Any) -> Any:
         return self.function(name, value)
 
 
-def allows(allowed: str, keys: Mapping[str, Key] | None = None) -> Callable[[Check], Check]:
-    """Decorate a check function with the values it allows (and its nested table's keys)."""
-    return lambda function: DescribedCheck(function, allowed, keys)
+def allows(
+    allowed: str, keys: Mapping[str, Key] | None = None, *, repeated: bool = False
+) -> Callable[[Check], Check]:
+    """Decorate a check function with the values it allows (and its nested table's keys,
+    ``repeated`` where the key holds a list of such tables)."""
+    return lambda function: DescribedCheck(function, allowed, keys, repeated)
 
 
 def allowed_values(check: Check) -> str:

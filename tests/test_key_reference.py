@@ -106,6 +106,14 @@ def test_keys_prints_one_section(capsys: pytest.CaptureFixture[str]) -> None:
     assert "record  [record]" not in out
 
 
+def test_a_list_of_tables_is_headed_as_a_file_writes_it(capsys: pytest.CaptureFixture[str]) -> None:
+    # a file writes each input population as [[experiment.inputs]], a neuron as [experiment.neuron]
+    assert main(["keys", "experiment.spiking.inputs"]) == 0
+    assert capsys.readouterr().out.startswith("experiment.spiking.inputs  [[experiment.inputs]]")
+    assert main(["keys", "experiment.spiking.neuron"]) == 0
+    assert capsys.readouterr().out.startswith("experiment.spiking.neuron  [experiment.neuron]")
+
+
 def test_keys_refuses_an_unknown_section_listing_the_known_ones() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "neurosim", "keys", "nonesuch"],

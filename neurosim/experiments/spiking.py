@@ -163,7 +163,7 @@ def _recurrent(name: str, value: Any) -> dict[str, Any]:
     return check_table(name, value, RECURRENT_KEYS)
 
 
-@allows("one or more [[experiment.inputs]] tables", INPUT_KEYS)
+@allows("one or more [[experiment.inputs]] tables", INPUT_KEYS, repeated=True)
 def _inputs(name: str, value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not value:
         raise ValidationError(f"{name} = {describe(value)}: expected one or more [[{name}]] tables")

@@ -176,10 +176,13 @@ def _nested_sections(name: str, header: str, keys: Mapping[str, Key]) -> Iterato
     """A section for each key of ``keys`` that holds a nested table (or a list of them)."""
     for key_name, key in keys.items():
         if key.keys is not None:
+            table = f"{header}.{key_name}"
             yield Section(
                 f"{name}.{key_name}",
-                f"[{header}.{key_name}]",
-                f"The table of {header}.{key_name}.",
+                f"[[{table}]]" if key.repeated else f"[{table}]",
+                f"One of the tables of {table}, as many as needed."
+                if key.repeated
+                else f"The table of {table}.",
                 key_rows(key.keys),
             )
             yield from _nested_sections(f"{name}.{key_name}", f"{header}.{key_name}", key.keys)
