@@ -4,6 +4,7 @@ network exported as GraphML."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -226,3 +227,14 @@ def test_topology_flag_errors_name_the_flag(places, capsys) -> None:
     err = capsys.readouterr().err
     assert "continual experiment builds its own network" in err and "--topology" in err
     assert not (work / "runs").exists()
+
+
+def test_a_sweep_keeps_command_line_paths_absolute_in_its_manifest(places) -> None:
+    scenario, work = places
+    write_graphml(named_graph(), work / "net.graphml")
+    arguments = [str(scenario), "--grid", "model.alpha=0.01,0.02", "--out", "swept", "--quiet"]
+    assert main(["sweep", *arguments, "--set", "topology.path=net.graphml"]) == EXIT_OK
+    manifest = json.loads((work / "swept" / "sweep.json").read_text())
+    # the same file from any folder: --set gives what --topology gives
+    assert manifest["overrides"] == [f"topology.path={json.dumps(str(work / 'net.graphml'))}"]
+    assert main(["sweep", *arguments, "--topology", "net.graphml"]) == EXIT_OK  # the same sweep

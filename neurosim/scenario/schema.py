@@ -823,6 +823,16 @@ def _from_working_directory(parts: list[str], value: Any) -> Any:
     return value
 
 
+def absolute_override(override: str) -> str:
+    """``override`` with the relative path it gives a ``COMMAND_LINE_PATHS`` key made absolute
+    from the working directory, so that what is kept of a command line (a sweep's manifest)
+    names the same file from any folder; other overrides are returned as they are."""
+    parts, value = parse_override(override)
+    if tuple(parts) in COMMAND_LINE_PATHS and isinstance(value, str):
+        return f"{'.'.join(parts)}={json.dumps(os.path.abspath(value))}"
+    return override
+
+
 def _drop_topology_source(table: dict[str, Any], source: str) -> None:
     """Make room in a ``[topology]`` table for a new ``source``: a builder replaces a path or
     store (and a store's snapshot); a path or store replaces everything but ``layout``."""
@@ -859,6 +869,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
 
 __all__ = [
     "Scenario",
+    "absolute_override",
     "apply_overrides",
     "available_presets",
     "check_scenario",
