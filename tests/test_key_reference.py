@@ -4,6 +4,7 @@ generated page current, and ``neurosim keys`` on the command line."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -124,3 +125,80 @@ def test_keys_refuses_an_unknown_section_listing_the_known_ones() -> None:
     assert result.returncode == 2
     assert "unknown section" in result.stderr and "experiment.mnist" in result.stderr
     assert result.stdout == ""
+
+
+def _model_fields() -> Iterator[tuple[str, Any, Any]]:
+    """(key, field, a function that builds and checks the table with one key set)."""
+    from dataclasses import fields
+
+    from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
+
+    tables = {
+        "model": lambda **value: ModelParameters(**value),
+        "model.fake_target": lambda **value: FakeTargetParameters(**value).validate(),
+        "model.oscillator": lambda **value: ClampOscillator(**value).validate(),
+    }
+    classes = {
+        "model": ModelParameters,
+        "model.fake_target": FakeTargetParameters,
+        "model.oscillator": ClampOscillator,
+    }
+    for table, build in tables.items():
+        for field in fields(classes[table]):
+            if "allowed" in field.metadata:
+                yield f"{table}.{field.name}", field, build
+
+
+def _probes(allowed: str) -> tuple[list[Any], list[Any]] | None:
+    """Values the text ``allowed`` admits and values just outside it, or None where the text
+    is not a bound, a choice or a flag."""
+    nudge = 1e-9
+    if allowed == "true or false":
+        return [True, False], [1, "yes"]
+    if allowed.startswith("one of "):
+        return allowed.removeprefix("one of ").split(", "), ["nonesuch"]
+    bound = re.fullmatch(r"(integer|number) (>=|>) (-?[\d.]+)", allowed)
+    if bound:
+        kind, operator, text = bound.groups()
+        low = int(text) if kind == "integer" else float(text)
+        step = 1 if kind == "integer" else nudge
+        inside = [low + step, low + 10 * step] + ([low] if operator == ">=" else [])
+        return inside, [low - step] + ([low] if operator == ">" else [])
+    interval = re.fullmatch(r"number in ([\[(])(-?[\d.]+), (-?[\d.]+)([\])])", allowed)
+    if interval:
+        opening, low_text, high_text, closing = interval.groups()
+        low, high = float(low_text), float(high_text)
+        inside = [low + nudge, high - nudge, (low + high) / 2]
+        outside = [low - nudge, high + nudge]
+        (inside if opening == "[" else outside).append(low)
+        (inside if closing == "]" else outside).append(high)
+        return inside, outside
+    return None
+
+
+def test_each_model_key_admits_what_its_reference_says_and_refuses_just_outside() -> None:
+    # the model's allowed texts are written beside its checks: probe the checks with them
+    from neurosim.errors import ValidationError
+
+    unprobed = []
+    for key, field, build in _model_fields():
+        bound, _, relation = field.metadata["allowed"].partition(", at ")
+        probes = _probes(bound)
+        if probes is None:
+            unprobed.append(key)
+            continue
+        # "at most beta_large" / "at least beta_small": the other key at the far end of its
+        # range (both >= 0) while this one is probed, then the order itself
+        side, _, other = relation.partition(" ")
+        apart = {"most": 1e9, "least": 0.0}
+        extreme = {other: apart[side]} if relation else {}
+        inside, outside = probes
+        for value in inside:
+            build(**{field.name: value, **extreme})  # raises if the check refuses it
+        for value in outside:
+            with pytest.raises(ValidationError, match=rf"{re.escape(field.name)} ="):
+                build(**{field.name: value, **extreme})
+        if relation:
+            with pytest.raises(ValidationError, match="beta_small <= beta_large"):
+                build(**{field.name: 0.5, other: 0.5 + (1.0 if side == "least" else -1.0) * 0.25})
+    assert unprobed == ["model.role_beta"]  # a table of numbers, checked in test_scenario

@@ -190,7 +190,9 @@ class ModelParameters:
         doc="Clamping strength of the small-beta copy (aSTDP).",
     )
     beta_large: float = documented(
-        0.4, allowed="number >= 0", doc="Clamping strength of the large-beta copy (aSTDP)."
+        0.4,
+        allowed="number >= 0, at least beta_small",
+        doc="Clamping strength of the large-beta copy (aSTDP).",
     )
     momentum: float = documented(
         1.0,
