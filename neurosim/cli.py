@@ -166,7 +166,7 @@ def _sweep(arguments: argparse.Namespace) -> int:
 def _overrides(arguments: argparse.Namespace) -> list[str]:
     """The ``--set`` overrides, after the one of ``--topology`` (so a ``--set`` of another
     topology key, such as ``topology.layout``, applies to the file), paths made absolute."""
-    from neurosim.scenario.schema import absolute_override, topology_override
+    from neurosim.scenario.overrides import absolute_override, topology_override
 
     topology = [] if arguments.topology is None else [topology_override(arguments.topology)]
     return topology + [absolute_override(override) for override in arguments.set or []]

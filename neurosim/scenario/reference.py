@@ -23,7 +23,7 @@ from neurosim.model.parameters import ModelParameters
 from neurosim.model.presets import available_presets
 from neurosim.model.topology import BUILDERS, builder_parameters
 from neurosim.registry import backend, experiment, experiment_kinds
-from neurosim.scenario.schema import (
+from neurosim.scenario.sections import (
     ANALYSIS_KEYS,
     CHECKPOINT_KEYS,
     PHASE_KEYS,
