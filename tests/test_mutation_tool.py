@@ -263,3 +263,14 @@ def test_an_interrupt_or_term_stops_the_pass_even_when_sigint_was_ignored() -> N
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)
+
+
+def test_every_slow_test_left_out_names_a_test_that_exists() -> None:
+    # a renamed slow test would otherwise come back into every mutant's run unnoticed
+    import mutation_test
+
+    root = Path(__file__).resolve().parent.parent
+    for entry in mutation_test.SLOW_TESTS:
+        file, _, name = entry.partition("::")
+        source = (root / file).read_text()
+        assert not name or f"def {name}(" in source, entry

@@ -106,6 +106,30 @@ SLOW_TESTS = (
     "tests/test_mnist.py::test_plot_writes_a_png",
     "tests/test_mnist.py::test_resume_refuses_what_it_cannot_continue",
     "tests/test_mutation_tool.py",
+    # measured under coverage on 2026-12-06 (seconds, set-up of shared fixtures included)
+    "tests/test_mnist.py::test_figure_leaves_the_matplotlib_backend_to_the_caller",  # 102
+    "tests/test_mnist.py::test_every_evaluation_runs_with_the_test_time_model",  # 62
+    "tests/test_mnist.py::test_a_stopped_run_keeps_the_epochs_it_finished",  # 36
+    "tests/test_mnist.py::test_a_network_that_knows_the_classes_predicts_every_label",  # 25
+    "tests/test_mnist.py::test_interference_tool_measures_one_digits_pull_on_the_answers",  # 23
+    "tests/test_continual.py::test_a_stream_killed_and_resumed_ends_as_if_never_stopped",  # 186
+    # the module fixture of the continual stream: 85 s
+    "tests/test_continual.py::test_the_recorded_metrics_match_the_formulas_from_the_recorded_"
+    "predictions",
+    "tests/test_continual.py::test_the_store_opens_in_xarray_with_named_dims",
+    "tests/test_continual.py::test_the_stream_learns_each_task_it_trains",
+    "tests/test_continual.py::test_split_mnist_shows_each_task_its_classes_and_probes_them",  # 54
+    "tests/test_continual.py::test_task_incremental_answers_only_within_the_task",  # 33
+    # killed and resumed runs in subprocesses: 25-52 s each
+    "tests/test_resume.py::test_a_killed_ordering_experiment_resumes_to_the_same_results",
+    "tests/test_resume.py::test_a_killed_phases_run_resumes_to_the_uninterrupted_run_bit_for_bit",
+    "tests/test_resume.py::test_a_run_stopped_by_sigterm_checkpoints_where_it_stopped",
+    "tests/test_spiking.py::test_a_killed_spiking_run_resumes_to_the_uninterrupted_run",
+    # 36, 202 and 74 s
+    "tests/test_spiking.py::test_binomial_trains_fire_with_probability_rate_times_dt_per_step",
+    "tests/test_superspike.py::test_one_neuron_learns_its_target_spikes_alike_on_both_backends",
+    "tests/test_bcm.py::test_a_fast_threshold_settles_and_a_slow_one_runs_away_alike_on_both_backends",
+    "tests/test_tutorial.py",  # every block of the tutorial, its stream resumed: over 10 minutes
 )
 
 
