@@ -397,6 +397,7 @@ def test_negative_edge_delay_is_rejected():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
     compiled.edge_delay[3] = -2.0
+    compiled.edge_delay[6] = -3.0  # the first bad synapse is the one named
     with pytest.raises(ValidationError, match=r"delay = -2\.0"):
         EventSimulator(compiled, params)
 
@@ -406,8 +407,61 @@ def test_jitter_per_neuron_larger_than_period_is_rejected():
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
     jitter = np.zeros(compiled.n_neurons)
     jitter[5] = 1.5
-    with pytest.raises(ValidationError, match=r"jitter = 1\.5 is larger than period = 1"):
+    jitter[7] = 1.25  # the first neuron over its period is the one named
+    named = rf"jitter = 1\.5 is larger than period = 1 \(neuron {compiled.node_ids[5]!r}\)"
+    with pytest.raises(ValidationError, match=named):
         EventSimulator(compiled, params, jitter=jitter)
+
+
+def test_clock_and_delay_tables_set_each_role_and_projection():
+    from neurosim.backends.event_scenario import EVENT_KEYS, event_options
+    from neurosim.keys import check_table
+    from neurosim.model.topology import ROLES
+
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    table = {
+        "period": {"hidden": 2.0},
+        "jitter": {"input": 0.25, compiled.node_ids[6]: 0.5},
+        "delay": {"default": 3.0, "input->hidden": 1.5},
+    }
+    options = event_options({"event": check_table("event", table, EVENT_KEYS)}, compiled)
+    roles = np.array(ROLES)[compiled.role]
+    np.testing.assert_array_equal(options["period"], np.where(roles == "hidden", 2.0, 1.0))
+    expected_jitter = np.where(roles == "input", 0.25, 0.0)
+    expected_jitter[6] = 0.5  # a neuron named by id overrides its role
+    np.testing.assert_array_equal(options["jitter"], expected_jitter)
+    assert options["default_delay"] == 3.0
+    pre, post = roles[compiled.edge_pre], roles[compiled.edge_post]
+    projected = (pre == "input") & (post == "hidden")
+    assert projected.any() and (~projected).any()
+    np.testing.assert_array_equal(compiled.edge_delay[projected], 1.5)
+    assert np.isnan(compiled.edge_delay[~projected]).all()  # these take the default, 3
+    # a delay table without "default" leaves the other synapses at one step
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    table = {"delay": {"hidden->input": 2.0}}
+    options = event_options({"event": check_table("event", table, EVENT_KEYS)}, compiled)
+    assert options["default_delay"] == 1.0
+
+
+def test_the_limits_of_the_event_backend_state_their_figures():
+    from neurosim.backends.event_scenario import (
+        EVENT_MAX_CHANNEL_BYTES,
+        EVENT_UPDATES_PER_SECOND,
+        check_channel_memory,
+        check_run_size,
+    )
+
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    steps = 10**9
+    with pytest.raises(ValidationError, match="too large") as caught:
+        check_run_size(compiled, 1.0, steps)
+    hours = compiled.n_neurons * steps / EVENT_UPDATES_PER_SECOND / 3600
+    assert f"about {hours:.1f} h at {EVENT_UPDATES_PER_SECOND:,.0f} updates/s" in str(caught.value)
+    with pytest.raises(ValidationError, match="shorten the delays") as caught:
+        check_channel_memory(10**6, 1e4, 1e-3, 64)
+    assert f"(at most {EVENT_MAX_CHANNEL_BYTES / 1e9:g} GB)" in str(caught.value)
 
 
 def test_divergence_names_the_neuron():
@@ -739,6 +793,8 @@ def test_jitter_and_delay_sweep_writes_a_store_per_point_and_a_table(tmp_path, c
         ("event.jitter=1.5", "jitter = 1.5 is larger than period = 1"),
         ('event.events=["spike"]', "event.events[0] = 'spike'"),
         ("event.sweep={period = [1]}", "event.sweep.period: unknown key"),
+        ("event.sweep={jitter = 0.3}", "event.sweep.jitter = 0.3: expected a list of numbers"),
+        ("event.sweep={jitter = []}", "event.sweep.jitter = []: expected a list of numbers"),
         ("phase.1.duration=400000000", "too large for the event-driven backend"),
     ],
 )

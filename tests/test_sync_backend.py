@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -363,3 +365,54 @@ def test_scaled_weights_continue_as_if_the_drive_were_recomputed(batch) -> None:
     np.testing.assert_allclose(
         scaled.network.edge_weights(), by_hand.network.edge_weights(), rtol=1e-12, atol=1e-12
     )
+
+
+def _learning_run(params: ModelParameters, backend: str) -> tuple[np.ndarray, np.ndarray]:
+    """Weights before and after 40 steps on a small network with clamped inputs."""
+    from neurosim.backends.event import EventSimulator
+
+    network = compile_graph(recurrent(3, 2, 5), params, seed=2)
+    before = network.edge_weights().copy()
+    simulator = (SyncSimulator if backend == "sync" else EventSimulator)(network, params)
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0.2, 0.8, (1, network.n_neurons))
+    simulator.set_input(target, (np.arange(network.n_neurons) < 5)[None, :].astype(float))
+    simulator.run(40)
+    return before, simulator.network.edge_weights()
+
+
+@pytest.mark.parametrize("backend", ["sync", "event"])
+def test_smoothing_alone_learns_and_no_rate_leaves_the_weights(backend) -> None:
+    # the rule's rate at zero: the smoothing rate still moves the weights; with both zero the
+    # network is left as it was
+    smoothing_only = ModelParameters(rule="astdp", alpha=0.0, alpha_smoothing=0.05, dtype="float64")
+    before, after = _learning_run(smoothing_only, backend)
+    assert np.abs(after - before).max() > 1e-6
+    frozen = ModelParameters(rule="astdp", alpha=0.0, alpha_smoothing=0.0, dtype="float64")
+    before, after = _learning_run(frozen, backend)
+    np.testing.assert_array_equal(after, before)
+
+
+def test_smoothing_switched_on_mid_run_equals_a_simulator_built_with_it() -> None:
+    without = ModelParameters(rule="astdp", alpha=0.02, dtype="float64")
+    with_smoothing = dataclasses.replace(without, alpha_smoothing=0.05)
+    graph = recurrent(3, 2, 5)
+    rng = np.random.default_rng(1)
+    target, clamp = rng.uniform(0.2, 0.8, (1, 10)), (np.arange(10) < 5)[None, :].astype(float)
+    switched = SyncSimulator(compile_graph(graph, without, seed=2), without)
+    switched.set_input(target, clamp)
+    switched.run(20)
+    saved = switched.checkpoint()
+    saved_weights = switched.network.edge_weights().copy()
+    switched.set_parameters(with_smoothing)
+    switched.run(20)
+    built = SyncSimulator(compile_graph(graph, with_smoothing, seed=2), with_smoothing)
+    built.set_input(target, clamp)
+    built.restore(saved)
+    built.run(20)
+    # the same arithmetic in another order (the cached drive): rounding apart
+    np.testing.assert_allclose(switched.state, built.state, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        switched.network.edge_weights(), built.network.edge_weights(), rtol=0, atol=1e-12
+    )
+    assert np.abs(switched.network.edge_weights() - saved_weights).max() > 1e-6

@@ -38,12 +38,22 @@ HARD_SIGMOID = _register("hard_sigmoid")
 # With the JIT off (NUMBA_DISABLE_JIT=1, as for debugging or mutation testing) NumPy's rules
 # would instead round float64 arithmetic through them to float32; Python floats, which NumPy
 # treats as weak, give there what Numba gives here.
+# Likewise math.exp: compiled, it gives inf past the float range (rho -> 0 for a diverging
+# state, which the divergence check then names); in Python it raises OverflowError.
 if numba.config.DISABLE_JIT:
     ONE, TWO, MINUS_FOUR = 1.0, 2.0, -4.0
+
+    def exp(x: float) -> float:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            return math.inf
+
 else:
     ONE = np.float32(1.0)
     TWO = np.float32(2.0)
     MINUS_FOUR = np.float32(-4.0)
+    exp = math.exp
 
 
 def activation_code(name: str) -> int:
@@ -60,9 +70,9 @@ def activation_code(name: str) -> int:
 def rate_scalar(x: float, activation: int, threshold: float) -> float:
     """rho(x) for one value, in x's precision (the constants are float32, exact in both)."""
     if activation == SIGMOID4:
-        return ONE / (ONE + math.exp(MINUS_FOUR * x))
+        return ONE / (ONE + exp(MINUS_FOUR * x))
     if activation == SIGMOID4_CENTRED:
-        return ONE / (ONE + math.exp(TWO + MINUS_FOUR * x))
+        return ONE / (ONE + exp(TWO + MINUS_FOUR * x))
     return min(max(x - threshold, 0.0), 1.0)
 
 
