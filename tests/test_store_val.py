@@ -261,3 +261,20 @@ def test_a_snapshot_step_must_be_an_int(tmp_path: Path, time: Any) -> None:
     reader = open_run(path)
     assert reader.snapshots_done == 1
     assert reader.array("weights", "snapshot_time").tolist() == [4]
+
+
+def test_edge_delays_between_zero_and_one_are_kept_and_negative_ones_refused(
+    tmp_path: Path,
+) -> None:
+    # a delay below one step is a delay (the event backend hears it at the next update)
+    delays = np.array([0.0, 0.5, np.nan, 1.0, 2.5, 0.25])
+    kept, refused = tmp_path / "kept", tmp_path / "refused"
+    kept.mkdir()
+    refused.mkdir()
+    create(kept / "run.zarr", edge_delay=delays).close()
+    stored = open_run(kept / "run.zarr").array("weights", "edge_delay")
+    np.testing.assert_array_equal(stored, delays)
+    negative = np.where(delays == 0.5, -0.5, delays)
+    assert_refused(refused, "edge_delay must be >= 0", edge_delay=negative)
+    short = "edge_delay must have one value per synapse, shape (6,)"
+    assert_refused(refused, short, edge_delay=delays[:5])
