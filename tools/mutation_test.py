@@ -209,7 +209,7 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tests",
         nargs="+",
-        help="test files, folders or node ids (default: tests/ less SLOW_TESTS)",
+        help="test files, folders or node ids (default: tests/); SLOW_TESTS not named are left out",
     )
     parser.add_argument("-k", "--keyword", help="pytest -k expression to narrow the tests")
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
@@ -282,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = arguments.paths or (earlier["paths"] if earlier else list(DEFAULT_PATHS))
     tests = arguments.tests or (earlier["tests"] if earlier else list(DEFAULT_TESTS))
     if arguments.tests:
-        deselected = []
+        # the slow tests inside the files named are still left out, unless named themselves
+        deselected = [slow for slow in SLOW_TESTS if slow not in arguments.tests]
     else:
         deselected = earlier.get("deselected", SLOW_TESTS) if earlier else list(SLOW_TESTS)
     requested_operators = arguments.operators or (earlier["operators"] if earlier else None)
