@@ -68,6 +68,9 @@ def test_weight_beyond_the_bound_names_step_and_synapse(backend: str, batch_size
     except DivergenceError as again:
         assert (again.step, again.synapse) == (error.step, error.synapse)
     assert largest_weight(fresh) > BOUND
+    if backend == "sync":  # of the synapses beyond the bound after that step, the first is named
+        beyond = np.flatnonzero(np.abs(fresh.network.edge_weights()) > BOUND)
+        assert beyond.size >= 2 and beyond[0] == edge[0]
 
 
 @pytest.mark.parametrize("backend", ["sync", "event"])
