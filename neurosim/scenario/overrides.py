@@ -87,8 +87,9 @@ def absolute_override(override: str) -> str:
     from the working directory, so that what is kept of a command line (a sweep's manifest)
     names the same file from any folder; other overrides are returned as they are."""
     parts, value = parse_override(override)
-    if tuple(parts) in COMMAND_LINE_PATHS and isinstance(value, str):
-        return f"{'.'.join(parts)}={json.dumps(os.path.abspath(value))}"
+    absolute = _from_working_directory(parts, value)
+    if isinstance(absolute, str) and absolute != value:
+        return f"{'.'.join(parts)}={json.dumps(absolute)}"
     return override
 
 
