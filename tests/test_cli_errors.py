@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from neurosim import cli
+from neurosim import commands
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_CLOSED_PIPE, EXIT_FAILED, EXIT_OK, main
 from neurosim.model.topology import layered, write_graphml
 from neurosim.recording import RunStore, open_run
@@ -228,7 +228,7 @@ def test_a_bug_says_so_and_debug_shows_its_traceback(
     def broken(arguments: object) -> int:
         raise RuntimeError("first line\nsecond line")
 
-    monkeypatch.setattr(cli, "_inspect", broken)
+    monkeypatch.setattr(commands, "inspect", broken)
     assert main(["inspect", str(store)]) == EXIT_FAILED
     line = error_line(capsys)
     assert "RuntimeError: first line. This is a bug in neurosim" in line and "--debug" in line
