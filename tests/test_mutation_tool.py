@@ -176,9 +176,10 @@ def test_the_fast_mutation_is_the_one_cosmic_ray_makes(tmp_path: Path) -> None:
 
 
 def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_path: Path) -> None:
-    """A constant's mutant runs the tests that read the constant first, then the module's other
-    tests; a default's mutant only the tests that run its function; a statement that never ran
-    (the branch for the other JIT setting) is not covered."""
+    """A constant's mutant runs the import-time tests and the tests that read the constant
+    first, then the module's other tests; a default's mutant only the tests that run its
+    function; a statement that never ran (the branch for the other JIT setting) is not
+    covered."""
     source = (
         "import os\n"
         "\n"
@@ -200,10 +201,12 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         [tmp_path / "constants.py"], tmp_path, ["NumberReplacer"]
     )
     reads_limit, reads_floor, doubles = "t.py::test_capped", "t.py::test_floor", "t.py::test_double"
+    # reads the module's tables by name, so coverage ties it to none of their lines
+    page = "t.py::test_page"
     baseline = selection.Baseline(
-        durations={reads_limit: 2.0, reads_floor: 3.0, doubles: 1.0},
+        durations={reads_limit: 2.0, reads_floor: 3.0, doubles: 1.0, page: 5.0},
         setup_durations={},
-        passed={reads_limit, reads_floor, doubles},
+        passed={reads_limit, reads_floor, doubles, page},
         failed=[],
         skipped=0,
         line_tests={"constants.py": {10: {reads_limit, reads_floor}, 14: {doubles}}},
@@ -212,11 +215,11 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         collection_seconds=0.0,
         seconds=0.0,
     )
-    selection.select_tests(mutants, sources, baseline)
+    selection.select_tests(mutants, sources, baseline, import_time_tests=[page])
     selected = {(m.line, m.mutated.strip()): (m.outcome, m.tests) for m in mutants}
     assert selected[(4, "LIMIT = 10")] == ("not covered", [])
-    # the tests reading LIMIT (fastest first), then the module's other test
-    assert selected[(6, "LIMIT = 4")] == ("", [reads_limit, reads_floor, doubles])
+    # the import-time tests, the tests reading LIMIT (fastest first), then the module's other
+    assert selected[(6, "LIMIT = 4")] == ("", [page, reads_limit, reads_floor, doubles])
     # a default acts only in a call: the tests that run the function are all it needs
     assert selected[(9, "def capped(x, floor= 1):")] == ("", [reads_limit, reads_floor])
     assert selected[(14, "return 3 * x")] == ("", [doubles])
@@ -265,12 +268,13 @@ def test_an_interrupt_or_term_stops_the_pass_even_when_sigint_was_ignored() -> N
             signal.signal(signum, handler)
 
 
-def test_every_slow_test_left_out_names_a_test_that_exists() -> None:
-    # a renamed slow test would otherwise come back into every mutant's run unnoticed
+def test_every_slow_or_import_time_test_names_a_test_that_exists() -> None:
+    # a renamed slow test would otherwise come back into every mutant's run unnoticed, and a
+    # renamed import-time test would silently stop running
     import mutation_test
 
     root = Path(__file__).resolve().parent.parent
-    for entry in mutation_test.SLOW_TESTS:
+    for entry in (*mutation_test.SLOW_TESTS, *mutation_test.IMPORT_TIME_TESTS):
         file, _, name = entry.partition("::")
         source = (root / file).read_text()
         assert not name or f"def {name}(" in source, entry

@@ -133,6 +133,12 @@ SLOW_TESTS = (
 )
 
 
+# Run first for every mutant of module-level code (a key's default, its allowed range, its doc):
+# the generated key reference reads every section's keys through the registry, by name, so
+# coverage never ties it to the module that defines them, yet it fails on any change to them.
+IMPORT_TIME_TESTS = ("tests/test_key_reference.py::test_the_generated_page_is_current",)
+
+
 # Imported once by the parent so that each forked child starts without paying for them; never
 # neurosim or the tests, which a child must import itself (one of them mutated).
 PRELOADED_MODULES = (
@@ -335,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for test in baseline.slow:
             seconds = baseline.test_seconds(test)
             print(f"  left out, {seconds:.0f} s > {arguments.max_test_seconds:g} s: {test}")
-        select_tests(mutants, sources, baseline)
+        select_tests(mutants, sources, baseline, IMPORT_TIME_TESTS)
         to_run = sum(not mutant.outcome for mutant in mutants)
         print(f"{to_run} mutants to run, {len(mutants) - to_run} reached by no passing test")
         interrupted = False

@@ -296,9 +296,16 @@ def _import_time_uses(
     return uses, False
 
 
-def select_tests(mutants: Sequence[Mutant], sources: dict[str, str], baseline: Baseline) -> None:
+def select_tests(
+    mutants: Sequence[Mutant],
+    sources: dict[str, str],
+    baseline: Baseline,
+    import_time_tests: Sequence[str] = (),
+) -> None:
     """Set each mutant's tests (passing tests that reach it, fastest first); a mutant reached by
-    none survives as "not covered"."""
+    none survives as "not covered". ``import_time_tests`` run first for every mutant of
+    module-level code that acts beyond its module: tests that read such tables through a lookup
+    by name (``getattr`` on an imported module), which coverage cannot tie to the statement."""
     trees = {path: ast.parse(source) for path, source in sources.items()}
     reads = _name_reads(trees)
     module_tests: dict[str, set[str]] = {}
@@ -327,6 +334,8 @@ def select_tests(mutants: Sequence[Mutant], sources: dict[str, str], baseline: B
             first = set().union(*(tests_of(path, lines) for path, lines in uses.items()))
             mutant.tests = by_cost(first)
             if not complete:
+                mutant.tests = by_cost(set(import_time_tests) - first) + mutant.tests
+                first |= set(import_time_tests)
                 if mutant.path not in module_tests:
                     module_tests[mutant.path] = baseline.module_tests(mutant.path) or set(
                         baseline.passed
