@@ -347,3 +347,43 @@ def test_random_streams_are_distinct_and_fixed() -> None:
     assert len(set(draws.values())) == 3
     assert uniform(7, STREAM_FAKE_TARGET, 11, 13) == draws[1]
     assert uniform(7, STREAM_NOISE, 11, 13) == draws[2]
+
+
+def test_the_bcm_rate_neuron_is_the_two_equations_stepped_from_threshold_zero() -> None:
+    """kernels/bcm.py's rate neuron against the module's equations written out in NumPy:
+    y = max(0, w . x - offset); the threshold relaxes exactly towards y^2 / kappa from 0;
+    forward-Euler weights eta dt x y (y - theta), clipped; rows of means every ``every``."""
+    from neurosim.kernels.bcm import rate_neuron_run
+
+    rng = np.random.default_rng(4)
+    patterns = rng.uniform(0.0, 30.0, size=(3, 5))
+    w_start = rng.uniform(0.0, 0.4, size=5)
+    offset, eta, kappa, dt, tau_theta = 1.5, 2e-5, 8.0, 0.5, 20.0
+    w_min, w_max, total, every, pattern_steps = 0.0, 0.45, 60, 7, 11
+    decay = math.exp(-dt / tau_theta)
+
+    w = w_start.copy()
+    theta, rates, norms, thetas, interval = 0.0, [], [], [], []
+    for step in range(total):
+        x = patterns[step // pattern_steps % 3]
+        y = max(0.0, float(w @ x) - offset)
+        theta = y * y / kappa + (theta - y * y / kappa) * decay
+        w = np.clip(w + eta * dt * x * y * (y - theta), w_min, w_max)
+        interval.append(y)
+        if len(interval) == every:
+            rates.append(np.mean(interval))
+            norms.append(np.linalg.norm(w))
+            thetas.append(theta)
+            interval = []
+
+    got_w = w_start.copy()
+    tiled = np.tile(patterns, (math.ceil(total / pattern_steps / 3), 1))
+    got = rate_neuron_run(
+        tiled, pattern_steps, got_w, offset, eta, kappa, decay, dt, w_min, w_max, total, every
+    )
+    assert len(rates) == total // every
+    expected = (rates, norms, thetas)
+    for name, mine, theirs in zip(("rates", "norms", "thresholds"), expected, got, strict=True):
+        np.testing.assert_allclose(theirs, mine, rtol=1e-12, atol=0, err_msg=name)
+    np.testing.assert_allclose(got_w, w, rtol=1e-12, atol=1e-15)
+    assert np.any(got_w != w_start)  # the weights did move

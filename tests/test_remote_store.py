@@ -177,6 +177,19 @@ def test_a_remote_lock_held_by_a_live_writer_refuses_and_an_abandoned_one_is_tak
     assert "on host elsewhere" in taken.abandoned_by
 
 
+def test_the_lease_runs_out_after_the_documented_two_minutes(memory_url):
+    """docs/run-store.md: a lock renewed within the last 120 s refuses a second writer, one
+    not renewed for 120 s counts as abandoned."""
+    store = UPath(f"{memory_url}/lease.zarr")
+    lock_path(store).write_bytes(holder(1, time.time() - 119.0, host="elsewhere"))
+    with pytest.raises(StoreInUseError, match=r"a lock not renewed for 120 s is taken over"):
+        take_writer_lock(store)
+    lock_path(store).write_bytes(holder(1, time.time() - 120.5, host="elsewhere"))
+    taken = take_writer_lock(store)
+    assert "on host elsewhere" in taken.abandoned_by
+    del taken
+
+
 def test_a_remote_writer_renews_its_lease_while_it_lives(memory_url, monkeypatch):
     monkeypatch.setattr(lock_module, "LEASE_RENEW", 0.05)
     store = UPath(f"{memory_url}/long.zarr")

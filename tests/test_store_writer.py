@@ -311,12 +311,40 @@ def test_a_failed_final_write_marks_the_store_failed_and_says_why(
     error = raised.value
     assert isinstance(error.__cause__, OSError)
     assert str(error).startswith(f"writing steps 4 to 5 to the run store {path} failed: ")
+    # the chunks' directory is a file: cutting the arrays back fails as well
+    assert str(error).endswith(
+        "4 committed steps and 0 weight snapshots (cutting back the arrays failed too)"
+    )
     assert store.closed and store.status == "failed"
     reader = open_run(path)
     assert reader.status == "failed"
     assert reader.status_message == f"{prefix}{error}"
     assert reader.steps_done == 4
     assert len(reader.array("trajectory", "rate")) == 4
+
+
+def test_a_failed_write_whose_arrays_are_cut_back_says_only_what_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails on a disk that still takes the cut (the arrays shrunk back to the
+    committed steps) names the failure and what the store keeps, and nothing more."""
+    path = tmp_path / "run.zarr"
+    store = make_store(path)
+    store.append(*steps(0, 6))  # 4 written, 2 buffered
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zarr.Array, "__setitem__", full_disk)
+    with pytest.raises(StoreWriteError) as raised:
+        store.close("interrupted")
+    monkeypatch.undo()
+    assert str(raised.value).endswith(
+        "No space left on device; the store keeps 4 committed steps and 0 weight snapshots"
+    )
+    reader = open_run(path)
+    assert reader.steps_done == 4
+    np.testing.assert_array_equal(reader.array("trajectory", "time"), np.arange(4))
 
 
 def test_a_failed_final_write_never_hides_the_runs_own_error(tmp_path: Path) -> None:

@@ -432,11 +432,6 @@ class EventSimulator(Simulator):
             self.set_input(self._upcoming.target, self._upcoming.clamp)
             self._upcoming = next(self._changes, None)
 
-    @property
-    def logs_events(self) -> bool:
-        """Whether the simulator logs events (its ``events`` option)."""
-        return self._event_log is not None
-
     def select_events(self, kinds: Sequence[str]) -> None:
         """Log only these kinds from now on (none: pause); a simulator made without
         ``events`` logs nothing."""
