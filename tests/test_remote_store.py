@@ -190,6 +190,26 @@ def test_the_lease_runs_out_after_the_documented_two_minutes(memory_url):
     del taken
 
 
+def test_without_exclusive_create_the_lock_is_written_and_read_back(memory_url, monkeypatch):
+    """A file system that cannot create a file only if absent (mode "xb") still gets one
+    writer: the lock file is written, then read back to see whose token it holds."""
+    store = UPath(f"{memory_url}/plain.zarr")
+    file_system = lock_path(store).fs
+    opened = file_system.open
+
+    def no_exclusive_create(path, mode="rb", **kwargs):
+        if mode == "xb":
+            raise NotImplementedError("no exclusive create")
+        return opened(path, mode, **kwargs)
+
+    monkeypatch.setattr(file_system, "open", no_exclusive_create)
+    taken = take_writer_lock(store)
+    assert json.loads(lock_path(store).read_bytes())["pid"] == os.getpid()
+    assert take_writer_lock(store) is taken
+    del taken
+    assert not lock_path(store).exists()
+
+
 def test_a_remote_writer_renews_its_lease_while_it_lives(memory_url, monkeypatch):
     monkeypatch.setattr(lock_module, "LEASE_RENEW", 0.05)
     store = UPath(f"{memory_url}/long.zarr")

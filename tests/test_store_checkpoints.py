@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from neurosim.errors import ValidationError
 from neurosim.recording import CheckpointWarning, RunStore, open_run
@@ -60,6 +61,20 @@ def test_resume_cuts_the_store_back_to_the_newest_checkpoint(tmp_path: Path) -> 
     np.testing.assert_array_equal(dataset["dz"].values, steps(0, 40)[1]["dz"])
 
 
+def test_resume_removes_the_temporary_files_of_a_write_killed_part_way(tmp_path: Path) -> None:
+    """zarr writes a local file through ``NAME.partial`` and renames it: a writer killed in
+    between leaves the ``.partial`` file, which resuming removes (and nothing else)."""
+    path = tmp_path / "run.zarr"
+    stopped_store(path)
+    leftovers = [path / "neurons" / "layer" / "zarr.json.partial", path / "zarr.json.partial"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"cut short")
+    store, _, _ = RunStore.resume(path)
+    store.close()
+    assert [leftover.exists() for leftover in leftovers] == [False, False]
+    assert open_run(path).array("trajectory", "time").tolist() == list(range(32))
+
+
 @pytest.mark.parametrize("damage", ["flip a chunk's bytes", "delete the manifest"])
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
     tmp_path: Path, damage: str
@@ -90,6 +105,28 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
     assert open_run(path).array("trajectory", "time").tolist() == list(range(16))
     assert open_run(path).names("metrics") == []
     store.close("interrupted")
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata")  # the test writes it as format 1 did
+def test_a_checkpoint_of_store_format_1_is_read_as_it_was_written(tmp_path: Path) -> None:
+    """Format 1 kept one checkpoint without a manifest: the subgroup that the checkpoint
+    group's attribute ``latest`` names, its attributes the caller's. A store without that
+    attribute has no checkpoint to resume from."""
+    path = tmp_path / "run.zarr"
+    with pytest.raises(KeyboardInterrupt), make_store(path) as store:
+        store.append(*steps(0, 8))
+        raise KeyboardInterrupt
+    checkpoint = zarr.open_group(path, path="checkpoint", mode="a", use_consolidated=False)
+    state = checkpoint.create_group("kept", attributes={"epoch": 3})
+    state.create_array("weights", data=np.arange(4.0))
+    zarr.consolidate_metadata(path)
+    with pytest.raises(ValidationError, match="no valid checkpoint to resume from"):
+        RunStore.resume(path)
+    checkpoint.attrs["latest"] = "kept"
+    zarr.consolidate_metadata(path)
+    arrays, attributes = open_run(path).checkpoint()
+    assert attributes == {"epoch": 3}
+    np.testing.assert_array_equal(arrays["weights"], np.arange(4.0))
 
 
 def test_refused_resumes_leave_the_store_untouched(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ The figures (faults injected, stores readable, stores mixed) are printed at the 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -289,3 +290,28 @@ def test_a_creation_killed_part_way_is_replaced_by_overwrite_only(
     kept = neurosim("run", scenario, "--out", foreign, "--overwrite")
     assert kept.returncode == 2 and "is not a neurosim run store" in kept.stderr
     assert [path.name for path in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_a_lock_file_removed_while_it_is_being_locked_is_made_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last holder may let go and remove the lock file between this process opening it
+    and locking it: the lock then sits on a removed file, so the writer tries again on a
+    new one, which then names it."""
+    from neurosim.recording import lock as lock_module
+
+    store = tmp_path / "run.zarr"
+    real_flock = lock_module.fcntl.flock
+    removed: list[Path] = []
+
+    def holder_lets_go_first(descriptor: int, operation: int) -> None:
+        if not removed:
+            lock_path(store).unlink()
+            removed.append(lock_path(store))
+        real_flock(descriptor, operation)
+
+    monkeypatch.setattr(lock_module.fcntl, "flock", holder_lets_go_first)
+    taken = lock_module.take_writer_lock(store)
+    assert removed == [lock_path(store)]
+    assert json.loads(lock_path(store).read_text())["pid"] == os.getpid()
+    del taken
