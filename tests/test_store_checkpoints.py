@@ -127,6 +127,15 @@ def test_a_checkpoint_of_store_format_1_is_read_as_it_was_written(tmp_path: Path
     arrays, attributes = open_run(path).checkpoint()
     assert attributes == {"epoch": 3}
     np.testing.assert_array_equal(arrays["weights"], np.arange(4.0))
+    # a numbered checkpoint cut short beside it is newer than format 1's: resume removes it
+    checkpoint.create_group("state0")
+    zarr.consolidate_metadata(path)
+    with pytest.warns(CheckpointWarning, match="checkpoint state0 is skipped"):
+        store, arrays, attributes = RunStore.resume(path)
+    store.close("interrupted")
+    assert attributes == {"epoch": 3}
+    assert not (path / "checkpoint" / "state0").exists()
+    assert (path / "checkpoint" / "kept").is_dir()
 
 
 def test_refused_resumes_leave_the_store_untouched(tmp_path: Path) -> None:

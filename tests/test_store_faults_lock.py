@@ -315,3 +315,17 @@ def test_a_lock_file_removed_while_it_is_being_locked_is_made_anew(
     assert removed == [lock_path(store)]
     assert json.loads(lock_path(store).read_text())["pid"] == os.getpid()
     del taken
+
+
+def test_a_link_in_place_of_the_lock_file_is_not_followed(tmp_path: Path) -> None:
+    """A symbolic link where the lock file goes is refused, never opened: locking through it
+    would write this process into whatever file it points at."""
+    from neurosim.recording.lock import take_writer_lock
+
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("someone else's file")
+    store = tmp_path / "run.zarr"
+    lock_path(store).symlink_to(elsewhere)
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        take_writer_lock(store)
+    assert elsewhere.read_text() == "someone else's file"

@@ -9,6 +9,7 @@ readable when xarray and ``open_run`` open it with every array at its committed 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import signal
@@ -28,6 +29,7 @@ import zarr.storage._local as local_store
 from neurosim.cli import main
 from neurosim.export import export_run
 from neurosim.recording import StopRequest, open_run
+from neurosim.recording.layout import EVERY_CHUNK_STORED
 
 try:
     from tests.scenario_files import SCENARIO
@@ -295,6 +297,7 @@ def test_a_deleted_chunk_reads_nan_everywhere_and_verify_names_it(
     listed = [line.strip() for line in capsys.readouterr().out.splitlines()]
     assert sorted(line for line in listed if line in deleted) == sorted(deleted)
     assert len([line for line in listed if "/c/" in line]) == len(deleted)
+    assert not any("may be zeros" in line for line in listed)  # this store keeps every chunk
 
     chunk_steps = slice(64, 128)  # chunk 1 of time_chunk = 64
     intact, damaged = open_run(reference.store), open_run(store)
@@ -314,6 +317,15 @@ def test_a_deleted_chunk_reads_nan_everywhere_and_verify_names_it(
         assert np.isnan(trajectory["state"][chunk_steps]).all()
         assert not np.isnan(trajectory["state"][: chunk_steps.start]).any()
     print("\ndeleted chunks: faults injected 2, named by --verify 2, read as NaN 2")
+
+    # a store written before every chunk was stored (no such attribute) left out chunks of
+    # zeros: verify says that a chunk it lists may be one of those
+    metadata = json.loads((store / "zarr.json").read_text())
+    del metadata["attributes"][EVERY_CHUNK_STORED]
+    (store / "zarr.json").write_text(json.dumps(metadata))
+    capsys.readouterr()
+    assert main(["inspect", "--verify", str(store)]) == 1
+    assert "a chunk listed here may be zeros, not lost data" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------------------------

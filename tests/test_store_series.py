@@ -40,7 +40,10 @@ def test_rows_are_written_chunk_by_chunk_and_read_back(tmp_path: Path) -> None:
     with make_store(path, series=SERIES, series_chunk=8) as store:
         store.append_series("samples", rows(0, 5))
         assert open_run(path).series("samples")["label"].shape == (0,)  # buffered
-        store.append_series("samples", rows(5, 14))  # crosses two chunk boundaries
+        store.append_series("samples", rows(5, 3))
+        # a whole chunk of the series (8 rows), not of the trajectory (16): committed
+        assert open_run(path).series("samples")["label"].tolist() == list(range(8))
+        store.append_series("samples", rows(8, 11))  # crosses the next chunk boundary
         # committed up to the last chunk boundary (16), the rest buffered
         assert open_run(path).series("samples")["label"].tolist() == list(range(10)) + list(
             range(6)
@@ -100,7 +103,11 @@ def test_memory_stays_at_one_chunk_of_rows(tmp_path: Path) -> None:
             },
             "grows along 'other'",
         ),
-        ({"x": {"a": ArraySpec(("event",), (0,), "int8")}}, "uses the dim 'event'"),
+        ({"x": {"a": ArraySpec(("event",), (0,), "int8")}}, "uses the dim 'event', which"),
+        (
+            {"x": {"a": ArraySpec(("row", "event", "snapshot"), (0, 2, 2), "int8")}},
+            "uses the dims 'event', 'snapshot', which",
+        ),
         ({"x": {"a": ArraySpec((), (), "int8")}}, "has no dims"),
     ],
 )
@@ -115,7 +122,10 @@ def test_bad_series_are_refused_before_anything_is_written(
 
 def test_bad_rows_are_refused_and_nothing_of_them_is_kept(tmp_path: Path) -> None:
     with make_store(tmp_path / "rows.zarr", series=SERIES) as store:
-        with pytest.raises(ValidationError, match=r"no series 'sample' in the run store .*; its"):
+        with pytest.raises(
+            ValidationError,
+            match=r"no series 'sample' in the run store .*; its series: \['probes', 'samples'\]$",
+        ):
             store.append_series("sample", rows(0, 1))
         with pytest.raises(ValidationError, match="give every array of the series"):
             store.append_series("samples", {"label": [1]})
@@ -126,6 +136,10 @@ def test_bad_rows_are_refused_and_nothing_of_them_is_kept(tmp_path: Path) -> Non
         with pytest.raises(ValidationError, match="does not cast"):
             store.append_series("samples", {"label": [1.5], "output": np.zeros((1, 3))})
         assert store.series_rows("samples") == 0
+    without = make_store(tmp_path / "none.zarr")
+    with pytest.raises(ValidationError, match=r"its series: none \(declare them in RunStore"):
+        without.append_series("samples", rows(0, 1))
+    without.close()
 
 
 def test_a_checkpoint_cuts_series_back_on_resume(tmp_path: Path) -> None:

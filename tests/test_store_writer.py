@@ -408,6 +408,19 @@ def test_set_attribute_needs_a_non_empty_string_key(tmp_path: Path) -> None:
     assert not {"", "5", "null"} & set(attributes)
 
 
+def test_the_count_of_simulated_steps_is_a_whole_number_from_zero(tmp_path: Path) -> None:
+    """``steps_simulated`` takes 0 and up, refuses a negative count naming it, and is on
+    disk after the commit."""
+    path = tmp_path / "run.zarr"
+    with make_store(path) as store:
+        store.steps_simulated = 0
+        with pytest.raises(ValidationError, match="steps_simulated = -1"):
+            store.steps_simulated = -1
+        assert store.steps_simulated == 0
+        store.steps_simulated = 12
+    assert open_run(path).attributes["steps_simulated"] == 12
+
+
 def test_events_need_one_dimensional_columns_of_one_length(tmp_path: Path) -> None:
     """Columns of different lengths, or any column that is not 1-D, are refused with their
     shapes, and leave the events stored so far as they were."""

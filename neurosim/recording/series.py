@@ -127,11 +127,12 @@ def _validate_series(
                     f"{where}: the name is not allowed: use letters, digits and underscores, "
                     "not starting with a digit"
                 )
-            used = sorted(set(spec.dims) & set(RESERVED_DIMS))
+            used = [dim for dim in spec.dims if dim in RESERVED_DIMS]
             if used:
                 raise ValidationError(
-                    f"{where} uses the dim {used[0]!r}, which the store grows itself; "
-                    "name the series' dims otherwise"
+                    f"{where} uses the dim{'s' if len(used) > 1 else ''} "
+                    f"{', '.join(map(repr, used))}, which the store grows itself; name the "
+                    "series' dims otherwise"
                 )
             for dim, size in zip(spec.dims[1:], spec.shape[1:], strict=True):
                 if sizes.setdefault(dim, size) != size:
