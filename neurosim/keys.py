@@ -193,5 +193,6 @@ def check_table(prefix: str, table: Any, keys: Mapping[str, Key]) -> dict[str, A
         elif spec.required:
             raise ValidationError(f"{prefix}.{key} is missing; it is required")
         elif spec.default is not None:
-            checked[key] = copy.deepcopy(spec.default)
+            # through the check, so that a table's default (often {}) gets its own defaults
+            checked[key] = spec.check(f"{prefix}.{key}", copy.deepcopy(spec.default))
     return checked

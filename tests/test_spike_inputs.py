@@ -87,3 +87,28 @@ def test_poisson_intervals_are_exponential_and_each_a_draw_of_its_own() -> None:
         np.sort(out_step[:written][np.isin(out_source[:written], np.flatnonzero(once))]),
         np.sort(np.floor(first[once] / dt).astype(np.int64)),
     )
+
+
+def poisson_trains(rates_hz: list[float], stop_step: int, dt: float = 0.1) -> list[np.ndarray]:
+    """Each Poisson source's spike steps before ``stop_step``."""
+    rates_per_ms = np.asarray(rates_hz) * 1e-3
+    next_time = first_poisson_times(rates_per_ms, 3, STREAM_POISSON)
+    counts = np.zeros(len(rates_hz), np.int64)
+    out_step = np.empty(10_000, np.int64)
+    out_source = np.empty(10_000, np.int64)
+    written, complete = poisson_chunk(
+        next_time, counts, rates_per_ms, dt, stop_step, 3, STREAM_POISSON, out_step, out_source
+    )
+    assert complete
+    return [out_step[:written][out_source[:written] == k] for k in range(len(rates_hz))]
+
+
+def test_a_silent_poisson_source_never_fires_and_leaves_the_others_as_they_were() -> None:
+    """Rate 0 (allowed) means no spike at all; every other source's train is its own draw,
+    the same whatever the silent source's rate."""
+    silent = poisson_trains([0.0, 40.0, 0.0], 20_000)
+    firing = poisson_trains([25.0, 40.0, 10.0], 20_000)
+    assert silent[0].size == silent[2].size == 0
+    assert firing[0].size > 0 and firing[2].size > 0
+    assert silent[1].size > 20  # about 80 spikes in 2 s at 40 Hz
+    np.testing.assert_array_equal(silent[1], firing[1])

@@ -62,6 +62,8 @@ def poisson_chunk(
     written = 0
     capacity = out_step.shape[0]
     for source in range(rates_per_ms.shape[0]):
+        if rates_per_ms[source] <= 0.0:  # never fires: its first time is inf
+            continue
         while math.floor(next_time[source] / dt) < stop_step:
             if written == capacity:
                 return written, False
