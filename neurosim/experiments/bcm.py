@@ -295,7 +295,7 @@ def _metrics(store: RunStore, taus: list[float], runaway_rate: float) -> dict[st
     return scalars
 
 
-def plot(run: RunReader, path: Path) -> Path:
+def bcm_figure(run: RunReader) -> Figure:
     """The output rate (with ``kappa``, the fast threshold's fixed point) and the weights'
     norm over time, one line per threshold time constant."""
     if "samples" not in run.series_names() or not len(run.series("samples")["time"]):
@@ -316,7 +316,12 @@ def plot(run: RunReader, path: Path) -> Path:
     left.legend(fontsize="small")
     name = run.attributes["scenario"]["scenario"]["name"]
     figure.suptitle(f"{name}: BCM, {settings['model']} neuron ({run.attributes['backend']})")
-    figure.savefig(path, dpi=100)
+    return figure
+
+
+def plot(run: RunReader, path: Path) -> Path:
+    """Write ``bcm_figure(run)`` to ``path`` as a PNG."""
+    bcm_figure(run).savefig(path, dpi=100)
     return Path(path)
 
 

@@ -305,13 +305,17 @@ def _prepare(scenario: Scenario) -> tuple[SpikingNetwork, SpikingSimulator, tupl
     seed = settings["scenario"]["seed"]
     network = build_network(table_, seed)
     intervals = _checked_run(table_, network)
-    simulator = spiking_simulator(settings["scenario"]["backend"])(
+    backend = settings["scenario"]["backend"]
+    options = dict(table_["options"])
+    if backend != "event":
+        options.pop("input_chunk", None)  # how the event backend chunks its input trains
+    simulator = spiking_simulator(backend)(
         network,
         seed,
         record_neurons=table_["potential_neurons"],
         record_every=table_["potential_every"],
         weights_every=intervals[1],
-        **table_["options"],
+        **options,
     )
     return network, simulator, intervals
 
@@ -460,7 +464,7 @@ def _metrics(
     return scalars
 
 
-def plot(run: RunReader, path: Path) -> Path:
+def spiking_figure(run: RunReader) -> Figure:
     """Final weight histogram, final weights by input, the fraction of weights near each
     bound over time, and the output rate over time."""
     if "weight_histogram" not in run.names("metrics"):
@@ -496,7 +500,12 @@ def plot(run: RunReader, path: Path) -> Path:
     figure.suptitle(
         f"{run.attributes['scenario']['scenario']['name']} ({run.attributes['backend']})"
     )
-    figure.savefig(path, dpi=100)
+    return figure
+
+
+def plot(run: RunReader, path: Path) -> Path:
+    """Write ``spiking_figure(run)`` to ``path`` as a PNG."""
+    spiking_figure(run).savefig(path, dpi=100)
     return Path(path)
 
 

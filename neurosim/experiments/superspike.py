@@ -296,7 +296,7 @@ def resume(out: StorePath, progress: bool) -> RunSummary:
     prepared = _prepare(scenario)
     store, arrays, _ = RunStore.resume(out)
     for kind, (_, simulator) in prepared.items():
-        prefix = f"{kind}/"
+        prefix = f"{kind}."
         mine = {name[len(prefix) :]: v for name, v in arrays.items() if name.startswith(prefix)}
         simulator.restore(mine)
     return _carry_out(scenario, store, prepared, progress)
@@ -357,8 +357,8 @@ def _carry_out(
             weights = np.concatenate([simulator.state.w for _, simulator in prepared.values()])
             store.snapshot_weights(first.step, weights, np.zeros(n_store))
             store.steps_simulated = first.step
-            saved = {
-                f"{kind}/{name}": values
+            saved = {  # "kind.name": a "/" would nest groups the checkpoint does not read
+                f"{kind}.{name}": values
                 for kind, (_, simulator) in prepared.items()
                 for name, values in simulator.checkpoint().items()
             }
@@ -389,7 +389,7 @@ def _metrics(store: RunStore, kinds: list[str], last_trials: int) -> dict[str, f
     return scalars
 
 
-def plot(run: RunReader, path: Path) -> Path:
+def superspike_figure(run: RunReader) -> Figure:
     """The van Rossum distance over trials (per feedback kind, mean over outputs), and the
     output spikes of the first and last trials against the targets (the first kind's)."""
     if "trials" not in run.series_names() or not len(run.series("trials")["distance"]):
@@ -416,10 +416,13 @@ def plot(run: RunReader, path: Path) -> Path:
     left.legend(fontsize="small")
     times = run.array("events", "t") if "events" in run.groups() else np.empty(0)
     neurons = run.array("events", "neuron") - n_in - n_hidden if times.size else np.empty(0)
+    dt = float(run.attributes["dt_ms"])
+    steps, trial_steps = np.rint(times / dt), round(trial / dt)
     lists = settings["target_times"]
     last = distance.shape[0] - 1
     for row, (label, index) in enumerate((("first trial", 0), ("last trial", last))):
-        in_trial = (times >= index * trial) & (times < (index + 1) * trial)
+        # the trial's spikes as its distance counted them: steps in (start, end]
+        in_trial = (steps > index * trial_steps) & (steps <= (index + 1) * trial_steps)
         for output in range(n_out):
             y = row * (n_out + 1) + output
             wanted = lists[output] if len(lists) > 1 else lists[0]
@@ -432,7 +435,12 @@ def plot(run: RunReader, path: Path) -> Path:
               title=f"outputs (black), targets (green){which}")  # fmt: skip
     name = run.attributes["scenario"]["scenario"]["name"]
     figure.suptitle(f"{name} ({run.attributes['backend']})")
-    figure.savefig(path, dpi=100)
+    return figure
+
+
+def plot(run: RunReader, path: Path) -> Path:
+    """Write ``superspike_figure(run)`` to ``path`` as a PNG."""
+    superspike_figure(run).savefig(path, dpi=100)
     return Path(path)
 
 
