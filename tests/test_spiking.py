@@ -8,6 +8,7 @@ no code with the package beyond the network description.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -310,6 +311,31 @@ def test_event_neurons_keep_clocks_of_their_own():
     delays = network.delay_steps[network.synapse_source >= network.n_inputs]
     assert windows.min() == delays.min()
     assert len(set(windows.tolist())) > 1
+
+
+def test_the_event_count_is_one_wake_per_window_of_each_neuron_and_input_chunk():
+    """``events`` (what tools/bench_superspike.py divides by) counts every SimPy wake: each
+    neuron wakes once per window of its own, each input population once per input chunk."""
+    network = recurrent_poisson_network("none")
+    simulator = SpikingEventSimulator(network, max_window=500, input_chunk=300)
+    steps = round(123.4 / DT)
+    simulator.run(123.4)
+    neuron_wakes = sum(math.ceil(steps / window) for window in simulator.windows)
+    input_wakes = len(network.inputs) * math.ceil(steps / 300)
+    assert simulator.events == neuron_wakes + input_wakes
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_superspike_without_targets_has_no_error_to_learn_from(backend):
+    """SuperSpike learns from target spikes fed back as errors: a network given none runs,
+    spikes, and keeps every weight."""
+    network = dataclasses.replace(
+        recurrent_poisson_network("none"), plasticity=Plasticity("superspike", w_max=12.0)
+    )
+    simulator = backend(network, seed=2)
+    record = simulator.run(200.0)
+    assert record.spike_time.size > 50
+    np.testing.assert_array_equal(simulator.state.w, network.weight)
 
 
 def test_poisson_trains_have_the_rate_and_the_irregularity_of_poisson():
