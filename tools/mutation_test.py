@@ -130,6 +130,10 @@ SLOW_TESTS = (
     "tests/test_superspike.py::test_one_neuron_learns_its_target_spikes_alike_on_both_backends",
     "tests/test_bcm.py::test_a_fast_threshold_settles_and_a_slow_one_runs_away_alike_on_both_backends",
     "tests/test_tutorial.py",  # every block of the tutorial, its stream resumed: over 10 minutes
+    # 31-45, 30-70 and 20-24 s under coverage; tests/test_stdp_*_pieces.py cover what they check
+    "tests/test_stdp_curve.py::test_bernoulli_trains_have_the_right_mean_and_independent_channels",
+    "tests/test_stdp_curve.py::test_the_same_seed_gives_the_same_metrics",
+    "tests/test_stdp_window.py::test_each_eps_reading_runs_its_eps_and_says_so",
 )
 
 

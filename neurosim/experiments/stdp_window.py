@@ -570,6 +570,15 @@ def _carry_out(
 
 
 def plot(run_reader: RunReader, path: Path) -> Path:
+    """Write ``window_figure(run_reader)`` to ``path``."""
+    figure = window_figure(run_reader)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def window_figure(run_reader: RunReader) -> Figure:
     """Figure 6's layout: window sizes on top, beta pairs below; ΔW / alpha against offset."""
     if "weight_change" not in run_reader.names("metrics"):
         raise ValidationError(f"{run_reader.path}: no weight_change metric (the run did not end)")
@@ -614,12 +623,16 @@ def plot(run_reader: RunReader, path: Path) -> Path:
         fontsize=10,
     )
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    return path
+    return figure
 
 
 EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)
 
-__all__ = ["EXPERIMENT", "KEYS", "run_protocol", "two_neuron_graph", "window_metrics"]
+__all__ = [
+    "EXPERIMENT",
+    "KEYS",
+    "run_protocol",
+    "two_neuron_graph",
+    "window_figure",
+    "window_metrics",
+]

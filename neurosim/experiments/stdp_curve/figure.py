@@ -1,5 +1,6 @@
-"""The figure of a ``stdp_curve`` run (``plot``): Figure 1 (middle, right), Figure 2 (right)
-and Figure 3 of the paper, from the run store's metrics and trajectory."""
+"""The figure of a ``stdp_curve`` run (``curve_figure``, written by ``plot``): Figure 1 (middle,
+right), Figure 2 (right) and Figure 3 of the paper, from the run store's metrics and
+trajectory."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ from neurosim.recording import RunReader
 
 
 def plot(run_reader: RunReader, path: Path) -> Path:
+    """Write ``curve_figure(run_reader)`` to ``path``."""
+    figure = curve_figure(run_reader)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def curve_figure(run_reader: RunReader) -> Figure:
     """Figure 1 (middle, right), Figure 2 (right) and Figure 3 of the paper, in four panels."""
     if "correlation_samples" not in run_reader.names("metrics"):
         raise ValidationError(f"{run_reader.path}: no stdp_curve metrics (the run did not end)")
@@ -114,7 +124,4 @@ def plot(run_reader: RunReader, path: Path) -> Path:
         fontsize=10,
     )
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    return path
+    return figure
