@@ -881,6 +881,8 @@ def test_bcm_bad_threshold_time_constants_are_refused(value, message):
 
 def test_bcm_one_threshold_time_constant_may_be_a_number():
     assert bcm_scenario(tau_theta=250.0).settings["experiment"]["tau_theta"] == [250.0]
+    # any time above 0 ms, a fraction of a millisecond too
+    assert bcm_scenario(tau_theta=[0.5, 2.0]).settings["experiment"]["tau_theta"] == [0.5, 2.0]
 
 
 def test_bcm_figure_draws_the_rates_with_kappa_and_the_norms(bcm_run, tmp_path):
