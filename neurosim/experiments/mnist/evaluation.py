@@ -100,7 +100,10 @@ def relaxed_states(
     """For each batch of ``indices``, the states of copy 0 (digits, neurons) after ``steps``
     steps with only the image clamped (learning off, on a copy). With a clamp oscillator,
     every batch is shown from the start of a cycle, so every digit is read at the same phase
-    (the previous batch stays on for the steps up to the cycle's end)."""
+    (the previous batch stays on for the steps up to the cycle's end). No indices, no
+    batches."""
+    if not len(indices):  # a simulator needs a batch of at least one
+        return
     batch_size = min(batch_size, len(indices))
     sim = _evaluation_simulator(network, params, batch_size, seed)
     period = len(params.phase_schedules()[0])

@@ -24,6 +24,13 @@ N_GENERATED_SHOWN = 10  # generated digits per label in the figure
 
 
 def plot(run: RunReader, path: Path) -> Path:
+    """Write ``figure(run)`` to ``path``."""
+    path = Path(path)
+    figure(run).savefig(path, dpi=110)
+    return path
+
+
+def figure(run: RunReader) -> Figure:
     """Learning curve (validation accuracy per epoch, one line per seed), the confusion
     matrix summed over seeds, the input weights of the first hidden units (first seed) and,
     where digits were generated, a grid of them (one row per label, first seed)."""
@@ -35,8 +42,8 @@ def plot(run: RunReader, path: Path) -> Path:
     seeds = run.array("metrics", "seed")
     generated = "generated_images" in run.names("metrics")
     n_panels = 4 if generated else 3
-    figure = Figure(figsize=(5 * n_panels, 4.6), layout="constrained")
-    axes = figure.subplots(1, n_panels)
+    drawn = Figure(figsize=(5 * n_panels, 4.6), layout="constrained")
+    axes = drawn.subplots(1, n_panels)
     curve, matrix, fields = axes[:3]
     _plot_learning_curve(run, curve, validation, seeds, test)
     paper = run.attributes.get("paper_accuracy")
@@ -54,7 +61,7 @@ def plot(run: RunReader, path: Path) -> Path:
     matrix.set_xlabel("predicted")
     matrix.set_ylabel("label")
     matrix.set_title("confusion (test digits, all seeds)")
-    figure.colorbar(image, ax=matrix, shrink=0.8)
+    drawn.colorbar(image, ax=matrix, shrink=0.8)
     fields.imshow(_receptive_fields(run), cmap="RdBu_r")
     fields.set_axis_off()
     fields.set_title(f"input weights of the first {N_RECEPTIVE_FIELDS} hidden units")
@@ -66,9 +73,7 @@ def plot(run: RunReader, path: Path) -> Path:
         axes[3].set_title(
             f"generated (rows: labels 0-9); recognised {100 * np.nanmean(recognised):.0f} %"
         )
-    path = Path(path)
-    figure.savefig(path, dpi=110)
-    return path
+    return drawn
 
 
 def _plot_learning_curve(
