@@ -276,7 +276,9 @@ def test_task_incremental_answers_only_within_the_task(tmp_path) -> None:
 
 def test_an_endless_stream_with_a_sample_count_stops_there_complete(tmp_path) -> None:
     out = tmp_path / "endless.zarr"
-    scenario = _scenario(tmp_path, cycles=0, samples=100, settle_samples=0)
+    # short presentations: the count of samples is what is checked, not what they teach
+    steps = {"free_steps": 4, "clamped_steps": 4, "test_steps": 4}
+    scenario = _scenario(tmp_path, cycles=0, samples=100, settle_samples=0, **steps)
     assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == EXIT_OK
     run = open_run(out)
     assert run.status == "complete"

@@ -119,8 +119,9 @@ def test_the_test_stage_runs_with_the_test_time_model_set_on_the_command_line(
     monkeypatch.setattr(ordering, "make_simulator", spy)
     scenario = tmp_path / "tiny.toml"
     scenario.write_text(
-        scenario_files.ORDERING_SMALL.replace("epochs = 300", "epochs = 2")
-        .replace("test_items = 24", "test_items = 2\ntest_steps = [20, 80]")
+        # short training: what is checked is which model each stage runs with
+        scenario_files.ORDERING_SMALL.replace("epochs = 300", "epochs = 2\nsteps_per_item = 4")
+        .replace("test_items = 24", "test_items = 2\ntest_steps = [20, 80]\nfree_steps = 2")
         .replace("seeds = [0, 2]", "seeds = [0]")
     )
     out = tmp_path / "tiny.zarr"

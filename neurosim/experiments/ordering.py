@@ -412,6 +412,13 @@ def _write_metrics(
 
 
 def plot(run: RunReader, path: Path) -> Path:
+    """The experiment's figure (``ordering_figure``) saved as ``path``."""
+    path = Path(path)
+    ordering_figure(run).savefig(path, dpi=120)
+    return path
+
+
+def ordering_figure(run: RunReader) -> Figure:
     """Accuracy against test length, one panel per network: one line per order (mean ± sd over
     the seeds done, in %) and the paper's values as open markers beside them."""
     if "accuracy_mean" not in run.names("metrics"):
@@ -465,9 +472,7 @@ def plot(run: RunReader, path: Path) -> Path:
         f"data ordering: accuracy against test length, mean ± sd over {seeds_done} seeds",
         fontsize=10,
     )
-    path = Path(path)
-    figure.savefig(path, dpi=120)
-    return path
+    return figure
 
 
 EXPERIMENT = Experiment(keys=KEYS, run=run, plot=plot, resume=resume)

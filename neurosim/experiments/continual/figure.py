@@ -15,6 +15,12 @@ from neurosim.recording import RunReader
 
 
 def plot(run: RunReader, path: Path) -> Path:
+    """The stream's figure (``stream_figure``) saved as ``path``."""
+    stream_figure(run).savefig(path, dpi=110)
+    return path
+
+
+def stream_figure(run: RunReader) -> Figure:
     """Three panels, one above the other, over the samples seen (module docstring)."""
     if "probes" not in run.series_names() or not len(run.series("probes")["sample"]):
         raise ValidationError(f"{run.path}: no probe row recorded yet")
@@ -61,5 +67,4 @@ def plot(run: RunReader, path: Path) -> Path:
     online_axis.set_ylabel(f"prequential accuracy\n(last {table['prequential_window']} samples)")
     online_axis.set_ylim(-0.02, 1.02)
     online_axis.set_xlabel("samples seen (shading: the block's task)")
-    figure.savefig(path, dpi=110)
-    return path
+    return figure
