@@ -698,7 +698,7 @@ def test_split_mnist_settles_on_the_probes_both_tasks_have(
         "samples": 6,
         "free_steps": 2,
         "clamped_steps": 2,
-        "test_steps": 2,
+        "test_steps": 1,  # every test digit is a probe: keep their reading short
         "probe_samples": 1000,
         "probe_every": 0,
         "settle_samples": 1000,
