@@ -134,6 +134,8 @@ SLOW_TESTS = (
     "tests/test_stdp_curve.py::test_bernoulli_trains_have_the_right_mean_and_independent_channels",
     "tests/test_stdp_curve.py::test_the_same_seed_gives_the_same_metrics",
     "tests/test_stdp_window.py::test_each_eps_reading_runs_its_eps_and_says_so",
+    "tests/test_mnist.py::test_generated_images_show_their_label_on_a_network_that_knows_the_"
+    "classes",  # 21-24 s; tests/test_mnist_pieces.py covers what it checks
 )
 
 
