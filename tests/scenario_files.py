@@ -89,3 +89,20 @@ epochs = 300
 test_items = 24
 seeds = [0, 2]
 """
+
+
+def recording_progress(bars: list[dict]) -> type:
+    """A ``RunProgress`` that appends each bar's keyword arguments, and the amounts of its
+    updates (under ``"updates"``), to ``bars``: a spy for what a run shows."""
+    from neurosim.progress import RunProgress
+
+    class RecordingProgress(RunProgress):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            bars.append(kwargs | {"updates": []})
+            super().__init__(*args, **kwargs)
+
+        def update(self, n: float = 1) -> bool | None:
+            bars[-1]["updates"].append(n)
+            return super().update(n)
+
+    return RecordingProgress

@@ -31,6 +31,7 @@ from neurosim.recording import RunInterrupted, StopRequest, open_run
 from neurosim.scenario.runner import RunSummary
 from neurosim.scenario.schema import Scenario, load_scenario
 from neurosim.streams.tasks import TaskSchedule
+from tests.scenario_files import recording_progress
 
 try:
     from tests.test_continual import _formulas, _scenario, _tiny_dataset
@@ -165,22 +166,13 @@ def _spied(scenario: Scenario, out: Path, patch: pytest.MonkeyPatch) -> Recorded
         record.scaled.append(factor)
         scale_weights(self, factor)
 
-    class RecordingProgress(runner.RunProgress):
-        def __init__(self, *args, **kwargs):
-            record.bars.append(kwargs | {"updates": []})
-            super().__init__(*args, **kwargs)
-
-        def update(self, n=1):
-            record.bars[-1]["updates"].append(n)
-            return super().update(n)
-
     patch.setattr(runner, "show_batch", spy_show_batch)
     patch.setattr(runner, "relaxed_states", spy_relaxed_states)
     patch.setattr(runner, "settling", spy_settling)
     patch.setattr(runner, "time", SimpleNamespace(perf_counter=clock.perf_counter))
     patch.setattr(runner.Stream, "checkpoint", spy_checkpoint)
     patch.setattr(SyncSimulator, "scale_weights", spy_scale_weights)
-    patch.setattr(runner, "RunProgress", RecordingProgress)
+    patch.setattr(runner, "RunProgress", recording_progress(record.bars))
     return record
 
 

@@ -31,6 +31,7 @@ from neurosim.model.network import compile_graph
 from neurosim.recording import RunInterrupted, StopRequest, open_run
 from neurosim.scenario.runner import RunSummary
 from neurosim.scenario.schema import Scenario, load_scenario
+from tests.scenario_files import recording_progress
 
 TINY = """
 [scenario]
@@ -141,17 +142,8 @@ def _spied(scenario: Scenario, out: Path, patch: pytest.MonkeyPatch) -> Recorded
         record.made.append(Made(settings, network, weights, params, seed, steps, backend, sim))
         return sim
 
-    class RecordingProgress(ordering.RunProgress):
-        def __init__(self, *args, **kwargs):
-            record.bars.append(kwargs | {"updates": []})
-            super().__init__(*args, **kwargs)
-
-        def update(self, n=1):
-            record.bars[-1]["updates"].append(n)
-            return super().update(n)
-
     patch.setattr(ordering, "make_simulator", spy)
-    patch.setattr(ordering, "RunProgress", RecordingProgress)
+    patch.setattr(ordering, "RunProgress", recording_progress(record.bars))
     return record
 
 
