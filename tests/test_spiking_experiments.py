@@ -846,6 +846,7 @@ def test_bcm_rate_model_without_a_plasticity_table_uses_the_documented_defaults(
         ({"dt": 0.0}, "experiment.dt = 0"),
         ({"record_every": 0.25}, "experiment.record_every = 0.25"),
         ({"duration": 0.25}, "experiment.duration = 0.25"),
+        ({"pattern_every": -1.0}, r"experiment.pattern_every = -1.0: allowed range is \[0, inf\]"),
     ],
 )  # fmt: skip
 def test_bcm_settings_refused_before_the_run_write_nothing(tmp_path, changes, message):
@@ -1123,7 +1124,7 @@ def test_spiking_metrics_are_recomputed_from_the_final_weights_and_the_spikes(sp
         "output_rate_hz": run.array("events", "t").size / 3 / 0.12,
         "fraction_near_w_min": near_low,
         "fraction_near_w_max": near_high,
-        "fraction_at_ends": near_low + near_high,
+        "fraction_at_ends": np.mean((final <= 1.4) | (final >= 5.6)),
         "mean_weight": final.mean(),
     }
     got = {name: float(run.array("metrics", name)) for name in expected}
@@ -1165,6 +1166,7 @@ def test_spiking_without_bounds_takes_the_range_of_the_final_weights(tmp_path):
     np.testing.assert_allclose(run.array("metrics", "weight_bin"), (edges[1:] + edges[:-1]) / 2)
     assert summary.metrics["fraction_near_w_min"] == np.mean(final == low) > 0
     assert summary.metrics["fraction_near_w_max"] == np.mean(final == high) > 0
+    assert summary.metrics["fraction_at_ends"] == np.mean((final == low) | (final == high))
     assert summary.metrics["output_rate_hz"] == 0.0
     assert "events" not in run.groups()
     figure = spiking.spiking_figure(run)
@@ -1173,6 +1175,26 @@ def test_spiking_without_bounds_takes_the_range_of_the_final_weights(tmp_path):
     weights = run.array("weights", "W")
     np.testing.assert_array_equal(near[0].get_ydata(), np.mean(weights == low, axis=1))
     np.testing.assert_array_equal(near[1].get_ydata(), np.mean(weights == high, axis=1))
+
+
+def test_spiking_equal_weights_without_bounds_are_all_at_both_ends_yet_counted_once(tmp_path):
+    """Every weight the same and no bounds: the range is one point, so each weight is near
+    w_min and near w_max, and the share at the ends is 1, not the sum of the two."""
+    inputs = [
+        {
+            "kind": "binomial",
+            "size": 4,
+            "rate": 0.0,
+            "weight_low": 2.0,
+            "weight_high": 2.0,
+            "delay": 0.5,
+        }
+    ]
+    changes = {"plasticity": {}, "inputs": inputs}
+    summary = spiking.run(spiking_scenario(**changes), tmp_path / "equal.zarr", False, False)
+    assert summary.metrics["fraction_near_w_min"] == summary.metrics["fraction_near_w_max"] == 1
+    assert summary.metrics["fraction_at_ends"] == 1.0
+    assert summary.metrics["mean_weight"] == 2.0
 
 
 def test_spiking_figure_draws_the_final_weights_the_bounds_and_the_rate(spiking_run, tmp_path):

@@ -108,7 +108,9 @@ KEYS = {
     "neuron": Key(_neuron, {}, doc="The LIF neuron's parameters (spiking model)."),
     "offset": Key(number(), 0.0, doc="Rate model: y = max(0, sum_j w_j x_j - offset) (Hz)."),
     "pattern_every": Key(
-        number(), 50.0, doc="Rate model: the inputs' rates are redrawn every this many ms."
+        number(0.0),
+        50.0,
+        doc="Rate model: the inputs' rates are redrawn every this many ms (at most once a step).",
     ),
     "record_every": Key(number(), 500.0, doc="Time between recorded samples (ms)."),
     "runaway_rate": Key(
