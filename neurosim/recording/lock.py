@@ -97,7 +97,15 @@ def _try_lock(store: Path) -> WriterLock | None:
     """One try; None when the lock file was removed while it was being taken."""
     lock_file = lock_path(store)
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(lock_file, flags, 0o644)
+    try:
+        descriptor = os.open(lock_file, flags, 0o644)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise ValidationError(
+            f"{lock_file} is a symbolic link: the store's lock file is never followed to "
+            "another file; remove the link, or choose another path"
+        ) from None
     with _held_guard:
         status = os.fstat(descriptor)
         key = (status.st_dev, status.st_ino)
