@@ -3,9 +3,12 @@ spikes, and Poisson trains as exponential intervals, each from its own counter-b
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.stats
 
+from neurosim.kernels.random import uniform
 from neurosim.kernels.spike_inputs import (
     NEVER,
     STREAM_BINOMIAL,
@@ -112,3 +115,92 @@ def test_a_silent_poisson_source_never_fires_and_leaves_the_others_as_they_were(
     assert firing[0].size > 0 and firing[2].size > 0
     assert silent[1].size > 20  # about 80 spikes in 2 s at 40 Hz
     np.testing.assert_array_equal(silent[1], firing[1])
+
+
+def binomial_train_by_formula(probability: float, source: int, stop: int) -> list[int]:
+    """One source's Bernoulli train written out: the k-th gap is ``1 + floor(ln(1 - u_k) /
+    ln(1 - p))`` with ``u_k`` the source's k-th counter-based draw, the first counted from
+    step -1 (only the draw itself is the package's)."""
+    steps, step, count = [], -1, 0
+    while True:
+        u = uniform(7, STREAM_BINOMIAL, source, count)
+        # p = 1: ln(1 - p) = -inf, so every gap is 1
+        step += (
+            1 if probability == 1 else 1 + math.floor(math.log(1 - u) / math.log(1 - probability))
+        )
+        if step >= stop:
+            return steps
+        steps.append(step)
+        count += 1
+
+
+def poisson_train_by_formula(rate_per_ms: float, source: int, dt: float, stop: int) -> list[int]:
+    """One source's Poisson train written out: the k-th interval is ``-ln(1 - u_k) / r`` and a
+    spike at time t falls on grid step ``floor(t / dt)``."""
+    steps, time, count = [], 0.0, 0
+    while True:
+        time += -math.log(1.0 - uniform(3, STREAM_POISSON, source, count)) / rate_per_ms
+        if math.floor(time / dt) >= stop:
+            return steps
+        steps.append(math.floor(time / dt))
+        count += 1
+
+
+def chunked(kind: str, parameters: np.ndarray, stops: list[int], capacity: int, dt: float = 0.1):
+    """The trains generated chunk by chunk (each chunk up to its stop step, in calls with room
+    for ``capacity`` spikes), every chunk's spikes checked to lie before its stop."""
+    if kind == "binomial":
+        upcoming = first_binomial_steps(parameters, 7, STREAM_BINOMIAL)
+    else:
+        upcoming = first_poisson_times(parameters, 3, STREAM_POISSON)
+    counts = np.zeros(parameters.size, np.int64)
+    trains: list[list[int]] = [[] for _ in parameters]
+    start = 0
+    for stop in stops:
+        complete = False
+        while not complete:
+            out_step, out_source = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+            if kind == "binomial":
+                written, complete = binomial_chunk(
+                    upcoming, counts, parameters, stop, 7, STREAM_BINOMIAL, out_step, out_source
+                )
+            else:
+                written, complete = poisson_chunk(
+                    upcoming, counts, parameters, dt, stop, 3, STREAM_POISSON, out_step, out_source
+                )
+            assert written <= capacity and (complete or written == capacity)
+            assert np.all((out_step[:written] >= start) & (out_step[:written] < stop))
+            for step, source in zip(out_step[:written], out_source[:written], strict=True):
+                trains[source].append(int(step))
+        start = stop
+    np.testing.assert_array_equal(counts, [len(train) for train in trains])
+    return trains
+
+
+def test_bernoulli_trains_are_the_geometric_gaps_of_their_own_draws_however_chunked() -> None:
+    """Every spike step equals the formula's, with the k-th gap from the source's k-th draw;
+    chunks of any length and outputs of any size give the same trains, each chunk holding
+    exactly the spikes before its stop step."""
+    probabilities = np.array([0.3, 0.05, 1.0, 0.6])
+    expected = [binomial_train_by_formula(p, k, 200) for k, p in enumerate(probabilities)]
+    assert expected[2] == list(range(200)) and min(len(train) for train in expected) > 3
+    for stops, capacity in [([200], 1000), ([1, 2, 57, 58, 200], 3), ([100, 200], 1)]:
+        assert chunked("binomial", probabilities, stops, capacity) == expected
+
+
+def test_poisson_trains_are_the_exponential_intervals_of_their_own_draws_however_chunked() -> None:
+    rates_per_ms = np.array([0.05, 0.4, 0.03])
+    expected = [poisson_train_by_formula(r, k, 0.1, 3000) for k, r in enumerate(rates_per_ms)]
+    assert min(len(train) for train in expected) > 3
+    for stops, capacity in [([3000], 10_000), ([7, 8, 1500, 3000], 2), ([3000], 1)]:
+        assert chunked("poisson", rates_per_ms, stops, capacity) == expected
+
+
+def test_a_silent_source_divides_by_nothing() -> None:
+    """Rate or probability 0 is caught before any division (compiled code would raise on a
+    division by zero)."""
+    with np.errstate(divide="raise", invalid="raise"):
+        assert np.isinf(first_poisson_times(np.array([0.0, 0.0]), 3, STREAM_POISSON)).all()
+        np.testing.assert_array_equal(
+            first_binomial_steps(np.array([0.0]), 7, STREAM_BINOMIAL), NEVER
+        )
