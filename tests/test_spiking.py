@@ -20,7 +20,7 @@ from scipy.linalg import expm
 from neurosim.backends.spiking import SpikingSyncSimulator
 from neurosim.backends.spiking_event import SpikingEventSimulator
 from neurosim.errors import NeurosimError, ValidationError
-from neurosim.kernels.neurons.lif import propagators
+from neurosim.kernels.neurons.lif import lif_step, propagators
 from neurosim.model.spiking import (
     BinomialInput,
     LifParameters,
@@ -581,3 +581,41 @@ def test_a_potential_beyond_the_bound_stops_the_run_naming_step_and_neuron():
     assert caught.value.step > 0
     with pytest.raises(DivergenceError):
         SpikingEventSimulator(network, seed=1).run(100.0)
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_a_potential_beyond_the_bound_stops_at_the_step_and_neuron_the_reference_finds(backend):
+    """Rest at 0 mV, so |v| grows with the input: the reference's potentials (after each
+    step t, at time t + 1) cross a bound set below their highest, and the run stops at that
+    step, naming that neuron and its potential."""
+    from neurosim.errors import DivergenceError
+
+    network, arrivals = small_network(RULES["none"])
+    neuron = dataclasses.replace(network.neuron, v_rest=0.0, v_reset=5.0, v_threshold=15.0)
+    network = dataclasses.replace(network, neuron=neuron)
+    _, _, potentials = reference_run(network, arrivals, 450)
+    bound = 0.6 * np.abs(potentials).max()
+    t, i = np.argwhere(np.abs(potentials) > bound)[0]
+    assert t > 10
+    bounded = dataclasses.replace(network, divergence_bound=bound)
+    with pytest.raises(DivergenceError) as caught:
+        backend(bounded, seed=1).run(45.0)
+    assert (caught.value.step, caught.value.neuron) == (t + 1, i)
+    assert caught.value.value == pytest.approx(potentials[t, i], rel=1e-12)
+
+
+def test_a_lif_step_is_the_exact_update_then_the_threshold_inclusive():
+    """One step of ``lif_step``: v and g by the propagators; a neuron that lands exactly on
+    the threshold fires (v >= threshold), is reset and held refractory; one below keeps 0
+    refractory steps; a refractory one keeps v and counts down while g decays."""
+    rest, reset, threshold = -70.0, -65.0, -55.0
+    # membrane decay 0.5 and coupling 2: -70 + (-60 + 70) * 0.5 + 2 * 2.5 = -60, then -55
+    assert lif_step(-60.0, 2.5, 0, rest, reset, threshold, 0.5, 0.25, 2.0, 3) == (
+        -60.0, 0.625, 0, False
+    )  # fmt: skip
+    assert lif_step(-60.0, 5.0, 0, rest, reset, threshold, 0.5, 0.25, 2.0, 3) == (
+        reset, 1.25, 3, True
+    )  # fmt: skip
+    assert lif_step(-66.0, 4.0, 2, rest, reset, threshold, 0.5, 0.25, 2.0, 3) == (
+        -66.0, 1.0, 1, False
+    )  # fmt: skip
