@@ -518,6 +518,31 @@ def test_run_records_as_sync_does(config):
     assert empty["state"].shape == (0, copies, 1, compiled.n_neurons)
 
 
+@pytest.mark.parametrize("config", ["astdp_smoothing", "rate_stdp_smoothing_noise"])
+def test_smoothing_switched_off_mid_run_stops_on_both_backends_alike(config):
+    """The event backend's neurons keep room for the smoothing factor whether or not it is on:
+    once it is switched off, what they held from before must stop acting (the sync backend
+    drops the term), so both go on alike, and the weights keep moving by the rule alone."""
+    params = make_params(config)
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    sync = SyncSimulator(compiled.copy(), params, seed=SEED)
+    event = EventSimulator(compiled.copy(), params, seed=SEED)
+    without = params.replace(alpha_smoothing=0.0)
+    for k, steps in enumerate((11, 17, 9)):
+        if k == 1:
+            sync.set_parameters(without)
+            event.set_parameters(without)
+        target, clamp = data(compiled, k)
+        for simulator in (sync, event):
+            simulator.set_input(target, clamp)
+            simulator.run(steps)
+        np.testing.assert_allclose(event.state, sync.state, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            event.network.dense_matrix(), sync.network.dense_matrix(), rtol=0, atol=1e-12
+        )
+        np.testing.assert_allclose(event.network.bias, sync.network.bias, rtol=0, atol=1e-12)
+
+
 def test_set_parameters_keeps_rule_activation_and_dtype():
     params = make_params("astdp")
     sim = EventSimulator(compile_graph(recurrent(4, 0, 8), params, seed=3), params)
