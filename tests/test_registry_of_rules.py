@@ -3,6 +3,7 @@ compiled code selects by and the dispatch all come from the registry."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 import numpy as np
@@ -15,7 +16,13 @@ from neurosim.kernels.activations import ACTIVATION_CODES
 from neurosim.kernels.rules import RULE_CODES, RULE_SPECS, rule_factors
 from neurosim.kernels.rules.spec import RuleSpec, register
 from neurosim.model.network import compile_graph
-from neurosim.model.parameters import ACTIVATIONS, RULES, FakeTargetParameters, ModelParameters
+from neurosim.model.parameters import (
+    ACTIVATIONS,
+    RULES,
+    ClampOscillator,
+    FakeTargetParameters,
+    ModelParameters,
+)
 from neurosim.model.topology import recurrent
 
 
@@ -107,3 +114,32 @@ def test_every_registered_rule_has_a_preset_and_a_reference_entry() -> None:
     for name in RULE_SPECS:
         assert name in preset_rules, f"no preset in models/ uses the rule {name!r}"
         assert name in reference_rules, f"no reference configuration runs the rule {name!r}"
+
+
+@pytest.mark.parametrize("rule", ["mstdp", "rate_stdp", "bcm"])
+def test_fake_targets_are_refused_for_a_rule_without_dz(rule: str) -> None:
+    """Fake targets are drawn from dz, which only aSTDP's two copies provide."""
+    with pytest.raises(ValidationError, match=f"model.rule = '{rule}': fake targets are drawn"):
+        ModelParameters(rule=rule, fake_target=FakeTargetParameters(enabled=True))
+    assert ModelParameters(rule="astdp", fake_target=FakeTargetParameters(enabled=True))
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_SPECS))
+def test_only_mstdp_learns_in_the_clamped_phases_alone(rule: str) -> None:
+    """With the clamp oscillator (3 steps clamped, 2 free), MSTDP's learning schedule is the
+    clamped phases; every other rule learns in each phase, as MSTDP does with learn_when_free."""
+    oscillator = ClampOscillator(clamped_steps=3, free_steps=2)
+    clamped, learn, _ = ModelParameters(rule=rule, oscillator=oscillator).phase_schedules()
+    np.testing.assert_array_equal(clamped, [1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(learn, clamped if rule == "mstdp" else np.ones(5))
+    free_too = ClampOscillator(clamped_steps=3, free_steps=2, learn_when_free=True)
+    np.testing.assert_array_equal(
+        ModelParameters(rule=rule, oscillator=free_too).phase_schedules()[1], np.ones(5)
+    )
+
+
+def test_a_registered_rule_spec_cannot_be_changed() -> None:
+    """The backends read the registry's specs: they are frozen, so no caller changes a rule's
+    needs behind the compiled code's back."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RULE_SPECS["astdp"].copies = 1  # type: ignore[misc]
