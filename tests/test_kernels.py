@@ -31,6 +31,7 @@ from neurosim.kernels.rules.mstdp import mstdp_post
 from neurosim.kernels.rules.rate_stdp import CODE as RULE_RATE_STDP
 from neurosim.kernels.rules.rate_stdp import rate_stdp_post
 from neurosim.kernels.rules.smoothing import smoothing_post
+from neurosim.kernels.step import weight_change_bound, within_bound
 from neurosim.model.parameters import ModelParameters
 
 THRESHOLD = -0.3
@@ -387,3 +388,22 @@ def test_the_bcm_rate_neuron_is_the_two_equations_stepped_from_threshold_zero() 
         np.testing.assert_allclose(theirs, mine, rtol=1e-12, atol=0, err_msg=name)
     np.testing.assert_allclose(got_w, w, rtol=1e-12, atol=1e-15)
     assert np.any(got_w != w_start)  # the weights did move
+
+
+def test_the_weight_change_bound_is_the_sum_of_each_terms_largest_factors() -> None:
+    """sum over terms and samples of max |pre| * max |post|: no weight moves by more in a
+    step (checked on factors below 1 in size, of both signs)."""
+    rng = np.random.default_rng(4)
+    pre, post = rng.uniform(-0.9, 0.9, (2, 2, 3, 5))
+    expected = (np.abs(pre).max(axis=2) * np.abs(post).max(axis=2)).sum()
+    assert weight_change_bound(pre, post) == pytest.approx(expected, rel=1e-15)
+    changes = pre[:, :, :, None] * post[:, :, None, :]  # dW[j, i] of each term and sample
+    assert np.abs(changes.sum(axis=(0, 1))).max() <= weight_change_bound(pre, post)
+    assert weight_change_bound(np.zeros((1, 1, 4)), post[:1, :1, :4]) == 0.0
+
+
+def test_the_divergence_bound_is_inclusive_and_refuses_nan() -> None:
+    """|value| <= bound: a value exactly at the bound is within it; NaN and inf are not."""
+    assert within_bound(2.5, 2.5) and within_bound(-2.5, 2.5)
+    assert not within_bound(np.nextafter(2.5, 3.0), 2.5)
+    assert not within_bound(math.nan, 2.5) and not within_bound(-math.inf, 2.5)
