@@ -119,10 +119,15 @@ def test_killed_surviving_and_not_covered_mutants(tmp_path: Path) -> None:
     outcomes = [m["outcome"] for m in written["mutants"]]
     assert outcomes == ["killed", "survived", "killed", "not covered"]
     assert written["baseline"]["failed_without_mutation"] == baseline.failed
-    # --only-survivors finds the same two mutants again by key
+    # --only-survivors finds the same two mutants again by key, and a run error too
     keys, _ = results.survivor_keys(report)
     again, _ = generation.enumerate_mutants(files, tmp_path, OPERATORS)
     assert [m.line for m in again if m.key in keys] == [6, 14]
+    errored = json.loads(report.read_text())
+    errored["mutants"][0]["outcome"] = "error"
+    (tmp_path / "errored.json").write_text(json.dumps(errored))
+    keys, _ = results.survivor_keys(tmp_path / "errored.json")
+    assert [m.line for m in again if m.key in keys] == [mutants[0].line, 6, 14]
 
     # --resume: a pass interrupted after two mutants takes their outcomes and runs the rest
     written["mutants"][1]["outcome"] = ""  # not reached before the interruption

@@ -245,7 +245,7 @@ def _parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only-survivors",
         type=Path,
         metavar="REPORT",
-        help="rerun only the survivors of an earlier --report",
+        help="rerun only the survivors (and run errors) of an earlier --report",
     )
     parser.add_argument(
         "--resume",

@@ -97,12 +97,13 @@ def write_report(
 
 
 def survivor_keys(report_path: Path) -> tuple[set[str], dict[str, Any]]:
-    """The keys of an earlier report's survivors (run or not covered), and the report."""
+    """The keys of an earlier report's survivors (run or not covered) and of its mutants the
+    run itself failed on (errors: not decided yet), and the report."""
     report = json.loads(report_path.read_text())
     keys = {
         mutant["key"]
         for mutant in report["mutants"]
-        if mutant["outcome"] in (SURVIVED, NOT_COVERED)
+        if mutant["outcome"] in (SURVIVED, NOT_COVERED, ERROR)
     }
     return keys, report
 
