@@ -150,7 +150,7 @@ def test_the_window_is_clipped_at_the_ends_of_the_trains() -> None:
 def test_eq2_update_is_alpha_times_the_post_activity_change_at_the_pre_spike() -> None:
     pre, post = _trains(6, [0, 2, 5], [3])
     activity = np.array([0.0, 0.5, 0.25, 1.0, 1.0, 0.5, 2.0])
-    records = spike_updates(pre, post, activity, WINDOW, alpha=2.0)
+    records = spike_updates(pre, post, activity, WINDOW, 2.0, **RULE)
     np.testing.assert_allclose(records.rate_update, [1.0, 1.5, 3.0])
 
 
@@ -187,11 +187,11 @@ def test_both_rules_match_a_plain_reference_on_random_trains() -> None:
 def test_mismatched_arrays_are_refused() -> None:
     pre, post = _trains(5, [1], [2])
     with pytest.raises(ValueError, match="one value more"):
-        spike_updates(pre, post, np.zeros(5))
+        spike_updates(pre, post, np.zeros(5), WINDOW, 1.0, **RULE)
     with pytest.raises(ValueError, match="same number of steps"):
-        spike_updates(pre, post[:4], np.zeros(6))
+        spike_updates(pre, post[:4], np.zeros(6), WINDOW, 1.0, **RULE)
     with pytest.raises(ValueError, match="window"):
-        spike_updates(pre, post, np.zeros(6), window=0)
+        spike_updates(pre, post, np.zeros(6), 0, 1.0, **RULE)
 
 
 def test_bernoulli_trains_have_the_right_mean_and_independent_channels() -> None:

@@ -168,14 +168,15 @@ def spike_updates(
     pre: np.ndarray,
     post: np.ndarray,
     post_activity: np.ndarray,
-    window: int = 20,
-    alpha: float = 1.0,
-    a_plus: float = 1.0,
-    a_minus: float = 1.0,
-    tau_plus: float = 10.0,
-    tau_minus: float = 10.0,
+    window: int,
+    alpha: float,
+    a_plus: float,
+    a_minus: float,
+    tau_plus: float,
+    tau_minus: float,
 ) -> SpikeUpdates:
-    """``presynaptic_updates`` from Python, its records named (window and taus in steps)."""
+    """``presynaptic_updates`` from Python, its records named (window and taus in steps).
+    Every rule parameter is given: the experiment's defaults live with its keys."""
     return SpikeUpdates(
         *presynaptic_updates(
             np.ascontiguousarray(pre, dtype=np.bool_),
