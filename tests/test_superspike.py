@@ -9,6 +9,7 @@ description."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -168,6 +169,34 @@ def test_the_superspike_rule_matches_a_plain_numpy_computation(backend, feedback
     learning = np.isin(network.synapse_post, sorted(taught))
     assert (np.abs(weights - network.weight)[learning] > 1e-6).mean() > 0.9
     assert np.array_equal(weights[~learning], network.weight[~learning])  # no error: no change
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_symmetric_feedback_reads_any_forward_synapse_synapse_zero_too(backend):
+    """The hidden-to-output synapses listed first: feedback edges now read the weights of
+    synapses 0, 1, ... as their own, and the run still matches the plain reference."""
+    network, _ = small_network("symmetric")
+    order = np.argsort(network.synapse_source < 12, kind="stable")  # the hidden ones first
+    position = np.argsort(order)  # where each synapse went
+    feedback = network.feedback
+    moved = Feedback("symmetric", feedback.source, feedback.post, delay=feedback.delay,
+                     forward=position[feedback.forward])  # fmt: skip
+    assert 0 in moved.forward
+    reordered = dataclasses.replace(
+        network, synapse_source=network.synapse_source[order],
+        synapse_post=network.synapse_post[order], weight=network.weight[order],
+        delay=network.delay[order], feedback=moved,
+    )  # fmt: skip
+    given = reordered.inputs[0]
+    arrivals = given_arrivals(reordered, np.asarray(given.times), np.asarray(given.indices))
+    spikes, weights, _, _ = reference_superspike(reordered, arrivals, 3000)
+    simulator = backend(reordered)
+    record = simulator.run(3000 * DT)
+    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
+    assert got == sorted(spikes)
+    np.testing.assert_allclose(simulator.state.w, weights, rtol=1e-12, atol=1e-12)
+    hidden_inputs = reordered.synapse_post < 4
+    assert (np.abs(weights - reordered.weight)[hidden_inputs] > 1e-6).mean() > 0.9
 
 
 def test_the_van_rossum_distance_is_the_integral_it_defines():
