@@ -233,6 +233,18 @@ def test_both_backends_match_the_plain_reference(backend, rule, synapse):
         assert not np.allclose(expected_w, network.weight)  # the rule did change weights
 
 
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_potentials_recorded_every_few_steps_are_the_references_at_those_steps(backend):
+    """record_every = 7 steps: row k holds the potentials after step 7 (k + 1) - 1, at time
+    7 (k + 1), of the recorded neurons only; the run's 500 steps give 71 rows."""
+    network, arrivals = small_network(RULES["additive_stdp"])
+    _, _, potentials = reference_run(network, arrivals, 500)
+    simulator = backend(network, record_neurons=[2, 0], record_every=7)
+    record = simulator.run(500 * DT)
+    np.testing.assert_allclose(record.potential, potentials[6::7][:, [2, 0]], rtol=1e-12)
+    np.testing.assert_allclose(record.potential_time, np.arange(1, 72) * 7 * DT, rtol=1e-12)
+
+
 def test_additive_stdp_is_the_sum_over_all_spike_pairs():
     """Without bounds the trace rule is the pair sum: each (pre arrival, post spike) pair
     adds a_plus exp(-d / tau_plus) when post is at or after the arrival, a_minus
