@@ -245,6 +245,20 @@ def test_potentials_recorded_every_few_steps_are_the_references_at_those_steps(b
     np.testing.assert_allclose(record.potential_time, np.arange(1, 72) * 7 * DT, rtol=1e-12)
 
 
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_rule_none_leaves_the_weights_whatever_the_other_rules_parameters(backend):
+    """Rule none with every STDP and rate parameter set: the neurons spike as the reference's
+    do, and no weight moves (no other rule's code runs)."""
+    rule = dataclasses.replace(RULES["additive_stdp"], rule="none", alpha=0.3)
+    network, arrivals = small_network(rule)
+    expected_spikes, expected_w, _ = reference_run(network, arrivals, 500)
+    record = backend(network).run(500 * DT)
+    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
+    assert len(got) > 10 and got == sorted(expected_spikes)
+    np.testing.assert_array_equal(record.weights[-1], network.weight)
+    np.testing.assert_array_equal(expected_w, network.weight)
+
+
 def test_additive_stdp_is_the_sum_over_all_spike_pairs():
     """Without bounds the trace rule is the pair sum: each (pre arrival, post spike) pair
     adds a_plus exp(-d / tau_plus) when post is at or after the arrival, a_minus
