@@ -628,6 +628,10 @@ def test_a_potential_beyond_the_bound_stops_at_the_step_and_neuron_the_reference
         backend(bounded, seed=1).run(45.0)
     assert (caught.value.step, caught.value.neuron) == (t + 1, i)
     assert caught.value.value == pytest.approx(potentials[t, i], rel=1e-12)
+    # the bound is inclusive: a bound equal to the highest |v| this backend reaches is kept
+    record = backend(network, record_neurons=[0, 1, 2], record_every=1).run(45.0)
+    exact = dataclasses.replace(network, divergence_bound=float(np.abs(record.potential).max()))
+    assert backend(exact, seed=1).run(45.0).spike_time.size > 0
 
 
 def test_a_lif_step_is_the_exact_update_then_the_threshold_inclusive():
