@@ -208,10 +208,21 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
     reads_limit, reads_floor, doubles = "t.py::test_capped", "t.py::test_floor", "t.py::test_double"
     # reads the module's tables by name, so coverage ties it to none of their lines
     page = "t.py::test_page"
+    # named without parameters: each case; a test whose name only starts alike: not
+    cases = ["t.py::test_registry[x]", "t.py::test_registry[y]"]
+    alike = "t.py::test_registry_more"
     baseline = selection.Baseline(
-        durations={reads_limit: 2.0, reads_floor: 3.0, doubles: 1.0, page: 5.0},
+        durations={
+            reads_limit: 2.0,
+            reads_floor: 3.0,
+            doubles: 1.0,
+            page: 5.0,
+            cases[0]: 0.5,
+            cases[1]: 0.7,
+            alike: 0.1,
+        },
         setup_durations={},
-        passed={reads_limit, reads_floor, doubles, page},
+        passed={reads_limit, reads_floor, doubles, page, *cases, alike},
         failed=[],
         skipped=0,
         line_tests={"constants.py": {10: {reads_limit, reads_floor}, 14: {doubles}}},
@@ -220,11 +231,13 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         collection_seconds=0.0,
         seconds=0.0,
     )
-    selection.select_tests(mutants, sources, baseline, import_time_tests=[page])
+    selection.select_tests(
+        mutants, sources, baseline, import_time_tests=[page, "t.py::test_registry"]
+    )
     selected = {(m.line, m.mutated.strip()): (m.outcome, m.tests) for m in mutants}
     assert selected[(4, "LIMIT = 10")] == ("not covered", [])
-    # the import-time tests, the tests reading LIMIT (fastest first), then the module's other
-    assert selected[(6, "LIMIT = 4")] == ("", [page, reads_limit, reads_floor, doubles])
+    # the import-time tests (fastest first), the tests reading LIMIT, then the module's other
+    assert selected[(6, "LIMIT = 4")] == ("", [*cases, page, reads_limit, reads_floor, doubles])
     # a default acts only in a call: the tests that run the function are all it needs
     assert selected[(9, "def capped(x, floor= 1):")] == ("", [reads_limit, reads_floor])
     assert selected[(14, "return 3 * x")] == ("", [doubles])

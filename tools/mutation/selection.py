@@ -303,12 +303,20 @@ def select_tests(
     import_time_tests: Sequence[str] = (),
 ) -> None:
     """Set each mutant's tests (passing tests that reach it, fastest first); a mutant reached by
-    none survives as "not covered". ``import_time_tests`` run first for every mutant of
-    module-level code that acts beyond its module: tests that read such tables through a lookup
-    by name (``getattr`` on an imported module), which coverage cannot tie to the statement."""
+    none survives as "not covered". ``import_time_tests`` (node ids, with or without their
+    parameters) run first for every mutant of module-level code that acts beyond its module:
+    tests that read such tables through a lookup by name (``getattr`` on an imported module, a
+    registry's dict), which coverage cannot tie to the statement."""
     trees = {path: ast.parse(source) for path, source in sources.items()}
     reads = _name_reads(trees)
     module_tests: dict[str, set[str]] = {}
+    # a test named without its parameters stands for each of its parametrized cases
+    import_time = {
+        test
+        for test in baseline.passed
+        for wanted in import_time_tests
+        if test == wanted or test.startswith(wanted + "[")
+    }
 
     def by_cost(tests: Iterable[str]) -> list[str]:
         usable = set(tests) & baseline.passed
@@ -334,8 +342,8 @@ def select_tests(
             first = set().union(*(tests_of(path, lines) for path, lines in uses.items()))
             mutant.tests = by_cost(first)
             if not complete:
-                mutant.tests = by_cost(set(import_time_tests) - first) + mutant.tests
-                first |= set(import_time_tests)
+                mutant.tests = by_cost(import_time - first) + mutant.tests
+                first |= import_time
                 if mutant.path not in module_tests:
                     module_tests[mutant.path] = baseline.module_tests(mutant.path) or set(
                         baseline.passed
