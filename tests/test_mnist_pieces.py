@@ -700,24 +700,7 @@ def test_relaxed_states_and_predictions_read_copy_0_after_the_steps(small_networ
         _show(sim, layout, images[indices[start : start + 2]], 2)
         sim.run(3)
         expected.append(sim.state[0, : len(indices[start : start + 2])].copy())
-    states = list(
-        mnist.evaluation.relaxed_states(
-            network=network,
-            params=params,
-            layout=layout,
-            images=images,
-            indices=indices,
-            steps=3,
-            batch_size=2,
-            seed=6,
-        )
-    )
-    assert len(states) == 3
-    for got, want in zip(states, expected, strict=True):
-        np.testing.assert_array_equal(got, want)
-    outputs = np.concatenate(expected)[:, layout.outputs]
-    assert len(set(outputs.argmax(axis=1))) > 1  # the answers differ from digit to digit
-    predicted = mnist.evaluation.predict(
+    arguments = dict(
         network=network,
         params=params,
         layout=layout,
@@ -727,6 +710,13 @@ def test_relaxed_states_and_predictions_read_copy_0_after_the_steps(small_networ
         batch_size=2,
         seed=6,
     )
+    states = list(mnist.evaluation.relaxed_states(**arguments))
+    assert len(states) == 3
+    for got, want in zip(states, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    outputs = np.concatenate(expected)[:, layout.outputs]
+    assert len(set(outputs.argmax(axis=1))) > 1  # the answers differ from digit to digit
+    predicted = mnist.evaluation.predict(**arguments)
     np.testing.assert_array_equal(predicted, outputs.argmax(axis=1))
     np.testing.assert_array_equal(network.edge_weights(), before)  # learning off, on a copy
     one = _simulator(network, params, 3, seed=6)
