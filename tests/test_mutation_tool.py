@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 # the tool's parts, imported as tools/mutation_test.py imports them
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
@@ -262,6 +263,38 @@ def test_a_mutant_that_breaks_a_test_module_s_import_is_killed(tmp_path: Path) -
     execution.run_mutants(mutants, sources, baseline, tmp_path, work, jobs=1, progress=False)
     assert [m.outcome for m in mutants] == ["killed", "killed"]
     assert mutants[0].killed_by == "collecting test_throwaway_limits.py"
+
+
+def test_a_mutant_that_hangs_in_one_test_is_stopped_at_that_test_s_deadline(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A mutant that turns a countdown into an endless loop hangs in the first test; it is a
+    timeout once that test runs past its own limit, long before the whole selection's."""
+    (tmp_path / "throwaway_countdown.py").write_text(
+        "def countdown(n):\n    while n > 0:\n        n = n - 1\n    return n\n"
+    )
+    tests = "".join(
+        f"def test_countdown_{i}():\n    assert countdown({i}) == 0\n\n\n" for i in range(1, 4)
+    )
+    (tmp_path / "test_throwaway_countdown.py").write_text(
+        f"from throwaway_countdown import countdown\n\n\n{tests}"
+    )
+    files = generation.module_files(["throwaway_countdown.py"], tmp_path)
+    mutants, sources = generation.enumerate_mutants(
+        files, tmp_path, ["ReplaceBinaryOperator_Sub_Add"]
+    )
+    assert [m.mutated.strip() for m in mutants] == ["n = n + 1"]
+    work = tmp_path / "work"
+    work.mkdir()
+    baseline = selection.run_baseline(tmp_path, ["test_throwaway_countdown.py"], files, work)
+    selection.select_tests(mutants, sources, baseline)
+    assert len(mutants[0].tests) == 3
+    monkeypatch.setattr(execution, "TEST_TIMEOUT_MARGIN_SECONDS", 1.0)
+    monkeypatch.setattr(execution, "TIMEOUT_MARGIN_SECONDS", 60.0)
+    execution.run_mutants(mutants, sources, baseline, tmp_path, work, jobs=1, progress=False)
+    assert mutants[0].outcome == "timeout"
+    assert mutants[0].killed_by == mutants[0].tests[0]
+    assert mutants[0].seconds < 30.0  # the whole run's deadline is over 60 s
 
 
 def test_an_interrupt_or_term_stops_the_pass_even_when_sigint_was_ignored() -> None:

@@ -18,9 +18,15 @@ from mutation.generation import ERROR, KILLED, SURVIVED, TIMEOUT, Mutant, operat
 from mutation.processes import fork, install_mutant, prepare_test_process, pytest_arguments
 from mutation.selection import Baseline
 
-# a mutant's run may take this many times its selected tests' baseline time, plus a margin
+# a mutant's run may take this many times its selected tests' baseline time, plus a margin;
+# each test alone may take that factor times its own baseline time plus its own margin, so a
+# mutant that hangs in its first test is stopped in seconds, not after the whole selection's
+# allowance
 TIMEOUT_FACTOR = 3.0
 TIMEOUT_MARGIN_SECONDS = 10.0
+TEST_TIMEOUT_MARGIN_SECONDS = 10.0
+# the exit code of a child whose test ran past its own deadline
+TEST_TIMEOUT_EXIT_CODE = 124
 
 
 # pytest exit codes: 1 tests failed, 2 interrupted (a collection error under -x); 3 (internal
@@ -43,6 +49,38 @@ class _FirstFailure:
             self.test = f"{COLLECTING}{report.nodeid}"
 
 
+class _TestDeadline:
+    """Ends the child when one test (set-up, call and tear-down) runs past its limit. The child
+    exits at once rather than raising: a test that expects an exception could swallow one."""
+
+    def __init__(self, limits: dict[str, float], failure: Path) -> None:
+        self.limits = limits
+        self.failure = failure
+        self.test = ""
+        signal.signal(signal.SIGALRM, self._expired)
+
+    def _expired(self, signum: int, frame: Any) -> None:
+        self.failure.write_text(self.test)
+        os._exit(TEST_TIMEOUT_EXIT_CODE)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        self.test = item.nodeid
+        # a test the baseline did not time keeps only the whole run's deadline
+        signal.setitimer(signal.ITIMER_REAL, self.limits.get(item.nodeid, 0.0))
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _test_limits(tests: Sequence[str], baseline: Baseline) -> dict[str, float]:
+    return {
+        test: TIMEOUT_FACTOR * baseline.test_seconds(test) + TEST_TIMEOUT_MARGIN_SECONDS
+        for test in tests
+    }
+
+
 def _mutant_files(mutant: Mutant, workdir: Path) -> tuple[Path, Path]:
     """Where a mutant's run writes its pytest output and the first failing test."""
     stem = f"mutant-{mutant.path.replace('/', '_')}-{mutant.operator}-{mutant.occurrence}"
@@ -50,7 +88,12 @@ def _mutant_files(mutant: Mutant, workdir: Path) -> tuple[Path, Path]:
 
 
 def _start_mutant(
-    mutant: Mutant, source: str, root: Path, workdir: Path, pytest_extra: Sequence[str]
+    mutant: Mutant,
+    source: str,
+    root: Path,
+    workdir: Path,
+    pytest_extra: Sequence[str],
+    limits: dict[str, float],
 ) -> int:
     from cosmic_ray.mutating import mutate_code
 
@@ -64,8 +107,9 @@ def _start_mutant(
             return 4
         install_mutant(mutant.module, str(root / mutant.path), mutated)
         first_failure = _FirstFailure()
+        deadline = _TestDeadline(limits, failure)
         arguments = pytest_arguments(mutant.tests, root, [*pytest_extra, "-x"])
-        exit_code = int(pytest.main(arguments, plugins=[first_failure]))
+        exit_code = int(pytest.main(arguments, plugins=[first_failure, deadline]))
         failure.write_text(first_failure.test)
         return exit_code
 
@@ -109,7 +153,10 @@ def run_mutants(
         while waiting or running:
             while waiting and len(running) < jobs:
                 mutant = waiting.pop()
-                pid = _start_mutant(mutant, sources[mutant.path], root, workdir, pytest_extra)
+                limits = _test_limits(mutant.tests, baseline)
+                pid = _start_mutant(
+                    mutant, sources[mutant.path], root, workdir, pytest_extra, limits
+                )
                 now = time.perf_counter()
                 running[pid] = (mutant, now, now + _timeout_seconds(mutant, baseline))
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -128,6 +175,8 @@ def run_mutants(
             for finished_pid, exit_code in finished:
                 if finished_pid not in running:
                     continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(finished_pid, signal.SIGKILL)  # what a timed-out test started
                 mutant, start, _ = running.pop(finished_pid)
                 mutant.seconds = now - start
                 _judge(mutant, exit_code, workdir)
@@ -153,7 +202,7 @@ def run_mutants(
 def _judge(mutant: Mutant, exit_code: int | None, workdir: Path) -> None:
     log, failure = _mutant_files(mutant, workdir)
     mutant.killed_by = failure.read_text() if failure.exists() else ""
-    if exit_code is None:
+    if exit_code is None or exit_code == TEST_TIMEOUT_EXIT_CODE:
         mutant.outcome = TIMEOUT
     elif mutant.killed_by.startswith(COLLECTING):
         # the mutant broke the import of a test module: pytest, given test ids, ends that with
