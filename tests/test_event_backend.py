@@ -26,7 +26,7 @@ import pytest
 import scipy.stats
 import xarray as xr
 
-from neurosim.backends.event import EVENT_KINDS, EventSimulator
+from neurosim.backends.event import EVENT_KINDS, EventSimulator, _delays_until
 from neurosim.backends.sync import SyncSimulator
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import DivergenceError, ValidationError
@@ -917,3 +917,56 @@ def test_checkpoint_with_jitter_and_delays_continues_bit_for_bit():
         np.testing.assert_array_equal(second_log[name], first_log[name], err_msg=name)
     np.testing.assert_array_equal(second.update_count, first.update_count)
     np.testing.assert_array_equal(second.edge_weights(), first.edge_weights())
+
+
+def test_a_checkpoint_taken_early_in_the_first_period_continues_event_for_event():
+    """Restored at 0.7 with periods of 3.3 +- 1.5, several neurons wait for times that no
+    single float delay reaches from 0.7; the restored run still logs the same events at the
+    same times as the first one."""
+    params = make_params("astdp_fake_momentum")
+    options = dict(seed=0, period=3.3, jitter=1.485, events=("update", "message"))
+
+    def make() -> EventSimulator:
+        return EventSimulator(compile_graph(recurrent(4, 0, 8), params, seed=3), params, **options)
+
+    first = make()
+    first.set_input(*data(first.network, 0))
+    first.run(0.7)
+    saved = first.checkpoint()
+    first.take_events()
+    expected = first.run(80, record_every=1, record=("state",))
+    second = make()
+    second.restore(saved)
+    got = second.run(80, record_every=1, record=("state",))
+    np.testing.assert_array_equal(got["state"], expected["state"])
+    first_log, second_log = first.take_events(), second.take_events()
+    assert first_log["time"].size > 200
+    for name in first_log:
+        np.testing.assert_array_equal(second_log[name], first_log[name], err_msg=name)
+
+
+def test_a_wake_up_time_is_reached_exactly_where_the_plain_difference_misses_it() -> None:
+    """SimPy schedules at ``now + delay``. For a wake-up time more than twice ``now`` the
+    plain difference ``time - now`` often rounds past it, above or below, and for some no
+    float delay lands on it at all: the waits handed to SimPy reach it exactly, in two steps
+    where one cannot."""
+    rng = np.random.default_rng(1)
+    now = rng.uniform(0.0, 1.0, 3000)
+    time = now * rng.uniform(1.0, 40.0, 3000)
+    plain = now + (time - now)
+    assert np.any(plain > time) and np.any(plain < time)
+    steps = []
+    for start, wake in zip(now.tolist(), time.tolist(), strict=True):
+        reached = start
+        waits = _delays_until(start, wake)
+        for wait in waits:
+            assert wait >= 0.0
+            reached += wait
+        assert reached == wake
+        steps.append(len(waits))
+    assert set(steps) == {1, 2}
+    # two only where one cannot: no delay next to the plain difference lands on the time
+    for start, wake, count in zip(now.tolist(), time.tolist(), steps, strict=True):
+        if count == 2:
+            near = np.nextafter(wake - start, [-np.inf, np.inf])
+            assert wake not in {start + d for d in (wake - start, *near.tolist())}

@@ -148,7 +148,8 @@ def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int, f
     sent = 0
     next_update[i] = first
     wait_order[i] = next(order)
-    yield Timeout(env, _delay_until(env.now, first))
+    for delay in _delays_until(env.now, first):
+        yield Timeout(env, delay)
     while True:
         if log is not None:
             sent = counts[i, I_SENT]
@@ -168,14 +169,20 @@ def _neuron_process(env: simpy.Environment, simulator: EventSimulator, i: int, f
         yield Timeout(env, wait)
 
 
-def _delay_until(now: float, time: float) -> float:
-    """The delay that SimPy, adding it to ``now``, turns into exactly ``time`` (>= now)."""
+def _delays_until(now: float, time: float) -> tuple[float, ...]:
+    """The waits after which SimPy, adding each to the time it has reached, is at exactly
+    ``time`` (>= now). Often one wait does it; where no float delay lands on ``time`` from
+    ``now`` (possible when ``time > 2 now``), a first wait ends just below it, and from there
+    the rest is an exact difference (two floats within a factor two subtract exactly)."""
     delay = time - now
-    while now + delay < time:
-        delay = np.nextafter(delay, math.inf)
     while now + delay > time:
         delay = np.nextafter(delay, -math.inf)
-    return float(delay)
+    while now + np.nextafter(delay, math.inf) <= time and now + delay < time:
+        delay = np.nextafter(delay, math.inf)
+    reached = now + float(delay)
+    if reached == time:
+        return (float(delay),)
+    return (float(delay), time - reached)
 
 
 def _per_neuron(name: str, value: object, n: int, low: float, low_open: bool) -> np.ndarray:
