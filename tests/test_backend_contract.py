@@ -8,6 +8,7 @@ keeps, and bad input.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -206,9 +207,17 @@ def test_what_the_run_store_keeps(backend):
         (lambda s: s.set_input(np.zeros(3), 1.0), "target"),
         (lambda s: s.run(-1), "= -1"),
         (lambda s: s.run(2, record_every=1, record=("speed",)), r"record = \['speed'\]"),
-        (lambda s: s.set_state(bias=0.0), "'bias' is not settable"),
+        (lambda s: s.set_state(bias=0.0, gain=1.0), "'bias' is not settable"),
         (lambda s: s.set_state(state=np.zeros(5)), "set_state: state has shape"),
+        (lambda s: s.set_state(state=object()), r"set_state: state has shape \(\)"),
         (lambda s: s.set_state(velocity=np.nan), "velocity has values that are not finite"),
+        # of two fixed parameters changed, the first is named with both its values
+        (
+            lambda s: s.set_parameters(
+                dataclasses.replace(PARAMS, activation="hard_sigmoid", dtype="float32")
+            ),
+            r"model\.activation cannot change during a run \(from 'sigmoid4' to 'hard_sigmoid'\)",
+        ),
     ],
 )
 def test_bad_input_is_refused_by_name(backend, call, named):

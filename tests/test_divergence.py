@@ -92,6 +92,27 @@ def test_state_beyond_the_bound_names_step_and_neuron(backend: str) -> None:
     assert error.value in sim.state[:, 0, network.index_of(error.neuron)]
 
 
+def test_a_state_beyond_the_bound_in_one_sample_names_that_sample_and_the_step() -> None:
+    """Of a batch, only sample 2 is put beyond the bound: the error names that sample, its
+    neuron and the step the single-sample run of the same state names."""
+    params = ModelParameters(alpha=0.0, dtype="float64", divergence_bound=10.0)
+    errors = []
+    for batch_size, sample in ((3, 2), (1, 0)):
+        sim = make_simulator("sync", params, batch_size)
+        sim.run(4)
+        state = np.array(sim.state)
+        state[:, sample, 6] = 1e3
+        sim.set_state(state=state)
+        with pytest.raises(DivergenceError, match=r"at step 4: state of neuron") as caught:
+            sim.run(10)
+        errors.append(caught.value)
+        assert sim.step_count == 4
+    batched, single = errors
+    assert batched.sample == 2 and single.sample is None
+    assert batched.neuron == single.neuron == sim.network.node_ids[6]
+    assert batched.value == single.value and abs(batched.value) > 10.0
+
+
 @pytest.mark.parametrize("backend", ["sync", "event"])
 def test_a_diverged_scenario_fails_with_the_store_marked_and_readable(tmp_path, capsys, backend):
     scenario = scenario_files.write_scenario(tmp_path, epochs=2, duration=100)
