@@ -184,7 +184,8 @@ def test_the_fast_mutation_is_the_one_cosmic_ray_makes(tmp_path: Path) -> None:
 def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_path: Path) -> None:
     """A constant's mutant runs the import-time tests and the tests that read the constant
     first, then the module's other tests; a default's mutant only the tests that run its
-    function; a statement that never ran (the branch for the other JIT setting) is not
+    function; a function body that only the import ran, the import-time tests and the
+    module's others; a statement that never ran (the branch for the other JIT setting) is not
     covered."""
     source = (
         "import os\n"
@@ -201,6 +202,13 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         "\n"
         "def doubled(x):\n"
         "    return 2 * x\n"
+        "\n"
+        "\n"
+        "def described():\n"
+        "    return 'at most ' + str(5)\n"
+        "\n"
+        "\n"
+        "DESCRIPTION = described()\n"
     )
     (tmp_path / "constants.py").write_text(source)
     mutants, sources = generation.enumerate_mutants(
@@ -227,7 +235,7 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
         failed=[],
         skipped=0,
         line_tests={"constants.py": {10: {reads_limit, reads_floor}, 14: {doubles}}},
-        executed_lines={"constants.py": {1, 3, 6, 9, 10, 13, 14}},
+        executed_lines={"constants.py": {1, 3, 6, 9, 10, 13, 14, 17, 18, 21}},
         fixture_creators={},
         collection_seconds=0.0,
         seconds=0.0,
@@ -242,6 +250,11 @@ def test_import_time_mutants_run_the_tests_where_the_statement_acts_first(tmp_pa
     # a default acts only in a call: the tests that run the function are all it needs
     assert selected[(9, "def capped(x, floor= 1):")] == ("", [reads_limit, reads_floor])
     assert selected[(14, "return 3 * x")] == ("", [doubles])
+    # a function body run only by the import: the import-time tests, then the module's others
+    assert selected[(18, "return 'at most ' + str( 6)")] == (
+        "",
+        [*cases, page, doubles, reads_limit, reads_floor],
+    )
 
 
 def test_a_mutant_that_breaks_a_test_module_s_import_is_killed(tmp_path: Path) -> None:

@@ -330,15 +330,20 @@ def select_tests(
         if mutant.outcome:  # decided by an earlier pass (--resume)
             continue
         lines, in_function_body = _statement_lines(trees[mutant.path], mutant.line)
-        if in_function_body:
-            mutant.tests = by_cost(tests_of(mutant.path, lines))
+        reached = tests_of(mutant.path, lines)
+        if in_function_body and reached:
+            mutant.tests = by_cost(reached)
         elif not lines & baseline.executed_lines.get(mutant.path, set()):
             mutant.tests = []  # e.g. a branch for the other JIT setting
         else:
-            # import-time code (constants, defaults, decorators) acts where it is used, and
-            # the import itself happens in whichever test comes first: the tests that run
-            # where the statement acts first, then (unless that is all) the module's others
-            uses, complete = _import_time_uses(trees, reads, mutant.path, mutant.line)
+            # import-time code (constants, defaults, decorators, the body of a function that
+            # only the import calls) acts where it is used, and the import itself happens in
+            # whichever test comes first: the tests that run where the statement acts first,
+            # then (unless that is all) the module's others
+            if in_function_body:  # what the import made of its result is not traced
+                uses, complete = {}, False
+            else:
+                uses, complete = _import_time_uses(trees, reads, mutant.path, mutant.line)
             first = set().union(*(tests_of(path, lines) for path, lines in uses.items()))
             mutant.tests = by_cost(first)
             if not complete:
