@@ -53,6 +53,8 @@ def test_the_backend_is_registered_under_its_name(backend):
     assert backend.name in registry.backend_names()
     assert issubclass(backend.simulator, Simulator)
     assert backend.description
+    with pytest.raises(dataclasses.FrozenInstanceError):  # one entry, shared by every caller
+        backend.name = "renamed"  # type: ignore[misc]
 
 
 def test_recording_format(backend):

@@ -649,3 +649,13 @@ def test_a_lif_step_is_the_exact_update_then_the_threshold_inclusive():
     assert lif_step(-66.0, 4.0, 2, rest, reset, threshold, 0.5, 0.25, 2.0, 3) == (
         -66.0, 1.0, 1, False
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+@pytest.mark.parametrize("neurons", [[0, 3], [-1]])
+def test_recorded_neurons_outside_the_network_are_refused_by_name(backend, neurons):
+    network, _ = small_network(RULES["additive_stdp"])
+    last = network.n_neurons - 1
+    named = rf"record\.neurons = \[{', '.join(map(str, neurons))}\]: neurons are numbered "
+    with pytest.raises(ValidationError, match=rf"{named}0 to {last}$"):
+        backend(network, record_neurons=neurons, record_every=1)
