@@ -20,8 +20,9 @@ How it works:
 3. Execution: this process imports the heavy third-party modules once and forks one child per
    mutant. The child serves the mutated source of its one module through an import hook (the
    file on disk is never changed, so children can run side by side) and runs pytest with
-   ``-x``. Exit 0: survived; a failure: killed; past ``TIMEOUT_FACTOR`` times the selected
-   tests' baseline time: killed (timeout).
+   ``-x``. Exit 0: survived; a failure: killed; one test past ``TIMEOUT_FACTOR`` times its
+   own baseline time, or the run past that factor times the selected tests' time: killed
+   (timeout).
 
 Run from the repository root:
 
