@@ -384,6 +384,10 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
         (dict(period=1.0, jitter=2.0), "jitter = 2"),
         (dict(default_delay=-0.5), "default_delay = -0.5"),
         (dict(send_threshold=-1.0), "threshold = -1"),
+        # one value per neuron: the first bad one is named by its index
+        (dict(period=np.r_[np.ones(5), 0.0, -1.0, np.ones(5)]), r"period\[5\] = 0"),
+        (dict(jitter=np.r_[np.zeros(9), -0.5, 0.0, 0.0]), r"jitter\[9\] = -0.5"),
+        (dict(period=np.ones(3)), r"period has shape \(3,\); allowed: a scalar or \(12,\)"),
     ],
 )
 def test_bad_clock_or_delay_is_rejected(options, named):
