@@ -388,6 +388,9 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
         (dict(period=np.r_[np.ones(5), 0.0, -1.0, np.ones(5)]), r"period\[5\] = 0"),
         (dict(jitter=np.r_[np.zeros(9), -0.5, 0.0, 0.0]), r"jitter\[9\] = -0.5"),
         (dict(period=np.ones(3)), r"period has shape \(3,\); allowed: a scalar or \(12,\)"),
+        (dict(initial_state_scale=-0.5), "initial_state_scale = -0.5"),
+        # of two offsets that are not whole numbers, the first is named
+        (dict(oscillator_offset=np.r_[0, 0, 1.5, 0, 2.5, np.zeros(7)]), "oscillator_offset = 1.5"),
     ],
 )
 def test_bad_clock_or_delay_is_rejected(options, named):
@@ -395,6 +398,30 @@ def test_bad_clock_or_delay_is_rejected(options, named):
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
     with pytest.raises(ValidationError, match=named):
         EventSimulator(compiled, params, **options)
+
+
+@pytest.mark.parametrize("default_delay", [0.0, 0.5])
+def test_a_default_delay_below_one_update_is_taken(default_delay):
+    """A synapse without a delay of its own gets ``default_delay``, 0 included: with every
+    delay 0 the neurons hear each other within the same instant, unlike with the delay 1."""
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    assert np.all(np.isnan(compiled.edge_delay))
+    runs = {}
+    for delay in (default_delay, 1.0):
+        sim = EventSimulator(compiled, params, seed=SEED, default_delay=delay)
+        assert sim.default_delay == delay
+        sim.set_input(*data(compiled, 0))
+        runs[delay] = sim.run(6, record_every=1, record=("state",))["state"]
+    assert not np.array_equal(runs[default_delay], runs[1.0])
+
+
+def test_the_seed_is_zero_unless_given():
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    default = EventSimulator(compiled, params).state
+    np.testing.assert_array_equal(default, EventSimulator(compiled, params, seed=0).state)
+    assert not np.array_equal(default, EventSimulator(compiled, params, seed=1).state)
 
 
 def test_negative_edge_delay_is_rejected():
