@@ -391,6 +391,7 @@ def test_send_threshold_suppresses_exactly_the_changes_at_or_below_it():
         (dict(initial_state_scale=-0.5), "initial_state_scale = -0.5"),
         # of two offsets that are not whole numbers, the first is named
         (dict(oscillator_offset=np.r_[0, 0, 1.5, 0, 2.5, np.zeros(7)]), "oscillator_offset = 1.5"),
+        (dict(oscillator_offset=-1), "oscillator_offset = -1"),
     ],
 )
 def test_bad_clock_or_delay_is_rejected(options, named):
