@@ -88,7 +88,7 @@ from neurosim.backends.event_update import (
     refresh_rates,
     update_neuron,
 )
-from neurosim.checks import check_integer, check_number, check_seed
+from neurosim.checks import check_integer, check_number, check_seed, describe
 from neurosim.errors import DivergenceError, ValidationError
 from neurosim.model.network import CompiledNetwork
 from neurosim.model.parameters import ModelParameters
@@ -257,8 +257,18 @@ class EventSimulator(Simulator):
         self.default_delay = check_number("default_delay", default_delay, 0.0)
         self.send_threshold = check_number("send_threshold", send_threshold, 0.0)
         initial_state_scale = check_number("initial_state_scale", initial_state_scale, 0.0)
-        # the graph's delays were checked (finite, >= 0) when it was compiled
         delays = np.where(np.isnan(network.edge_delay), self.default_delay, network.edge_delay)
+        bad_delay = np.flatnonzero(~np.isfinite(delays) | (delays < 0))
+        if bad_delay.size:
+            e = int(bad_delay[0])
+            pre, post = (
+                network.node_ids[network.edge_pre[e]],
+                network.node_ids[network.edge_post[e]],
+            )
+            raise ValidationError(
+                f"delay = {describe(float(delays[e]))} on edge {pre!r} -> {post!r}: "
+                "expected a finite number >= 0"
+            )
         self._event_log = EventLog(events) if events else None
         self._logged_kinds = tuple(events)
         offsets = _per_neuron("oscillator_offset", oscillator_offset, n, 0.0, low_open=False)
@@ -341,6 +351,10 @@ class EventSimulator(Simulator):
         """A (count, 1, neuron) view of neuron_values' columns first..first + count."""
         return self._neuron_values[:, first : first + count].T[:, None, :]
 
+    def _column(self, field: int) -> np.ndarray:
+        """A (1, neuron) view of one of neuron_values' columns."""
+        return self._neuron_values[None, :, field]
+
     @property
     def state(self) -> np.ndarray:
         """States, (copy, 1, neuron): copy 0 is the weakly clamped one (a writable view; call
@@ -353,11 +367,11 @@ class EventSimulator(Simulator):
 
     @property
     def dz(self) -> np.ndarray:
-        return self._columns(F_DZ, 1)[0]
+        return self._column(F_DZ)
 
     @property
     def dz_mean(self) -> np.ndarray:
-        return self._columns(F_DZ_MEAN, 1)[0]
+        return self._column(F_DZ_MEAN)
 
     @property
     def fake_target(self) -> np.ndarray:
@@ -366,11 +380,11 @@ class EventSimulator(Simulator):
 
     @property
     def target(self) -> np.ndarray:
-        return self._columns(F_TARGET, 1)[0]
+        return self._column(F_TARGET)
 
     @property
     def clamp(self) -> np.ndarray:
-        return self._columns(F_CLAMP, 1)[0]
+        return self._column(F_CLAMP)
 
     @property
     def bias(self) -> np.ndarray:
