@@ -952,6 +952,42 @@ def test_checkpoint_with_jitter_and_delays_continues_bit_for_bit():
     np.testing.assert_array_equal(second.edge_weights(), first.edge_weights())
 
 
+@pytest.mark.parametrize("config", ["astdp_fake_momentum", "rate_stdp_smoothing_noise", "bcm"])
+def test_set_state_mid_run_continues_in_lock_step_with_sync(config):
+    """A state set after 30 steps reaches every synapse as the rates of its neuron, while the
+    presynaptic factors already on the way stay: the event backend goes on as the
+    synchronous one does (one-copy and two-copy rules alike)."""
+    params = make_params(config)
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    sync = SyncSimulator(compiled.copy(), params, seed=SEED)
+    event = EventSimulator(compiled.copy(), params, seed=SEED)
+    for simulator in (sync, event):
+        simulator.set_input(*data(compiled, 0))
+        simulator.run(30)
+    state = np.array(sync.state)
+    state[:, :, ::3] = np.linspace(-0.8, 0.8, state[:, :, ::3].size).reshape(
+        state[:, :, ::3].shape
+    )
+    for simulator in (sync, event):
+        simulator.set_state(state=state)
+        simulator.run(40)
+    np.testing.assert_allclose(event.state, sync.state, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        event.network.dense_matrix(), sync.network.dense_matrix(), rtol=0, atol=1e-13
+    )
+
+
+def test_restore_refuses_channels_or_clocks_that_do_not_fit():
+    params = make_params("astdp")
+    simulator = EventSimulator(compile_graph(recurrent(4, 0, 8), params, seed=3), params)
+    saved = simulator.checkpoint()
+    for name in ("channels", "clocks"):
+        broken = dict(saved)
+        broken[name] = np.asarray(saved[name])[:-1]  # one neuron short
+        with pytest.raises(ValidationError, match=r"checkpoint: channels .* do not fit 12"):
+            simulator.restore(broken)
+
+
 def test_a_checkpoint_taken_early_in_the_first_period_continues_event_for_event():
     """Restored at 0.7 with periods of 3.3 +- 1.5, several neurons wait for times that no
     single float delay reaches from 0.7; the restored run still logs the same events at the
