@@ -208,6 +208,7 @@ def test_what_the_run_store_keeps(backend):
         (lambda s: s.set_input(0.0, 2.0), r"clamp = 2\.0"),
         (lambda s: s.set_input(np.zeros(3), 1.0), "target"),
         (lambda s: s.run(-1), "= -1"),
+        (lambda s: s.run(2, record_every=-1), r"record_every = -1: expected an integer >= 0"),
         (lambda s: s.run(2, record_every=1, record=("speed",)), r"record = \['speed'\]"),
         (lambda s: s.set_state(bias=0.0, gain=1.0), "'bias' is not settable"),
         (lambda s: s.set_state(state=np.zeros(5)), "set_state: state has shape"),

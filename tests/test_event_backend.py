@@ -417,6 +417,22 @@ def test_a_default_delay_below_one_update_is_taken(default_delay):
     assert not np.array_equal(runs[default_delay], runs[1.0])
 
 
+def test_a_run_may_last_any_time_from_zero():
+    """Durations are in time units, not whole updates: 0 changes nothing, 0.5 advances the
+    clock by half a period and does the updates due before it (those at time 0)."""
+    params = make_params("astdp")
+    simulator = EventSimulator(compile_graph(recurrent(4, 0, 8), params, seed=3), params)
+    simulator.set_input(*data(simulator.network, 0))
+    before = np.array(simulator.state)
+    simulator.run(0.0)
+    assert simulator.time == 0.0
+    np.testing.assert_array_equal(simulator.state, before)
+    simulator.run(0.5)
+    assert simulator.time == 0.5 and simulator.step_count == 0  # whole time units
+    assert np.all(simulator.update_count == 1)
+    assert not np.array_equal(simulator.state, before)
+
+
 def test_the_seed_is_zero_unless_given():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
@@ -965,9 +981,7 @@ def test_set_state_mid_run_continues_in_lock_step_with_sync(config):
         simulator.set_input(*data(compiled, 0))
         simulator.run(30)
     state = np.array(sync.state)
-    state[:, :, ::3] = np.linspace(-0.8, 0.8, state[:, :, ::3].size).reshape(
-        state[:, :, ::3].shape
-    )
+    state[:, :, ::3] = np.linspace(-0.8, 0.8, state[:, :, ::3].size).reshape(state[:, :, ::3].shape)
     for simulator in (sync, event):
         simulator.set_state(state=state)
         simulator.run(40)
