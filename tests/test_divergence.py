@@ -71,6 +71,11 @@ def test_weight_beyond_the_bound_names_step_and_synapse(backend: str, batch_size
     if backend == "sync":  # of the synapses beyond the bound after that step, the first is named
         beyond = np.flatnonzero(np.abs(fresh.network.edge_weights()) > BOUND)
         assert beyond.size >= 2 and beyond[0] == edge[0]
+    else:  # the neuron that applied the change names the first of its synapses beyond it
+        into = network.edge_post == network.index_of(post)
+        beyond = np.flatnonzero(into & (np.abs(fresh.edge_weights()) > BOUND))
+        assert beyond.size >= 2
+        assert network.edge_pre[edge[0]] == network.edge_pre[beyond].min()
 
 
 @pytest.mark.parametrize("backend", ["sync", "event"])
@@ -90,6 +95,21 @@ def test_state_beyond_the_bound_names_step_and_neuron(backend: str) -> None:
     assert error.synapse is None
     assert np.isfinite(error.value) and abs(error.value) > 10.0
     assert error.value in sim.state[:, 0, network.index_of(error.neuron)]
+
+
+@pytest.mark.parametrize("backend", ["sync", "event"])
+def test_of_two_copies_beyond_the_bound_the_first_is_named(backend: str) -> None:
+    params = ModelParameters(alpha=0.0, dtype="float64", divergence_bound=10.0)
+    sim = make_simulator(backend, params)
+    state = np.array(sim.state)
+    state[:, 0, 6] = (500.0, -700.0)
+    sim.set_state(state=state)
+    with pytest.raises(DivergenceError, match=r"at step 0: state of neuron") as caught:
+        sim.run(5)
+    copies = sim.state[:, 0, 6]
+    assert np.all(np.abs(copies) > 10.0) and copies[0] != copies[1]
+    assert caught.value.neuron == sim.network.node_ids[6]
+    assert caught.value.value == copies[0]
 
 
 def test_a_state_beyond_the_bound_in_one_sample_names_that_sample_and_the_step() -> None:

@@ -513,6 +513,26 @@ def test_the_limits_of_the_event_backend_state_their_figures():
     assert f"(at most {EVENT_MAX_CHANNEL_BYTES / 1e9:g} GB)" in str(caught.value)
 
 
+def test_a_scenario_whose_fastest_clock_would_need_too_many_messages_is_refused():
+    """The channels' memory is sized by the fastest clock, period - jitter: a jitter that
+    lets a neuron fire almost at once makes delays of 100 need rings of 2**27 messages."""
+    from neurosim import registry
+    from neurosim.backends.event_scenario import EVENT_KEYS
+    from neurosim.keys import check_table
+
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+
+    def make(jitter: float):
+        table = {"period": 1.0, "jitter": jitter, "delay": {"default": 100.0}}
+        settings = {"event": check_table("event", table, EVENT_KEYS)}
+        return registry.backend("event").make(settings, compiled.copy(), params, 0, 1000, 0.5)
+
+    assert isinstance(make(0.5), EventSimulator)
+    with pytest.raises(ValidationError, match="updating every 1e-06 keeps 134,217,728 messages"):
+        make(1.0 - 1e-6)
+
+
 def test_divergence_names_the_neuron():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
