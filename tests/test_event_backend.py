@@ -513,6 +513,20 @@ def test_the_limits_of_the_event_backend_state_their_figures():
     assert f"(at most {EVENT_MAX_CHANNEL_BYTES / 1e9:g} GB)" in str(caught.value)
 
 
+def test_a_run_of_exactly_the_largest_number_of_updates_is_taken_and_one_more_is_not():
+    """The limit counts each neuron's updates, steps / period: 10**8 steps with eight clocks
+    of 1 and four of 2 are 10**9 updates, the most allowed; half an update more is refused."""
+    from neurosim.backends.event_scenario import EVENT_MAX_UPDATES, check_run_size
+
+    compiled = compile_graph(recurrent(4, 0, 8), make_params("astdp"), seed=3)
+    periods = np.r_[np.ones(8), np.full(4, 2.0)]
+    assert EVENT_MAX_UPDATES == 1e9
+    check_run_size(compiled, periods, 10**8)
+    periods[-1] = 1e8 / (5e7 + 0.5)
+    with pytest.raises(ValidationError, match="too large"):
+        check_run_size(compiled, periods, 10**8)
+
+
 def test_a_scenario_whose_fastest_clock_would_need_too_many_messages_is_refused():
     """The channels' memory is sized by the fastest clock, period - jitter: a jitter that
     lets a neuron fire almost at once makes delays of 100 need rings of 2**27 messages."""
