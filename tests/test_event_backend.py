@@ -527,6 +527,14 @@ def test_a_run_of_exactly_the_largest_number_of_updates_is_taken_and_one_more_is
         check_run_size(compiled, periods, 10**8)
 
 
+def test_a_network_of_exactly_the_most_synapses_is_taken_and_one_more_is_not():
+    from neurosim.backends.event_scenario import check_network_size
+
+    check_network_size(1000, 50_000_000)
+    with pytest.raises(ValidationError, match=r"50,000,001 synapses are too many .* 50,000,000"):
+        check_network_size(1000, 50_000_001)
+
+
 def test_a_scenario_whose_fastest_clock_would_need_too_many_messages_is_refused():
     """The channels' memory is sized by the fastest clock, period - jitter: a jitter that
     lets a neuron fire almost at once makes delays of 100 need rings of 2**27 messages."""
