@@ -26,10 +26,23 @@ import pytest
 import scipy.stats
 import xarray as xr
 
+from neurosim import registry
 from neurosim.backends.event import EVENT_KINDS, EventSimulator, _delays_until
+from neurosim.backends.event_scenario import (
+    EVENT_KEYS,
+    EVENT_MAX_CHANNEL_BYTES,
+    EVENT_MAX_UPDATES,
+    EVENT_UPDATES_PER_SECOND,
+    check_channel_memory,
+    check_delays,
+    check_network_size,
+    check_run_size,
+    event_options,
+)
 from neurosim.backends.sync import SyncSimulator
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import DivergenceError, ValidationError
+from neurosim.keys import check_table
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import FakeTargetParameters, ModelParameters
 from neurosim.model.topology import read_graphml, recurrent, sparse_random, write_graphml
@@ -463,8 +476,6 @@ def test_jitter_per_neuron_larger_than_period_is_rejected():
 
 
 def test_clock_and_delay_tables_set_each_role_and_projection():
-    from neurosim.backends.event_scenario import EVENT_KEYS, event_options
-    from neurosim.keys import check_table
     from neurosim.model.topology import ROLES
 
     params = make_params("astdp")
@@ -494,12 +505,6 @@ def test_clock_and_delay_tables_set_each_role_and_projection():
 
 
 def test_the_limits_of_the_event_backend_state_their_figures():
-    from neurosim.backends.event_scenario import (
-        EVENT_MAX_CHANNEL_BYTES,
-        EVENT_UPDATES_PER_SECOND,
-        check_channel_memory,
-        check_run_size,
-    )
 
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
@@ -516,7 +521,6 @@ def test_the_limits_of_the_event_backend_state_their_figures():
 def test_a_run_of_exactly_the_largest_number_of_updates_is_taken_and_one_more_is_not():
     """The limit counts each neuron's updates, steps / period: 10**8 steps with eight clocks
     of 1 and four of 2 are 10**9 updates, the most allowed; half an update more is refused."""
-    from neurosim.backends.event_scenario import EVENT_MAX_UPDATES, check_run_size
 
     compiled = compile_graph(recurrent(4, 0, 8), make_params("astdp"), seed=3)
     periods = np.r_[np.ones(8), np.full(4, 2.0)]
@@ -528,19 +532,85 @@ def test_a_run_of_exactly_the_largest_number_of_updates_is_taken_and_one_more_is
 
 
 def test_a_network_of_exactly_the_most_synapses_is_taken_and_one_more_is_not():
-    from neurosim.backends.event_scenario import check_network_size
 
     check_network_size(1000, 50_000_000)
     with pytest.raises(ValidationError, match=r"50,000,001 synapses are too many .* 50,000,000"):
         check_network_size(1000, 50_000_001)
 
 
+def _event_table(table: dict) -> dict:
+
+    return check_table("event", table, EVENT_KEYS)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        {"delay": 0.0},
+        {"delay": 0.5},
+        {"delay": {"default": 0.0, "input->hidden": 0.5}},
+        {"sweep": {"jitter": [0.0, 0.5], "delay": [0.0, 0.5]}},
+        {"oscillator_offset": 0, "threshold": 0.0},
+    ],
+)
+def test_event_settings_at_their_lower_bounds_are_taken(table):
+    """Delays, sweep values and offsets of 0 (and fractions of an update) are allowed."""
+    assert _event_table(table)
+
+
+@pytest.mark.parametrize(
+    ("table", "named"),
+    [
+        ({"delay": -0.5}, "event.delay = -0.5"),
+        ({"delay": {"input->hidden": -0.5}}, "event.delay.input->hidden = -0.5"),
+        ({"sweep": {"delay": [0.0, -0.5]}}, r"event.sweep.delay\[1\] = -0.5"),
+        ({"sweep": {}}, r"event.sweep = \{\}: expected a table of lists"),
+        ({"period": 0.0}, "event.period = 0"),
+        ({"jitter": -0.5}, "event.jitter = -0.5"),
+    ],
+)
+def test_event_settings_below_their_bounds_are_refused_by_name(table, named):
+    with pytest.raises(ValidationError, match=named):
+        _event_table(table)
+
+
+def test_the_event_defaults_are_one_clock_for_all_without_offsets():
+    compiled = compile_graph(recurrent(4, 0, 8), make_params("astdp"), seed=3)
+    options = event_options(None, compiled)
+    np.testing.assert_array_equal(options["period"], np.ones(compiled.n_neurons))
+    np.testing.assert_array_equal(options["jitter"], np.zeros(compiled.n_neurons))
+    np.testing.assert_array_equal(options["oscillator_offset"], np.zeros(compiled.n_neurons))
+    assert options["default_delay"] == 1.0 and options["send_threshold"] == 0.0
+    assert options["events"] == ()
+
+
+def test_a_graph_delay_as_long_as_the_run_is_taken_and_a_longer_one_named():
+
+    compiled = compile_graph(recurrent(4, 0, 8), make_params("astdp"), seed=3)
+    compiled.edge_delay[:] = np.nan
+    compiled.edge_delay[2] = 40.0
+    check_delays(None, compiled, 40)
+    compiled.edge_delay[[5, 9]] = (40.5, 60.0)  # the first of the two is named
+    pre, post = (compiled.node_ids[compiled.edge_pre[5]], compiled.node_ids[compiled.edge_post[5]])
+    named = rf"delay = 40.5 on edge {pre!r} -> {post!r} is longer than the run \(40 steps\)"
+    with pytest.raises(ValidationError, match=named):
+        check_delays(None, compiled, 40)
+
+
+def test_channels_of_exactly_the_memory_allowed_are_taken_and_more_are_not():
+    """Rings of two messages (delays 0) of 1,000 bytes for a million neurons are 2 GB, the
+    most allowed; one neuron more is refused, with its figure in GB."""
+
+    check_channel_memory(10**6, 0.0, 1.0, 1000)
+    with pytest.raises(ValidationError, match=r"2 GB for 1000001 neurons \(at most 2 GB\)"):
+        check_channel_memory(10**6 + 1, 0.0, 1.0, 1000)
+    with pytest.raises(ValidationError, match=r"keeps 16,777,216 messages .* 1.07e\+06 GB"):
+        check_channel_memory(10**6, 1e4, 1e-3, 64)
+
+
 def test_a_scenario_whose_fastest_clock_would_need_too_many_messages_is_refused():
     """The channels' memory is sized by the fastest clock, period - jitter: a jitter that
     lets a neuron fire almost at once makes delays of 100 need rings of 2**27 messages."""
-    from neurosim import registry
-    from neurosim.backends.event_scenario import EVENT_KEYS
-    from neurosim.keys import check_table
 
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
