@@ -1165,3 +1165,12 @@ def test_a_wake_up_time_is_reached_exactly_where_the_plain_difference_misses_it(
         if count == 2:
             near = np.nextafter(wake - start, [-np.inf, np.inf])
             assert wake not in {start + d for d in (wake - start, *near.tolist())}
+
+
+def test_the_clock_jitter_draws_from_a_random_stream_of_its_own():
+    """The counter-based draws of one run are told apart by their stream: the clock's jitter
+    must not reuse the fake targets' or the noise's numbers."""
+    from neurosim.backends.event_update import STREAM_CLOCK
+    from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE
+
+    assert len({STREAM_FAKE_TARGET, STREAM_NOISE, STREAM_CLOCK}) == 3
