@@ -582,6 +582,13 @@ def test_the_event_defaults_are_one_clock_for_all_without_offsets():
     np.testing.assert_array_equal(options["oscillator_offset"], np.zeros(compiled.n_neurons))
     assert options["default_delay"] == 1.0 and options["send_threshold"] == 0.0
     assert options["events"] == ()
+    # a table by role leaves the other neurons at the defaults
+    table = {"period": {"hidden": 2.0}, "oscillator_offset": {"hidden": 3}}
+    options = event_options({"event": _event_table(table)}, compiled)
+    hidden = compiled.hidden
+    assert hidden.any() and (~hidden).any()
+    np.testing.assert_array_equal(options["period"], np.where(hidden, 2.0, 1.0))
+    np.testing.assert_array_equal(options["oscillator_offset"], np.where(hidden, 3.0, 0.0))
 
 
 def test_a_graph_delay_as_long_as_the_run_is_taken_and_a_longer_one_named():

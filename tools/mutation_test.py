@@ -143,14 +143,18 @@ SLOW_TESTS = (
 # Run first for every mutant of module-level code (a key's default, its allowed range, its doc,
 # a rule's spec or code): each reads a table through a registry, by name, so coverage never ties
 # it to the module that defines it, yet it fails on a change to it. The generated key reference
-# reads every section's keys; the others read the rules' specs (RULE_SPECS) and the spiking
-# rules' codes (RULE_CODES, looked up by the model). A name without parameters means each case.
+# reads every section's keys; the others read the rules' specs (RULE_SPECS), the spiking
+# rules' codes (RULE_CODES, looked up by the model), the random streams' numbers and the
+# backends' entries (registry.backend). A name without parameters means each case.
 IMPORT_TIME_TESTS = (
     "tests/test_key_reference.py::test_the_generated_page_is_current",
     "tests/test_registry_of_rules.py::test_fake_targets_are_refused_for_a_rule_without_dz",
     "tests/test_registry_of_rules.py::test_only_mstdp_learns_in_the_clamped_phases_alone",
     "tests/test_registry_of_rules.py::test_a_registered_rule_spec_cannot_be_changed",
     "tests/test_spiking.py::test_rule_none_leaves_the_weights_whatever_the_other_rules_parameters",
+    "tests/test_event_backend.py::test_the_clock_jitter_draws_from_a_random_stream_of_its_own",
+    "tests/test_mnist_pieces.py::"
+    "test_a_backend_that_cannot_run_batches_is_refused_with_the_one_that_can",
 )
 
 
