@@ -153,6 +153,7 @@ IMPORT_TIME_TESTS = (
     "tests/test_registry_of_rules.py::test_a_registered_rule_spec_cannot_be_changed",
     "tests/test_spiking.py::test_rule_none_leaves_the_weights_whatever_the_other_rules_parameters",
     "tests/test_event_backend.py::test_the_clock_jitter_draws_from_a_random_stream_of_its_own",
+    "tests/test_backend_contract.py::test_the_backend_is_registered_under_its_name",
     "tests/test_mnist_pieces.py::"
     "test_a_backend_that_cannot_run_batches_is_refused_with_the_one_that_can",
 )
