@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -21,7 +22,7 @@ from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import ValidationError
 from neurosim.recording import ArraySpec, RunStore, open_run
 from neurosim.recording import lock as lock_module
-from neurosim.recording.location import store_path
+from neurosim.recording.location import remove_tree, store_path
 from neurosim.recording.lock import StoreInUseError, lock_path, take_writer_lock
 from neurosim.scenario.schema import load_scenario
 
@@ -288,3 +289,13 @@ def test_a_sweep_run_waits_out_the_lease_a_lost_worker_left_then_takes_the_store
     outcome = sweep.run_point(scenario, str(out))
     assert outcome["status"] == "complete" and time.monotonic() - started > 0.6
     assert open_run(out).status == "complete" and not lock_path(out).exists()
+
+
+def test_removing_a_local_tree_that_is_not_there_does_nothing(tmp_path: Path) -> None:
+    missing = store_path(tmp_path / "never_made.zarr")
+    remove_tree(missing)
+    made = tmp_path / "made.zarr"
+    (made / "group").mkdir(parents=True)
+    (made / "group" / "zarr.json").write_text("{}")
+    remove_tree(store_path(made))
+    assert not made.exists() and tmp_path.exists()

@@ -93,8 +93,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
         del metadata["attributes"]["manifest"]
         (newest / "zarr.json").write_text(json.dumps(metadata))
         reason = "it has no manifest"
-    with pytest.warns(CheckpointWarning, match=f"checkpoint state1 is skipped: {reason}"):
+    with pytest.warns(CheckpointWarning, match=f"checkpoint state1 is skipped: {reason}") as warned:
         arrays, attributes = open_run(path).checkpoint()
+    assert warned[0].filename == __file__  # the warning points at the caller's line
     assert attributes == {"at": 16}
     np.testing.assert_array_equal(arrays["weights"], np.full(4, 1.0))
     (newest / "leftover.abc123.partial").write_bytes(b"half a file")
@@ -111,7 +112,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
 def test_a_checkpoint_of_store_format_1_is_read_as_it_was_written(tmp_path: Path) -> None:
     """Format 1 kept one checkpoint without a manifest: the subgroup that the checkpoint
     group's attribute ``latest`` names, its attributes the caller's. A store without that
-    attribute has no checkpoint to resume from."""
+    attribute has no checkpoint to resume from; one of format 1 is resumed."""
     path = tmp_path / "run.zarr"
     with pytest.raises(KeyboardInterrupt), make_store(path) as store:
         store.append(*steps(0, 8))
@@ -123,7 +124,10 @@ def test_a_checkpoint_of_store_format_1_is_read_as_it_was_written(tmp_path: Path
     with pytest.raises(ValidationError, match="no valid checkpoint to resume from"):
         RunStore.resume(path)
     checkpoint.attrs["latest"] = "kept"
+    root = zarr.open_group(path, mode="a", use_consolidated=False)
+    root.attrs["store_format"] = 1
     zarr.consolidate_metadata(path)
+    assert open_run(path).attributes["store_format"] == 1
     arrays, attributes = open_run(path).checkpoint()
     assert attributes == {"epoch": 3}
     np.testing.assert_array_equal(arrays["weights"], np.arange(4.0))

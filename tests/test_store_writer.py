@@ -223,6 +223,16 @@ def test_every_split_of_the_steps_stores_the_same_trajectory(tmp_path: Path) -> 
 # reopening a stopped run
 
 
+def test_a_store_without_weight_snapshots_has_no_rows_of_them(tmp_path: Path) -> None:
+    path = tmp_path / "run.zarr"
+    with make_store(path) as store:
+        store.append(*steps(0, 3))
+    on_disk = zarr.open_group(path, mode="r", use_consolidated=False)
+    for name in ("W", "b", "snapshot_time"):
+        assert on_disk["weights"][name].shape[0] == 0, name
+    assert open_run(path).snapshots_done == 0
+
+
 def test_reopening_cuts_what_a_killed_writer_left_for_every_reader(tmp_path: Path) -> None:
     """Steps and snapshots written but never committed by a killed writer are gone once the
     run is reopened: xarray (which reads the arrays whole) sees only the committed ones, even
