@@ -299,3 +299,22 @@ def test_removing_a_local_tree_that_is_not_there_does_nothing(tmp_path: Path) ->
     (made / "group" / "zarr.json").write_text("{}")
     remove_tree(store_path(made))
     assert not made.exists() and tmp_path.exists()
+
+
+def test_a_url_whose_file_system_needs_a_package_not_installed_is_refused_naming_it() -> None:
+    """fsspec knows the protocol, but the package that implements it is missing: the error
+    names the URL and what fsspec says to install, before anything is written."""
+    import importlib.util
+
+    from fsspec.registry import known_implementations
+
+    missing = [
+        protocol
+        for protocol, implementation in sorted(known_implementations.items())
+        if "err" in implementation
+        and importlib.util.find_spec(implementation["class"].split(".")[0]) is None
+    ]
+    assert missing, "every fsspec file system is installed here"
+    url = f"{missing[0]}://bucket/run.zarr"
+    with pytest.raises(ValidationError, match=rf"{url}: the file system .* not installed \(\w+"):
+        store_path(url)

@@ -75,7 +75,9 @@ def test_resume_removes_the_temporary_files_of_a_write_killed_part_way(tmp_path:
     assert open_run(path).array("trajectory", "time").tolist() == list(range(32))
 
 
-@pytest.mark.parametrize("damage", ["flip a chunk's bytes", "delete the manifest"])
+@pytest.mark.parametrize(
+    "damage", ["flip a chunk's bytes", "delete the manifest", "garble its metadata"]
+)
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
     tmp_path: Path, damage: str
 ) -> None:
@@ -88,6 +90,9 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
         data[len(data) // 2] ^= 0xFF
         chunk.write_bytes(bytes(data))
         reason = "its array 'weights' (does not match its checksum|cannot be read)"
+    elif damage == "garble its metadata":
+        (newest / "zarr.json").write_text("{ half written")
+        reason = r"its metadata cannot be read \("
     else:
         metadata = json.loads((newest / "zarr.json").read_text())
         del metadata["attributes"]["manifest"]
