@@ -331,3 +331,48 @@ def test_a_link_in_place_of_the_lock_file_is_not_followed(tmp_path: Path) -> Non
     with pytest.raises(ValidationError, match=re.escape(f"{lock_path(store)} is a symbolic link")):
         take_writer_lock(store)
     assert elsewhere.read_text() == "someone else's file"
+
+
+def test_a_holder_record_without_a_usable_pid_is_described_as_another_process() -> None:
+    from neurosim.recording.lock import _describe
+
+    recorded = {"pid": 12, "host": "node1", "started": "2026-01-01T00:00:00"}
+    assert _describe(recorded) == "process 12 on host node1 (since 2026-01-01T00:00:00)"
+    for holder in ({"pid": "twelve", "host": "node1", "started": "x"}, {"host": "node1"}, {}):
+        assert _describe(holder) == "another process (not recorded yet)"
+
+
+def test_a_lease_renewal_that_fails_once_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file system that fails one renewal's write does not end the lease: the next renewal
+    writes it."""
+    import threading
+
+    from neurosim.recording import lock as lock_module
+
+    class FlakyLockFile:
+        def __init__(self) -> None:
+            self.record = json.dumps({"token": "mine", "renewed": 0.0}).encode()
+            self.failures = 1
+            self.writes: list[bytes] = []
+
+        def read_bytes(self) -> bytes:
+            return self.record
+
+        def write_bytes(self, data: bytes) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise OSError(5, "Input/output error")
+            self.writes.append(data)
+            self.record = data
+
+    monkeypatch.setattr(lock_module, "LEASE_RENEW", 0.01)
+    lock_file, stop = FlakyLockFile(), threading.Event()
+    renewing = threading.Thread(target=lock_module._renew, args=(lock_file, "mine", stop))
+    renewing.start()
+    deadline = time.monotonic() + 10.0
+    while not lock_file.writes and renewing.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    renewing.join()
+    assert lock_file.failures == 0 and lock_file.writes
+    assert json.loads(lock_file.writes[0])["renewed"] > 0.0
