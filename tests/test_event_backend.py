@@ -27,7 +27,8 @@ import scipy.stats
 import xarray as xr
 
 from neurosim import registry
-from neurosim.backends.event import EVENT_KINDS, EventSimulator, _delays_until
+from neurosim.backends.event import EVENT_KINDS, EventSimulator
+from neurosim.backends.event_process import _delays_until
 from neurosim.backends.event_scenario import (
     EVENT_KEYS,
     EVENT_MAX_CHANNEL_BYTES,
