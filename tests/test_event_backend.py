@@ -555,8 +555,10 @@ def _event_table(table: dict) -> dict:
     ],
 )
 def test_event_settings_at_their_lower_bounds_are_taken(table):
-    """Delays, sweep values and offsets of 0 (and fractions of an update) are allowed."""
-    assert _event_table(table)
+    """Delays, sweep values and offsets of 0 (and fractions of an update) are allowed, and
+    kept as given."""
+    checked = _event_table(table)
+    assert {key: checked[key] for key in table} == table
 
 
 @pytest.mark.parametrize(
