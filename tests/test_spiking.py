@@ -212,6 +212,19 @@ RULES = {
         w_max=9.0,
         window=20,
     ),
+    # a window longer than the run's first postsynaptic spike is late: arrivals before it
+    # have no spike on their left, however far back the window reaches
+    "nearest_stdp_wide": Plasticity(
+        "nearest_stdp",
+        a_plus=1.5,
+        a_minus=-1.2,
+        tau_plus=4.0,
+        tau_minus=6.0,
+        w_min=-4.0,
+        w_max=9.0,
+        window=300,
+        pending_per_synapse=64,
+    ),
 }
 
 
@@ -569,6 +582,48 @@ def test_a_checkpoint_restored_on_either_backend_goes_on_bitwise(rule):
         np.testing.assert_array_equal(again.potential, second.potential)
         np.testing.assert_array_equal(resumed.state.w, whole.state.w)
     assert first.spike_time.size and second.spike_time.size
+
+
+@pytest.mark.parametrize("rule", ["additive_stdp", "nearest_stdp"])
+def test_both_backends_checkpoint_the_same_arrays_after_the_same_run(rule):
+    """Array for array, dtype and shape included: the spikes on their way in the same order,
+    and no error messages (these rules send none) as three empty arrays."""
+    network = recurrent_poisson_network(rule)
+    saved = {}
+    for backend in (SpikingSyncSimulator, SpikingEventSimulator):
+        simulator = backend(network, seed=6, record_neurons=[1])
+        simulator.run(230.0)
+        saved[backend] = simulator.checkpoint()
+    sync, event = saved[SpikingSyncSimulator], saved[SpikingEventSimulator]
+    assert sorted(sync) == sorted(event)
+    assert sync["arrival_step"].size > 0  # spikes were on their way
+    for name in ("feedback_step", "feedback_edge", "feedback_value"):
+        assert event[name].shape == (0,)
+    for name, array in sync.items():
+        assert event[name].dtype == array.dtype and event[name].shape == array.shape, name
+        np.testing.assert_array_equal(event[name], array, err_msg=name)
+
+
+@pytest.mark.parametrize("rule", ["additive_stdp", "nearest_stdp", "rate_spike"])
+def test_a_checkpoint_holds_no_state_of_another_rule(rule):
+    """The waiting-spike rings belong to the nearest rule, the traces to SuperSpike and BCM:
+    the other rules' checkpoints hold them empty, so a large network's checkpoint does not
+    carry a row per synapse that nothing reads."""
+    network = recurrent_poisson_network(rule)
+    saved = SpikingSyncSimulator(network, seed=6).checkpoint()
+    ring = network.plasticity.pending_per_synapse if rule == "nearest_stdp" else 0
+    assert saved["state_pending_step"].shape == (network.weight.size, ring)
+    assert saved["state_pending_left"].shape == (network.weight.size, ring)
+    assert saved["state_synapse_state"].shape[0] == 0
+    assert saved["state_neuron_state"].shape[0] == 0
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_a_record_interval_below_one_step_is_refused_by_name(backend):
+    network, _ = small_network(RULES["none"])
+    for every in (0, -3):
+        with pytest.raises(ValidationError, match=rf"record\.every = {every}: expected an "):
+            backend(network, record_every=every)
 
 
 def test_a_killed_spiking_run_resumes_to_the_uninterrupted_run(tmp_path):

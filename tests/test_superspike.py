@@ -172,6 +172,51 @@ def test_the_superspike_rule_matches_a_plain_numpy_computation(backend, feedback
 
 
 @pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_a_weight_change_every_step_and_targets_every_step_match_the_reference(backend):
+    """The shortest settings: ``update_every = dt`` (a change after every step) and a target
+    period of one step (a target spike at every step); a period shorter than a step repeats
+    every step as well."""
+    network, arrivals = small_network()
+    rule = dataclasses.replace(network.plasticity, update_every=DT)
+    every_step = SpikeTargets([0, 2], [0.0, 0.0], period=DT)
+    network = dataclasses.replace(network, plasticity=rule, targets=every_step)
+    spikes, weights, eligibility, error = reference_superspike(network, arrivals, 600)
+    simulator = backend(network)
+    record = simulator.run(600 * DT)
+    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
+    assert len(spikes) > 10 and got == sorted(spikes)
+    np.testing.assert_allclose(simulator.state.w, weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
+    shorter = dataclasses.replace(
+        network, targets=SpikeTargets([0, 2], [0.0, 0.0], period=0.4 * DT)
+    )
+    again = backend(shorter)
+    again.run(600 * DT)
+    np.testing.assert_array_equal(again.state.w, simulator.state.w)
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_feedback_sent_by_the_last_neuron_alone_matches_the_reference(backend):
+    """Only the network's last neuron (output 5) sends error messages: the hidden neurons
+    learn from its errors alone, as the plain reference computes."""
+    network, arrivals = small_network("random")
+    feedback = network.feedback
+    last = feedback.source == network.n_neurons - 1
+    alone = Feedback("random", feedback.source[last], feedback.post[last],
+                     delay=feedback.delay, weight=feedback.weight[last] * 3.0,
+                     forward=feedback.forward[last])  # fmt: skip
+    network = dataclasses.replace(network, feedback=alone)
+    spikes, weights, _, error = reference_superspike(network, arrivals, 1500)
+    simulator = backend(network)
+    record = simulator.run(1500 * DT)
+    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
+    assert len(spikes) > 10 and got == sorted(spikes)
+    np.testing.assert_allclose(simulator.state.w, weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
+    assert np.any(error[:4] != 0.0)  # the hidden neurons did receive errors
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
 def test_symmetric_feedback_reads_any_forward_synapse_synapse_zero_too(backend):
     """The hidden-to-output synapses listed first: feedback edges now read the weights of
     synapses 0, 1, ... as their own, and the run still matches the plain reference."""

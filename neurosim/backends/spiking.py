@@ -133,7 +133,7 @@ class SpikingState:
         self.trace_step = np.zeros(self.w.shape, dtype=np.int64)
         # the nearest-neighbour rule's waiting presynaptic spikes, a ring per synapse
         rule = network.plasticity
-        waiting = (self.w.size, rule.pending_per_synapse if rule.rule == "nearest_stdp" else 1)
+        waiting = (self.w.size, rule.pending_per_synapse if rule.rule == "nearest_stdp" else 0)
         self.pending_step = np.zeros(waiting, dtype=np.int64)
         self.pending_left = np.zeros(waiting, dtype=np.int64)
         self.pending_head = np.zeros(self.w.size, dtype=np.int64)
