@@ -186,6 +186,8 @@ def test_a_weight_change_every_step_and_targets_every_step_match_the_reference(b
     got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
     assert len(spikes) > 10 and got == sorted(spikes)
     np.testing.assert_allclose(simulator.state.w, weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(simulator.state.synapse_state[:, 3], eligibility, rtol=1e-11,
+                               atol=1e-14)  # fmt: skip
     np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
     shorter = dataclasses.replace(
         network, targets=SpikeTargets([0, 2], [0.0, 0.0], period=0.4 * DT)
