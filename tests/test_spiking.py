@@ -626,6 +626,36 @@ def test_a_record_interval_below_one_step_is_refused_by_name(backend):
             backend(network, record_every=every)
 
 
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_a_record_with_nothing_recorded_has_empty_arrays_of_the_right_shape(backend):
+    """No neuron recorded: no potential rows and no columns; the state's record taken
+    again at once (the run took its own): no spike, no potential row, no weight row, and
+    one column per recorded neuron and per synapse."""
+    network = recurrent_poisson_network("additive_stdp")
+    record = backend(network, seed=6).run(20.0)
+    assert record.potential_time.shape == (0,) and record.potential.shape == (0, 0)
+    assert record.spike_time.size > 0 and list(record.weight_time) == [0.0, 20.0]
+    simulator = backend(network, seed=6, record_neurons=[1, 4])
+    simulator.run(20.0)
+    again = simulator.state.record()
+    assert again.spike_time.shape == again.spike_neuron.shape == (0,)
+    assert again.potential_time.shape == (0,) and again.potential.shape == (0, 2)
+    assert again.weight_time.shape == (0,)
+    assert again.weights.shape == (0, network.weight.size)
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_the_defaults_are_seed_0_and_a_potential_every_10_steps(backend):
+    network = recurrent_poisson_network("none")
+    default = backend(network, record_neurons=[2]).run(30.0)
+    given = backend(network, seed=0, record_neurons=[2], record_every=10).run(30.0)
+    np.testing.assert_array_equal(default.spike_time, given.spike_time)
+    np.testing.assert_array_equal(default.spike_neuron, given.spike_neuron)
+    np.testing.assert_allclose(default.potential_time, np.arange(1, 31) * 10 * DT, rtol=1e-12)
+    assert default.spike_time.size > 0
+    np.testing.assert_array_equal(default.potential, given.potential)
+
+
 def test_a_killed_spiking_run_resumes_to_the_uninterrupted_run(tmp_path):
     from neurosim.cli import EXIT_OK, main
     from neurosim.recording import open_run
