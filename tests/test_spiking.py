@@ -656,6 +656,28 @@ def test_the_defaults_are_seed_0_and_a_potential_every_10_steps(backend):
     np.testing.assert_array_equal(default.potential, given.potential)
 
 
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+def test_weight_snapshots_fall_on_multiples_of_their_interval_across_run_calls(backend):
+    """No synapse between neurons, so nothing but the snapshots limits a window: a run
+    split at 5 ms still snapshots at every 10 ms of the run's clock, with the weights the
+    rule had reached there (the unsplit run's)."""
+    network, _ = small_network(RULES["additive_stdp"])
+    feed_forward = network.synapse_source < network.n_inputs
+    network = dataclasses.replace(
+        network, synapse_source=network.synapse_source[feed_forward],
+        synapse_post=network.synapse_post[feed_forward], weight=network.weight[feed_forward],
+        delay=network.delay[feed_forward],
+    )  # fmt: skip
+    whole = backend(network, weights_every=100).run(45.0)
+    split = backend(network, weights_every=100)
+    first, second = split.run(5.0), split.run(40.0)
+    assert list(first.weight_time) == [0.0, 5.0]
+    np.testing.assert_allclose(second.weight_time, [10.0, 20.0, 30.0, 40.0, 45.0], rtol=1e-12)
+    np.testing.assert_allclose(whole.weight_time, [0.0, 10.0, 20.0, 30.0, 40.0, 45.0], rtol=1e-12)
+    np.testing.assert_array_equal(second.weights, whole.weights[1:])
+    assert not np.array_equal(whole.weights[1], whole.weights[2])  # the rule changed them
+
+
 def test_a_killed_spiking_run_resumes_to_the_uninterrupted_run(tmp_path):
     from neurosim.cli import EXIT_OK, main
     from neurosim.recording import open_run
