@@ -133,6 +133,44 @@ def test_a_state_beyond_the_bound_in_one_sample_names_that_sample_and_the_step()
     assert batched.value == single.value and abs(batched.value) > 10.0
 
 
+def test_the_first_sample_and_first_neuron_beyond_the_bound_are_named() -> None:
+    """The first entry of the batch (sample 0, neuron 0, flat index 0) beyond the bound, and
+    one of sample 1 too: the error names sample 0 and neuron 0 at the step."""
+    params = ModelParameters(alpha=0.0, dtype="float64", divergence_bound=10.0)
+    sim = make_simulator("sync", params, batch_size=3)
+    sim.run(2)
+    state = np.array(sim.state)
+    state[:, 0, 0] = 1e3
+    state[:, 1, 5] = -1e3
+    sim.set_state(state=state)
+    with pytest.raises(DivergenceError, match=r"at step 2: state of neuron") as caught:
+        sim.run(10)
+    assert caught.value.sample == 0 and caught.value.neuron == sim.network.node_ids[0]
+    assert abs(caught.value.value) > 10.0 and sim.step_count == 2
+
+
+def test_the_weights_are_measured_only_when_their_running_bound_passes_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """B = 1 learns 300 steps in 30 calls and recorded chunks, far from the bound: W is
+    measured once (its bound is unknown at the start), not after every chunk."""
+    params = ModelParameters(alpha=0.05, dtype="float64", divergence_bound=1e6)
+    sim = make_simulator("sync", params)
+    measured = []
+    original = SyncSimulator._check_weights
+
+    def counting(self, steps_done):
+        measured.append(steps_done)
+        return original(self, steps_done)
+
+    monkeypatch.setattr(SyncSimulator, "_check_weights", counting)
+    before = sim.network.edge_weights().copy()
+    for _ in range(30):
+        sim.run(10, record_every=3)
+    assert len(measured) == 1
+    assert not np.array_equal(sim.network.edge_weights(), before)  # it did learn
+
+
 @pytest.mark.parametrize("backend", ["sync", "event"])
 def test_a_diverged_scenario_fails_with_the_store_marked_and_readable(tmp_path, capsys, backend):
     scenario = scenario_files.write_scenario(tmp_path, epochs=2, duration=100)
