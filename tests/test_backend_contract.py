@@ -136,6 +136,25 @@ def test_follow_applies_each_change_at_its_step(backend):
     np.testing.assert_array_equal(simulator.target[0], targets[-1])
 
 
+def test_follow_applies_each_change_at_its_step_within_one_long_call(backend):
+    """Followed after 3 steps, then one call of 15 steps: the changes at the stream's steps
+    4 and 9 fall inside the call, which ends as the same steps taken one call at a time."""
+    whole, stepped = make(backend), make(backend)
+    n = whole.network.n_neurons
+    for simulator in (whole, stepped):
+        simulator.run(3)
+        simulator.follow(StepInput(n, [0, 1], -0.5, 0.75, on_step=4, off_step=9, duration=12))
+    whole.run(15)
+    for _ in range(15):
+        stepped.run(1)
+    assert whole.step_count == stepped.step_count == 18
+    np.testing.assert_array_equal(whole.target, stepped.target)
+    np.testing.assert_allclose(whole.state, stepped.state, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        whole.network.edge_weights(), stepped.network.edge_weights(), rtol=1e-12, atol=1e-12
+    )
+
+
 def test_checkpoint_restores_into_a_fresh_simulator_bit_for_bit(backend):
     first = make(backend)
     drive(first)

@@ -252,6 +252,43 @@ def test_bad_simulator_arguments() -> None:
         params.replace(beta2=0.3)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"threads": 0}, "threads = 0"),
+        ({"threads": -2}, "threads = -2"),
+        ({"initial_state_scale": -0.5}, r"initial_state_scale = -0.5: expected a finite number"),
+        ({"initial_state_scale": float("inf")}, "initial_state_scale = inf: expected a finite"),
+        ({"initial_state_scale": float("nan")}, "initial_state_scale = nan: expected a finite"),
+    ],
+)
+def test_bad_threads_and_initial_scales_are_refused_by_name(arguments, message) -> None:
+    params = ModelParameters(dtype="float64")
+    network = compile_graph(recurrent(2, 1, 3), params)
+    with pytest.raises(ValidationError, match=message):
+        SyncSimulator(network, params, **arguments)
+
+
+def test_the_simulator_defaults_and_the_edges_of_its_arguments() -> None:
+    """Seed 0 and one BLAS thread by default; every core (threads=None) and an initial scale
+    of 0 (every state 0) are allowed; a run of no steps does nothing."""
+    params = ModelParameters(dtype="float64")
+    network = compile_graph(recurrent(2, 1, 3), params)
+    default = SyncSimulator(network, params)
+    np.testing.assert_array_equal(default.state, SyncSimulator(network, params, seed=0).state)
+    assert not np.array_equal(default.state, SyncSimulator(network, params, seed=1).state)
+    assert default.threads == 1
+    every_core = SyncSimulator(network, params, batch_size=2, threads=None)
+    assert every_core.threads is None
+    every_core.run(3)
+    assert every_core.step_count == 3
+    still = SyncSimulator(network, params, initial_state_scale=0.0)
+    assert not still.state.any()
+    recorded = still.run(0, record_every=1)
+    assert recorded["time"].shape == (0,) and recorded["state"].shape == (0, 2, 1, 6)
+    assert still.run(0) == {} and still.step_count == 0 and not still.state.any()
+
+
 def test_graph_without_input_is_rejected_before_compiling() -> None:
     graph = nx.DiGraph()
     graph.add_node(0, role="hidden", layer=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from neurosim.backends import sync as sync_backend
 from neurosim.backends.sync import SyncSimulator
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
@@ -213,6 +214,25 @@ def test_chunked_run_equals_single_steps(config, network, batch):
         whole.network.dense_matrix(), steps.network.dense_matrix(), rtol=0, atol=1e-12
     )
     np.testing.assert_allclose(whole.network.bias, steps.network.bias, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("config", ["astdp", "astdp_smoothing"])
+def test_a_long_call_on_a_network_wider_than_the_held_back_list_matches_the_reference(config):
+    """B = 1, 25 neurons, more than the 16 rank-1 changes held back: one call of 40 steps
+    fills the list, writes it into W and goes on, and ends where the reference does."""
+    params = make_params(config)
+    graph = recurrent(3, 2, 20)
+    network = compile_graph(graph, params, seed=3)
+    assert network.n_neurons > sync_backend.PENDING_CAPACITY
+    sim = SyncSimulator(network, params, seed=SEED)
+    sim.roles = reference.roles(graph, network)
+    ref = start_reference(sim)
+    target, clamp = data(sim, 11)
+    sim.set_input(target, clamp)
+    sim.run(40)
+    for _ in range(40):
+        reference.step(ref, params, SEED, target, clamp)
+    reference.assert_matches(sim, ref, "after 40 steps in one call", RTOL)
 
 
 # --------------------------------------------------------------------------------------------
