@@ -430,9 +430,22 @@ def test_smoothing_alone_learns_and_no_rate_leaves_the_weights(backend) -> None:
     np.testing.assert_array_equal(after, before)
 
 
-def test_smoothing_switched_on_mid_run_equals_a_simulator_built_with_it() -> None:
-    without = ModelParameters(rule="astdp", alpha=0.02, dtype="float64")
-    with_smoothing = dataclasses.replace(without, alpha_smoothing=0.05)
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ({}, {"alpha_smoothing": 0.05}),
+        ({"alpha_smoothing": 0.05}, {}),
+        ({}, {"noise_sigma": 0.02}),
+    ],
+    ids=["smoothing-on", "smoothing-off", "noise-on"],
+)
+def test_parameters_switched_mid_run_equal_a_simulator_built_with_them(first, then) -> None:
+    """Smoothing switched on or off (its factors gain or lose their second term) or noise
+    switched on (the drive of the next step is drawn again) after 20 steps: the next 20
+    steps are those of a simulator built with the new parameters and restored there."""
+    base = ModelParameters(rule="astdp", alpha=0.02, dtype="float64")
+    without = dataclasses.replace(base, **first)
+    with_smoothing = dataclasses.replace(base, **then)
     graph = recurrent(3, 2, 5)
     rng = np.random.default_rng(1)
     target, clamp = rng.uniform(0.2, 0.8, (1, 10)), (np.arange(10) < 5)[None, :].astype(float)
@@ -446,6 +459,7 @@ def test_smoothing_switched_on_mid_run_equals_a_simulator_built_with_it() -> Non
     built = SyncSimulator(compile_graph(graph, with_smoothing, seed=2), with_smoothing)
     built.set_input(target, clamp)
     built.restore(saved)
+    built.invalidate()  # the checkpoint's drive was drawn with the old noise: draw it again
     built.run(20)
     # the same arithmetic in another order (the cached drive): rounding apart
     np.testing.assert_allclose(switched.state, built.state, rtol=0, atol=1e-12)
