@@ -52,6 +52,7 @@ def test_weight_beyond_the_bound_names_step_and_synapse(backend: str, batch_size
     assert np.isfinite(error.value) and abs(error.value) > BOUND
     assert f"{error.value:g}" in str(error) and "model.divergence_bound = 10000" in str(error)
     pre, post = error.synapse
+    assert error.neuron == post  # the neuron that owns the synapse, its postsynaptic one
     network = sim.network
     edge = np.flatnonzero(
         (network.edge_pre == network.index_of(pre)) & (network.edge_post == network.index_of(post))
@@ -117,7 +118,7 @@ def test_a_state_beyond_the_bound_in_one_sample_names_that_sample_and_the_step()
     neuron and the step the single-sample run of the same state names."""
     params = ModelParameters(alpha=0.0, dtype="float64", divergence_bound=10.0)
     errors = []
-    for batch_size, sample in ((3, 2), (1, 0)):
+    for batch_size, sample in ((3, 2), (2, 1), (1, 0)):
         sim = make_simulator("sync", params, batch_size)
         sim.run(4)
         state = np.array(sim.state)
@@ -127,8 +128,9 @@ def test_a_state_beyond_the_bound_in_one_sample_names_that_sample_and_the_step()
             sim.run(10)
         errors.append(caught.value)
         assert sim.step_count == 4
-    batched, single = errors
-    assert batched.sample == 2 and single.sample is None
+    batched, pair, single = errors
+    assert batched.sample == 2 and pair.sample == 1 and single.sample is None
+    assert pair.neuron == single.neuron and pair.value == single.value
     assert batched.neuron == single.neuron == sim.network.node_ids[6]
     assert batched.value == single.value and abs(batched.value) > 10.0
 

@@ -16,7 +16,13 @@ import pytest
 
 from neurosim.backends import sync as sync_backend
 from neurosim.backends.sync import SyncSimulator
-from neurosim.model.network import compile_graph
+from neurosim.model.network import (
+    BLOCK_COMPLETE,
+    BLOCK_MASKED,
+    BLOCK_NO_DIAGONAL,
+    KIND,
+    compile_graph,
+)
 from neurosim.model.parameters import ClampOscillator, FakeTargetParameters, ModelParameters
 from neurosim.model.topology import recurrent, sparse_random
 
@@ -162,6 +168,16 @@ def test_matches_reference_every_step(config, network, layout, batch):
     assert np.all(sim.network.dense_matrix()[ref.M == 0] == 0.0)
 
 
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("config", ["astdp", "astdp_smoothing"])
+def test_a_batch_of_two_matches_the_reference_every_step(config, layout):
+    """B = 2, the smallest batch: it takes the batched path (BLAS) as B = 4 does."""
+    sim = make_sim(config, "recurrent", layout, 2)
+    w0 = sim.network.dense_matrix().copy()
+    ref = run_side_by_side(sim, 20)
+    assert np.max(np.abs(ref.W - w0)) > 1e-4
+
+
 @pytest.mark.parametrize("config", ["astdp_fake_momentum", "astdp_fake_oscillator"])
 def test_fake_targets_fire_in_the_comparison(config):
     """The fake-target cases of the step-by-step test really exercise fake targets (with the
@@ -216,14 +232,25 @@ def test_chunked_run_equals_single_steps(config, network, batch):
     np.testing.assert_allclose(whole.network.bias, steps.network.bias, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("graph_name", ["recurrent", "masked_first"])
 @pytest.mark.parametrize("config", ["astdp", "astdp_smoothing"])
-def test_a_long_call_on_a_network_wider_than_the_held_back_list_matches_the_reference(config):
+def test_a_long_call_on_a_network_wider_than_the_held_back_list_matches_the_reference(
+    config, graph_name
+):
     """B = 1, 25 neurons, more than the 16 rank-1 changes held back: one call of 40 steps
-    fills the list, writes it into W and goes on, and ends where the reference does."""
+    fills the list, writes it into W and goes on, and ends where the reference does. In the
+    second network the two masked blocks (visible <-> hidden, updated at once) come before the
+    complete hidden core in the block table, which takes the held-back changes."""
     params = make_params(config)
-    graph = recurrent(3, 2, 20)
+    if graph_name == "recurrent":
+        graph = recurrent(3, 2, 20)
+    else:
+        graph = sparse_random(3, 2, 20, probability=1.0, visible_density=0.7, seed=1)
     network = compile_graph(graph, params, seed=3)
     assert network.n_neurons > sync_backend.PENDING_CAPACITY
+    kinds = network.block_table[:, KIND].tolist()
+    assert kinds == ([BLOCK_COMPLETE] * 2 + [BLOCK_NO_DIAGONAL] if graph_name == "recurrent"
+                     else [BLOCK_MASKED] * 2 + [BLOCK_NO_DIAGONAL])  # fmt: skip
     sim = SyncSimulator(network, params, seed=SEED)
     sim.roles = reference.roles(graph, network)
     ref = start_reference(sim)
