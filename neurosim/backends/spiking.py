@@ -151,7 +151,6 @@ class SpikingState:
         # SuperSpike's feedback edges, numbered grouped by sending neuron
         feedback = network.feedback
         if feedback is None:
-            order = np.empty(0, np.int64)
             sources = posts = forward = np.empty(0, np.int64)
             weights, delays = np.empty(0), np.empty(0, np.int64)
         else:
