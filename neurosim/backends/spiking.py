@@ -87,7 +87,7 @@ def kernel_parameters(network: SpikingNetwork) -> np.ndarray:
     values[UPDATE_EVERY] = max(round(rule.update_every / dt), 1)
     values[RMS_DECAY] = np.exp(-values[UPDATE_EVERY] * dt / rule.tau_rms)
     targets = network.targets
-    values[TARGET_PERIOD] = max(round(targets.period / dt), 1) if targets is not None else 1
+    values[TARGET_PERIOD] = targets.period_steps(dt) if targets is not None else 1
     values[RATE_DECAY], values[RATE_JUMP] = np.exp(-dt / rule.tau_rate), 1000.0 / rule.tau_rate
     values[KAPPA], values[THETA_DECAY] = rule.kappa, np.exp(-dt / rule.tau_theta)
     return values

@@ -147,7 +147,7 @@ def advance(
     p = parameters
     dt = p[DT]
     tau_plus_steps, tau_minus_steps = p[TAU_PLUS] / dt, p[TAU_MINUS] / dt
-    update_every, target_period = int(p[UPDATE_EVERY]), max(int(p[TARGET_PERIOD]), 1)
+    update_every, target_period = int(p[UPDATE_EVERY]), int(p[TARGET_PERIOD])
     cursor = 0
     n_arrivals = arrival_step.shape[0]
     written = 0

@@ -302,16 +302,20 @@ class SpikeTargets:
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "neurons", neurons.astype(np.int64))
 
+    def period_steps(self, dt: float) -> int:
+        """The period in grid steps: at least one (a period under a step repeats every step)."""
+        return max(round(self.period / dt), 1)
+
     def counts(self, n_neurons: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """``(row, counts)``: neuron ``i``'s target spikes at step ``s`` are
-        ``counts[row[i], s % period_steps]`` (``row[i] = -1``: no targets)."""
+        ``counts[row[i], s % period_steps(dt)]`` (``row[i] = -1``: no targets)."""
         bad = np.flatnonzero((self.neurons < 0) | (self.neurons >= n_neurons))
         if bad.size:
             raise ValidationError(
                 f"{self.where}.neurons[{int(bad[0])}] = {self.neurons[bad[0]]}: neurons are "
                 f"numbered 0 to {n_neurons - 1}"
             )
-        period_steps = max(round(self.period / dt), 1)
+        period_steps = self.period_steps(dt)
         targeted = np.unique(self.neurons)
         row = np.full(n_neurons, -1, dtype=np.int64)
         row[targeted] = np.arange(targeted.size)
