@@ -115,9 +115,9 @@ class SpikingState:
         self,
         network: SpikingNetwork,
         *,
-        record_neurons: np.ndarray | list[int] = (),
-        record_every: int = 10,
-        weights_every: int | None = None,
+        record_neurons: np.ndarray | list[int],
+        record_every: int,
+        weights_every: int | None,
     ) -> None:
         self.network = network
         n = network.n_neurons
@@ -337,7 +337,7 @@ class SpikingSimulator:
     def __init__(
         self,
         network: SpikingNetwork,
-        seed: int = 0,
+        seed: int,
         *,
         record_neurons: np.ndarray | list[int] = (),
         record_every: int = 10,

@@ -263,6 +263,11 @@ def _run_single(n_steps, step, constants, arrays, weights, update, count):
     return n_steps, -1, count
 
 
+def _factor_terms(params: ModelParameters) -> int:
+    """The outer-product terms of a weight change: the rule's, and smoothing's when it is on."""
+    return 2 if params.alpha_smoothing > 0 else 1
+
+
 @cache
 def _thread_limiter() -> ThreadpoolController:
     """One controller for the process: finding the BLAS libraries costs a fraction of a ms."""
@@ -324,7 +329,7 @@ class SyncSimulator(Simulator):
         shape = (params.spec.copies, batch_size, n)
         rng = np.random.default_rng(seed)
         initial = rng.uniform(-initial_state_scale, initial_state_scale, size=(batch_size, n))
-        n_terms = 2 if params.alpha_smoothing > 0 else 1
+        n_terms = _factor_terms(params)
         self._arrays = NeuronArrays(
             bias=network.bias,
             target=np.zeros((batch_size, n), dtype=dtype),
@@ -402,7 +407,7 @@ class SyncSimulator(Simulator):
         return model_constants(self.params, self.seed, self.network)
 
     def _use_parameters(self, params: ModelParameters) -> None:
-        n_terms = 2 if params.alpha_smoothing > 0 else 1
+        n_terms = _factor_terms(params)
         if n_terms != self._arrays.pre_factor.shape[0]:
             shape = (n_terms, *self._arrays.pre_factor.shape[1:])
             dtype = self._arrays.pre_factor.dtype
