@@ -154,8 +154,9 @@ def test_the_first_sample_and_first_neuron_beyond_the_bound_are_named() -> None:
 def test_the_weights_are_measured_only_when_their_running_bound_passes_the_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """B = 1 learns 300 steps in 30 calls and recorded chunks, far from the bound: W is
-    measured once (its bound is unknown at the start), not after every chunk."""
+    """B = 1 learns 300 steps in calls of 100 steps (the held-back list fills and is
+    written into W every 16 steps) and in recorded chunks, far from the bound: W is measured
+    once (its bound is unknown at the start), not after every write or chunk."""
     params = ModelParameters(alpha=0.05, dtype="float64", divergence_bound=1e6)
     sim = make_simulator("sync", params)
     measured = []
@@ -167,7 +168,9 @@ def test_the_weights_are_measured_only_when_their_running_bound_passes_the_limit
 
     monkeypatch.setattr(SyncSimulator, "_check_weights", counting)
     before = sim.network.edge_weights().copy()
-    for _ in range(30):
+    for _ in range(2):
+        sim.run(100)
+    for _ in range(10):
         sim.run(10, record_every=3)
     assert len(measured) == 1
     assert not np.array_equal(sim.network.edge_weights(), before)  # it did learn
