@@ -61,6 +61,47 @@ def test_resume_cuts_the_store_back_to_the_newest_checkpoint(tmp_path: Path) -> 
     np.testing.assert_array_equal(dataset["dz"].values, steps(0, 40)[1]["dz"])
 
 
+def events(start: int, count: int) -> dict[str, np.ndarray]:
+    """Event rows whose values say which rows they are."""
+    rows = np.arange(start, start + count)
+    return {"t": rows * 0.5, "neuron": rows % 4, "kind": np.zeros(count, np.int8)}
+
+
+def test_resume_cuts_events_a_killed_append_left_beyond_the_consolidated_metadata(
+    tmp_path: Path,
+) -> None:
+    """A writer killed while committing an append of events, after it wrote the rows and the
+    count (``events_done``) but before it consolidated the group's metadata: the consolidated
+    copy still says 5 rows, the columns hold 8. Resumed from the checkpoint after row 5, the
+    store holds rows 0-4, then the ones appended after the resume, with none of the killed
+    append's in between."""
+    path = tmp_path / "run.zarr"
+    store = make_store(path)
+    store.append(*steps(0, 4))
+    store.append_events(events(0, 5), kinds=("spike",))
+    store.write_checkpoint({"step": np.array(4)}, {"at": 4})
+    # the killed append: rows 5-7 written, the count committed, the group not consolidated
+    for name, values in events(5, 3).items():
+        column = zarr.open_array(path / "events" / name, mode="r+")
+        column.resize((8,))
+        column[5:8] = values
+    root = zarr.open_group(path, mode="r+", use_consolidated=False)
+    root.update_attributes({"events_done": 8})
+    assert zarr.open_group(path, mode="r")["events"]["t"].shape == (5,)  # the stale copy
+
+    store, _, attributes = RunStore.resume(path)
+    assert attributes == {"at": 4}
+    store.append_events(events(100, 2))
+    store.close()
+    run = open_run(path)
+    expected = {name: np.concatenate([events(0, 5)[name], events(100, 2)[name]])
+                for name in ("t", "neuron", "kind")}  # fmt: skip
+    for name, values in expected.items():
+        np.testing.assert_array_equal(run.array("events", name), values, err_msg=name)
+    on_disk = zarr.open_array(path / "events" / "t", mode="r")
+    assert on_disk.shape == (7,)
+
+
 def test_resume_removes_the_temporary_files_of_a_write_killed_part_way(tmp_path: Path) -> None:
     """zarr writes a local file through ``NAME.partial`` and renames it: a writer killed in
     between leaves the ``.partial`` file, which resuming removes (and nothing else)."""

@@ -18,6 +18,14 @@ EVENT_CHUNK: Final = 65536
 """Rows per chunk of the ``events/`` group's columns."""
 
 
+def _event_columns(root: zarr.Group) -> dict[str, zarr.Array]:
+    """The events group's columns as their own metadata describes them. The group's
+    consolidated copy is what the last commit saw: a writer killed after resizing the
+    columns but before consolidating left it shorter than the columns are."""
+    group = zarr.open_group(root.store, path="events", mode="r+", use_consolidated=False)
+    return {name: column.with_config(WRITE_EVERY_CHUNK) for name, column in group.arrays()}
+
+
 def _append_events(
     root: zarr.Group, columns: Mapping[str, npt.ArrayLike], kinds: tuple[str, ...]
 ) -> int:
@@ -38,8 +46,7 @@ def _append_events(
                 fill_value=_fill_value(array.dtype),
                 dimension_names=("event",),
             )
-    group = root["events"]
-    stored = {name: column.with_config(WRITE_EVERY_CHUNK) for name, column in group.arrays()}
+    stored = _event_columns(root)
     if set(stored) != set(arrays):
         raise ValidationError(
             f"append_events: columns {sorted(arrays)}; the events group has {sorted(stored)}"

@@ -33,7 +33,7 @@ from neurosim.recording.checkpoint import (
     _remove_newer,
     _write_checkpoint,
 )
-from neurosim.recording.events import _append_events
+from neurosim.recording.events import _append_events, _event_columns
 from neurosim.recording.layout import (
     MANAGED_ATTRIBUTES,
     STATUSES,
@@ -780,8 +780,9 @@ class RunStore:
         for name, targets in self._series.items():
             committed += [(target, self._series_done[name]) for target in targets.values()]
         if "events" in self._root:
-            events: zarr.Group = self._root["events"]  # type: ignore[assignment]
-            committed += [(column, self._events_done) for _, column in events.arrays()]
+            committed += [
+                (column, self._events_done) for column in _event_columns(self._root).values()
+            ]
             groups += ("events",)
         try:
             cut = False
