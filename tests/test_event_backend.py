@@ -40,9 +40,11 @@ from neurosim.backends.event_scenario import (
     check_run_size,
     event_options,
 )
+from neurosim.backends.event_update import STREAM_CLOCK
 from neurosim.backends.sync import SyncSimulator
 from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import DivergenceError, ValidationError
+from neurosim.kernels.random import uniform
 from neurosim.keys import check_table
 from neurosim.model.network import compile_graph
 from neurosim.model.parameters import FakeTargetParameters, ModelParameters
@@ -240,6 +242,26 @@ def test_asynchronous_clocks_and_delays_run():
     np.testing.assert_array_equal(again.state, sim.state)
 
 
+def test_at_threshold_0_every_update_sends_even_a_message_that_changes_nothing():
+    """No weights, no biases, no input, states at 0: after its first update no neuron's
+    message changes at all. At threshold 0 each update still sends one (the lock-step
+    contract); at the smallest positive threshold all but the first are suppressed."""
+    params = ModelParameters(rule="astdp", alpha=0.0, dtype="float64")
+    counts = {}
+    for threshold in (0.0, 1e-300):
+        compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+        compiled.set_edge_weights(np.zeros(compiled.n_edges))
+        compiled.bias[:] = 0.0
+        sim = EventSimulator(compiled, params, seed=SEED, send_threshold=threshold)
+        sim.set_state(state=0.0, velocity=0.0)
+        sim.run(6)
+        np.testing.assert_array_equal(sim.update_count, 6)
+        counts[threshold] = (sim.messages_sent, sim.messages_suppressed)
+    n = 12
+    assert counts[0.0] == (6 * n, 0)
+    assert counts[1e-300][1] >= 5 * n
+
+
 def test_threshold_suppresses_small_messages():
     params = make_params("astdp")
     compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
@@ -266,6 +288,7 @@ def test_jitter_spreads_each_interval_uniformly_around_its_period():
     period = np.linspace(0.8, 1.25, n)
     jitter = 0.4 * period
     jitter[0] = 0.0
+    jitter[-1] = 1.0  # exactly one unit of time (period 1.25)
     sim = EventSimulator(
         compiled, params, seed=SEED, period=period, jitter=jitter, events=("update",)
     )
@@ -280,6 +303,9 @@ def test_jitter_spreads_each_interval_uniformly_around_its_period():
             np.testing.assert_allclose(intervals, period[0], rtol=0, atol=1e-9)
             continue
         offset = (intervals - period[i]) / jitter[i]  # uniform on [-1, 1]
+        # the interval after the neuron's k-th update is its own clock stream's draw k
+        draws = [uniform(SEED, STREAM_CLOCK, k, i) for k in range(1, intervals.size + 1)]
+        np.testing.assert_allclose(offset, 2.0 * np.array(draws) - 1.0, rtol=0, atol=1e-9)
         assert np.all(np.abs(offset) <= 1.0 + 1e-9), i
         assert offset.min() < -0.8 and offset.max() > 0.8, i
         offsets.append(offset)
