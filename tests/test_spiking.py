@@ -212,20 +212,12 @@ RULES = {
         w_max=9.0,
         window=20,
     ),
-    # a window longer than the run's first postsynaptic spike is late: arrivals before it
-    # have no spike on their left, however far back the window reaches
-    "nearest_stdp_wide": Plasticity(
-        "nearest_stdp",
-        a_plus=1.5,
-        a_minus=-1.2,
-        tau_plus=4.0,
-        tau_minus=6.0,
-        w_min=-4.0,
-        w_max=9.0,
-        window=300,
-        pending_per_synapse=64,
-    ),
 }
+# a window longer than the run's first postsynaptic spike is late: arrivals before it have no
+# spike on their left, however far back the window reaches
+RULES["nearest_stdp_wide"] = dataclasses.replace(
+    RULES["nearest_stdp"], tau_plus=4.0, tau_minus=6.0, window=300, pending_per_synapse=64
+)
 
 
 @pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])

@@ -149,11 +149,10 @@ def small_network(feedback: str | None = None) -> tuple[SpikingNetwork, dict]:
     return network, given_arrivals(network, times, indices)
 
 
-@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
-@pytest.mark.parametrize("feedback", [None, "random", "symmetric"])
-def test_the_superspike_rule_matches_a_plain_numpy_computation(backend, feedback):
-    network, arrivals = small_network(feedback)
-    steps = 3000
+def run_against_reference(backend, network: SpikingNetwork, arrivals: dict, steps: int):
+    """Run ``network`` on ``backend`` for ``steps`` and check it against the plain reference:
+    the same spikes (more than 10), weights, eligibilities and errors. Returns the simulator
+    and the reference's weights and errors."""
     spikes, weights, eligibility, error = reference_superspike(network, arrivals, steps)
     simulator = backend(network)
     record = simulator.run(steps * DT)
@@ -163,6 +162,14 @@ def test_the_superspike_rule_matches_a_plain_numpy_computation(backend, feedback
     np.testing.assert_allclose(simulator.state.synapse_state[:, 3], eligibility, rtol=1e-11,
                                atol=1e-14)  # fmt: skip
     np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
+    return simulator, weights, error
+
+
+@pytest.mark.parametrize("backend", [SpikingSyncSimulator, SpikingEventSimulator])
+@pytest.mark.parametrize("feedback", [None, "random", "symmetric"])
+def test_the_superspike_rule_matches_a_plain_numpy_computation(backend, feedback):
+    network, arrivals = small_network(feedback)
+    _, weights, _ = run_against_reference(backend, network, arrivals, 3000)
     taught = set(network.targets.neurons.tolist())
     if network.feedback is not None:
         taught |= set(network.feedback.post.tolist())  # the hidden neurons learn by feedback
@@ -180,15 +187,7 @@ def test_a_weight_change_every_step_and_targets_every_step_match_the_reference(b
     rule = dataclasses.replace(network.plasticity, update_every=DT)
     every_step = SpikeTargets([0, 2], [0.0, 0.0], period=DT)
     network = dataclasses.replace(network, plasticity=rule, targets=every_step)
-    spikes, weights, eligibility, error = reference_superspike(network, arrivals, 600)
-    simulator = backend(network)
-    record = simulator.run(600 * DT)
-    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
-    assert len(spikes) > 10 and got == sorted(spikes)
-    np.testing.assert_allclose(simulator.state.w, weights, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(simulator.state.synapse_state[:, 3], eligibility, rtol=1e-11,
-                               atol=1e-14)  # fmt: skip
-    np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
+    simulator, _, _ = run_against_reference(backend, network, arrivals, 600)
     shorter = dataclasses.replace(
         network, targets=SpikeTargets([0, 2], [0.0, 0.0], period=0.4 * DT)
     )
@@ -208,13 +207,7 @@ def test_feedback_sent_by_the_last_neuron_alone_matches_the_reference(backend):
                      delay=feedback.delay, weight=feedback.weight[last] * 3.0,
                      forward=feedback.forward[last])  # fmt: skip
     network = dataclasses.replace(network, feedback=alone)
-    spikes, weights, _, error = reference_superspike(network, arrivals, 1500)
-    simulator = backend(network)
-    record = simulator.run(1500 * DT)
-    got = list(zip(np.rint(record.spike_time / DT).astype(int), record.spike_neuron, strict=True))
-    assert len(spikes) > 10 and got == sorted(spikes)
-    np.testing.assert_allclose(simulator.state.w, weights, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(simulator.state.neuron_state[:, 1], error, rtol=1e-12, atol=1e-15)
+    _, _, error = run_against_reference(backend, network, arrivals, 1500)
     assert np.any(error[:4] != 0.0)  # the hidden neurons did receive errors
 
 
