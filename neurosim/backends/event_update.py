@@ -136,25 +136,31 @@ def _columns(table, i, column, count):
 
 
 @njit(cache=True, inline="always")
+def _cell(table, i, column):
+    """Neuron ``i``'s value in ``column`` of ``table`` as a (1, 1) view: (sample, neuron)."""
+    return table[i : i + 1, column : column + 1]
+
+
+@njit(cache=True, inline="always")
 def _own_arrays(i, copies, neuron_values, neuron_counts):
     """Neuron ``i``'s own values as the step's NeuronArrays (B = 1, one neuron)."""
     f = neuron_values
     return NeuronArrays(
         f[i : i + 1, F_BIAS],
-        f[i : i + 1, F_TARGET : F_TARGET + 1],
-        f[i : i + 1, F_CLAMP : F_CLAMP + 1],
+        _cell(f, i, F_TARGET),
+        _cell(f, i, F_CLAMP),
         _columns(f, i, F_STATE, copies),
         _columns(f, i, F_VELOCITY, copies),
         _columns(f, i, F_DRIVE, copies),
         _columns(f, i, F_RATE, copies),
-        f[i : i + 1, F_DZ : F_DZ + 1],
-        f[i : i + 1, F_DZ_MEAN : F_DZ_MEAN + 1],
-        neuron_counts[i : i + 1, I_FAKE_ACTIVE : I_FAKE_ACTIVE + 1],
+        _cell(f, i, F_DZ),
+        _cell(f, i, F_DZ_MEAN),
+        _cell(neuron_counts, i, I_FAKE_ACTIVE),
         _columns(f, i, F_PRE_RULE, FACTOR_TERMS),
         _columns(f, i, F_POST_RULE, FACTOR_TERMS),
-        f[i : i + 1, F_PREVIOUS_STATE : F_PREVIOUS_STATE + 1],
-        f[i : i + 1, F_PREVIOUS_RATE : F_PREVIOUS_RATE + 1],
-        f[i : i + 1, F_THRESHOLD : F_THRESHOLD + 1],
+        _cell(f, i, F_PREVIOUS_STATE),
+        _cell(f, i, F_PREVIOUS_RATE),
+        _cell(f, i, F_THRESHOLD),
     )
 
 
