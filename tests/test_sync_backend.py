@@ -289,6 +289,40 @@ def test_the_simulator_defaults_and_the_edges_of_its_arguments() -> None:
     assert still.run(0) == {} and still.step_count == 0 and not still.state.any()
 
 
+@pytest.mark.parametrize(
+    ("batch_size", "threads", "blas_threads"), [(1, 4, 1), (1, None, 1), (3, 2, 2), (3, None, None)]
+)
+def test_blas_runs_in_one_thread_at_b1_and_in_the_threads_asked_for_otherwise(
+    monkeypatch, batch_size, threads, blas_threads
+) -> None:
+    """B = 1 spends its time in compiled loops, where a second BLAS thread only spins; a
+    batch uses the threads asked for (None: no limit)."""
+    from neurosim.backends import sync
+
+    limits = []
+    controller = sync._thread_limiter()
+    real_limit = controller.limit
+
+    def limit(**arguments):
+        limits.append(arguments)
+        return real_limit(**arguments)
+
+    monkeypatch.setattr(controller, "limit", limit)
+    params = ModelParameters(dtype="float64")
+    network = compile_graph(recurrent(2, 1, 3), params)
+    SyncSimulator(network, params, batch_size=batch_size, threads=threads).run(2)
+    assert limits == [{"limits": blas_threads, "user_api": "blas"}]
+
+
+def test_a_weight_change_has_one_outer_product_term_per_rule_and_one_for_smoothing() -> None:
+    """Smoothing off adds no term: each term is a pass over W (or a slot of the B = 1
+    held-back list), so a zero term would cost a pass for nothing."""
+    from neurosim.backends.sync import _factor_terms
+
+    assert _factor_terms(ModelParameters()) == 1
+    assert _factor_terms(ModelParameters(alpha_smoothing=1e-3)) == 2
+
+
 def test_graph_without_input_is_rejected_before_compiling() -> None:
     graph = nx.DiGraph()
     graph.add_node(0, role="hidden", layer=1)
