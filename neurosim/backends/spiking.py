@@ -209,7 +209,7 @@ class SpikingState:
         neurons) and the error messages sent (arrival step, edge, value)."""
         every = self.record_every
         first_row = start // every + 1
-        rows = max(0, stop // every - first_row + 1)
+        rows = stop // every - start // every  # the multiples of every in (start, stop]
         potentials = np.full((rows, self.recorded.size), np.nan)
         capacity = neuron_ids.size * (stop - start)
         spike_step = np.empty(capacity, dtype=np.int64)
