@@ -84,7 +84,8 @@ def kernel_parameters(network: SpikingNetwork) -> np.ndarray:
     values[BETA], values[ETA], values[EPSILON] = rule.beta, rule.eta, rule.epsilon
     values[RISE_RATE], values[DECAY_RATE] = dt / rule.tau_rise, dt / rule.tau_decay
     values[RISE_DECAY] = np.exp(-dt / rule.tau_rise)
-    values[UPDATE_EVERY] = max(round(rule.update_every / dt), 1)
+    # whole steps: the model checks it for SuperSpike, the one rule that reads it
+    values[UPDATE_EVERY] = round(rule.update_every / dt)
     values[RMS_DECAY] = np.exp(-values[UPDATE_EVERY] * dt / rule.tau_rms)
     targets = network.targets
     values[TARGET_PERIOD] = targets.period_steps(dt) if targets is not None else 1
