@@ -22,7 +22,7 @@ from neurosim.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from neurosim.errors import ValidationError
 from neurosim.recording import ArraySpec, RunStore, open_run
 from neurosim.recording import lock as lock_module
-from neurosim.recording.location import remove_tree, store_path
+from neurosim.recording.location import remove_file, remove_tree, store_path
 from neurosim.recording.lock import StoreInUseError, lock_path, take_writer_lock
 from neurosim.scenario.schema import load_scenario
 
@@ -163,6 +163,8 @@ def test_a_remote_lock_held_by_a_live_writer_refuses_and_an_abandoned_one_is_tak
             with pytest.raises(StoreInUseError):  # another host: its lease decides
                 lock_file.write_bytes(holder(1, time.time(), host="elsewhere"))
                 take_writer_lock(store)
+            time.sleep(0.2)
+            assert other.poll() is None  # asked whether it lives (signal 0), never signalled
         finally:
             other.kill()
     lock_file.write_bytes(holder(other.pid, time.time()))  # gone, on this host
@@ -224,6 +226,27 @@ def test_without_exclusive_create_the_lock_is_written_and_read_back(memory_url, 
         del taken
         assert not lock_path(store).exists()
         refusals.pop(0)
+
+
+def test_a_remote_lock_file_created_by_another_writer_first_is_theirs(memory_url, monkeypatch):
+    """Two writers may both find no lock file: the second one's exclusive create fails, and
+    its next try reads the first one's lock, which is held."""
+    store = UPath(f"{memory_url}/race.zarr")
+    read_holder = lock_module._read_holder
+    reads: list[str] = []
+
+    def read_before_the_other_writes(lock_file):
+        reads.append(str(lock_file))
+        if len(reads) == 1:
+            lock_file.write_bytes(holder(1, time.time(), host="elsewhere"))
+            return None
+        return read_holder(lock_file)
+
+    monkeypatch.setattr(lock_module, "_read_holder", read_before_the_other_writes)
+    with pytest.raises(StoreInUseError, match="process 1 on host elsewhere"):
+        take_writer_lock(store)
+    assert len(reads) == 2
+    assert json.loads(lock_path(store).read_bytes())["token"] == "theirs"
 
 
 def test_a_remote_writer_renews_its_lease_while_it_lives(memory_url, monkeypatch):
@@ -291,9 +314,10 @@ def test_a_sweep_run_waits_out_the_lease_a_lost_worker_left_then_takes_the_store
     assert open_run(out).status == "complete" and not lock_path(out).exists()
 
 
-def test_removing_a_local_tree_that_is_not_there_does_nothing(tmp_path: Path) -> None:
+def test_removing_a_local_tree_or_file_that_is_not_there_does_nothing(tmp_path: Path) -> None:
     missing = store_path(tmp_path / "never_made.zarr")
     remove_tree(missing)
+    remove_file(store_path(tmp_path / "never_made.lock"))  # let go by its holder meanwhile
     made = tmp_path / "made.zarr"
     (made / "group").mkdir(parents=True)
     (made / "group" / "zarr.json").write_text("{}")

@@ -102,6 +102,27 @@ def test_resume_cuts_events_a_killed_append_left_beyond_the_consolidated_metadat
     assert on_disk.shape == (7,)
 
 
+@pytest.mark.filterwarnings("ignore:Object at state_old is not recognized")  # zarr, consolidating
+def test_a_folder_among_the_checkpoints_that_is_not_one_is_left_alone(tmp_path: Path) -> None:
+    """Only ``stateK`` folders (K a number) are checkpoints: a user's ``state_old`` copy is
+    neither read, nor numbered, nor removed."""
+    path = tmp_path / "run.zarr"
+    stopped_store(path)
+    kept = path / "checkpoint" / "state_old"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("a copy")
+    store, arrays, attributes = RunStore.resume(path)
+    assert attributes == {"at": 32} and int(arrays["step"]) == 32
+    store.append(*steps(32, 8))
+    store.write_checkpoint({"weights": np.full(4, 3.0), "step": np.array(40)}, {"at": 40})
+    store.close()
+    assert sorted(entry.name for entry in (path / "checkpoint").iterdir() if entry.is_dir()) == [
+        "state1", "state2", "state_old"
+    ]  # fmt: skip
+    assert (kept / "notes.txt").read_text() == "a copy"
+    assert open_run(path).checkpoint()[1] == {"at": 40}
+
+
 def test_resume_removes_the_temporary_files_of_a_write_killed_part_way(tmp_path: Path) -> None:
     """zarr writes a local file through ``NAME.partial`` and renames it: a writer killed in
     between leaves the ``.partial`` file, which resuming removes (and nothing else)."""
@@ -149,6 +170,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(
         store, arrays, attributes = RunStore.resume(path)
     assert attributes == {"at": 16}
     assert not newest.exists()  # the damaged checkpoint is cleaned away
+    assert (path / "checkpoint" / "state0").is_dir()  # the one resumed from is kept
     assert open_run(path).array("trajectory", "time").tolist() == list(range(16))
     assert open_run(path).names("metrics") == []
     store.close("interrupted")

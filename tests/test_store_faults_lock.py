@@ -333,12 +333,43 @@ def test_a_link_in_place_of_the_lock_file_is_not_followed(tmp_path: Path) -> Non
     assert elsewhere.read_text() == "someone else's file"
 
 
+def test_the_lock_file_is_readable_by_all_and_its_lease_never_keeps_the_process_alive(
+    tmp_path: Path,
+) -> None:
+    """Mode 0o644 (less the umask): another user's run can read who holds the store. A
+    remote lock's renewal runs in a daemon thread, so that a process ending with the lock
+    still held is not kept alive by it."""
+    import stat
+    import threading
+
+    from neurosim.recording.lock import take_writer_lock
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    store = tmp_path / "run.zarr"
+    taken = take_writer_lock(store)
+    assert stat.S_IMODE(lock_path(store).stat().st_mode) == 0o644 & ~umask
+    del taken
+    import fsspec
+    from upath import UPath
+
+    remote = UPath("memory://neurosim-tests/lease-thread/run.zarr")
+    try:
+        taken = take_writer_lock(remote)
+        leases = [t for t in threading.enumerate() if t.name == f"lease {lock_path(remote)}"]
+        assert len(leases) == 1 and leases[0].daemon
+        del taken
+    finally:
+        fsspec.filesystem("memory").rm("neurosim-tests/lease-thread", recursive=True)
+
+
 def test_a_holder_record_without_a_usable_pid_is_described_as_another_process() -> None:
     from neurosim.recording.lock import _describe
 
     recorded = {"pid": 12, "host": "node1", "started": "2026-01-01T00:00:00"}
     assert _describe(recorded) == "process 12 on host node1 (since 2026-01-01T00:00:00)"
-    for holder in ({"pid": "twelve", "host": "node1", "started": "x"}, {"host": "node1"}, {}):
+    unusable = ({"pid": "twelve", "host": "node1", "started": "x"}, {"pid": None, "host": "x"})
+    for holder in (*unusable, {"host": "node1"}, {}):
         assert _describe(holder) == "another process (not recorded yet)"
 
 
