@@ -61,9 +61,10 @@ def _write_metric(
     if name in dims:
         raise ValidationError(f"write_metric: {name!r} cannot be one of its own dims {dims}")
     sizes = dict(zip(dims, array.shape, strict=True))
-    for key, node in existing.items():
-        if key == name:
-            continue
+    # a metric being replaced answers to the others, not to its old self (listing order is
+    # the store's, so no member may end the scan early)
+    others = {key: node for key, node in existing.items() if key != name}
+    for key, node in others.items():
         for dim, size in zip(_dims_of(node), node.shape, strict=True):
             if dim in sizes and sizes[dim] != size:
                 raise ValidationError(
