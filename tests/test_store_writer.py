@@ -3,6 +3,7 @@ each way of closing leaves on disk, and what it refuses, as ``open_run`` and xar
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import warnings
@@ -133,9 +134,13 @@ def test_overwrite_replaces_an_empty_directory_but_never_a_file(tmp_path: Path) 
         store.append(*steps(0, 2))
     assert_holds_steps(empty, 2)
 
-    for target in (tmp_path / "notes.txt", tmp_path / "other"):
-        if target.suffix:
+    foreign_group = {"zarr_format": 3, "node_type": "group", "attributes": {"project": "mine"}}
+    for target in (tmp_path / "notes.txt", tmp_path / "other", tmp_path / "group.zarr"):
+        if target.suffix == ".txt":
             target.write_text("keep me")
+        elif target.suffix:  # another zarr group: a root like a new store's, nothing else
+            target.mkdir()
+            (target / "zarr.json").write_text(json.dumps(foreign_group))
         else:
             target.mkdir()
             (target / "data.csv").write_text("keep me")
@@ -144,8 +149,11 @@ def test_overwrite_replaces_an_empty_directory_but_never_a_file(tmp_path: Path) 
             make_store(target, overwrite=True)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
     assert (tmp_path / "other" / "data.csv").read_text() == "keep me"
+    assert json.loads((tmp_path / "group.zarr" / "zarr.json").read_text()) == foreign_group
     del store  # its writer gone, the store's lock file beside it is too
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["empty.zarr", "notes.txt", "other"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "empty.zarr", "group.zarr", "notes.txt", "other"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
@@ -165,6 +173,23 @@ def test_a_failure_while_building_leaves_nothing_and_propagates(
         make_store(tmp_path / "run.zarr")
     assert raised.value is error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_build_over_an_existing_store_leaves_its_directory_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--overwrite of an existing store whose new build fails: the directory was there before,
+    so it stays (its owner, mode and any mount are the user's), emptied."""
+    path = tmp_path / "run.zarr"
+    make_store(path).close()
+
+    def failing_build(building: Path, **arguments: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer_module, "_build", failing_build)
+    with pytest.raises(OSError, match="disk full"):
+        make_store(path, overwrite=True)
+    assert path.is_dir() and list(path.iterdir()) == []
 
 
 def test_the_build_error_is_reported_even_when_its_files_are_already_gone(
