@@ -63,6 +63,17 @@ def test_rows_are_written_chunk_by_chunk_and_read_back(tmp_path: Path) -> None:
     np.testing.assert_array_equal(dataset["output"].values, expected["output"])
 
 
+def test_a_series_without_rows_reads_as_empty(tmp_path: Path) -> None:
+    """A series that no row reached (a run stopped before its first probe) has length 0 in
+    the reader and in xarray, its other dims as declared."""
+    path = tmp_path / "series.zarr"
+    with make_store(path, series=SERIES, series_chunk=8) as store:
+        store.append_series("samples", rows(0, 3))
+    assert open_run(path).series("probes")["accuracy"].shape == (0,)
+    assert dict(xr.open_zarr(path, group="probes").sizes) == {"probe": 0}
+    assert dict(xr.open_zarr(path, group="samples").sizes) == {"sample": 3, "unit": 3}
+
+
 def test_a_killed_writer_leaves_the_committed_rows(tmp_path: Path) -> None:
     path = tmp_path / "killed.zarr"
     code = (
