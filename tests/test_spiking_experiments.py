@@ -1315,6 +1315,7 @@ def test_spiking_takes_the_shortest_intervals_and_the_last_neuron(tmp_path):
     ("population", "message"),
     [
         ({"weight": 1.0, "weight_low": 0.0, "weight_high": 2.0}, "give either weight"),
+        ({"weight": 1.0, "weight_low": 0.0}, "give either weight"),
         ({}, "give either weight"),
         ({"weight_low": 0.0}, "give either weight"),
         ({"weight_high": 2.0}, "give either weight"),
@@ -1337,6 +1338,7 @@ def test_spiking_bad_weights_of_a_population_are_refused(population, message):
         ({"kind": "frozen_poisson", "rate": 5.0}, r"experiment.inputs\[0\].seed is missing"),
         ({"kind": "times", "times": [1.0]}, r"experiment.inputs\[0\].indices is missing"),
         ({"kind": "times", "indices": [0]}, r"experiment.inputs\[0\].times is missing"),
+        ({"kind": "times"}, r"experiment.inputs\[0\].times is missing"),  # the first it needs
     ],
 )
 def test_spiking_populations_missing_what_their_kind_needs_are_refused(population, message):

@@ -159,7 +159,8 @@ def run(scenario: Scenario, out: StorePath, overwrite: bool, progress: bool) -> 
     taus = table_["tau_theta"]
     weight = _initial_weights(table_, seed)
     dt = check_number("experiment.dt", table_["dt"], 0.0, low_open=True)
-    every = max(1, round(check_number("experiment.record_every", table_["record_every"], dt) / dt))
+    # at least one step: record_every >= dt
+    every = round(check_number("experiment.record_every", table_["record_every"], dt) / dt)
     total = round(check_number("experiment.duration", table_["duration"], dt) / dt)
     if table_["model"] == "spiking":
         networks = [_spiking_network(table_, tau, weight) for tau in taus]
