@@ -160,7 +160,13 @@ def _validate_rows(
             f"append_series {name!r}: give every array of the series, {sorted(specs)}; got {given}"
         )
     arrays = {key: np.asarray(value) for key, value in rows.items()}
-    counts = {key: (array.shape[0] if array.ndim else -1) for key, array in arrays.items()}
+    for key, array in arrays.items():
+        if array.ndim == 0:  # no rows axis: a lone value would be appended as no row at all
+            raise ValidationError(
+                f"append_series {name!r}: array {key!r} is a single value, {array!r}; give "
+                "rows, e.g. [value] for one row"
+            )
+    counts = {key: array.shape[0] for key, array in arrays.items()}
     if len(set(counts.values())) != 1:
         raise ValidationError(
             f"append_series {name!r}: every array needs the same number of rows, got {counts}"
