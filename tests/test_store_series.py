@@ -104,6 +104,26 @@ def test_memory_stays_at_one_chunk_of_rows(tmp_path: Path) -> None:
     ("series", "message"),
     [
         ({"trajectory": SERIES["probes"]}, "series name 'trajectory' is not allowed"),
+        ({"1st": SERIES["probes"]}, "series name '1st' is not allowed"),
+        ({"x": {"1a": ArraySpec(("row",), (0,), "int8")}}, r"\['1a'\]: the name is not allowed"),
+        (
+            {
+                "x": {
+                    "a": ArraySpec(("row", "unit"), (0, 3), "int8"),
+                    "b": ArraySpec(("row", "unit"), (0, 4), "int8"),
+                }
+            },
+            r"\['b'\] has dim 'unit' of size 4, another array of the series 3",
+        ),
+        (
+            {
+                "x": {
+                    "a": ArraySpec(("row",), (0,), "int8"),
+                    "b": ArraySpec(("other", "unit"), (0, 2), "int8"),
+                }
+            },
+            r"\['b'\] grows along 'other', the series' other arrays along 'row'",
+        ),
         ({"x": {}}, r"series\['x'\] must be a non-empty dict"),
         (
             {
@@ -142,8 +162,15 @@ def test_bad_rows_are_refused_and_nothing_of_them_is_kept(tmp_path: Path) -> Non
             store.append_series("samples", {"label": [1]})
         with pytest.raises(ValidationError, match="the same number of rows"):
             store.append_series("samples", {"label": [1, 2], "output": np.zeros((1, 3))})
-        with pytest.raises(ValidationError, match=r"has shape \(1, 4\)"):
+        with pytest.raises(
+            ValidationError, match=r"has shape \(1, 4\), expected \(rows, \*\(3,\)\)"
+        ):
             store.append_series("samples", {"label": [1], "output": np.zeros((1, 4))})
+        with pytest.raises(ValidationError, match=r"\['label', 'output'\]; got list$"):
+            store.append_series("samples", [[1], np.zeros((1, 3))])  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match=r"array 'accuracy' is a single value, "):
+            store.append_series("probes", {"accuracy": 0.5})
+        assert store.series_rows("probes") == 0
         with pytest.raises(ValidationError, match="does not cast"):
             store.append_series("samples", {"label": [1.5], "output": np.zeros((1, 3))})
         assert store.series_rows("samples") == 0
