@@ -1177,6 +1177,25 @@ def test_spiking_without_bounds_takes_the_range_of_the_final_weights(tmp_path):
     np.testing.assert_array_equal(near[1].get_ydata(), np.mean(weights == high, axis=1))
 
 
+def test_spiking_shares_near_the_ends_are_within_end_fraction_of_the_range_not_of_zero(tmp_path):
+    """Weights spread over [2, 6], away from 0: near an end means within end_fraction of the
+    width of the range (max - min), whatever the range's place on the axis."""
+    inputs = [
+        {"kind": "binomial", "size": 40, "rate": 0.0, "weight_low": 2.0, "weight_high": 6.0,
+         "delay": 0.5},
+    ]  # fmt: skip
+    changes = {"plasticity": {}, "inputs": inputs, "end_fraction": 0.25}
+    out = tmp_path / "spread.zarr"
+    summary = spiking.run(spiking_scenario(**changes), out, False, False)
+    final = open_run(out).array("weights", "W")[-1]
+    low, high = final.min(), final.max()
+    reach = 0.25 * (high - low)
+    near_low, near_high = np.mean(final <= low + reach), np.mean(final >= high - reach)
+    assert 0 < near_low < 0.5 and 0 < near_high < 0.5
+    assert summary.metrics["fraction_near_w_min"] == near_low
+    assert summary.metrics["fraction_near_w_max"] == near_high
+
+
 def test_spiking_equal_weights_without_bounds_are_all_at_both_ends_yet_counted_once(tmp_path):
     """Every weight the same and no bounds: the range is one point, so each weight is near
     w_min and near w_max, and the share at the ends is 1, not the sum of the two."""
