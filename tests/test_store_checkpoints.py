@@ -230,7 +230,7 @@ def test_refused_resumes_leave_the_store_untouched(tmp_path: Path) -> None:
     (foreign / "notes.txt").write_text("not a store")
     cases = [
         (complete, "the run is complete; there is nothing to resume"),
-        (without, "no valid checkpoint to resume from"),
+        (without, r"no valid checkpoint to resume from \(the run stopped before its first "),
         (other_format, "written in store format 99"),
         (foreign, "is not a neurosim run store"),
     ]

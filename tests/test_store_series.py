@@ -18,9 +18,9 @@ from neurosim.recording import ArraySpec, RunStore, open_run
 from tests.test_store import make_store
 
 SERIES = {
-    "samples": {
-        "label": ArraySpec(("sample",), (0,), "int64"),
+    "samples": {  # the first array 2-D: the series grows along its first dim, not its last
         "output": ArraySpec(("sample", "unit"), (0, 3), "float32"),
+        "label": ArraySpec(("sample",), (0,), "int64"),
     },
     "probes": {"accuracy": ArraySpec(("probe",), (0,), "float64")},
 }

@@ -213,6 +213,13 @@ def test_weight_dtype_must_be_a_float_dtype(tmp_path: Path) -> None:
     assert_refused(tmp_path, "weight_dtype must be a float dtype, got int32", weight_dtype="int32")
 
 
+@pytest.mark.parametrize("time_unit", ["", 5, None])
+def test_the_time_unit_must_be_a_non_empty_string(tmp_path: Path, time_unit: Any) -> None:
+    assert_refused(
+        tmp_path, f"time_unit = {time_unit!r}: expected a non-empty string", time_unit=time_unit
+    )
+
+
 def test_steps_out_of_order_are_reported_at_the_first_place(tmp_path: Path) -> None:
     """When step numbers go backwards in several places, the error names the first."""
     path = tmp_path / "run.zarr"
