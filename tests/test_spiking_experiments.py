@@ -435,13 +435,18 @@ def test_superspike_without_feedback_kinds_stores_and_draws_the_one_network(tmp_
 
 def test_superspike_reduction_is_nan_when_the_first_trial_is_already_perfect(tmp_path):
     """An output without targets that never fires: distance 0 from the first trial on, and
-    no reduction to report (NaN, not a division by zero)."""
+    no reduction to report (NaN, not a division by zero); any distance above 0 has one."""
     out = tmp_path / "perfect.zarr"
     changes = {"hidden": 0, "outputs": 1, "target_times": [[]], "rate": 0.0, "trials": 1,
                "last_trials": 1}  # fmt: skip
     summary = superspike.run(superspike_scenario(**changes), out, False, False)
     assert summary.metrics["distance_first"] == 0.0 == summary.metrics["distance_last"]
     assert math.isnan(summary.metrics["distance_reduction"])
+    # one target never met: a distance of exactly 1 (one missed spike), reduced by nothing
+    changes["target_times"] = [[4.0]]
+    summary = superspike.run(superspike_scenario(**changes), tmp_path / "missed.zarr", False, False)
+    assert summary.metrics["distance_first"] == 1.0 == summary.metrics["distance_last"]
+    assert summary.metrics["distance_reduction"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -1194,6 +1199,8 @@ def test_spiking_shares_near_the_ends_are_within_end_fraction_of_the_range_not_o
     assert 0 < near_low < 0.5 and 0 < near_high < 0.5
     assert summary.metrics["fraction_near_w_min"] == near_low
     assert summary.metrics["fraction_near_w_max"] == near_high
+    near = spiking.spiking_figure(open_run(out)).axes[2].get_lines()  # at every snapshot
+    assert [line.get_ydata()[-1] for line in near] == [near_low, near_high]
 
 
 def test_spiking_equal_weights_without_bounds_are_all_at_both_ends_yet_counted_once(tmp_path):

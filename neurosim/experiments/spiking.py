@@ -281,7 +281,7 @@ def _checked_run(settings: dict[str, Any], network: SpikingNetwork) -> tuple[int
 
     def steps(key: str) -> int:
         value = check_number(f"experiment.{key}", settings[key], dt, low_open=False)
-        return max(1, round(value / dt))
+        return round(value / dt)  # at least one step: value >= dt
 
     recorded = settings["potential_neurons"]
     if recorded and max(recorded) >= network.n_neurons:
