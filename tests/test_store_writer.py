@@ -540,3 +540,51 @@ def test_metrics_written_together_are_committed_once_at_the_end(tmp_path) -> Non
     metrics = xr.open_zarr(store.path, group="metrics")
     assert sorted(metrics.data_vars) == ["first", "second", "third"]
     assert float(metrics["third"]) == 3.0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(writer_module, "_consolidate", counted)
+        with store.metrics_together():
+            with store.metrics_together():  # a nested block: the outer one commits
+                store.write_metric("fourth", 4.0, ())
+            assert len(commits) == 2
+        assert commits[2:] == [("metrics",)]
+
+
+def test_a_failed_metric_write_after_close_marks_the_store_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A metric an analysis adds to a closed store, on a disk that then fails: the store is
+    no longer complete, and says why; an error without an errno is named by its text."""
+    path = tmp_path / "run.zarr"
+    store = make_store(path)
+    store.append(*steps(0, 4))
+    store.close()
+
+    def failing_disk(*args: Any, **kwargs: Any) -> None:
+        raise OSError("the quota of the project is used up")
+
+    monkeypatch.setattr(zarr.Array, "__setitem__", failing_disk)
+    with pytest.raises(StoreWriteError) as raised:
+        store.write_metric("late", 1.0, ())
+    monkeypatch.undo()
+    assert str(raised.value).startswith(
+        f"writing the metric 'late' to the run store {path} failed: the quota of the project "
+        "is used up; the store keeps 4 committed steps"
+    )
+    reader = open_run(path)
+    assert reader.status == "failed" and reader.status_message == str(raised.value)
+
+
+def test_a_failed_series_write_names_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    series = {"samples": {"label": ArraySpec(("sample",), (0,), "int64")}}
+    store = make_store(tmp_path / "run.zarr", series=series, series_chunk=4)
+    store.append_series("samples", {"label": np.arange(4)})  # one chunk: written
+    monkeypatch.setattr(zarr.Array, "__setitem__", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))  # fmt: skip
+    with pytest.raises(StoreWriteError, match=r"^writing rows 4 to 7 of the series 'samples' "):
+        store.append_series("samples", {"label": np.arange(4, 8)})
+    monkeypatch.undo()
+    assert open_run(store.path).series("samples")["label"].tolist() == [0, 1, 2, 3]
+    with pytest.raises(StoreWriteError):  # closing says again that writing failed
+        store.close("interrupted")
