@@ -586,5 +586,7 @@ def test_a_failed_series_write_names_its_rows(
         store.append_series("samples", {"label": np.arange(4, 8)})
     monkeypatch.undo()
     assert open_run(store.path).series("samples")["label"].tolist() == [0, 1, 2, 3]
+    on_disk = zarr.open_group(store.path, mode="r", use_consolidated=False)
+    assert on_disk["samples/label"].shape == (4,)  # cut back to the committed rows
     with pytest.raises(StoreWriteError):  # closing says again that writing failed
         store.close("interrupted")
