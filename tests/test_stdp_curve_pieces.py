@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +455,16 @@ def test_the_bins_take_the_values_on_their_edges() -> None:
     )
     assert np.isnan(metrics["nn_sem_by_eq1_bin"][0])
     assert metrics["paired_share"] == pytest.approx(5 / 6)
+    # an empty bin (the middle one) is left out of the bins' correlation, not made NaN
+    gap = Records(
+        np.array([4, 0, 0, 0]),
+        np.array([1, 2, -1, -2], np.int16),
+        np.array([0.0, 0.5, 2.5, 3.0]),
+        np.array([0.1, 0.3, 0.2, 0.6]),
+    )
+    metrics = curve_metrics(gap, window=2, bins=3, binning="equal_width", near_max=1, far_min=2)
+    np.testing.assert_array_equal(metrics["eq1_bin_count"], [2, 0, 2])
+    assert metrics["correlation_binned"] == pytest.approx(1.0)  # two bins: (0.25, 0.2), (2.75, 0.4)
 
 
 @pytest.fixture(scope="module")
@@ -646,11 +657,15 @@ def test_the_figure_draws_the_stored_metrics_and_the_example(tiny_run) -> None:
 
 
 def test_plot_saves_the_figure_in_a_new_folder(tiny_run, tmp_path: Path) -> None:
-    """``plot`` creates the missing folders and writes a PNG where it is told."""
+    """``plot`` creates the missing folders and writes a PNG, at 100 dpi, where it is told."""
     out, _ = tiny_run
-    image = stdp_curve.plot(open_run(out), tmp_path / "deep" / "figure.png")
-    assert image == tmp_path / "deep" / "figure.png"
-    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = stdp_curve.plot(open_run(out), tmp_path / "deep" / "er" / "figure.png")
+    assert image == tmp_path / "deep" / "er" / "figure.png"
+    data = image.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    # at 100 dpi: the image's pixels (from its IHDR chunk) are the figure's inches x 100
+    inches = curve_figure(open_run(out)).get_size_inches()
+    assert struct.unpack(">II", data[16:24]) == tuple(round(100 * side) for side in inches)
 
 
 def test_the_figures_layout_and_style(tiny_run) -> None:
