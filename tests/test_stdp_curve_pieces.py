@@ -30,7 +30,7 @@ from neurosim.experiments.stdp_curve import (
 )
 from neurosim.experiments.stdp_curve.analysis import HEADLINE, METRICS
 from neurosim.experiments.stdp_curve.figure import curve_figure
-from neurosim.experiments.stdp_curve.simulation import POST, PRE, counted_steps
+from neurosim.experiments.stdp_curve.simulation import POST, PRE, counted_steps, delta_dtype
 from neurosim.kernels.activations import ACTIVATION_CODES
 from neurosim.kernels.random import STREAM_FAKE_TARGET, STREAM_NOISE, draw_key, uniform_at
 from neurosim.kernels.spike_timing import (
@@ -280,6 +280,10 @@ def test_simulate_gathers_every_sequence_and_reports_after_each(tiny_table) -> N
         )
     assert records.delta.dtype == np.int16
     assert counts[PAIRED] > 10
+    # int16 holds every |delta| <= window up to its largest value, int64 beyond
+    assert (delta_dtype(40), delta_dtype(2**15 - 1), delta_dtype(2**15)) == (
+        np.int16, np.int16, np.int64
+    )  # fmt: skip
     # without a callback or a stop request: the same records
     again = simulate(tiny_table, 3)
     np.testing.assert_array_equal(again.eq1, records.eq1)

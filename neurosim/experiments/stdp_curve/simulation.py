@@ -179,6 +179,12 @@ def _spike_arguments(table: dict[str, Any]) -> tuple[float, int, float]:
     )
 
 
+def delta_dtype(window: int) -> type[np.integer]:
+    """The dtype of the records' timing differences, ``|delta| <= window``: int16 while it
+    holds them (it keeps a full run's records near 40 MB), else int64."""
+    return np.int16 if window <= np.iinfo(np.int16).max else np.int64
+
+
 def simulate(
     table: dict[str, Any],
     seed: int,
@@ -210,8 +216,7 @@ def simulate(
             tau_minus,
         )
         counts += sequence_counts
-        # |delta| <= window: a small integer; it keeps a full run's records near 40 MB
-        deltas.append(delta.astype(np.int16 if window < 2**15 else np.int64))
+        deltas.append(delta.astype(delta_dtype(window)))
         eq1.append(rate_update)
         nn.append(window_update)
         if after_sequence is not None:
