@@ -155,8 +155,15 @@ def test_a_remote_lock_held_by_a_live_writer_refuses_and_an_abandoned_one_is_tak
 ):
     store = UPath(f"{memory_url}/busy.zarr")
     lock_file = lock_path(store)
-    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+    # every signal's default action, even under nohup (which ignores SIGHUP), before it is
+    # judged: a holder that any signal would end
+    live = (
+        "import signal, time; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    with subprocess.Popen([sys.executable, "-c", live], stdout=subprocess.PIPE) as other:
         try:
+            assert other.stdout is not None and other.stdout.readline() == b"ready\n"
             lock_file.write_bytes(holder(other.pid, time.time()))
             with pytest.raises(StoreInUseError, match=f"process {other.pid} on host"):
                 take_writer_lock(store)
