@@ -184,6 +184,28 @@ def test_from_store_refuses_what_it_cannot_start_from(places, capsys) -> None:
         load_scenario(scenario)
 
 
+@pytest.mark.parametrize(("snapshots", "listed"), [(6, "50)"), (7, "50, ...)")])
+def test_a_snapshot_out_of_range_lists_the_first_six_steps(
+    tmp_path: Path, snapshots: int, listed: str
+) -> None:
+    """Below 0 or past the last: refused, naming the count, the allowed range and the steps
+    of the first six snapshots (then "..." when there are more)."""
+    from tests.test_store import make_store
+
+    path = tmp_path / "run.zarr"
+    with make_store(path) as store:
+        for k in range(snapshots):
+            store.snapshot_weights(10 * k, np.full(6, float(k)), np.zeros(6))
+    assert stored_graph(path, snapshot=snapshots - 1).edges["in0", "h0"]["weight"] == snapshots - 1
+    for snapshot in (-1, snapshots):
+        with pytest.raises(ValidationError) as refused:
+            stored_graph(path, snapshot=snapshot, snapshot_name="--snapshot")
+        assert str(refused.value) == (
+            f"--snapshot {snapshot} is out of range: {path} holds {snapshots} weight snapshot(s); "
+            f"allowed are 0 to {snapshots - 1} (at steps 0, 10, 20, 30, 40, {listed}"
+        )
+
+
 def test_export_graphml_round_trips_through_topology(places, capsys) -> None:
     scenario, work = places
     assert run(str(scenario), "--out", "trained.zarr") == EXIT_OK
