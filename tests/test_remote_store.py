@@ -187,6 +187,24 @@ def test_a_remote_lock_held_by_a_live_writer_refuses_and_an_abandoned_one_is_tak
     assert "on host elsewhere" in taken.abandoned_by
 
 
+def test_a_remote_lock_of_a_process_not_ours_or_not_yet_recorded_is_held(memory_url, monkeypatch):
+    """A holder on this host whose process this user may not signal (another user's) is
+    alive; a lock file whose record is half written (no renewal time yet) is held too."""
+    store = UPath(f"{memory_url}/theirs.zarr")
+
+    def not_permitted(pid: int, signal_number: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(lock_module.os, "kill", not_permitted)
+    lock_path(store).write_bytes(holder(4321, time.time()))
+    with pytest.raises(StoreInUseError, match="process 4321 on host"):
+        take_writer_lock(store)
+    monkeypatch.undo()
+    lock_path(store).write_bytes(b'{"pid": 4321, "host"')
+    with pytest.raises(StoreInUseError, match=r"another process \(not recorded yet\) writes it"):
+        take_writer_lock(store)
+
+
 def test_a_writer_on_another_host_is_judged_by_its_lease_not_by_a_process_here(memory_url):
     """A pid recorded by another host says nothing about this host's processes: a lock
     renewed just now by a host elsewhere is held, even when no process here has that pid."""
