@@ -175,6 +175,24 @@ def test_a_failure_while_building_leaves_nothing_and_propagates(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("root", [None, "{ half written", "{}", "[]"])
+def test_overwrite_never_takes_a_folder_of_first_entries_for_a_store_cut_short(
+    tmp_path: Path, root: str | None
+) -> None:
+    """A folder holding only what a new store's creation writes first (a ``trajectory``
+    folder, a root ``zarr.json``) is replaced by --overwrite only when that root marks a
+    creation cut short; a root that is missing, unreadable or of another shape is not that,
+    so the folder is refused as not neurosim's and kept."""
+    target = tmp_path / "results.zarr"
+    (target / "trajectory").mkdir(parents=True)
+    if root is not None:
+        (target / "zarr.json").write_text(root)
+    with pytest.raises(ValidationError, match="is not a neurosim run store; refusing"):
+        make_store(target, overwrite=True)
+    assert (target / "trajectory").is_dir()
+    assert root is None or (target / "zarr.json").read_text() == root
+
+
 def test_a_failed_build_over_an_existing_store_leaves_its_directory_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
