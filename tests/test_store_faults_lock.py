@@ -319,6 +319,29 @@ def test_a_lock_file_removed_while_it_is_being_locked_is_made_anew(
     del taken
 
 
+def test_a_lock_another_process_holds_is_refused_naming_that_process(tmp_path: Path) -> None:
+    """Another process holds the store's lock (its file lock, taken through the same call):
+    this one is refused at once, naming the holder's pid, and takes nothing."""
+    from neurosim.recording.lock import StoreInUseError, take_writer_lock
+
+    store = tmp_path / "run.zarr"
+    hold = (
+        "import sys, time; from pathlib import Path; "
+        "from neurosim.recording.lock import take_writer_lock; "
+        "lock = take_writer_lock(Path(sys.argv[1])); print('ready', flush=True); time.sleep(60)"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", hold, str(store)], stdout=subprocess.PIPE
+    ) as other:
+        try:
+            assert other.stdout is not None and other.stdout.readline() == b"ready\n"
+            with pytest.raises(StoreInUseError, match=f"is in use: process {other.pid} on host"):
+                take_writer_lock(store)
+            assert json.loads(lock_path(store).read_text())["pid"] == other.pid
+        finally:
+            other.kill()
+
+
 def test_a_link_in_place_of_the_lock_file_is_not_followed(tmp_path: Path) -> None:
     """A symbolic link where the lock file goes is refused, never opened: locking through it
     would write this process into whatever file it points at."""
