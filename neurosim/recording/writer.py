@@ -796,10 +796,6 @@ class RunStore:
             return False
         return True
 
-    def _capacity(self) -> int:
-        """Steps that fill the buffer: up to the next chunk boundary along ``time``."""
-        return self._time_chunk - self._steps_done % self._time_chunk
-
     def _write_buffers(self) -> None:
         """Write every buffered step and series row."""
         self._steps.drain(self._write)
