@@ -197,6 +197,21 @@ def test_a_checkpoint_cuts_series_back_on_resume(tmp_path: Path) -> None:
     np.testing.assert_array_equal(open_run(path).series("samples")["output"], rows(0, 9)["output"])
 
 
+def test_a_checkpoint_before_the_first_row_resumes_with_none(tmp_path: Path) -> None:
+    """A checkpoint taken before any row was appended records 0 committed rows: the resumed
+    series starts empty, and its first rows are rows 0, 1, 2."""
+    path = tmp_path / "early.zarr"
+    store = make_store(path, series=SERIES, series_chunk=4)
+    store.write_checkpoint({"rows": np.array(0)}, {"at": "start"})
+    store.close("interrupted", "stopped by the test")
+    del store
+    resumed, _, attributes = RunStore.resume(path)
+    assert attributes == {"at": "start"} and resumed.series_rows("samples") == 0
+    resumed.append_series("samples", rows(0, 3))
+    resumed.close()
+    assert open_run(path).series("samples")["label"].tolist() == [0, 1, 2]
+
+
 def test_inspect_lists_and_exports_hold_the_series(tmp_path: Path) -> None:
     path = tmp_path / "listed.zarr"
     with make_store(path, series=SERIES) as store:
