@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -589,11 +590,15 @@ def test_the_figure_draws_each_panel_where_figure_6_has_it(tiny_run) -> None:
 
 
 def test_plot_saves_the_figure_in_a_new_folder(tiny_run, tmp_path: Path) -> None:
-    """``plot`` creates the missing folders and writes a PNG where it is told."""
+    """``plot`` creates the missing folders and writes a PNG, at 120 dpi, where it is told."""
     out, _ = tiny_run
-    image = stdp_window.plot(open_run(out), tmp_path / "deep" / "figure.png")
-    assert image == tmp_path / "deep" / "figure.png"
-    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = stdp_window.plot(open_run(out), tmp_path / "deep" / "er" / "figure.png")
+    assert image == tmp_path / "deep" / "er" / "figure.png"
+    data = image.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    # the image's pixels (from its IHDR chunk) are the figure's inches x 120
+    inches = stdp_window.window_figure(open_run(out)).get_size_inches()
+    assert struct.unpack(">II", data[16:24]) == tuple(round(120 * side) for side in inches)
 
 
 def test_a_run_without_the_curves_is_refused_by_the_figure(
