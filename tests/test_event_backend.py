@@ -545,6 +545,25 @@ def test_the_limits_of_the_event_backend_state_their_figures():
     assert f"(at most {EVENT_MAX_CHANNEL_BYTES / 1e9:g} GB)" in str(caught.value)
 
 
+def test_a_scenario_whose_channels_would_not_fit_is_refused_with_their_size():
+    """A delay of 1e5 with clocks that may fire 0.001 apart: each ring keeps 2**27 messages
+    (a power of two above 2 + 1e5 / 0.001), each message four values of the model's dtype and
+    an 8-byte send time; the refusal states that size for the network's neurons."""
+    from neurosim.backends.event import BACKEND
+
+    params = make_params("astdp")
+    compiled = compile_graph(recurrent(4, 0, 8), params, seed=3)
+    table = {"delay": {"default": 1e5}, "period": 1.0, "jitter": 0.999}
+    settings = {"event": check_table("event", table, EVENT_KEYS)}
+    message_bytes = 4 * compiled.dtype.itemsize + 8
+    total = compiled.n_neurons * 2**27 * message_bytes
+    with pytest.raises(ValidationError, match="shorten the delays") as caught:
+        BACKEND.make(settings, compiled, params, 0, 10**6, 1.0)
+    assert f"keeps {2**27:,} messages per neuron, {total / 1e9:.3g} GB for 12 neurons" in str(
+        caught.value
+    )
+
+
 def test_a_run_of_exactly_the_largest_number_of_updates_is_taken_and_one_more_is_not():
     """The limit counts each neuron's updates, steps / period: 10**8 steps with eight clocks
     of 1 and four of 2 are 10**9 updates, the most allowed; half an update more is refused."""
