@@ -21,7 +21,7 @@ from neurosim.errors import ValidationError
 from neurosim.recording import CheckpointWarning
 from neurosim.recording.location import StorePath, store_path
 from neurosim.recording.lock import take_writer_lock
-from neurosim.recording.writer import check_resumable
+from neurosim.recording.resume import check_resumable
 from neurosim.registry import experiment, experiment_kinds
 from neurosim.scenario.runner import RunSummary, resume_scenario, run_scenario
 from neurosim.scenario.schema import Scenario, load_scenario
